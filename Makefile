@@ -1,0 +1,51 @@
+# SMART Portal — developer commands. `make help` lists them.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+# The dev server and the demo data need DEBUG; production never sets it.
+RUN_ENV := DEBUG=1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-fast lint fmt ci migrations-check bench clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when the dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+run: $(VENV)/.installed  ## set up, migrate the embedded database, load demo data, serve on 127.0.0.1:8000
+	mkdir -p var
+	$(RUN_ENV) $(MANAGE) migrate --no-input
+	$(RUN_ENV) $(MANAGE) seed_demo
+	$(RUN_ENV) $(MANAGE) runserver 127.0.0.1:8000
+
+test: $(VENV)/.installed  ## set up and run the whole test suite (embedded SQLite, in-process tasks, browser tests)
+	$(BIN)/python -m pytest -n auto
+
+lint: $(VENV)/.installed  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(VENV)/.installed  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: $(VENV)/.installed  ## fail if a model change has no migration
+	$(RUN_ENV) $(MANAGE) makemigrations --check --dry-run
+
+bench: $(VENV)/.installed  ## benchmarks at 80,000 enterprises on PostgreSQL (BENCH_DATABASE_URL; prints name: value unit)
+	$(BIN)/python -m benchmarks
+
+ci:  ## what CI runs (see .ci/run)
+	.ci/run
+
+clean:  ## remove the virtual environment, the embedded database and collected static files
+	rm -rf $(VENV) var staticfiles

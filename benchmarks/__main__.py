@@ -1,0 +1,122 @@
+"""`make bench`: set up the benchmark database, make sure the 80,000-enterprise dataset is there,
+then run every benchmark module of this package (or those named: `python -m benchmarks enterprises`).
+
+Figures go to stdout, one `name: value unit` per line; progress goes to stderr. Settings are the
+production ones (DEBUG off), on PostgreSQL: BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/smart_bench (created if missing). BENCH_ENTERPRISES sets the
+dataset's size (default 80000).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import secrets
+import sys
+import time
+import traceback
+import warnings
+from urllib.parse import urlparse
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/smart_bench"
+
+
+def report(name: str, value: float | int, unit: str) -> None:
+    if isinstance(value, float):
+        value = round(value, 1) if value < 100 else round(value)
+    print(f"{name}: {value} {unit}", flush=True)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_database(url: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    connection = psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        dbname="postgres",
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            log(f"creating database {name}")
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    connection.close()
+
+
+def configure() -> None:
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    # Production settings: DEBUG off, and what the in-process test client needs.
+    os.environ["DATABASE_URL"] = url
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smart_portal.settings")
+    if url.startswith("postgres"):
+        ensure_database(url)
+
+
+def main(argv: list[str]) -> int:
+    configure()
+    # Nothing is collected into STATIC_ROOT for a benchmark: WhiteNoise's notice about it is noise.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test.utils import override_settings
+
+    import benchmarks
+    from enterprises.scale import synthetic_enterprises
+
+    log("migrating the benchmark database")
+    call_command("migrate", verbosity=0)
+    wanted = int(os.environ.get("BENCH_ENTERPRISES", "80000"))
+    existing = synthetic_enterprises().count()
+    if existing != wanted:
+        log(f"generating the dataset ({wanted:,} enterprises; {existing:,} there now)")
+        started = time.monotonic()
+        call_command("generate_scale", enterprises=wanted, replace=True, force=True, stdout=sys.stderr)
+        report("generate_scale_seconds", time.monotonic() - started, "s")
+    names = sorted(
+        name for _finder, name, _pkg in pkgutil.iter_modules(benchmarks.__path__) if not name.startswith("_")
+    )
+    unknown = [name for name in argv if name not in names]
+    if unknown:
+        log(f"no benchmark module {', '.join(unknown)}; there are: {', '.join(names)}")
+        return 2
+    failed = []
+    # Benchmarks measure the application, not static files: plain static storage renders pages
+    # without a collectstatic (production's manifest storage needs one).
+    plain = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=plain):
+        for name in argv or names:
+            log(f"--- {name}")
+            try:
+                importlib.import_module(f"benchmarks.{name}").run(report)
+            except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
+                log(f"benchmark {name} failed:\n{traceback.format_exc()}")
+                failed.append(name)
+    if failed:
+        log(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,132 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from core.forms import GroupChoiceMixin
+from core.models import (
+    BusinessArea,
+    District,
+    Division,
+    PartnerOrganization,
+    Sector,
+    SubSector,
+    Upazila,
+    User,
+)
+from core.roles import Role
+
+
+class PortalUserChangeForm(GroupChoiceMixin, UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+
+class PortalUserCreationForm(GroupChoiceMixin, UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username", "groups", "partner_organization")
+
+
+def programme_staff_only(request) -> bool:
+    """The admin site is for the PMU and superusers: it is not scoped by PO like the portal, so PO
+    staff and TEC members never enter it, even if someone ticks "staff status" for them."""
+    user = request.user
+    return user.is_active and user.is_staff and (user.is_superuser or user.has_role(Role.PMU_OFFICER))
+
+
+admin.site.has_permission = programme_staff_only
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    form = PortalUserChangeForm
+    add_form = PortalUserCreationForm
+    list_display = (
+        "username",
+        "get_full_name",
+        "email",
+        "partner_organization",
+        "roles_display",
+        "is_active",
+    )
+    list_filter = ("groups", "is_active", "is_staff", "partner_organization")
+    list_select_related = ("partner_organization",)
+    search_fields = ("username", "first_name", "last_name", "email")
+    fieldsets = (
+        *UserAdmin.fieldsets[:2],
+        (_("Role and organization"), {"fields": ("groups", "partner_organization", "designation", "phone")}),
+        (_("Administration"), {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+        (_("Role and organization"), {"fields": ("groups", "partner_organization")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("roles"))
+    def roles_display(self, user: User) -> str:
+        return ", ".join(group.name for group in user.groups.all())
+
+
+@admin.register(PartnerOrganization)
+class PartnerOrganizationAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name", "registration_authority", "registration_number", "is_active")
+    list_filter = ("is_active", "registration_authority")
+    search_fields = ("code", "name", "short_name", "registration_number")
+    filter_horizontal = ("districts",)
+    autocomplete_fields = ("head_office_district",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(Division)
+class DivisionAdmin(admin.ModelAdmin):
+    list_display = ("name", "pcode")
+    search_fields = ("name", "pcode")
+
+
+class UpazilaInline(admin.TabularInline):
+    model = Upazila
+    fields = ("pcode", "name", "climate_vulnerable", "climate_hazards")
+    readonly_fields = ("pcode", "name")
+    extra = 0
+    can_delete = False
+
+
+@admin.register(District)
+class DistrictAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "pcode", "division", "climate_vulnerable")
+    list_filter = ("division", "climate_vulnerable")
+    list_editable = ("climate_vulnerable",)
+    search_fields = ("name", "pcode")
+    inlines = [UpazilaInline]
+
+
+@admin.register(Upazila)
+class UpazilaAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "pcode", "district", "climate_vulnerable")
+    list_filter = ("district__division", "climate_vulnerable")
+    list_select_related = ("district",)
+    search_fields = ("name", "pcode", "district__name")
+
+
+@admin.register(BusinessArea)
+class BusinessAreaAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "position")
+
+
+@admin.register(Sector)
+class SectorAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "business_area", "position")
+    list_filter = ("business_area",)
+
+
+@admin.register(SubSector)
+class SubSectorAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "sector", "position")
+    list_filter = ("sector__business_area", "sector")

@@ -1,0 +1,61 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = _("Accounts, Partner Organizations and reference data")
+
+    def ready(self) -> None:
+        from core import home, waiting
+        from core.navigation import NavItem, register
+        from core.roles import Role
+
+        home.register(
+            home.HomePanel(
+                key="waiting",
+                template_name="core/_waiting_panel.html",
+                roles=tuple(Role),
+                get_context=lambda user: {"items": waiting.items_for(user)},
+                order=10,
+            )
+        )
+
+        everyone_but_po = (Role.PMU_OFFICER, Role.WORLD_BANK, Role.PKSF_APPROVER, Role.TEC_MEMBER)
+        register(
+            NavItem(
+                _("My organization"),
+                "core:my-po",
+                _("Your Partner Organization's registration, contacts and districts."),
+                roles=(Role.PO_STAFF,),
+                order=10,
+            )
+        )
+        register(
+            NavItem(
+                _("Partner Organizations"),
+                "core:po-list",
+                _("The POs of the programme: registration, contacts, districts of operation."),
+                roles=everyone_but_po,
+                order=80,
+            ),
+            NavItem(
+                _("Districts"),
+                "core:district-list",
+                _("Divisions, districts and upazilas with their climate-vulnerability flags."),
+                order=90,
+            ),
+            NavItem(
+                _("Sectors"),
+                "core:sector-list",
+                _("The 3 business areas, 9 sectors and 21 sub-sectors of the programme."),
+                order=91,
+            ),
+            NavItem(
+                _("API documentation"),
+                "api-docs",
+                _("The REST API for other systems and scripts, with a token from your login."),
+                order=95,
+            ),
+            group=_("Reference"),
+        )

@@ -1,0 +1,303 @@
+"""Accounts, Partner Organizations and the programme's reference data (SPEC 2 and 5)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from core.roles import PROGRAMME_WIDE_ROLES, ROLE_BY_GROUP_NAME, Role
+
+phone_validator = RegexValidator(
+    r"^\+?[0-9][0-9 -]{6,18}[0-9]$",
+    _("Enter a phone number of digits, optionally starting with +, e.g. +8801712345678."),
+)
+
+
+# --- Geography ------------------------------------------------------------------------------------
+
+
+class ClimateHazard(models.TextChoices):
+    COASTAL = "coastal", _("Coastal / salinity")
+    FLOOD = "flood", _("Flood-prone")
+    FLASH_FLOOD = "flash_flood", _("Flash flood / haor")
+    DROUGHT = "drought", _("Drought-prone")
+    RIVER_EROSION = "river_erosion", _("River erosion-prone")
+    CYCLONE = "cyclone", _("Cyclone / storm surge")
+    LANDSLIDE = "landslide", _("Landslide-prone (hill areas)")
+
+
+def validate_hazards(value: list) -> None:
+    if not isinstance(value, list):
+        raise ValidationError(_("Climate hazards must be a list."))
+    unknown = sorted(set(value) - set(ClimateHazard.values))
+    if unknown:
+        raise ValidationError(
+            _("Unknown climate hazard(s): %(codes)s."), params={"codes": ", ".join(map(str, unknown))}
+        )
+
+
+class AdminArea(models.Model):
+    """Common fields of divisions, districts and upazilas (OCHA/HDX COD-AB P-codes)."""
+
+    pcode = models.CharField(_("P-code"), max_length=12, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    latitude = models.DecimalField(_("centre latitude"), max_digits=8, decimal_places=5, null=True)
+    longitude = models.DecimalField(_("centre longitude"), max_digits=8, decimal_places=5, null=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClimateFlagged(models.Model):
+    climate_vulnerable = models.BooleanField(
+        _("climate-vulnerable"),
+        default=False,
+        help_text=_("Set by the PMU; enterprises in the area inherit it unless overridden."),
+    )
+    climate_hazards = models.JSONField(
+        _("climate hazards"), default=list, blank=True, validators=[validate_hazards]
+    )
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        if self.climate_hazards and not self.climate_vulnerable:
+            raise ValidationError(
+                {"climate_hazards": _("Hazards can only be recorded for an area flagged climate-vulnerable.")}
+            )
+
+    def get_climate_hazards_display(self) -> list[str]:
+        labels = dict(ClimateHazard.choices)
+        return [str(labels.get(code, code)) for code in self.climate_hazards]
+
+
+class Division(AdminArea):
+    class Meta(AdminArea.Meta):
+        verbose_name = _("division")
+        verbose_name_plural = _("divisions")
+
+
+class District(AdminArea, ClimateFlagged):
+    division = models.ForeignKey(
+        Division, on_delete=models.PROTECT, related_name="districts", verbose_name=_("division")
+    )
+    area_sqkm = models.DecimalField(_("area (km²)"), max_digits=9, decimal_places=1, null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta(AdminArea.Meta):
+        verbose_name = _("district")
+        verbose_name_plural = _("districts")
+
+    def get_absolute_url(self) -> str:
+        return reverse("core:district-detail", args=[self.pk])
+
+
+class Upazila(AdminArea, ClimateFlagged):
+    """Admin level 3: the 495 upazilas and the 12 city corporations of COD-AB v03."""
+
+    district = models.ForeignKey(
+        District, on_delete=models.PROTECT, related_name="upazilas", verbose_name=_("district")
+    )
+    history = HistoricalRecords()
+
+    class Meta(AdminArea.Meta):
+        verbose_name = _("upazila")
+        verbose_name_plural = _("upazilas")
+        constraints = [
+            models.UniqueConstraint(fields=["district", "name"], name="upazila_name_unique_in_district")
+        ]
+
+
+# --- Business areas, sectors and sub-sectors ------------------------------------------------------
+
+
+class BusinessArea(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("business area")
+        verbose_name_plural = _("business areas")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sector(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    business_area = models.ForeignKey(
+        BusinessArea, on_delete=models.PROTECT, related_name="sectors", verbose_name=_("business area")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("sector")
+        verbose_name_plural = _("sectors")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SubSector(models.Model):
+    code = models.SlugField(_("code"), max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=150)
+    sector = models.ForeignKey(
+        Sector, on_delete=models.PROTECT, related_name="sub_sectors", verbose_name=_("sector")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("sub-sector")
+        verbose_name_plural = _("sub-sectors")
+        constraints = [
+            models.UniqueConstraint(fields=["sector", "name"], name="sub_sector_name_unique_in_sector")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- Partner Organizations ------------------------------------------------------------------------
+
+
+class PartnerOrganizationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PartnerOrganizationQuerySet:
+        """PO staff see their own PO only; every other role of the programme sees all POs."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_superuser or user.roles - {Role.PO_STAFF}:
+            return self
+        if user.partner_organization_id:
+            return self.filter(pk=user.partner_organization_id)
+        return self.none()
+
+
+class RegistrationAuthority(models.TextChoices):
+    MRA = "mra", _("Microcredit Regulatory Authority (MRA)")
+    NGOAB = "ngoab", _("NGO Affairs Bureau")
+    DSS = "dss", _("Department of Social Services")
+    RJSC = "rjsc", _("Registrar of Joint Stock Companies and Firms")
+    COOPERATIVES = "coop", _("Department of Cooperatives")
+    OTHER = "other", _("Other")
+
+
+class PartnerOrganization(models.Model):
+    code = models.CharField(
+        _("code"),
+        max_length=20,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z0-9-]+$", _("Use capital letters, digits and hyphens only."))],
+        help_text=_("PKSF's short code for the PO, e.g. PO-017. Used in imports and exports."),
+    )
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    short_name = models.CharField(_("short name"), max_length=40, blank=True)
+    registration_authority = models.CharField(
+        _("registration authority"), max_length=10, choices=RegistrationAuthority.choices
+    )
+    registration_number = models.CharField(_("registration number"), max_length=60)
+    registered_on = models.DateField(_("registered on"), null=True, blank=True)
+    pksf_partner_since = models.PositiveSmallIntegerField(
+        _("PKSF partner since (year)"), null=True, blank=True
+    )
+    head_office_address = models.TextField(_("head office address"))
+    head_office_district = models.ForeignKey(
+        District,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("head office district"),
+        null=True,
+        blank=True,
+    )
+    contact_person = models.CharField(_("contact person"), max_length=120)
+    contact_designation = models.CharField(_("designation"), max_length=120, blank=True)
+    email = models.EmailField(_("email"))
+    phone = models.CharField(_("phone"), max_length=20, validators=[phone_validator])
+    website = models.URLField(_("website"), blank=True)
+    districts = models.ManyToManyField(
+        District, related_name="partner_organizations", verbose_name=_("districts of operation"), blank=True
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(m2m_fields=[districts])
+    objects = PartnerOrganizationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("Partner Organization")
+        verbose_name_plural = _("Partner Organizations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration_authority", "registration_number"],
+                name="po_registration_unique",
+                violation_error_message=_("Another PO is registered with this authority and number."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.short_name or self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("core:po-detail", args=[self.pk])
+
+
+# --- Users ----------------------------------------------------------------------------------------
+
+
+class User(AbstractUser):
+    """A portal user. Roles are group memberships; PO staff belong to exactly one PO."""
+
+    partner_organization = models.ForeignKey(
+        PartnerOrganization,
+        on_delete=models.PROTECT,
+        related_name="staff",
+        null=True,
+        blank=True,
+        verbose_name=_("Partner Organization"),
+        help_text=_("Required for PO staff, and only for them."),
+    )
+    designation = models.CharField(_("designation"), max_length=120, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[phone_validator])
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    @cached_property
+    def roles(self) -> frozenset[Role]:
+        if not self.pk:
+            return frozenset()
+        names = self.groups.values_list("name", flat=True)
+        return frozenset(ROLE_BY_GROUP_NAME[name] for name in names if name in ROLE_BY_GROUP_NAME)
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.is_active and bool(self.roles.intersection(roles))
+
+    @property
+    def sees_whole_programme(self) -> bool:
+        return self.is_active and (self.is_superuser or bool(self.roles & PROGRAMME_WIDE_ROLES))
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [str(role.label) for role in Role if role in self.roles]
+
+    def get_display_name(self) -> str:
+        return self.get_full_name() or self.username

@@ -1,0 +1,64 @@
+"""The portal's roles (SPEC 2). Each role is a Django group; its permissions are granted by migrations."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    PO_STAFF = "po_staff", _("PO staff")
+    PMU_OFFICER = "pmu_officer", _("PMU officer")
+    TEC_MEMBER = "tec_member", _("TEC member")
+    WORLD_BANK = "world_bank", _("World Bank reviewer")
+    PKSF_APPROVER = "pksf_approver", _("PKSF approver")
+
+
+# Group names are stored data, so they stay in English whatever the interface language.
+GROUP_NAMES: dict[Role, str] = {
+    Role.PO_STAFF: "PO staff",
+    Role.PMU_OFFICER: "PMU officer",
+    Role.TEC_MEMBER: "TEC member",
+    Role.WORLD_BANK: "World Bank reviewer",
+    Role.PKSF_APPROVER: "PKSF approver",
+}
+ROLE_BY_GROUP_NAME: dict[str, Role] = {name: role for role, name in GROUP_NAMES.items()}
+
+# Roles whose holders read everything in the programme, across all POs.
+PROGRAMME_WIDE_ROLES = frozenset({Role.PMU_OFFICER, Role.WORLD_BANK, Role.PKSF_APPROVER})
+
+
+def grant_permissions(apps, schema_editor, grants: dict[str, list[str]]) -> None:
+    """Create the role groups if needed and add `app_label.codename` permissions to them.
+
+    For data migrations: permissions are normally created after `migrate` finishes, so they are
+    created here first for the apps whose models the grants name.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for group_name, perms in grants.items():
+        group, _created = Group.objects.get_or_create(name=group_name)
+        for dotted in perms:
+            app_label, codename = dotted.split(".", 1)
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+
+
+def revoke_permissions(apps, schema_editor, grants: dict[str, list[str]]) -> None:
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for group_name, perms in grants.items():
+        group = Group.objects.filter(name=group_name).first()
+        if group is None:
+            continue
+        for dotted in perms:
+            app_label, codename = dotted.split(".", 1)
+            group.permissions.remove(
+                *Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            )

@@ -1,0 +1,18 @@
+from enterprises.api import views
+
+ROUTES = [
+    ("enterprises", views.EnterpriseViewSet, "enterprise"),
+    ("financial-supports", views.FinancialSupportViewSet, "financial-support"),
+    ("trainings", views.TrainingSessionViewSet, "training"),
+    ("attendances", views.AttendanceViewSet, "attendance"),
+    ("recp-practices", views.RecpPracticeViewSet, "recp-practice"),
+    ("adoptions", views.AdoptionViewSet, "adoption"),
+    ("recp-profiles", views.RecpProfileViewSet, "recp-profile"),
+    ("kpis", views.KpiViewSet, "kpi"),
+    ("kpi-readings", views.KpiReadingViewSet, "kpi-reading"),
+    ("facilities", views.FacilityViewSet, "facility"),
+    ("clusters", views.ClusterViewSet, "cluster"),
+    ("cluster-suggestions", views.ClusterSuggestionViewSet, "cluster-suggestion"),
+    ("duplicate-suspects", views.DuplicateSuspectViewSet, "duplicate-suspect"),
+    ("import-jobs", views.ImportJobViewSet, "import-job"),
+]

@@ -1,0 +1,486 @@
+"""Shapes of the field-data API. Serializers turn codes into objects and back; the rules (model
+`clean()`, permissions, duplicates) run in enterprises.services and friends, called by the views."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.models import District, Division, SubSector, Upazila
+from enterprises.imports import IMPORTERS
+from enterprises.models import (
+    Adoption,
+    Attendance,
+    Cluster,
+    ClusterSuggestion,
+    CommonServiceFacility,
+    DuplicateSuspect,
+    Enterprise,
+    FinancialSupport,
+    ImportJob,
+    Kpi,
+    KpiReading,
+    RecpPractice,
+    RecpProfile,
+    TrainingSession,
+)
+from subprojects.models import SubProject
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A writable relation whose choices are what the requesting user may see: another PO's id is
+    "does not exist", exactly like an id that does not exist."""
+
+    def __init__(self, model, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:
+            return self.model.objects.none()
+        return self.model.objects.visible_to(request.user)
+
+
+# --- Enterprises ----------------------------------------------------------------------------------
+
+
+class EnterpriseSerializer(serializers.ModelSerializer):
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    sub_project = ScopedRelatedField(SubProject)
+    sub_sector = serializers.SlugRelatedField(slug_field="code", queryset=SubSector.objects.all())
+    sector = serializers.CharField(source="sub_sector.sector.code", read_only=True)
+    business_area = serializers.CharField(source="sub_sector.sector.business_area.code", read_only=True)
+    division = serializers.SlugRelatedField(
+        slug_field="pcode", queryset=Division.objects.all(), required=False, allow_null=True
+    )
+    district = serializers.SlugRelatedField(slug_field="pcode", queryset=District.objects.all())
+    upazila = serializers.SlugRelatedField(slug_field="pcode", queryset=Upazila.objects.all())
+    total_jobs = serializers.IntegerField(read_only=True)
+    is_confirmed_duplicate = serializers.SerializerMethodField()
+    suspected_duplicate = serializers.SerializerMethodField(
+        help_text=_("A possible duplicate exists (in this or another PO); the PMU resolves it.")
+    )
+
+    class Meta:
+        model = Enterprise
+        fields = [
+            "id",
+            "po_code",
+            "partner_organization",
+            "sub_project",
+            "name",
+            "owner_name",
+            "owner_gender",
+            "phone",
+            "is_formal",
+            "trade_licence_number",
+            "business_area",
+            "sector",
+            "sub_sector",
+            "division",
+            "district",
+            "upazila",
+            "latitude",
+            "longitude",
+            "climate_vulnerable",
+            "climate_vulnerable_override",
+            "self_employed",
+            "wage_employed_male",
+            "wage_employed_female",
+            "total_jobs",
+            "year_started",
+            "cluster",
+            "registered_on",
+            "is_confirmed_duplicate",
+            "suspected_duplicate",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["climate_vulnerable", "cluster", "created_at", "updated_at"]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_is_confirmed_duplicate(self, enterprise: Enterprise) -> bool:
+        return enterprise.duplicate_of_id is not None
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_suspected_duplicate(self, enterprise: Enterprise) -> bool:
+        return bool(getattr(enterprise, "suspected_duplicate", False))
+
+
+# --- Records on an enterprise ---------------------------------------------------------------------
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    enterprise = ScopedRelatedField(Enterprise)
+    enterprise_code = serializers.CharField(source="enterprise.po_code", read_only=True)
+
+
+class FinancialSupportSerializer(RecordSerializer):
+    class Meta:
+        model = FinancialSupport
+        fields = [
+            "id",
+            "enterprise",
+            "enterprise_code",
+            "kind",
+            "amount",
+            "disbursed_on",
+            "reference",
+            "created_at",
+        ]
+        read_only_fields = ["created_at"]
+
+
+class TrainingSessionSerializer(serializers.ModelSerializer):
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    sub_project = ScopedRelatedField(SubProject)
+    district = serializers.SlugRelatedField(
+        slug_field="pcode", queryset=District.objects.all(), required=False, allow_null=True
+    )
+    attendee_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = TrainingSession
+        fields = [
+            "id",
+            "po_code",
+            "partner_organization",
+            "sub_project",
+            "topic",
+            "held_on",
+            "place",
+            "district",
+            "facilitator",
+            "attendee_count",
+        ]
+
+
+class AttendanceSerializer(RecordSerializer):
+    session = ScopedRelatedField(TrainingSession)
+    knowledge_increased = serializers.BooleanField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Attendance
+        fields = [
+            "id",
+            "session",
+            "enterprise",
+            "enterprise_code",
+            "pre_test_score",
+            "post_test_score",
+            "knowledge_increased",
+        ]
+        validators = []  # the (session, enterprise) uniqueness is checked by the service, with its message
+
+
+class AttendanceUpdateSerializer(AttendanceSerializer):
+    session = serializers.PrimaryKeyRelatedField(read_only=True)
+    enterprise = serializers.PrimaryKeyRelatedField(read_only=True)
+
+
+class RecpPracticeSerializer(serializers.ModelSerializer):
+    applicable_sub_sectors = serializers.SlugRelatedField(
+        slug_field="code", queryset=SubSector.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = RecpPractice
+        fields = ["id", "code", "name", "category", "description", "applicable_sub_sectors", "is_active"]
+
+
+class AdoptionSerializer(RecordSerializer):
+    practice = serializers.SlugRelatedField(slug_field="code", queryset=RecpPractice.objects.all())
+    verified_by = serializers.StringRelatedField(read_only=True)
+
+    class Meta:
+        model = Adoption
+        fields = [
+            "id",
+            "enterprise",
+            "enterprise_code",
+            "practice",
+            "adopted_on",
+            "verified_on",
+            "verified_by",
+            "note",
+        ]
+        validators = []
+
+
+class AdoptionUpdateSerializer(AdoptionSerializer):
+    enterprise = serializers.PrimaryKeyRelatedField(read_only=True)
+    practice = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    verified_on = serializers.DateField(read_only=True)
+
+
+class VerifyRequestSerializer(serializers.Serializer):
+    verified_on = serializers.DateField(required=False, help_text=_("Defaults to today."))
+
+
+class RecpProfileSerializer(RecordSerializer):
+    recommended_practices = serializers.SlugRelatedField(
+        slug_field="code", queryset=RecpPractice.objects.filter(is_active=True), many=True, required=False
+    )
+    prepared_by = serializers.StringRelatedField(read_only=True)
+    validated_by = serializers.StringRelatedField(read_only=True)
+    has_report = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RecpProfile
+        fields = [
+            "id",
+            "enterprise",
+            "enterprise_code",
+            "assessment_date",
+            "baseline",
+            "climate_risks",
+            "opportunities",
+            "recommended_practices",
+            "status",
+            "prepared_by",
+            "prepared_on",
+            "validated_by",
+            "validated_on",
+            "review_comment",
+            "has_report",
+        ]
+        read_only_fields = ["status", "prepared_on", "validated_on", "review_comment"]
+        validators = []
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_has_report(self, profile: RecpProfile) -> bool:
+        return bool(profile.report)
+
+
+class RecpProfileUpdateSerializer(RecpProfileSerializer):
+    enterprise = serializers.PrimaryKeyRelatedField(read_only=True)
+
+
+class ProfileActionSerializer(serializers.Serializer):
+    comment = serializers.CharField(
+        required=False, allow_blank=True, help_text=_("Required to return or reopen.")
+    )
+    on = serializers.DateField(
+        required=False, help_text=_("Validation date (validate only); defaults to today.")
+    )
+
+
+class KpiSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Kpi
+        fields = [
+            "id",
+            "code",
+            "name",
+            "unit",
+            "category",
+            "direction",
+            "min_value",
+            "max_value",
+            "description",
+            "is_active",
+        ]
+
+
+class KpiReadingSerializer(RecordSerializer):
+    kpi = serializers.SlugRelatedField(slug_field="code", queryset=Kpi.objects.all())
+
+    class Meta:
+        model = KpiReading
+        fields = [
+            "id",
+            "enterprise",
+            "enterprise_code",
+            "kpi",
+            "period",
+            "value",
+            "is_baseline",
+            "source",
+            "created_at",
+        ]
+        read_only_fields = ["created_at"]
+        validators = []
+
+    def validate_period(self, value):
+        # A reading covers a month; any day of it names the month.
+        return value.replace(day=1)
+
+
+class KpiReadingUpdateSerializer(KpiReadingSerializer):
+    enterprise = serializers.PrimaryKeyRelatedField(read_only=True)
+    kpi = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+
+class FacilitySerializer(serializers.ModelSerializer):
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    sub_project = ScopedRelatedField(SubProject)
+    sub_sector = serializers.SlugRelatedField(slug_field="code", queryset=SubSector.objects.all())
+    district = serializers.SlugRelatedField(slug_field="pcode", queryset=District.objects.all())
+    upazila = serializers.SlugRelatedField(
+        slug_field="pcode", queryset=Upazila.objects.all(), required=False, allow_null=True
+    )
+    mes_served = ScopedRelatedField(Enterprise, many=True, required=False)
+
+    class Meta:
+        model = CommonServiceFacility
+        fields = [
+            "id",
+            "partner_organization",
+            "sub_project",
+            "name",
+            "kind",
+            "sub_sector",
+            "district",
+            "upazila",
+            "address",
+            "latitude",
+            "longitude",
+            "services",
+            "status",
+            "opened_on",
+            "mes_served",
+        ]
+        validators = []
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    sub_sector = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    district = serializers.SlugRelatedField(slug_field="pcode", read_only=True)
+    member_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id",
+            "name",
+            "sub_sector",
+            "district",
+            "centre_latitude",
+            "centre_longitude",
+            "description",
+            "member_count",
+        ]
+        read_only_fields = ["centre_latitude", "centre_longitude"]
+
+
+class ClusterSuggestionSerializer(serializers.ModelSerializer):
+    sub_sector = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    district = serializers.SlugRelatedField(slug_field="pcode", read_only=True)
+    members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = ClusterSuggestion
+        fields = [
+            "id",
+            "sub_sector",
+            "district",
+            "centre_latitude",
+            "centre_longitude",
+            "radius_km",
+            "member_count",
+            "members",
+            "status",
+            "cluster",
+            "computed_at",
+        ]
+
+
+class AcceptSuggestionSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    members = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text=_("Ids to keep; all proposed members by default."),
+    )
+
+
+class DuplicateSideSerializer(serializers.ModelSerializer):
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    upazila = serializers.SlugRelatedField(slug_field="pcode", read_only=True)
+
+    class Meta:
+        model = Enterprise
+        fields = [
+            "id",
+            "po_code",
+            "partner_organization",
+            "name",
+            "owner_name",
+            "phone",
+            "trade_licence_number",
+            "upazila",
+        ]
+
+
+class DuplicateSuspectSerializer(serializers.ModelSerializer):
+    enterprise = DuplicateSideSerializer(read_only=True)
+    matched_enterprise = DuplicateSideSerializer(read_only=True)
+
+    class Meta:
+        model = DuplicateSuspect
+        fields = [
+            "id",
+            "enterprise",
+            "matched_enterprise",
+            "same_phone",
+            "same_trade_licence",
+            "same_name_and_upazila",
+            "cross_po",
+            "status",
+            "found_at",
+            "resolved_at",
+            "resolution_note",
+        ]
+
+
+class NoteRequestSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True)
+
+
+class RowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    column = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    errors = RowErrorSerializer(many=True, read_only=True)
+    progress_percent = serializers.IntegerField(source="percent", read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "kind",
+            "partner_organization",
+            "original_name",
+            "file_format",
+            "status",
+            "phase",
+            "rows_total",
+            "rows_done",
+            "progress_percent",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "error_count",
+            "duplicate_count",
+            "errors",
+            "preview",
+            "failure",
+            "created_at",
+            "checked_at",
+            "committed_at",
+        ]
+        read_only_fields = fields
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=[(kind, str(importer.label)) for kind, importer in IMPORTERS.items()]
+    )
+    file = serializers.FileField(help_text=_("CSV or XLSX with the template's header row."))

@@ -1,0 +1,553 @@
+"""Field-data API (SPEC 7). Every queryset starts from `visible_to(user)` (another PO's record is a
+404); writes go through the same services as the pages (a role that may not act gets 403, a refused
+action 409 with its reason, a rule broken 400 naming the field)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.filters import SearchFilter
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+
+from core.permissions import ReadScopedWritePMU, is_pmu, sees_whole_programme
+from enterprises import clusters, duplicates, filters, recp, services
+from enterprises.api import serializers as s
+from enterprises.imports.jobs import create_job, request_commit
+from enterprises.models import (
+    Adoption,
+    Attendance,
+    Cluster,
+    ClusterSuggestion,
+    CommonServiceFacility,
+    DuplicateSuspect,
+    Enterprise,
+    FinancialSupport,
+    ImportJob,
+    Kpi,
+    KpiReading,
+    RecpPractice,
+    RecpProfile,
+    TrainingSession,
+)
+from enterprises.permissions import FieldDataPermission, FieldDataReadPMUWrite, can_read_field_data
+from enterprises.tasks import suggest_clusters
+from smart_portal.api import ErrorSerializer
+
+REFUSED = {
+    400: OpenApiResponse(description="A field breaks a rule; the body names it."),
+    403: OpenApiResponse(ErrorSerializer, description="Your role may not take this action."),
+    404: OpenApiResponse(description="Not found, or not visible to you."),
+    409: OpenApiResponse(ErrorSerializer, description="Not possible in the record's current state."),
+}
+
+
+class FieldDataReader(BasePermission):
+    """Actions: any field-data reader reaches them; the service decides who may act (403/409)."""
+
+    def has_permission(self, request, view) -> bool:
+        return can_read_field_data(request.user)
+
+
+class ProgrammeWideReader(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return sees_whole_programme(request.user)
+
+
+class ServiceErrors:
+    """Rules broken inside a service come back as 400 by field (refusals, `ActionRefused`, are 403 or
+    409 by the project's exception handler)."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DjangoValidationError):
+            exc = DRFValidationError(detail=as_serializer_error(exc))
+        return super().handle_exception(exc)
+
+
+class NoDeleteViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """List, read, create and update: what indicators and the audit trail rely on is never deleted."""
+
+
+class ServiceSavedViewSet(ServiceErrors, NoDeleteViewSet):
+    """Creates and updates go through a service (`write`); the answer is re-read through
+    `get_queryset()`, so it carries the same annotations as the list."""
+
+    def write(self, data: dict, instance):
+        """Create (`instance` None) or update through the service; return the saved object."""
+        raise NotImplementedError
+
+    def perform_create(self, serializer):
+        saved = self.write(dict(serializer.validated_data), None)
+        serializer.instance = self.get_queryset().get(pk=saved.pk)
+
+    def perform_update(self, serializer):
+        saved = self.write(dict(serializer.validated_data), serializer.instance)
+        serializer.instance = self.get_queryset().get(pk=saved.pk)
+
+
+class WriteSerializerMixin:
+    update_serializer_class = None
+
+    def get_serializer_class(self):
+        if self.action in {"update", "partial_update"} and self.update_serializer_class:
+            return self.update_serializer_class
+        return super().get_serializer_class()
+
+
+def _data(serializer) -> dict:
+    return dict(serializer.validated_data)
+
+
+# --- Enterprises ----------------------------------------------------------------------------------
+
+
+class EnterpriseViewSet(ServiceSavedViewSet):
+    """Microenterprises. PO staff see and register their own PO's; programme-wide roles read all.
+
+    Enterprises are never deleted (indicators and audit rely on them). `suspected_duplicate` only says
+    that a match exists; the PMU sees the pairs under `duplicate-suspects`."""
+
+    serializer_class = s.EnterpriseSerializer
+    permission_classes = [FieldDataPermission]
+    filterset_class = filters.EnterpriseFilter
+    # The filter set's own `ordering` (code, name, registered_on, created) is the one ordering
+    # parameter, as on the page; DRF's ordering filter would read the same name differently.
+    filter_backends = [DjangoFilterBackend, SearchFilter]
+    search_fields = ["po_code", "name", "owner_name"]
+
+    def get_queryset(self):
+        return (
+            Enterprise.objects.visible_to(self.request.user)
+            .select_related(
+                "partner_organization", "sub_sector__sector__business_area", "division", "district", "upazila"
+            )
+            .with_suspected_duplicate()
+            .order_by("-id")
+        )
+
+    def write(self, data, instance):
+        if instance is None:
+            enterprise, _suspicion = services.create_enterprise(user=self.request.user, data=data)
+        else:
+            enterprise, _suspicion = services.update_enterprise(
+                user=self.request.user, enterprise=instance, data=data
+            )
+        return enterprise
+
+
+class RecordViewSet(ServiceErrors, WriteSerializerMixin, viewsets.ModelViewSet):
+    """Records on one enterprise: PO staff of its PO write them; the others read."""
+
+    permission_classes = [FieldDataPermission]
+    related: tuple[str, ...] = ("enterprise",)
+    model = None
+
+    def get_queryset(self):
+        return self.model.objects.visible_to(self.request.user).select_related(*self.related)
+
+    def perform_destroy(self, instance):
+        services.delete_record(user=self.request.user, record=instance)
+
+
+@extend_schema_view(destroy=extend_schema(responses={204: None, **REFUSED}))
+class FinancialSupportViewSet(RecordViewSet):
+    """Loans and grants (BDT). The stable key is enterprise + type + disbursement date."""
+
+    model = FinancialSupport
+    serializer_class = s.FinancialSupportSerializer
+    filterset_class = filters.FinancialSupportFilter
+    ordering_fields = ["disbursed_on", "amount", "id"]
+    ordering = ["-disbursed_on", "-id"]
+
+    def perform_create(self, serializer):
+        data = _data(serializer)
+        serializer.instance = services.add_financial_support(
+            user=self.request.user, enterprise=data.pop("enterprise"), data=data
+        )
+
+    def perform_update(self, serializer):
+        data = _data(serializer)
+        data.pop("enterprise", None)
+        serializer.instance = services.update_financial_support(
+            user=self.request.user, support=serializer.instance, data=data
+        )
+
+
+class TrainingSessionViewSet(ServiceSavedViewSet):
+    """Training sessions on climate vulnerability, held by a PO for one of its sub-projects."""
+
+    serializer_class = s.TrainingSessionSerializer
+    permission_classes = [FieldDataPermission]
+    filterset_class = filters.TrainingSessionFilter
+    ordering_fields = ["held_on", "id"]
+    ordering = ["-held_on", "-id"]
+
+    def get_queryset(self):
+        return (
+            TrainingSession.objects.visible_to(self.request.user)
+            .select_related("partner_organization", "district")
+            .annotate(attendee_count=Count("attendances"))
+        )
+
+    def write(self, data, instance):
+        return services.save_training_session(user=self.request.user, data=data, session=instance)
+
+
+class AttendanceViewSet(RecordViewSet):
+    """Attendance at a training session, with pre- and post-test scores (0-100)."""
+
+    model = Attendance
+    related = ("enterprise", "session")
+    serializer_class = s.AttendanceSerializer
+    update_serializer_class = s.AttendanceUpdateSerializer
+    filterset_class = filters.AttendanceFilter
+    ordering = ["-id"]
+
+    def perform_create(self, serializer):
+        data = _data(serializer)
+        serializer.instance = services.add_attendance(
+            user=self.request.user, session=data.pop("session"), enterprise=data.pop("enterprise"), data=data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_attendance(
+            user=self.request.user, attendance=serializer.instance, data=_data(serializer)
+        )
+
+
+class AdoptionViewSet(RecordViewSet):
+    """RECP practices adopted by MEs. An adoption counts once verified (`verify`)."""
+
+    model = Adoption
+    related = ("enterprise", "practice", "verified_by")
+    serializer_class = s.AdoptionSerializer
+    update_serializer_class = s.AdoptionUpdateSerializer
+    filterset_class = filters.AdoptionFilter
+    ordering = ["-adopted_on", "-id"]
+
+    def perform_create(self, serializer):
+        data = _data(serializer)
+        serializer.instance = services.add_adoption(
+            user=self.request.user, enterprise=data.pop("enterprise"), data=data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_adoption(
+            user=self.request.user, adoption=serializer.instance, data=_data(serializer)
+        )
+
+    @extend_schema(request=s.VerifyRequestSerializer, responses={200: s.AdoptionSerializer, **REFUSED})
+    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
+    def verify(self, request, pk=None):
+        """The PO's officer (or a PMU officer) has seen the practice in use."""
+        adoption = self.get_object()
+        payload = s.VerifyRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        updated = services.verify_adoption(
+            user=request.user, adoption=adoption, verified_on=payload.validated_data.get("verified_on")
+        )
+        return Response(
+            s.AdoptionSerializer(self.get_queryset().get(pk=updated.pk), context={"request": request}).data
+        )
+
+
+class RecpProfileViewSet(WriteSerializerMixin, ServiceSavedViewSet):
+    """RECP profiles: draft → prepared (PO staff) → validated (PMU); the PMU may return a prepared
+    profile to draft or reopen a validated one, with a comment."""
+
+    serializer_class = s.RecpProfileSerializer
+    update_serializer_class = s.RecpProfileUpdateSerializer
+    permission_classes = [FieldDataPermission]
+    filterset_class = filters.RecpProfileFilter
+    ordering = ["-id"]
+
+    def get_queryset(self):
+        return (
+            RecpProfile.objects.visible_to(self.request.user)
+            .select_related("enterprise", "prepared_by", "validated_by")
+            .prefetch_related("recommended_practices")
+        )
+
+    def write(self, data, instance):
+        enterprise = data.pop("enterprise") if instance is None else instance.enterprise
+        return recp.save_profile(user=self.request.user, enterprise=enterprise, data=data, profile=instance)
+
+    def _act(self, request, action_name: str):
+        profile = self.get_object()
+        payload = s.ProfileActionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        recp.apply_profile_action(
+            user=request.user,
+            profile=profile,
+            action=action_name,
+            comment=payload.validated_data.get("comment", ""),
+            on=payload.validated_data.get("on"),
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=profile.pk)).data)
+
+    @extend_schema(request=s.ProfileActionSerializer, responses={200: s.RecpProfileSerializer, **REFUSED})
+    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
+    def prepare(self, request, pk=None):
+        """PO staff: the profile is complete; send it to the PMU (draft → prepared)."""
+        return self._act(request, "prepare")
+
+    @extend_schema(request=s.ProfileActionSerializer, responses={200: s.RecpProfileSerializer, **REFUSED})
+    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
+    def validate(self, request, pk=None):
+        """PMU: validate a prepared profile (it counts from `validated_on`)."""
+        return self._act(request, "validate")
+
+    @extend_schema(request=s.ProfileActionSerializer, responses={200: s.RecpProfileSerializer, **REFUSED})
+    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader], url_path="return")
+    def return_to_po(self, request, pk=None):
+        """PMU: return a prepared profile to the PO, with a comment (prepared → draft)."""
+        return self._act(request, "return")
+
+    @extend_schema(request=s.ProfileActionSerializer, responses={200: s.RecpProfileSerializer, **REFUSED})
+    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
+    def reopen(self, request, pk=None):
+        """PMU: reopen a validated profile, with a comment (validated → draft)."""
+        return self._act(request, "reopen")
+
+
+class KpiReadingViewSet(RecordViewSet):
+    """Monthly KPI readings (period = first day of the month); one baseline per enterprise and KPI."""
+
+    model = KpiReading
+    related = ("enterprise", "kpi")
+    serializer_class = s.KpiReadingSerializer
+    update_serializer_class = s.KpiReadingUpdateSerializer
+    filterset_class = filters.KpiReadingFilter
+    ordering_fields = ["period", "id"]
+    ordering = ["-period", "-id"]
+
+    def perform_create(self, serializer):
+        data = _data(serializer)
+        serializer.instance = services.add_kpi_reading(
+            user=self.request.user, enterprise=data.pop("enterprise"), data=data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_kpi_reading(
+            user=self.request.user, reading=serializer.instance, data=_data(serializer)
+        )
+
+
+class FacilityViewSet(ServiceSavedViewSet):
+    """Common service facilities. CSF_ESTABLISHED counts operational ones from `opened_on`."""
+
+    serializer_class = s.FacilitySerializer
+    permission_classes = [FieldDataPermission]
+    filterset_class = filters.FacilityFilter
+    ordering = ["name"]
+
+    def get_queryset(self):
+        return (
+            CommonServiceFacility.objects.visible_to(self.request.user)
+            .select_related("partner_organization", "sub_sector", "district", "upazila")
+            .prefetch_related("mes_served")
+        )
+
+    def write(self, data, instance):
+        return services.save_facility(user=self.request.user, data=data, facility=instance)
+
+
+# --- Catalogues -----------------------------------------------------------------------------------
+
+
+class RecpPracticeViewSet(NoDeleteViewSet):
+    """The RECP practice catalogue: everyone reads, PMU officers maintain it (never deleted)."""
+
+    queryset = RecpPractice.objects.prefetch_related("applicable_sub_sectors")
+    serializer_class = s.RecpPracticeSerializer
+    permission_classes = [ReadScopedWritePMU]
+    filterset_class = filters.RecpPracticeFilter
+    search_fields = ["code", "name"]
+
+
+class KpiViewSet(NoDeleteViewSet):
+    """The environmental KPI catalogue: everyone reads, PMU officers maintain it."""
+
+    queryset = Kpi.objects.all()
+    serializer_class = s.KpiSerializer
+    permission_classes = [ReadScopedWritePMU]
+    filterset_class = filters.KpiFilter
+    search_fields = ["code", "name"]
+
+
+# --- Clusters, duplicates -------------------------------------------------------------------------
+
+
+@extend_schema_view(destroy=extend_schema(description="PMU: dissolve the cluster (its members leave it)."))
+class ClusterViewSet(
+    ServiceErrors,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Clusters (SME Foundation: similar enterprises within about a 5 km area). PO staff see the
+    clusters their enterprises belong to; the PMU creates them from `cluster-suggestions`."""
+
+    serializer_class = s.ClusterSerializer
+    permission_classes = [FieldDataReadPMUWrite]
+    filterset_class = filters.ClusterFilter
+    ordering = ["name"]
+
+    def get_queryset(self):
+        return (
+            Cluster.objects.visible_to(self.request.user)
+            .select_related("sub_sector", "district")
+            .annotate(member_count=Count("members"))
+        )
+
+    def perform_update(self, serializer):
+        clusters.edit_cluster(
+            user=self.request.user, cluster=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        clusters.dissolve_cluster(user=self.request.user, cluster=instance)
+
+
+class ClusterSuggestionViewSet(
+    ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Groups proposed by the cluster suggestion (PMU): accept (creates the cluster) or dismiss."""
+
+    serializer_class = s.ClusterSuggestionSerializer
+    permission_classes = [ProgrammeWideReader]
+    filterset_class = filters.ClusterSuggestionFilter
+
+    def get_queryset(self):
+        return ClusterSuggestion.objects.select_related("sub_sector", "district").prefetch_related("members")
+
+    @extend_schema(request=s.AcceptSuggestionSerializer, responses={201: s.ClusterSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        suggestion = self.get_object()
+        payload = s.AcceptSuggestionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        cluster = clusters.accept_suggestion(
+            user=request.user,
+            suggestion=suggestion,
+            name=payload.validated_data["name"],
+            member_ids=payload.validated_data.get("members"),
+            description=payload.validated_data.get("description", ""),
+        )
+        cluster = Cluster.objects.annotate(member_count=Count("members")).get(pk=cluster.pk)
+        return Response(s.ClusterSerializer(cluster).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.ClusterSuggestionSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request, pk=None):
+        suggestion = clusters.dismiss_suggestion(user=request.user, suggestion=self.get_object())
+        return Response(self.get_serializer(suggestion).data)
+
+    @extend_schema(request=None, responses={202: OpenApiResponse(description="Recomputing.")})
+    @action(detail=False, methods=["post"])
+    def refresh(self, request):
+        """PMU: recompute the suggestions (a background task)."""
+        if not is_pmu(request.user):
+            raise PermissionDenied
+        suggest_clusters.delay()
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class DuplicateSuspectViewSet(
+    ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Pairs of enterprises that may be the same (programme-wide roles only: a pair shows two POs'
+    data). The PMU confirms (the later one counts as the earlier one) or dismisses."""
+
+    serializer_class = s.DuplicateSuspectSerializer
+    permission_classes = [ProgrammeWideReader]
+    filterset_class = filters.DuplicateSuspectFilter
+    ordering = ["found_at", "id"]
+
+    def get_queryset(self):
+        return DuplicateSuspect.objects.visible_to(self.request.user).select_related(
+            "enterprise__partner_organization",
+            "enterprise__upazila",
+            "matched_enterprise__partner_organization",
+            "matched_enterprise__upazila",
+        )
+
+    def _resolve(self, request, function):
+        payload = s.NoteRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        suspect = function(
+            user=request.user, suspect=self.get_object(), note=payload.validated_data.get("note", "")
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=suspect.pk)).data)
+
+    @extend_schema(request=s.NoteRequestSerializer, responses={200: s.DuplicateSuspectSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        return self._resolve(request, duplicates.confirm_duplicate)
+
+    @extend_schema(request=s.NoteRequestSerializer, responses={200: s.DuplicateSuspectSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request, pk=None):
+        return self._resolve(request, duplicates.dismiss_duplicate)
+
+    @extend_schema(request=s.NoteRequestSerializer, responses={200: s.DuplicateSuspectSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        return self._resolve(request, duplicates.reopen_duplicate)
+
+
+# --- Imports --------------------------------------------------------------------------------------
+
+
+class ImportJobViewSet(
+    ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Spreadsheet imports: upload (`POST`, multipart: kind + file) checks the file; `commit`
+    writes it when the check found no problem. Poll the job for progress."""
+
+    serializer_class = s.ImportJobSerializer
+    permission_classes = [FieldDataReader]
+    filterset_class = filters.ImportJobFilter
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return ImportJob.objects.visible_to(self.request.user).select_related("partner_organization")
+
+    def get_object(self):
+        return super().get_object().with_live_progress()
+
+    @extend_schema(request=s.ImportUploadSerializer, responses={201: s.ImportJobSerializer, **REFUSED})
+    def create(self, request):
+        payload = s.ImportUploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            job = create_job(
+                user=request.user, kind=payload.validated_data["kind"], upload=payload.validated_data["file"]
+            )
+        except DjangoValidationError as exc:
+            raise DRFValidationError({"file": exc.messages}) from None
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=job.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses={200: s.ImportJobSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def commit(self, request, pk=None):
+        job = request_commit(user=request.user, job=self.get_object())
+        return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)

@@ -1,0 +1,449 @@
+"""Filters shared by the list pages, their exports and the API (django-filter).
+
+Every filter is an indexed condition or a semi-join (`EXISTS`, `IN (subquery)`), so a filtered list
+stays fast at 80,000 enterprises; choices of POs and sub-projects are limited to what the user sees.
+"""
+
+from __future__ import annotations
+
+import re
+
+import django_filters
+from django import forms
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector, Upazila
+from enterprises.models import (
+    Adoption,
+    Attendance,
+    Cluster,
+    ClusterSuggestion,
+    CommonServiceFacility,
+    DuplicateStatus,
+    DuplicateSuspect,
+    Enterprise,
+    FacilityKind,
+    FacilityStatus,
+    FinancialSupport,
+    Gender,
+    ImportJob,
+    ImportStatus,
+    Kpi,
+    KpiCategory,
+    KpiReading,
+    ProfileStatus,
+    ReadingSource,
+    RecpCategory,
+    RecpPractice,
+    RecpProfile,
+    SuggestionStatus,
+    SupportKind,
+    TrainingSession,
+)
+from subprojects.models import SubProject
+
+YES_NO = [("true", _("yes")), ("false", _("no"))]
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+INDICATOR_CHOICES = [
+    ("ME_FINANCED", _("MEs receiving financial support")),
+    ("ME_CLIMATE_KNOWLEDGE", _("MEs with increased knowledge on climate vulnerability")),
+    ("ME_RECP_2PLUS", _("MEs adopting at least two RECP practices")),
+    ("ME_KPI_TRACKING", _("MEs tracking at least one environmental KPI")),
+    ("RECP_PROFILES_VALIDATED", _("MEs with a validated RECP profile")),
+]
+
+
+def _boolean(label, **kwargs) -> django_filters.BooleanFilter:
+    return django_filters.BooleanFilter(label=label, widget=django_filters.widgets.BooleanWidget(), **kwargs)
+
+
+class ScopedFilterSet(django_filters.FilterSet):
+    """Limits the PO and sub-project choices to what the requesting user may see."""
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        user = getattr(request, "user", None)
+        if user is not None:
+            if "partner_organization" in self.filters:
+                self.filters["partner_organization"].queryset = PartnerOrganization.objects.visible_to(user)
+            if "sub_project" in self.filters:
+                self.filters["sub_project"].queryset = SubProject.objects.visible_to(user).order_by(
+                    "agreement_number"
+                )
+
+
+def _po_filter(path: str) -> django_filters.ModelChoiceFilter:
+    return django_filters.ModelChoiceFilter(
+        field_name=path, queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+    )
+
+
+def _sub_project_filter(path: str) -> django_filters.ModelChoiceFilter:
+    return django_filters.ModelChoiceFilter(
+        field_name=path, queryset=SubProject.objects.all(), label=_("Sub-project")
+    )
+
+
+def _sub_sector_filter() -> django_filters.ModelChoiceFilter:
+    return django_filters.ModelChoiceFilter(
+        queryset=SubSector.objects.all(), to_field_name="code", label=_("Sub-sector")
+    )
+
+
+def _district_filter(path: str = "district") -> django_filters.ModelChoiceFilter:
+    return django_filters.ModelChoiceFilter(
+        field_name=path,
+        queryset=District.objects.order_by("name"),
+        to_field_name="pcode",
+        label=_("District"),
+    )
+
+
+def _search_enterprise(queryset, prefix: str, value: str):
+    """ME code, name, owner or phone. A phone-like query is normalised to the stored +880 form."""
+    value = value.strip()
+    if not value:
+        return queryset
+    condition = (
+        Q(**{f"{prefix}po_code__iexact": value})
+        | Q(**{f"{prefix}name__icontains": value})
+        | Q(**{f"{prefix}owner_name__icontains": value})
+    )
+    digits = re.sub(r"\D", "", value)
+    if len(digits) >= 6 and len(digits) >= len(value.replace(" ", "")) - 2:
+        condition |= Q(**{f"{prefix}phone__contains": digits.lstrip("0")})
+    return queryset.filter(condition)
+
+
+class EnterpriseFilter(ScopedFilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Code, name, owner or phone"))
+    partner_organization = _po_filter("partner_organization")
+    sub_project = _sub_project_filter("sub_project")
+    business_area = django_filters.ModelChoiceFilter(
+        field_name="sub_sector__sector__business_area",
+        queryset=BusinessArea.objects.all(),
+        to_field_name="code",
+        label=_("Business area"),
+    )
+    sector = django_filters.ModelChoiceFilter(
+        field_name="sub_sector__sector",
+        queryset=Sector.objects.all(),
+        to_field_name="code",
+        label=_("Sector"),
+    )
+    sub_sector = _sub_sector_filter()
+    division = django_filters.ModelChoiceFilter(
+        queryset=Division.objects.all(), to_field_name="pcode", label=_("Division")
+    )
+    district = _district_filter()
+    upazila = django_filters.ModelChoiceFilter(
+        queryset=Upazila.objects.all(), to_field_name="pcode", label=_("Upazila")
+    )
+    owner_gender = django_filters.ChoiceFilter(choices=Gender.choices, label=_("Owner gender"))
+    climate_vulnerable = _boolean(_("Climate-vulnerable area"))
+    is_formal = _boolean(_("Formal"))
+    has_gps = _boolean(_("Has a GPS point"), method="filter_has_gps")
+    has_validated_profile = _boolean(_("Validated RECP profile"), method="filter_validated_profile")
+    min_verified_practices = django_filters.NumberFilter(
+        method="filter_min_practices", label=_("Verified RECP practices at least"), min_value=0
+    )
+    financed = _boolean(_("Financed"), method="filter_financed")
+    # Drill-down from the results dashboard: the enterprises behind an indicator's figure.
+    indicator = django_filters.ChoiceFilter(
+        choices=INDICATOR_CHOICES, method="filter_indicator", label=_("Counted in indicator")
+    )
+    as_of = django_filters.DateFilter(method="keep", label=_("as of"))
+    cluster = django_filters.ModelChoiceFilter(queryset=Cluster.objects.all(), label=_("Cluster"))
+    registered_from = django_filters.DateFilter(
+        field_name="registered_on", lookup_expr="gte", label=_("Joined from"), widget=DATE
+    )
+    registered_to = django_filters.DateFilter(
+        field_name="registered_on", lookup_expr="lte", label=_("Joined until"), widget=DATE
+    )
+    duplicate = django_filters.ChoiceFilter(
+        method="filter_duplicate",
+        label=_("Duplicates"),
+        choices=[
+            ("countable", _("counted (no confirmed duplicates)")),
+            ("confirmed", _("confirmed duplicates")),
+            ("suspected", _("suspected duplicates")),
+        ],
+    )
+    ordering = django_filters.OrderingFilter(
+        fields=(("po_code", "code"), ("name", "name"), ("registered_on", "registered_on"), ("pk", "created")),
+        label=_("Order"),
+    )
+
+    class Meta:
+        model = Enterprise
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        return _search_enterprise(queryset, "", value)
+
+    def filter_has_gps(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(latitude__isnull=not value)
+
+    def filter_validated_profile(self, queryset, name, value):
+        if value is None:
+            return queryset
+        validated = RecpProfile.objects.filter(enterprise=OuterRef("pk"), status=ProfileStatus.VALIDATED)
+        return queryset.filter(Exists(validated) if value else ~Exists(validated))
+
+    def filter_min_practices(self, queryset, name, value):
+        if value is None or value <= 0:
+            return queryset
+        enough = (
+            Adoption.objects.filter(verified_on__isnull=False)
+            .values("enterprise_id")
+            .annotate(n=Count("practice_id", distinct=True))
+            .filter(n__gte=int(value))
+            .values("enterprise_id")
+        )
+        return queryset.filter(pk__in=enough)
+
+    def keep(self, queryset, name, value):
+        return queryset  # read by filter_indicator
+
+    def filter_indicator(self, queryset, name, value):
+        from monitoring.indicators import QUALIFYING
+
+        as_of = self.form.cleaned_data.get("as_of") or timezone.localdate()
+        return queryset.filter(pk__in=QUALIFYING[value](as_of).values("pk"))
+
+    def filter_financed(self, queryset, name, value):
+        if value is None:
+            return queryset
+        supported = FinancialSupport.objects.filter(enterprise=OuterRef("pk"))
+        return queryset.filter(Exists(supported) if value else ~Exists(supported))
+
+    def filter_duplicate(self, queryset, name, value):
+        if value == "countable":
+            return queryset.filter(duplicate_of__isnull=True)
+        if value == "confirmed":
+            return queryset.filter(duplicate_of__isnull=False)
+        if value == "suspected":
+            return queryset.suspected_duplicates()
+        return queryset
+
+
+class RecordFilter(ScopedFilterSet):
+    """Records hanging on an enterprise: filter by the enterprise's PO, sub-project and place."""
+
+    q = django_filters.CharFilter(method="search", label=_("ME code, name or owner"))
+    partner_organization = _po_filter("enterprise__partner_organization")
+    sub_project = _sub_project_filter("enterprise__sub_project")
+    district = _district_filter("enterprise__district")
+    owner_gender = django_filters.ChoiceFilter(
+        field_name="enterprise__owner_gender", choices=Gender.choices, label=_("Owner gender")
+    )
+    enterprise = django_filters.NumberFilter(field_name="enterprise_id", label=_("Enterprise (id)"))
+
+    def search(self, queryset, name, value):
+        return _search_enterprise(queryset, "enterprise__", value)
+
+
+class FinancialSupportFilter(RecordFilter):
+    kind = django_filters.ChoiceFilter(choices=SupportKind.choices, label=_("Type"))
+    disbursed_from = django_filters.DateFilter(
+        field_name="disbursed_on", lookup_expr="gte", label=_("Disbursed from"), widget=DATE
+    )
+    disbursed_to = django_filters.DateFilter(
+        field_name="disbursed_on", lookup_expr="lte", label=_("Disbursed until"), widget=DATE
+    )
+
+    class Meta:
+        model = FinancialSupport
+        fields: list[str] = []
+
+
+class AttendanceFilter(RecordFilter):
+    session = django_filters.NumberFilter(field_name="session_id", label=_("Session (id)"))
+    improved = _boolean(_("Post-test above pre-test"), method="filter_improved")
+
+    class Meta:
+        model = Attendance
+        fields: list[str] = []
+
+    def filter_improved(self, queryset, name, value):
+        if value is None:
+            return queryset
+        improved = Q(post_test_score__gt=F("pre_test_score"))
+        return queryset.filter(improved) if value else queryset.exclude(improved)
+
+
+class AdoptionFilter(RecordFilter):
+    practice = django_filters.ModelChoiceFilter(
+        queryset=RecpPractice.objects.all(), to_field_name="code", label=_("Practice")
+    )
+    category = django_filters.ChoiceFilter(
+        field_name="practice__category", choices=RecpCategory.choices, label=_("Category")
+    )
+    verified = _boolean(_("Verified"), method="filter_verified")
+
+    class Meta:
+        model = Adoption
+        fields: list[str] = []
+
+    def filter_verified(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(verified_on__isnull=not value)
+
+
+class RecpProfileFilter(RecordFilter):
+    status = django_filters.ChoiceFilter(choices=ProfileStatus.choices, label=_("Status"))
+    validated_from = django_filters.DateFilter(
+        field_name="validated_on", lookup_expr="gte", label=_("Validated from"), widget=DATE
+    )
+
+    class Meta:
+        model = RecpProfile
+        fields: list[str] = []
+
+
+class KpiReadingFilter(RecordFilter):
+    kpi = django_filters.ModelChoiceFilter(queryset=Kpi.objects.all(), to_field_name="code", label=_("KPI"))
+    period_from = django_filters.DateFilter(
+        field_name="period", lookup_expr="gte", label=_("From month"), widget=DATE
+    )
+    period_to = django_filters.DateFilter(
+        field_name="period", lookup_expr="lte", label=_("Until month"), widget=DATE
+    )
+    is_baseline = _boolean(_("Baseline"))
+    source = django_filters.ChoiceFilter(choices=ReadingSource.choices, label=_("Source"))
+
+    class Meta:
+        model = KpiReading
+        fields: list[str] = []
+
+
+class TrainingSessionFilter(ScopedFilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Code, topic or place"))
+    partner_organization = _po_filter("partner_organization")
+    sub_project = _sub_project_filter("sub_project")
+    held_from = django_filters.DateFilter(
+        field_name="held_on", lookup_expr="gte", label=_("Held from"), widget=DATE
+    )
+    held_to = django_filters.DateFilter(
+        field_name="held_on", lookup_expr="lte", label=_("Held until"), widget=DATE
+    )
+
+    class Meta:
+        model = TrainingSession
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return (
+            queryset.filter(Q(po_code__iexact=value) | Q(topic__icontains=value) | Q(place__icontains=value))
+            if value
+            else queryset
+        )
+
+
+class FacilityFilter(ScopedFilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Name"))
+    partner_organization = _po_filter("partner_organization")
+    sub_project = _sub_project_filter("sub_project")
+    kind = django_filters.ChoiceFilter(choices=FacilityKind.choices, label=_("Kind"))
+    status = django_filters.ChoiceFilter(choices=FacilityStatus.choices, label=_("Status"))
+    sub_sector = _sub_sector_filter()
+    district = _district_filter()
+
+    class Meta:
+        model = CommonServiceFacility
+        fields: list[str] = []
+
+
+class ClusterFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Name"))
+    sub_sector = _sub_sector_filter()
+    district = _district_filter()
+
+    class Meta:
+        model = Cluster
+        fields: list[str] = []
+
+
+class ClusterSuggestionFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=SuggestionStatus.choices, label=_("Status"))
+    sub_sector = _sub_sector_filter()
+
+    class Meta:
+        model = ClusterSuggestion
+        fields: list[str] = []
+
+
+class DuplicateSuspectFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=DuplicateStatus.choices, label=_("Status"))
+    reason = django_filters.ChoiceFilter(
+        method="filter_reason",
+        label=_("Reason"),
+        choices=[
+            ("phone", _("same phone")),
+            ("trade_licence", _("same trade licence")),
+            ("name", _("same name in the same upazila")),
+        ],
+    )
+    cross_po = _boolean(_("Across POs"))
+
+    class Meta:
+        model = DuplicateSuspect
+        fields: list[str] = []
+
+    def filter_reason(self, queryset, name, value):
+        field = {
+            "phone": "same_phone",
+            "trade_licence": "same_trade_licence",
+            "name": "same_name_and_upazila",
+        }
+        return queryset.filter(**{field[value]: True}) if value in field else queryset
+
+
+class RecpPracticeFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Code or name"))
+    category = django_filters.ChoiceFilter(choices=RecpCategory.choices, label=_("Category"))
+    sub_sector = django_filters.ModelChoiceFilter(
+        field_name="applicable_sub_sectors",
+        queryset=SubSector.objects.all(),
+        to_field_name="code",
+        label=_("Applies to sub-sector"),
+        method="filter_sub_sector",
+    )
+    is_active = _boolean(_("Active"))
+
+    class Meta:
+        model = RecpPractice
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(code__iexact=value) | Q(name__icontains=value)) if value else queryset
+
+    def filter_sub_sector(self, queryset, name, value):
+        return queryset if value is None else queryset.applicable_to(value.pk)
+
+
+class KpiFilter(django_filters.FilterSet):
+    category = django_filters.ChoiceFilter(choices=KpiCategory.choices, label=_("Category"))
+    is_active = _boolean(_("Active"))
+
+    class Meta:
+        model = Kpi
+        fields: list[str] = []
+
+
+class ImportJobFilter(django_filters.FilterSet):
+    kind = django_filters.CharFilter(label=_("Kind"))
+    status = django_filters.ChoiceFilter(choices=ImportStatus.choices, label=_("Status"))
+
+    class Meta:
+        model = ImportJob
+        fields: list[str] = []

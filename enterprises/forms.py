@@ -1,0 +1,363 @@
+"""Forms for entering field data one record at a time. They check shape and run the model's rules
+(ModelForm → `clean()`); the views then call enterprises.services, which validates again and saves."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from core.models import District, Upazila
+from core.uploads import DOCUMENT_KINDS, check_upload
+from enterprises.imports import IMPORTERS
+from enterprises.models import (
+    Adoption,
+    Attendance,
+    CommonServiceFacility,
+    Enterprise,
+    FinancialSupport,
+    Kpi,
+    KpiReading,
+    RecpPractice,
+    RecpProfile,
+    TrainingSession,
+)
+from enterprises.validation import today
+from subprojects.models import SubProject, SubProjectStatus
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def choose_sub_project(form: forms.ModelForm, user, statuses) -> None:
+    """A PO's sub-projects only; with a single one (the usual case) it is chosen already."""
+    sub_projects = (
+        SubProject.objects.visible_to(user)
+        .filter(partner_organization_id=user.partner_organization_id, status__in=statuses)
+        .select_related("sector")
+        .order_by("agreement_number")
+    )
+    form.fields["sub_project"].queryset = sub_projects
+    if not form.instance.pk and len(sub_projects) == 1:
+        form.initial.setdefault("sub_project", sub_projects[0].pk)
+
+
+def link_upazilas(form: forms.ModelForm, stored_district_id: int | None) -> None:
+    """The upazila list follows the chosen district (htmx reloads the options on change): 507
+    upazilas in one list would drown the field, and ten of their names exist in two districts."""
+    district_id = form.data.get(form.add_prefix("district")) or stored_district_id
+    upazilas = Upazila.objects.select_related("district").order_by("name")
+    if str(district_id or "").isdigit():
+        upazilas = upazilas.filter(district_id=district_id)
+    form.fields["upazila"].queryset = upazilas
+    form.fields["upazila"].label_from_instance = lambda upazila: f"{upazila.name} ({upazila.district.name})"
+    form.fields["district"].widget.attrs.update(
+        {
+            "hx-get": reverse("enterprises:upazila-options"),
+            "hx-target": f"#id_{form.add_prefix('upazila')}",
+            "hx-trigger": "change",
+        }
+    )
+
+
+class EnterpriseForm(forms.ModelForm):
+    class Meta:
+        model = Enterprise
+        fields = [
+            "po_code",
+            "sub_project",
+            "name",
+            "owner_name",
+            "owner_gender",
+            "phone",
+            "is_formal",
+            "trade_licence_number",
+            "sub_sector",
+            "division",
+            "district",
+            "upazila",
+            "latitude",
+            "longitude",
+            "climate_vulnerable_override",
+            "self_employed",
+            "wage_employed_male",
+            "wage_employed_female",
+            "year_started",
+            "registered_on",
+        ]
+        widgets = {
+            "registered_on": DATE,
+            "climate_vulnerable_override": forms.Select(
+                choices=[("", _("follow the area's flag")), ("true", _("yes")), ("false", _("no"))]
+            ),
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        statuses = [SubProjectStatus.ACTIVE]
+        if self.instance.pk:
+            statuses += [SubProjectStatus.COMPLETED, SubProjectStatus.SUSPENDED]
+        choose_sub_project(self, user, statuses)
+        self.fields["sub_sector"].queryset = self.fields["sub_sector"].queryset.select_related("sector")
+        self.fields["district"].queryset = District.objects.order_by("name")
+        link_upazilas(self, self.instance.district_id)
+        self.fields["division"].required = False
+        self.fields["division"].help_text = _("Taken from the district if left empty.")
+        if not self.instance.pk:
+            self.instance.partner_organization_id = user.partner_organization_id
+            self.initial.setdefault("registered_on", today())
+
+
+class FinancialSupportForm(forms.ModelForm):
+    class Meta:
+        model = FinancialSupport
+        fields = ["kind", "amount", "disbursed_on", "reference"]
+        widgets = {"disbursed_on": DATE}
+
+    def __init__(self, *args, enterprise: Enterprise, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.enterprise = enterprise
+
+
+class AttendanceForm(forms.ModelForm):
+    """On an enterprise's page: which session it attended."""
+
+    class Meta:
+        model = Attendance
+        fields = ["session", "pre_test_score", "post_test_score"]
+
+    def __init__(self, *args, enterprise: Enterprise, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.enterprise = enterprise
+        self.fields["session"].queryset = TrainingSession.objects.filter(
+            partner_organization_id=enterprise.partner_organization_id
+        ).order_by("-held_on")
+
+
+class SessionAttendanceForm(forms.Form):
+    """On a session's page: the enterprise by its ME code."""
+
+    enterprise_code = forms.CharField(label=_("ME code"), max_length=40)
+    pre_test_score = forms.DecimalField(
+        label=_("Pre-test score"), min_value=0, max_value=100, required=False, decimal_places=1
+    )
+    post_test_score = forms.DecimalField(
+        label=_("Post-test score"), min_value=0, max_value=100, required=False, decimal_places=1
+    )
+
+    def __init__(self, *args, session: TrainingSession, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.session = session
+
+    def clean_enterprise_code(self) -> Enterprise:
+        code = self.cleaned_data["enterprise_code"].strip()
+        enterprise = (
+            Enterprise.objects.filter(
+                partner_organization_id=self.session.partner_organization_id, po_code=code
+            )
+            .select_related("sub_project")
+            .first()
+        )
+        if enterprise is None:
+            raise ValidationError(
+                _("Your PO has no enterprise with the ME code %(code)s."), params={"code": code}
+            )
+        return enterprise
+
+
+class AdoptionForm(forms.ModelForm):
+    class Meta:
+        model = Adoption
+        fields = ["practice", "adopted_on", "verified_on", "note"]
+        widgets = {"adopted_on": DATE, "verified_on": DATE}
+        help_texts = {
+            "verified_on": _("If your officer has seen it in use; you are recorded as the verifier.")
+        }
+
+    def __init__(self, *args, enterprise: Enterprise, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.enterprise = enterprise
+        self.fields["practice"].queryset = (
+            RecpPractice.objects.filter(is_active=True)
+            .applicable_to(enterprise.sub_sector_id)
+            .exclude(pk__in=enterprise.adoptions.values("practice_id"))
+        )
+
+
+class VerifyAdoptionForm(forms.Form):
+    verified_on = forms.DateField(label=_("Verified on"), widget=DATE, initial=today)
+
+
+class RecpProfileForm(forms.ModelForm):
+    class Meta:
+        model = RecpProfile
+        fields = [
+            "assessment_date",
+            "baseline",
+            "climate_risks",
+            "opportunities",
+            "recommended_practices",
+            "report",
+        ]
+        widgets = {
+            "assessment_date": DATE,
+            "baseline": forms.Textarea(attrs={"rows": 3}),
+            "climate_risks": forms.Textarea(attrs={"rows": 3}),
+            "opportunities": forms.Textarea(attrs={"rows": 3}),
+            "recommended_practices": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, enterprise: Enterprise, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.enterprise = enterprise
+        self.fields["recommended_practices"].queryset = RecpPractice.objects.filter(
+            is_active=True
+        ).applicable_to(enterprise.sub_sector_id)
+        self.fields["report"].help_text = _("PDF, DOCX, XLSX or an image, up to %(mb)s MB.") % {
+            "mb": settings.ATTACHMENT_MAX_MB
+        }
+
+    def clean_report(self):
+        report = self.cleaned_data.get("report")
+        if report and hasattr(report, "content_type"):  # a new upload, not the stored file
+            check_upload(report, DOCUMENT_KINDS, settings.ATTACHMENT_MAX_MB * 1024 * 1024)
+        return report
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    on = forms.DateField(label=_("Date"), widget=DATE, required=False)
+
+
+class KpiReadingForm(forms.ModelForm):
+    period = forms.DateField(
+        label=_("Month"),
+        input_formats=["%Y-%m", "%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
+        help_text=_("The month the value covers."),
+    )
+
+    class Meta:
+        model = KpiReading
+        fields = ["kpi", "period", "value", "is_baseline", "source"]
+
+    def __init__(self, *args, enterprise: Enterprise, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.enterprise = enterprise
+        self.fields["kpi"].queryset = Kpi.objects.filter(is_active=True)
+
+    def clean_period(self):
+        period = self.cleaned_data["period"]
+        return period.replace(day=1) if period else period
+
+
+class TrainingSessionForm(forms.ModelForm):
+    class Meta:
+        model = TrainingSession
+        fields = ["po_code", "sub_project", "topic", "held_on", "place", "district", "facilitator"]
+        widgets = {"held_on": DATE}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        choose_sub_project(self, user, (SubProjectStatus.ACTIVE, SubProjectStatus.COMPLETED))
+        self.fields["district"].queryset = District.objects.order_by("name")
+        if not self.instance.pk:
+            self.instance.partner_organization_id = user.partner_organization_id
+
+
+class FacilityForm(forms.ModelForm):
+    mes_served_codes = forms.CharField(
+        label=_("MEs served"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("ME codes of your PO, separated by commas or new lines."),
+    )
+
+    class Meta:
+        model = CommonServiceFacility
+        fields = [
+            "sub_project",
+            "name",
+            "kind",
+            "sub_sector",
+            "district",
+            "upazila",
+            "address",
+            "latitude",
+            "longitude",
+            "services",
+            "status",
+            "opened_on",
+        ]
+        widgets = {"opened_on": DATE, "services": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        choose_sub_project(self, user, (SubProjectStatus.ACTIVE, SubProjectStatus.COMPLETED))
+        self.fields["district"].queryset = District.objects.order_by("name")
+        link_upazilas(self, self.instance.district_id)
+        if not self.instance.pk:
+            self.instance.partner_organization_id = user.partner_organization_id
+        else:
+            self.initial["mes_served_codes"] = ", ".join(
+                self.instance.mes_served.values_list("po_code", flat=True)
+            )
+
+    def clean_mes_served_codes(self) -> list[Enterprise]:
+        codes = [code for code in re.split(r"[,;\s]+", self.cleaned_data["mes_served_codes"]) if code]
+        found = {
+            me.po_code: me
+            for me in Enterprise.objects.filter(
+                partner_organization_id=self.user.partner_organization_id, po_code__in=codes
+            )
+        }
+        missing = [code for code in codes if code not in found]
+        if missing:
+            raise ValidationError(
+                _("Your PO has no enterprise with the ME code(s) %(codes)s."),
+                params={"codes": ", ".join(missing)},
+            )
+        return list(found.values())
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(label=_("The file contains"), choices=[])
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("CSV or Excel (.xlsx), with the template's header row."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(kind, importer.label) for kind, importer in IMPORTERS.items()]
+
+
+class ClusterAcceptForm(forms.Form):
+    name = forms.CharField(label=_("Cluster name"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    members = forms.MultipleChoiceField(
+        label=_("Members"), widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].choices = [(str(me.pk), str(me)) for me in members]
+        self.initial.setdefault("members", [str(me.pk) for me in members])
+
+
+class ClusterEditForm(forms.Form):
+    name = forms.CharField(label=_("Cluster name"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

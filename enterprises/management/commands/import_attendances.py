@@ -1,0 +1,5 @@
+from enterprises.management.commands._import import ImportCommand
+
+
+class Command(ImportCommand):
+    kind = "attendances"

@@ -1,0 +1,85 @@
+"""Who may read and enter field data (SPEC 2): one set of predicates for pages, API and templates.
+
+Reading: PO staff (their own PO's data, by `visible_to`) and the programme-wide roles (PMU, World
+Bank, PKSF approver). TEC members see no enterprise data: their pages answer 403.
+Entering: PO staff, for their own PO's sub-projects only. The PMU validates RECP profiles, resolves
+duplicates, manages clusters and the catalogues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.mixins import AccessMixin
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from core.errors import ActionRefused
+from core.permissions import is_pmu, is_po_staff, sees_whole_programme
+
+
+def can_read_field_data(user) -> bool:
+    return sees_whole_programme(user) or is_po_staff(user)
+
+
+def can_enter_for(user, partner_organization_id: int | None) -> bool:
+    return is_po_staff(user) and partner_organization_id == user.partner_organization_id
+
+
+def require_entry(user, partner_organization_id: int | None) -> None:
+    """Raise (403) unless the user is staff of this PO."""
+    if not can_enter_for(user, partner_organization_id):
+        raise ActionRefused(_("Only the PO's own staff enter its field data."), code="forbidden")
+
+
+def require_pmu(user, what: str) -> None:
+    if not is_pmu(user):
+        raise ActionRefused(_("Only PMU officers %(what)s.") % {"what": what}, code="forbidden")
+
+
+class FieldDataReaderMixin(AccessMixin):
+    """Page views: signed in, and a role that reads field data (else 403)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not can_read_field_data(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+def field_data_reader(view: Callable) -> Callable:
+    """Function-view counterpart of FieldDataReaderMixin: signed in (else the login page) and a role
+    that reads field data (else 403)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            from django.contrib.auth.views import redirect_to_login
+
+            return redirect_to_login(request.get_full_path())
+        if not can_read_field_data(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class FieldDataPermission(BasePermission):
+    """API: field-data readers read; PO staff write (their own PO's, by scoping and the services)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not can_read_field_data(request.user):
+            return False
+        return request.method in SAFE_METHODS or is_po_staff(request.user)
+
+
+class FieldDataReadPMUWrite(BasePermission):
+    """API: field-data readers read; PMU officers write (catalogues, clusters)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not can_read_field_data(request.user):
+            return False
+        return request.method in SAFE_METHODS or is_pmu(request.user)

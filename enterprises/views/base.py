@@ -1,0 +1,140 @@
+"""Plumbing shared by the field-data pages: a filtered, paginated, exportable list view, and the
+way refusals and validation errors come back to the person."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.functional import Promise
+from django.views import View
+
+from core.errors import ActionRefused
+from core.exports import export_or_refuse
+from enterprises.permissions import FieldDataReaderMixin
+
+
+def style_form(form: forms.Form) -> forms.Form:
+    """Bootstrap classes on a filter form's widgets (the filter bar is rendered by hand, not by
+    crispy-forms)."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.Select | forms.SelectMultiple):
+            widget.attrs.setdefault("class", "form-select form-select-sm")
+        elif isinstance(widget, forms.CheckboxInput):
+            widget.attrs.setdefault("class", "form-check-input")
+        else:
+            widget.attrs.setdefault("class", "form-control form-control-sm")
+    return form
+
+
+def attach_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Errors from a service (model rules, constraints) onto the form, by field where it has one."""
+    if hasattr(exc, "error_dict"):
+        for field, messages_ in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def refuse(request: HttpRequest, exc: ActionRefused, back: str) -> HttpResponse:
+    """A role that may not act gets 403; a refused action a message on the unchanged page."""
+    if exc.code == "forbidden":
+        raise PermissionDenied(exc.message)
+    messages.error(request, exc.message)
+    return redirect(back)
+
+
+def querystring_without(request: HttpRequest, *names: str) -> str:
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    header: str | Promise
+    value: Callable[[Any], Any]
+    link: Callable[[Any], str] | None = None
+    numeric: bool = False
+
+
+class RecordListView(FieldDataReaderMixin, View):
+    """A list with the filter bar of its FilterSet, 50 rows a page, and CSV/XLSX export of
+    everything the filters select (`?export=csv`)."""
+
+    title: str | Promise = ""
+    intro: str | Promise = ""
+    model = None
+    filterset_class = None
+    related: tuple[str, ...] = ()
+    ordering: tuple[str, ...] = ("-pk",)
+    table: tuple[TableColumn, ...] = ()
+    export_columns: Callable = None
+    export_name = "export"
+    paginate_by = 50
+    template_name = "enterprises/record_list.html"
+    # Filters shown in the bar (all of the FilterSet's by default); the others still work in URLs.
+    shown_filters: tuple[str, ...] | None = None
+    # Applied when the URL does not mention the filter at all (e.g. open duplicates first).
+    default_filters: dict[str, str] = {}
+
+    def base_queryset(self):
+        return self.model.objects.visible_to(self.request.user).select_related(*self.related)
+
+    def extra_context(self) -> dict[str, Any]:
+        return {}
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        data = request.GET.copy()
+        for name, value in self.default_filters.items():
+            data.setdefault(name, value)
+        filterset = self.filterset_class(data or None, queryset=self.base_queryset(), request=request)
+        queryset = filterset.qs.order_by(*self.ordering)
+        file_format = request.GET.get("export")
+        if file_format in {"csv", "xlsx"}:
+            return export_or_refuse(
+                request, queryset, self.export_columns(request.user), file_format, self.export_name
+            )
+        page = Paginator(queryset, self.paginate_by).get_page(request.GET.get("page"))
+        rows = [
+            (
+                obj,
+                [
+                    (column, column.value(obj), column.link(obj) if column.link else "")
+                    for column in self.table
+                ],
+            )
+            for obj in page.object_list
+        ]
+        form = style_form(filterset.form)
+        shown = [
+            name
+            for name in (self.shown_filters or tuple(form.fields))
+            # A PO's own staff have one PO to choose from: no need to show the choice.
+            if name != "partner_organization" or request.user.sees_whole_programme
+        ]
+        return render(
+            request,
+            self.template_name,
+            {
+                "title": self.title,
+                "intro": self.intro,
+                "filter_form": form,
+                "filter_fields": [form[name] for name in shown if name in form.fields],
+                "table": self.table,
+                "rows": rows,
+                "page_obj": page,
+                "paginator": page.paginator,
+                "querystring": querystring_without(request, "page", "export"),
+                **self.extra_context(),
+            },
+        )

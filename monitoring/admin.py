@@ -1,0 +1,61 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from monitoring.models import AggregationLock, AggregationRun, Indicator, IndicatorValue, Milestone, Snapshot
+
+
+class MilestoneInline(admin.TabularInline):
+    model = Milestone
+    extra = 0
+
+
+@admin.register(Indicator)
+class IndicatorAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name", "unit", "target", "position")
+    readonly_fields = ("code", "unit", "parent")
+    inlines = [MilestoneInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # an indicator's definition is code (monitoring.indicators)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ComputedAdmin(admin.ModelAdmin):
+    """Written by the aggregation only."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AggregationRun)
+class AggregationRunAdmin(ComputedAdmin):
+    list_display = ("requested_at", "as_of", "trigger", "status", "requested_by", "rows_written")
+    list_filter = ("status", "trigger")
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(ComputedAdmin):
+    list_display = ("as_of", "computed_at", "run")
+
+
+@admin.register(IndicatorValue)
+class IndicatorValueAdmin(ComputedAdmin):
+    list_display = ("as_of", "indicator", "scope_po", "dimension", "label", "value")
+    list_filter = ("indicator", "dimension", "as_of")
+    list_select_related = ("indicator", "scope_po")
+
+
+@admin.register(AggregationLock)
+class AggregationLockAdmin(ComputedAdmin):
+    list_display = ("name", "held_by", "held_until")
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(SimpleHistoryAdmin):
+    list_display = ("indicator", "year", "target")
+    list_filter = ("year", "indicator")

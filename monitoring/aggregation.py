@@ -1,0 +1,278 @@
+"""Computes every indicator as of a date and stores the snapshot; the Celery task, the PMU's button,
+the API and `manage.py aggregate_indicators` all come here.
+
+One grouped query per indicator (monitoring.indicators); the groups are then rolled up into every
+breakdown, for the programme and within each PO. A snapshot replaces that date's values in one
+transaction, so running twice changes nothing and a failed run leaves the last good values in place.
+Two runs never overlap: a run takes the lock row with a compare-and-set update or is skipped.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector
+from enterprises.models import Gender
+from monitoring.indicators import DEFINITIONS, Definition, Group
+from monitoring.models import (
+    AggregationLock,
+    AggregationRun,
+    Dimension,
+    Indicator,
+    IndicatorValue,
+    RunStatus,
+    RunTrigger,
+    Snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "indicators"
+# A run that died without releasing the lock frees it after this long.
+LOCK_TIMEOUT = timedelta(minutes=30)
+PROGRAMME_START = date(2023, 8, 1)
+FOUR_PLACES = Decimal("0.0001")
+NO_KEY = ""
+
+
+class Labels:
+    """How fine groups roll up into each breakdown, under the same natural keys the rest of the
+    portal filters by (sector codes, P-codes, PO codes...), and the groups' names."""
+
+    def __init__(self) -> None:
+        sub_sectors = {
+            pk: (code, sector)
+            for pk, code, sector in SubSector.objects.values_list("pk", "code", "sector_id")
+        }
+        sectors = {
+            pk: (code, area)
+            for pk, code, area in Sector.objects.values_list("pk", "code", "business_area_id")
+        }
+        areas = dict(BusinessArea.objects.values_list("pk", "code"))
+        districts = {
+            pk: (pcode, div) for pk, pcode, div in District.objects.values_list("pk", "pcode", "division_id")
+        }
+        divisions = dict(Division.objects.values_list("pk", "pcode"))
+        self.sub_sector_code = {pk: code for pk, (code, _sector) in sub_sectors.items()}
+        self.sub_sector_sector = {pk: sector for pk, (_code, sector) in sub_sectors.items()}
+        self.sector_code = {pk: code for pk, (code, _area) in sectors.items()}
+        self.sector_area_code = {pk: areas.get(area) for pk, (_code, area) in sectors.items()}
+        self.district_pcode = {pk: pcode for pk, (pcode, _division) in districts.items()}
+        self.district_division_pcode = {
+            pk: divisions.get(division) for pk, (_pcode, division) in districts.items()
+        }
+        self.po_code = dict(PartnerOrganization.objects.values_list("pk", "code"))
+        self.names = {
+            Dimension.BUSINESS_AREA: dict(BusinessArea.objects.values_list("code", "name")),
+            Dimension.SECTOR: dict(Sector.objects.values_list("code", "name")),
+            Dimension.SUB_SECTOR: dict(SubSector.objects.values_list("code", "name")),
+            Dimension.DIVISION: dict(Division.objects.values_list("pcode", "name")),
+            Dimension.DISTRICT: dict(District.objects.values_list("pcode", "name")),
+            Dimension.PARTNER_ORGANIZATION: {
+                code: f"{code} · {short or name}"
+                for code, short, name in PartnerOrganization.objects.values_list("code", "short_name", "name")
+            },
+            Dimension.GENDER: {value: str(label) for value, label in Gender.choices},
+            Dimension.CLIMATE: {"true": _("climate-vulnerable areas"), "false": _("other areas")},
+        }
+
+    def key_of(self, dimension: str, keys: dict) -> object:
+        """The group of `keys` (a finest-grain group) in `dimension`, or None if unknown."""
+        sector = keys.get("sector") or self.sub_sector_sector.get(keys.get("sub_sector"))
+        match dimension:
+            case Dimension.TOTAL:
+                return NO_KEY
+            case Dimension.BUSINESS_AREA:
+                return self.sector_area_code.get(sector)
+            case Dimension.SECTOR:
+                return self.sector_code.get(sector)
+            case Dimension.SUB_SECTOR:
+                return self.sub_sector_code.get(keys.get("sub_sector"))
+            case Dimension.DIVISION:
+                return self.district_division_pcode.get(keys.get("district"))
+            case Dimension.DISTRICT:
+                return self.district_pcode.get(keys.get("district"))
+            case Dimension.PARTNER_ORGANIZATION:
+                return self.po_code.get(keys.get("po"))
+            case Dimension.GENDER:
+                return keys.get("gender")
+            case Dimension.CLIMATE:
+                climate = keys.get("climate")
+                return None if climate is None else ("true" if climate else "false")
+        raise ValueError(dimension)
+
+    def label(self, dimension: str, key: object) -> str:
+        if dimension == Dimension.TOTAL:
+            return ""
+        return str(self.names[dimension].get(key, key))
+
+
+def _roll_up(groups: list[Group], dimension: str, labels: Labels) -> dict[object, list]:
+    """Sum groups into the dimension's groups: key → [value, denominator]."""
+    sums: dict[object, list] = defaultdict(lambda: [Decimal("0"), Decimal("0")])
+    for group in groups:
+        key = labels.key_of(dimension, group.keys)
+        if key is None:
+            continue
+        sums[key][0] += group.value
+        sums[key][1] += group.denominator or Decimal("0")
+    return sums
+
+
+def _values(definition: Definition, indicator: Indicator, groups: list[Group], as_of: date, labels: Labels,
+            scope_po: int | None, run: AggregationRun | None) -> list[IndicatorValue]:  # fmt: skip
+    rows = []
+    dimensions = [d for d in Dimension.values if d in definition.dimensions]
+    if scope_po is not None:
+        dimensions = [d for d in dimensions if d != Dimension.PARTNER_ORGANIZATION]
+    for dimension in dimensions:
+        sums = _roll_up(groups, dimension, labels)
+        if dimension == Dimension.TOTAL and not sums:
+            sums[NO_KEY] = [Decimal("0"), Decimal("0")]
+        for key, (value, denominator) in sums.items():
+            numerator = None
+            if definition.is_share:
+                numerator, value = value, (value * 100 / denominator if denominator else Decimal("0"))
+            rows.append(
+                IndicatorValue(
+                    as_of=as_of,
+                    indicator=indicator,
+                    scope_po_id=scope_po,
+                    dimension=dimension,
+                    key=str(key) if key != NO_KEY else NO_KEY,
+                    label=labels.label(dimension, key),
+                    value=value.quantize(FOUR_PLACES),
+                    numerator=numerator,
+                    denominator=denominator if definition.is_share else None,
+                    run=run,
+                )
+            )
+    return rows
+
+
+def compute(as_of: date, run: AggregationRun | None = None) -> list[IndicatorValue]:
+    """Every indicator as of the date, in total and by every breakdown, for the programme and for
+    each PO. Reads only; nothing is written."""
+    labels = Labels()
+    indicators = {indicator.code: indicator for indicator in Indicator.objects.all()}
+    rows: list[IndicatorValue] = []
+    for definition in DEFINITIONS:
+        indicator = indicators[definition.code]
+        groups = definition.groups(as_of)
+        rows += _values(definition, indicator, groups, as_of, labels, None, run)
+        by_po: dict[int, list[Group]] = defaultdict(list)
+        for group in groups:
+            if group.keys.get("po") is not None:
+                by_po[group.keys["po"]].append(group)
+        for po_id, po_groups in by_po.items():
+            rows += _values(definition, indicator, po_groups, as_of, labels, po_id, run)
+    return rows
+
+
+def refresh_snapshot(as_of: date, run: AggregationRun | None = None) -> int:
+    """Compute and store the snapshot of `as_of`, replacing that date's values atomically."""
+    rows = compute(as_of, run)
+    with transaction.atomic():
+        IndicatorValue.objects.filter(as_of=as_of).delete()
+        IndicatorValue.objects.bulk_create(rows, batch_size=2000)
+        Snapshot.objects.update_or_create(as_of=as_of, defaults={"computed_at": timezone.now(), "run": run})
+    return len(rows)
+
+
+# --- Runs, lock and backfill ----------------------------------------------------------------------
+
+
+def _take_lock(run: AggregationRun) -> bool:
+    AggregationLock.objects.get_or_create(name=LOCK_NAME)
+    now = timezone.now()
+    taken = AggregationLock.objects.filter(name=LOCK_NAME, held_until__lt=now).update(
+        held_by=run, held_until=now + LOCK_TIMEOUT
+    )
+    return taken == 1
+
+
+def _release_lock(run: AggregationRun) -> None:
+    AggregationLock.objects.filter(name=LOCK_NAME, held_by=run).update(
+        held_by=None, held_until=timezone.now()
+    )
+
+
+def request_run(*, as_of: date | None = None, trigger: str, user=None) -> AggregationRun:
+    """Record a run request and queue it (after the transaction commits)."""
+    from monitoring.tasks import run_aggregation
+
+    run = AggregationRun.objects.create(
+        as_of=as_of or timezone.localdate(), trigger=trigger, requested_by=user if user and user.pk else None
+    )
+    transaction.on_commit(lambda: run_aggregation.delay(run.pk))
+    return run
+
+
+def month_ends(start: date, end: date) -> list[date]:
+    """The last day of each month from `start`'s month to the month before `end`'s, then `end`."""
+    dates, year, month = [], start.year, start.month
+    while (year, month) < (end.year, end.month):
+        dates.append(date(year, month, calendar.monthrange(year, month)[1]))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return [*dates, end]
+
+
+def first_data_date() -> date:
+    from enterprises.models import FinancialSupport
+    from subprojects.models import SubProject
+
+    candidates = [
+        FinancialSupport.objects.aggregate(first=Min("disbursed_on"))["first"],
+        SubProject.objects.aggregate(first=Min("award_date"))["first"],
+    ]
+    return max(PROGRAMME_START, min([c for c in candidates if c] or [PROGRAMME_START]))
+
+
+def execute(run: AggregationRun, *, backfill: bool = False) -> AggregationRun:
+    """Run the aggregation of `run` (and, with backfill, every month-end before it), under the lock."""
+    if not _take_lock(run):
+        holder = AggregationLock.objects.get(name=LOCK_NAME).held_by
+        run.status = RunStatus.SKIPPED
+        run.finished_at = timezone.now()
+        run.error = f"run {holder.pk if holder else '?'} was in progress"
+        run.save(update_fields=["status", "finished_at", "error"])
+        log.info("aggregation run %s skipped: %s", run.pk, run.error)
+        return run
+    run.status, run.started_at = RunStatus.RUNNING, timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    try:
+        dates = month_ends(first_data_date(), run.as_of) if backfill else [run.as_of]
+        written = 0
+        for as_of in dates:
+            written += refresh_snapshot(as_of, run)
+    except Exception as exc:  # any failure is recorded; the last good snapshot stays
+        log.exception("aggregation run %s failed", run.pk)
+        run.status, run.error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    else:
+        run.status, run.rows_written = RunStatus.SUCCEEDED, written
+    finally:
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "rows_written", "finished_at"])
+        _release_lock(run)
+    return run
+
+
+def run_now(
+    *, as_of: date | None = None, trigger: str = RunTrigger.COMMAND, backfill: bool = False, user=None
+):
+    """Synchronous run, for the management command and the nightly task."""
+    run = AggregationRun.objects.create(
+        as_of=as_of or timezone.localdate(),
+        trigger=RunTrigger.BACKFILL if backfill else trigger,
+        requested_by=user,
+    )
+    return execute(run, backfill=backfill)

@@ -1,0 +1,6 @@
+from monitoring.api import views
+
+ROUTES = [
+    ("indicators", views.IndicatorViewSet, "indicator"),
+    ("aggregation-runs", views.AggregationRunViewSet, "aggregation-run"),
+]

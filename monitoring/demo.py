@@ -1,0 +1,37 @@
+"""Demo results: illustrative yearly milestones (invented) and the indicators computed at every
+month-end since the demo data begin, so the dashboard has figures and trend lines from the start."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from monitoring import aggregation
+from monitoring.models import Indicator, Milestone, RunStatus, RunTrigger, Snapshot
+
+# Share of the end-of-project target expected by the end of each year.
+MILESTONE_SHARES = {
+    2024: Decimal("0.05"),
+    2025: Decimal("0.25"),
+    2026: Decimal("0.55"),
+    2027: Decimal("0.85"),
+    2028: Decimal("1"),
+}
+
+
+def seed(stdout) -> None:
+    if not Milestone.objects.exists():
+        for indicator in Indicator.objects.filter(target__isnull=False, parent__isnull=True):
+            for year, share in MILESTONE_SHARES.items():
+                Milestone.objects.create(
+                    indicator=indicator, year=year, target=(indicator.target * share).quantize(1)
+                )
+    if Snapshot.objects.exists():
+        stdout.write(
+            "  monitoring: snapshots already computed (manage.py aggregate_indicators refreshes them)"
+        )
+        return
+    run = aggregation.run_now(trigger=RunTrigger.COMMAND, backfill=True)
+    if run.status != RunStatus.SUCCEEDED:
+        stdout.write(f"  monitoring: the indicators could not be computed ({run.error})")
+        return
+    stdout.write(f"  monitoring: {Snapshot.objects.count()} monthly snapshots of the indicators")

@@ -1,0 +1,213 @@
+"""Results framework (SPEC 6): indicators with targets and yearly milestones, dated snapshots of their
+values with breakdowns, and the runs that compute them.
+
+Dashboards read snapshots only; monitoring.aggregation writes them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class Unit(models.TextChoices):
+    ENTERPRISES = "enterprises", _("MEs")
+    FACILITIES = "facilities", _("facilities")
+    USD = "usd", _("USD")
+    PERCENT = "percent", _("%")
+
+
+class Indicator(models.Model):
+    """One indicator of the results framework. Its definition is code (monitoring.indicators);
+    its name, target and milestones are data the PMU maintains."""
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    definition = models.TextField(_("what is counted"))
+    unit = models.CharField(_("unit"), max_length=20, choices=Unit.choices)
+    target = models.DecimalField(
+        _("end-of-project target"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="parts",
+        verbose_name=_("part of"),
+        help_text=_("E.g. revenue-generating CSFs are part of all CSFs."),
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "code"]
+        verbose_name = _("indicator")
+        verbose_name_plural = _("indicators")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Milestone(models.Model):
+    """The value an indicator should reach by the end of a year."""
+
+    indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="milestones")
+    year = models.PositiveSmallIntegerField(_("year"))
+    target = models.DecimalField(
+        _("target by the end of the year"), max_digits=16, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["indicator", "year"]
+        verbose_name = _("yearly milestone")
+        verbose_name_plural = _("yearly milestones")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["indicator", "year"],
+                name="one_milestone_per_indicator_and_year",
+                violation_error_message=_("This indicator already has a milestone for that year."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicator.code} {self.year}: {self.target}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+    SKIPPED = "skipped", _("skipped: another run was in progress")
+
+
+class RunTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("nightly schedule")
+    BUTTON = "button", _("PMU request")
+    API = "api", _("API request")
+    COMMAND = "command", _("management command")
+    BACKFILL = "backfill", _("backfill")
+
+
+class AggregationRun(models.Model):
+    as_of = models.DateField(_("as of"))
+    status = models.CharField(_("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(_("trigger"), max_length=20, choices=RunTrigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    rows_written = models.PositiveIntegerField(_("values written"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = _("aggregation run")
+        verbose_name_plural = _("aggregation runs")
+
+    def __str__(self) -> str:
+        return f"{self.as_of} · {self.get_status_display()}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class AggregationLock(models.Model):
+    """A single row: a run takes it with a compare-and-set update, so two runs never overlap."""
+
+    name = models.CharField(max_length=40, unique=True)
+    held_by = models.ForeignKey(
+        AggregationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    held_until = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Dimension(models.TextChoices):
+    TOTAL = "total", _("total")
+    BUSINESS_AREA = "business_area", _("business area")
+    SECTOR = "sector", _("sector")
+    SUB_SECTOR = "sub_sector", _("sub-sector")
+    DIVISION = "division", _("division")
+    DISTRICT = "district", _("district")
+    PARTNER_ORGANIZATION = "po", _("Partner Organization")
+    GENDER = "gender", _("owner gender")
+    CLIMATE = "climate", _("climate-vulnerable area")
+
+
+class IndicatorValueQuerySet(models.QuerySet):
+    def for_dashboard(self, *, as_of, po_id: int | None = None) -> IndicatorValueQuerySet:
+        """Every value of one snapshot for one scope (the programme, or one PO)."""
+        return self.filter(as_of=as_of, scope_po_id=po_id)
+
+    def trend(self, *, po_code: str | None = None) -> IndicatorValueQuerySet:
+        """Totals of every snapshot: for the programme, or for one PO (its row of the PO breakdown)."""
+        if po_code is None:
+            return self.filter(scope_po__isnull=True, dimension=Dimension.TOTAL)
+        return self.filter(scope_po__isnull=True, dimension=Dimension.PARTNER_ORGANIZATION, key=po_code)
+
+
+class IndicatorValue(models.Model):
+    """One figure of a snapshot: an indicator's value as of a date, in total or for one group of a
+    breakdown, for the whole programme or within one PO (scope_po)."""
+
+    as_of = models.DateField(_("as of"), db_index=True)
+    indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="values")
+    scope_po = models.ForeignKey(
+        "core.PartnerOrganization", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    dimension = models.CharField(_("breakdown"), max_length=20, choices=Dimension.choices)
+    # The group's natural key: a sector or PO code, a P-code, a gender, "true"/"false" for climate.
+    key = models.CharField(_("group"), max_length=40, blank=True)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    value = models.DecimalField(_("value"), max_digits=18, decimal_places=4)
+    # For shares: the counts behind the percentage.
+    numerator = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    denominator = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    run = models.ForeignKey(AggregationRun, on_delete=models.SET_NULL, null=True, related_name="values")
+
+    objects = IndicatorValueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["as_of", "indicator", "dimension", "label"]
+        verbose_name = _("indicator value")
+        verbose_name_plural = _("indicator values")
+        indexes = [models.Index(fields=["scope_po", "as_of", "dimension"], name="value_scope_date_dimension")]
+
+    def __str__(self) -> str:
+        return f"{self.indicator.code} {self.as_of} {self.dimension}:{self.key} = {self.value}"
+
+
+class Snapshot(models.Model):
+    """The dates for which a complete set of values exists, with when they were computed."""
+
+    as_of = models.DateField(_("as of"), unique=True)
+    computed_at = models.DateTimeField(_("computed at"))
+    run = models.ForeignKey(AggregationRun, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["-as_of"]
+        get_latest_by = "as_of"
+        verbose_name = _("snapshot")
+        verbose_name_plural = _("snapshots")
+
+    def __str__(self) -> str:
+        return str(self.as_of)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from monitoring import aggregation
+from monitoring.models import AggregationRun, RunTrigger
+
+
+@shared_task
+def run_aggregation(run_id: int) -> str:
+    """Run a requested aggregation (PMU button or API)."""
+    run = aggregation.execute(AggregationRun.objects.get(pk=run_id))
+    return run.status
+
+
+@shared_task
+def nightly_aggregation() -> str:
+    """The beat schedule's run: today's snapshot."""
+    return aggregation.run_now(trigger=RunTrigger.SCHEDULE).status

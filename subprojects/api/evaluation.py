@@ -1,0 +1,370 @@
+"""API of the technical evaluation: rubrics, TEC meetings, conflict declarations, score sheets,
+consolidation and conditions, with the same blindness and conflict-of-interest rules as the pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.models import User
+from core.permissions import ReadScopedWritePMU
+from core.roles import Role
+from subprojects import scoring, workflow
+from subprojects.models import (
+    AgendaItem,
+    Condition,
+    ConflictDeclaration,
+    Criterion,
+    Proposal,
+    ProposalStatus,
+    Rubric,
+    ScoreSheet,
+    TecMeeting,
+)
+
+# A refusal of the scoring rules (ActionRefused) is answered by smart_portal.api.exception_handler:
+# 403 when it is about who asks, 409 otherwise.
+
+
+# --- Rubric ---------------------------------------------------------------------------------------
+
+
+class CriterionSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(required=False)
+
+    class Meta:
+        model = Criterion
+        fields = ["id", "name", "guidance", "weight", "max_score"]
+
+
+class RubricSerializer(serializers.ModelSerializer):
+    criteria = CriterionSerializer(many=True)
+    locked = serializers.SerializerMethodField()
+    weights_total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Rubric
+        fields = ["call", "pass_mark", "spread_threshold", "criteria", "weights_total", "locked"]
+        read_only_fields = ["call"]
+
+    def get_locked(self, rubric: Rubric) -> bool:
+        return scoring.rubric_is_locked(rubric)
+
+    @extend_schema_field(serializers.DecimalField(max_digits=6, decimal_places=2))
+    def get_weights_total(self, rubric: Rubric) -> Decimal:
+        return scoring.weights_total(list(rubric.criteria.all()))
+
+    def validate_criteria(self, criteria):
+        total = scoring.weights_total(criteria)
+        if total != scoring.HUNDRED:
+            raise serializers.ValidationError(
+                _("The weights add up to %(total)s; they must add up to 100.") % {"total": f"{total:g}"}
+            )
+        return criteria
+
+
+# --- Meetings -------------------------------------------------------------------------------------
+
+
+class AgendaItemSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(source="proposal.reference", read_only=True)
+    decision = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AgendaItem
+        fields = ["id", "proposal", "reference", "position", "decision"]
+
+    def get_decision(self, item: AgendaItem) -> str | None:
+        decision = getattr(item, "decision", None)
+        return decision.outcome if decision else None
+
+
+class TecMeetingSerializer(serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True)
+    attendees = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
+    agenda = AgendaItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = TecMeeting
+        fields = ["id", "number", "held_on", "venue", "chair", "members", "attendees", "notes", "agenda"]
+
+    def validate(self, attrs):
+        chair = attrs.get("chair", getattr(self.instance, "chair", None))
+        members = attrs.get("members", list(self.instance.members.all()) if self.instance else [])
+        if chair is not None and chair not in members:
+            raise serializers.ValidationError({"chair": _("The chair must be one of the members.")})
+        return attrs
+
+
+class MeetingRequestSerializer(serializers.Serializer):
+    """For `proposals/<id>/start-evaluation/`: the meeting whose agenda the proposal goes on."""
+
+    meeting = serializers.PrimaryKeyRelatedField(queryset=TecMeeting.objects.all())
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    """For the committee's decisions on `proposals/<id>/<decision>/`."""
+
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Reasons, or what the PO must revise."
+    )
+    conditions = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        default=list,
+        help_text="For recommend-with-conditions: the conditions, one per item.",
+    )
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The chair only: why the decision is taken without every member's submitted scores.",
+    )
+
+
+class AgendaRequestSerializer(serializers.Serializer):
+    proposal = serializers.PrimaryKeyRelatedField(
+        queryset=Proposal.objects.filter(status=ProposalStatus.SUBMITTED)
+    )
+
+
+class MemberTotalSerializer(serializers.Serializer):
+    member = serializers.IntegerField(source="member.pk")
+    name = serializers.CharField(source="member.get_display_name")
+    status = serializers.CharField()
+    total = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    scores = serializers.DictField(child=serializers.DecimalField(max_digits=5, decimal_places=2))
+
+
+class ConsolidationSerializer(serializers.Serializer):
+    agenda_item = serializers.IntegerField(source="item.pk")
+    proposal = serializers.IntegerField(source="item.proposal_id")
+    members = MemberTotalSerializer(source="rows", many=True)
+    mean = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    spread = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    pass_mark = serializers.DecimalField(max_digits=5, decimal_places=2)
+    spread_threshold = serializers.DecimalField(max_digits=5, decimal_places=2)
+    below_pass_mark = serializers.BooleanField()
+    wide_spread = serializers.BooleanField()
+    complete = serializers.BooleanField()
+
+
+class TecMeetingViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """TEC meetings. Members see their meetings; the PMU organises them and sets their agendas."""
+
+    serializer_class = TecMeetingSerializer
+    permission_classes = [ReadScopedWritePMU]
+
+    def get_queryset(self):
+        return TecMeeting.objects.visible_to(self.request.user).prefetch_related(
+            "members", "attendees", "agenda__proposal", "agenda__decision"
+        )
+
+    def perform_create(self, serializer):
+        serializer.instance = scoring.save_meeting(
+            user=self.request.user, meeting=None, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        data = {
+            "members": list(serializer.instance.members.all()),
+            "chair": serializer.instance.chair,
+            **serializer.validated_data,
+        }
+        serializer.instance = scoring.save_meeting(
+            user=self.request.user, meeting=serializer.instance, data=data
+        )
+
+    @extend_schema(request=AgendaRequestSerializer, responses={201: AgendaItemSerializer})
+    @action(detail=True, methods=["post"])
+    def agenda(self, request: Request, pk=None) -> Response:
+        """Put a submitted proposal on the agenda: it moves to under_evaluation."""
+        meeting = self.get_object()  # writing it is for the PMU: see permission_classes
+        payload = AgendaRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        workflow.apply(payload.validated_data["proposal"], "start_evaluation", request.user, meeting=meeting)
+        item = AgendaItem.objects.get(meeting=meeting, proposal=payload.validated_data["proposal"])
+        return Response(AgendaItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=ConsolidationSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def consolidation(self, request: Request, pk=None) -> Response:
+        """Consolidated scores of each agenda item the user may see (members: after submitting theirs)."""
+        items = list(self.get_object().agenda.order_by("position"))
+        consolidations = scoring.consolidate_many(items)
+        visible = [
+            consolidations[item.pk]
+            for item in items
+            if scoring.may_see_consolidation(request.user, consolidations[item.pk])
+        ]
+        return Response(ConsolidationSerializer(visible, many=True).data)
+
+
+# --- Declarations and scores ----------------------------------------------------------------------
+
+
+class ConflictDeclarationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConflictDeclaration
+        fields = ["id", "agenda_item", "member", "has_conflict", "explanation", "declared_at"]
+        read_only_fields = ["member", "declared_at"]
+
+
+class ConflictDeclarationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Conflict-of-interest declarations: one per member and agenda item, before scoring. Visible to
+    the meeting's members and the programme-wide roles."""
+
+    serializer_class = ConflictDeclarationSerializer
+    filterset_fields = ["agenda_item", "member", "has_conflict"]
+
+    def get_queryset(self):
+        meetings = TecMeeting.objects.visible_to(self.request.user)
+        return ConflictDeclaration.objects.filter(agenda_item__meeting__in=meetings).select_related("member")
+
+    def perform_create(self, serializer):
+        item = serializer.validated_data["agenda_item"]
+        if not TecMeeting.objects.visible_to(self.request.user).filter(pk=item.meeting_id).exists():
+            raise PermissionDenied("Only members of the meeting declare for its agenda.")
+        serializer.instance = scoring.declare(
+            user=self.request.user,
+            item=item,
+            has_conflict=serializer.validated_data["has_conflict"],
+            explanation=serializer.validated_data.get("explanation", ""),
+        )
+
+
+class ScoreSerializer(serializers.Serializer):
+    criterion = serializers.IntegerField()
+    value = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0"), allow_null=True)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ScoreSheetSerializer(serializers.ModelSerializer):
+    scores = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScoreSheet
+        fields = ["id", "agenda_item", "member", "status", "comment", "submitted_at", "scores", "total"]
+
+    @extend_schema_field(ScoreSerializer(many=True))
+    def get_scores(self, sheet: ScoreSheet) -> list[dict]:
+        return [
+            {"criterion": s.criterion_id, "value": s.value, "comment": s.comment} for s in sheet.scores.all()
+        ]
+
+    @extend_schema_field(serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True))
+    def get_total(self, sheet: ScoreSheet) -> Decimal | None:
+        if not sheet.is_submitted:
+            return None
+        criteria = list(sheet.agenda_item.proposal.call.rubric.criteria.all())
+        return scoring.weighted_total({s.criterion_id: s.value for s in sheet.scores.all()}, criteria)
+
+
+class ScoreSheetWriteSerializer(serializers.Serializer):
+    agenda_item = serializers.PrimaryKeyRelatedField(queryset=AgendaItem.objects.all())
+    scores = ScoreSerializer(many=True)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    submit = serializers.BooleanField(default=False, help_text="Submit and lock the scores.")
+
+
+class ScoreSheetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Score sheets (blind): a member sees only their own until they submit theirs for the proposal;
+    then the other members' submitted sheets. `POST /scores/` saves a draft or submits (`submit`)."""
+
+    serializer_class = ScoreSheetSerializer
+    filterset_fields = ["agenda_item", "member", "status"]
+
+    def get_queryset(self):
+        return (
+            ScoreSheet.objects.visible_to(self.request.user)
+            .select_related("agenda_item__proposal__call__rubric")
+            .prefetch_related("scores", "agenda_item__proposal__call__rubric__criteria")
+        )
+
+    @extend_schema(request=ScoreSheetWriteSerializer, responses={200: ScoreSheetSerializer})
+    def create(self, request: Request) -> Response:
+        if not request.user.has_role(Role.TEC_MEMBER):
+            raise PermissionDenied("Only TEC members score.")
+        payload = ScoreSheetWriteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item = payload.validated_data["agenda_item"]
+        if not TecMeeting.objects.visible_to(request.user).filter(pk=item.meeting_id).exists():
+            raise PermissionDenied("Only members of the meeting score its agenda.")
+        values = {
+            s["criterion"]: (s["value"], s.get("comment", "")) for s in payload.validated_data["scores"]
+        }
+        sheet = scoring.save_scores(
+            user=request.user,
+            item=item,
+            values=values,
+            comment=payload.validated_data["comment"],
+            submit=payload.validated_data["submit"],
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=sheet.pk)).data)
+
+
+# --- Conditions -----------------------------------------------------------------------------------
+
+
+class ConditionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Condition
+        fields = ["id", "proposal", "text", "evidence", "evidence_at", "met", "met_note", "met_by", "met_at"]
+        read_only_fields = fields
+
+
+class ConditionNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ConditionEvidenceSerializer(serializers.Serializer):
+    evidence = serializers.CharField()
+
+
+class ConditionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Conditions of "recommended with conditions" decisions; the award waits until all are met."""
+
+    serializer_class = ConditionSerializer
+    filterset_fields = ["proposal", "met"]
+
+    def get_queryset(self):
+        return Condition.objects.filter(proposal__in=Proposal.objects.visible_to(self.request.user))
+
+    @extend_schema(request=ConditionNoteSerializer, responses={200: ConditionSerializer})
+    @action(detail=True, methods=["post"])
+    def meet(self, request: Request, pk=None) -> Response:
+        """PMU checks the condition off, with a note (or on the PO's evidence)."""
+        payload = ConditionNoteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        condition = scoring.meet_condition(
+            user=request.user, condition=self.get_object(), **payload.validated_data
+        )
+        return Response(ConditionSerializer(condition).data)
+
+    @extend_schema(request=ConditionEvidenceSerializer, responses={200: ConditionSerializer})
+    @action(detail=True, methods=["post"])
+    def evidence(self, request: Request, pk=None) -> Response:
+        """The PO records its evidence that the condition is met."""
+        payload = ConditionEvidenceSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        condition = scoring.add_evidence(
+            user=request.user, condition=self.get_object(), **payload.validated_data
+        )
+        return Response(ConditionSerializer(condition).data)

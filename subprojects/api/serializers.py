@@ -1,0 +1,353 @@
+"""API shapes for the lifecycle. Serializers check shape and consistency; the rules (who may edit
+what, when; transitions) are in subprojects.services and subprojects.workflow."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.models import District, Sector, SubSector, Upazila
+from subprojects import workflow
+from subprojects.models import (
+    TARGETING_FIELDS,
+    TARGETING_M2M,
+    Activity,
+    Attachment,
+    BudgetLine,
+    Call,
+    CommittedResult,
+    ConceptNote,
+    Proposal,
+    SubProject,
+)
+from subprojects.validation import attachment_mime_type, budget_lines_error, targeting_errors
+
+
+class AvailableActionSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    label = serializers.CharField()
+    comment_required = serializers.BooleanField()
+    url = serializers.CharField()
+
+
+class ActionsMixin(serializers.Serializer):
+    available_actions = serializers.SerializerMethodField()
+    api_prefix: str = ""
+
+    @extend_schema_field(AvailableActionSerializer(many=True))
+    def get_available_actions(self, obj) -> list[dict]:
+        request = self.context.get("request")
+        if request is None:
+            return []
+        return [
+            {
+                "action": rule.action,
+                "label": str(rule.label),
+                "comment_required": rule.comment_required,
+                "url": f"/api/v1/{self.api_prefix}/{obj.pk}/{rule.action.replace('_', '-')}/",
+            }
+            for rule in workflow.available_rules(request.user, obj)
+        ]
+
+
+class CallSerializer(ActionsMixin, serializers.ModelSerializer):
+    api_prefix = "calls"
+    eligible_sectors = serializers.SlugRelatedField(
+        slug_field="code", queryset=Sector.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = Call
+        fields = [
+            "id",
+            "reference",
+            "title",
+            "description",
+            "opens_at",
+            "closes_at",
+            "ceiling_budget",
+            "eligible_sectors",
+            "status",
+            "status_changed_at",
+            "available_actions",
+        ]
+        read_only_fields = ["status", "status_changed_at"]
+
+    def validate(self, attrs):
+        opens = attrs.get("opens_at", getattr(self.instance, "opens_at", None))
+        closes = attrs.get("closes_at", getattr(self.instance, "closes_at", None))
+        if opens and closes and closes <= opens:
+            raise serializers.ValidationError({"closes_at": _("The deadline must be after the opening.")})
+        return attrs
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "original_name", "description", "mime_type", "size", "uploaded_at", "download_url"]
+
+    def get_download_url(self, attachment: Attachment) -> str:
+        return reverse("attachment-download", args=[attachment.pk])
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        try:
+            attrs["mime_type"] = attachment_mime_type(attrs["file"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"file": exc.messages}) from exc
+        return attrs
+
+
+class TargetingSerializer(serializers.ModelSerializer):
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    reference = serializers.CharField(read_only=True)
+    sector = serializers.SlugRelatedField(slug_field="code", queryset=Sector.objects.all())
+    business_area = serializers.CharField(source="sector.business_area.code", read_only=True)
+    sub_sectors = serializers.SlugRelatedField(
+        slug_field="code", queryset=SubSector.objects.all(), many=True, required=False
+    )
+    target_districts = serializers.SlugRelatedField(
+        slug_field="pcode", queryset=District.objects.all(), many=True, required=False
+    )
+    target_upazilas = serializers.SlugRelatedField(
+        slug_field="pcode", queryset=Upazila.objects.all(), many=True, required=False
+    )
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    def _call(self, attrs):
+        return attrs.get("call") or getattr(self.instance, "call", None)
+
+    def _current(self, attrs, name):
+        if name in attrs:
+            return attrs[name]
+        if self.instance is None:
+            return [] if name in TARGETING_M2M else None
+        value = getattr(self.instance, name)
+        return list(value.all()) if hasattr(value, "all") else value
+
+    def validate(self, attrs):
+        call = self._call(attrs)
+        if call is not None:
+            errors = targeting_errors(
+                call=call,
+                sector=self._current(attrs, "sector"),
+                sub_sectors=self._current(attrs, "sub_sectors"),
+                districts=self._current(attrs, "target_districts"),
+                upazilas=self._current(attrs, "target_upazilas"),
+                mes_targeted=self._current(attrs, "mes_targeted"),
+                women_led_mes_targeted=self._current(attrs, "women_led_mes_targeted"),
+                estimated_budget=attrs.get("estimated_budget"),
+            )
+            if errors:
+                raise serializers.ValidationError(errors)
+        return attrs
+
+
+IDENTITY_FIELDS = ["id", "reference", "partner_organization"]
+# The shared fields (title, sector, ...), with the read-only business area before the sector.
+TARGETING_API_FIELDS = ["title", "business_area", *TARGETING_FIELDS[1:]]
+
+
+class ConceptNoteSerializer(ActionsMixin, TargetingSerializer):
+    api_prefix = "concept-notes"
+    call = serializers.PrimaryKeyRelatedField(queryset=Call.objects.all())
+
+    class Meta:
+        model = ConceptNote
+        fields = [
+            *IDENTITY_FIELDS,
+            "call",
+            *TARGETING_API_FIELDS,
+            "estimated_budget",
+            "status",
+            "status_changed_at",
+            "submitted_at",
+            "created_at",
+            "updated_at",
+            "attachments",
+            "available_actions",
+        ]
+        read_only_fields = ["status", "status_changed_at", "submitted_at", "created_at", "updated_at"]
+
+    def validate_call(self, call: Call) -> Call:
+        if self.instance is not None and call != self.instance.call:
+            raise serializers.ValidationError(_("A concept note cannot move to another call."))
+        return call
+
+
+class BudgetLineSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(required=False)
+
+    class Meta:
+        model = BudgetLine
+        fields = ["id", "category", "description", "amount", "financier"]
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(required=False)
+
+    class Meta:
+        model = Activity
+        fields = ["id", "description", "start_month", "end_month"]
+
+    def validate(self, attrs):
+        if attrs["end_month"] < attrs["start_month"]:
+            raise serializers.ValidationError({"end_month": _("An activity cannot end before it starts.")})
+        return attrs
+
+
+class CommittedResultSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(required=False)
+
+    class Meta:
+        model = CommittedResult
+        fields = ["id", "indicator", "target"]
+        validators = []  # uniqueness per proposal is checked on the whole list
+
+
+class BudgetTotalsSerializer(serializers.Serializer):
+    world_bank = serializers.DecimalField(max_digits=14, decimal_places=2)
+    pksf = serializers.DecimalField(max_digits=14, decimal_places=2)
+    po = serializers.DecimalField(max_digits=14, decimal_places=2)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class ProposalSerializer(ActionsMixin, TargetingSerializer):
+    """Nested lists (budget lines, activities, committed results) replace the proposal's rows when
+    sent; rows keep their identity when sent back with their `id`."""
+
+    api_prefix = "proposals"
+    call = serializers.PrimaryKeyRelatedField(read_only=True)
+    concept_note = serializers.PrimaryKeyRelatedField(read_only=True)
+    budget_lines = BudgetLineSerializer(many=True, required=False)
+    activities = ActivitySerializer(many=True, required=False)
+    committed_results = CommittedResultSerializer(many=True, required=False)
+    budget_totals = serializers.SerializerMethodField()
+    sub_project = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Proposal
+        fields = [
+            *IDENTITY_FIELDS,
+            "concept_note",
+            "call",
+            "deadline",
+            *TARGETING_API_FIELDS,
+            "objectives",
+            "duration_months",
+            "activities",
+            "budget_lines",
+            "budget_totals",
+            "committed_results",
+            "risk_category",
+            "exclusion_list_checked",
+            "mitigation_measures",
+            "doe_clearance_required",
+            "status",
+            "status_changed_at",
+            "submitted_at",
+            "sub_project",
+            "attachments",
+            "available_actions",
+        ]
+        read_only_fields = ["deadline", "status", "status_changed_at", "submitted_at"]
+
+    @extend_schema_field(BudgetTotalsSerializer)
+    def get_budget_totals(self, proposal: Proposal) -> dict[str, str]:
+        return BudgetTotalsSerializer(proposal.budget_totals()).data
+
+    def validate_budget_lines(self, lines):
+        # Proposals are only updated (an invitation creates them), so there is always an instance.
+        error = budget_lines_error(self.instance.call, [line["amount"] for line in lines])
+        if error:
+            raise serializers.ValidationError(error)
+        return lines
+
+    def validate_committed_results(self, results):
+        indicators = [result["indicator"] for result in results]
+        if len(indicators) != len(set(indicators)):
+            raise serializers.ValidationError(_("An indicator is listed twice."))
+        return results
+
+
+class SubProjectSerializer(ActionsMixin, serializers.ModelSerializer):
+    api_prefix = "sub-projects"
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    sector = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    approved_budget = serializers.DecimalField(max_digits=15, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = SubProject
+        fields = [
+            "id",
+            "agreement_number",
+            "proposal",
+            "partner_organization",
+            "title",
+            "sector",
+            "award_date",
+            "start_date",
+            "end_date",
+            "budget_world_bank",
+            "budget_pksf",
+            "budget_po",
+            "approved_budget",
+            "status",
+            "status_changed_at",
+            "available_actions",
+        ]
+        read_only_fields = ["agreement_number", "proposal", "award_date", "status", "status_changed_at"]
+
+    def validate(self, attrs):
+        start = attrs.get("start_date", getattr(self.instance, "start_date", None))
+        end = attrs.get("end_date", getattr(self.instance, "end_date", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError({"end_date": _("The end date must be after the start date.")})
+        return attrs
+
+
+class TransitionRequestSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class InviteRequestSerializer(serializers.Serializer):
+    deadline = serializers.DateTimeField()
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AwardRequestSerializer(serializers.Serializer):
+    agreement_number = serializers.CharField(max_length=60)
+    award_date = serializers.DateField()
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    budget_world_bank = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+    budget_pksf = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+    budget_po = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DeadlineRequestSerializer(serializers.Serializer):
+    deadline = serializers.DateTimeField()
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    who = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["transition", "edit"])
+    action = serializers.CharField(help_text="Transitions: the action's code.")
+    from_state = serializers.CharField()
+    to_state = serializers.CharField()
+    summary = serializers.CharField()
+    comment = serializers.CharField()
+    changes = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,328 @@
+"""API for the lifecycle. Each transition of the table is `POST /api/v1/<resource>/<id>/<action>/`,
+answering 409 with the reason when it is not possible now and 403 when the role may not take it."""
+
+from __future__ import annotations
+
+from django.db.models import Model
+from django.http import FileResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.permissions import ReadScopedWritePMU, is_pmu
+from core.roles import Role
+from smart_portal.api import ErrorSerializer
+from subprojects import scoring, services, workflow
+from subprojects.api import serializers as s
+from subprojects.api.evaluation import DecisionRequestSerializer, MeetingRequestSerializer, RubricSerializer
+from subprojects.filters import ConceptNoteFilter, ProposalFilter, SubProjectFilter
+from subprojects.models import Attachment, Call, ConceptNote, Proposal, Rubric, SubProject
+from subprojects.timeline import timeline
+from subprojects.views.attachments import attachment_response
+
+# A refused action (core.errors.ActionRefused) raised by the services is answered by the project's
+# exception handler: 403 when the role may not take it, 409 with the reason otherwise.
+REFUSED = {
+    403: OpenApiResponse(ErrorSerializer, description="Your role may not take this action."),
+    404: OpenApiResponse(description="Not found, or not visible to you."),
+    409: OpenApiResponse(ErrorSerializer, description="Not possible in the object's current state."),
+}
+
+
+def add_transition_actions(viewset: type[viewsets.GenericViewSet], model: type[Model]) -> None:
+    """One `@action` per rule of the transition table (award takes its terms)."""
+    for rule in workflow.rules_for(model):
+        if rule.action == "award":
+            request_serializer = s.AwardRequestSerializer
+        elif rule.action == "start_evaluation":
+            request_serializer = MeetingRequestSerializer
+        elif rule.effect == "record_decision":
+            request_serializer = DecisionRequestSerializer
+        else:
+            request_serializer = s.TransitionRequestSerializer
+
+        def handler(self, request: Request, pk=None, _rule=rule, _serializer=request_serializer):
+            obj = self.get_object()
+            # Who may act is answered (403) before what was sent is checked (400).
+            if not workflow.may_act(request.user, obj, _rule):
+                raise PermissionDenied(
+                    _("Your role does not allow “%(action)s” on %(object)s.")
+                    % {"action": _rule.label, "object": obj.reference}
+                )
+            payload = _serializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            params = dict(payload.validated_data)
+            comment = params.pop("comment", "")
+            updated = workflow.apply(obj, _rule.action, request.user, comment=comment, **params)
+            return Response(self.get_serializer(self.get_queryset().get(pk=updated.pk)).data)
+
+        handler.__name__ = rule.action
+        handler.__doc__ = f"{rule.label}: {', '.join(sorted(rule.sources))} → {rule.target}."
+        decorated = extend_schema(
+            request=request_serializer,
+            responses={200: viewset.serializer_class, **REFUSED},
+            summary=str(rule.label),
+        )(action(detail=True, methods=["post"], url_path=rule.action.replace("_", "-"))(handler))
+        setattr(viewset, rule.action, decorated)
+
+
+class HistoryMixin:
+    @extend_schema(responses=s.TimelineEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk=None) -> Response:
+        """Audit trail: every transition and every recorded edit, newest first."""
+        entries = [entry.as_dict() for entry in timeline(self.get_object())]
+        return Response(s.TimelineEntrySerializer(entries, many=True).data)
+
+
+class AttachmentsMixin:
+    @extend_schema(
+        methods=["post"],
+        request={"multipart/form-data": s.AttachmentUploadSerializer},
+        responses={201: s.AttachmentSerializer, **REFUSED},
+    )
+    @extend_schema(methods=["get"], responses=s.AttachmentSerializer(many=True))
+    @action(detail=True, methods=["get", "post"], url_path="attachments")
+    def attachments(self, request: Request, pk=None) -> Response:
+        owner = self.get_object()
+        if request.method == "GET":
+            return Response(s.AttachmentSerializer(owner.attachments.all(), many=True).data)
+        payload = s.AttachmentUploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        attachment = services.add_attachment(
+            user=request.user,
+            owner=owner,
+            upload=payload.validated_data["file"],
+            description=payload.validated_data["description"],
+            mime_type=payload.validated_data["mime_type"],
+        )
+        return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class POStaffWrites(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS or getattr(view, "action", None) not in {
+            "create",
+            "update",
+            "partial_update",
+        }:
+            return True
+        return request.user.has_role(Role.PO_STAFF)
+
+
+class CallViewSet(
+    HistoryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Calls for concept notes. PMU officers create and edit them (closed calls are final)."""
+
+    serializer_class = s.CallSerializer
+    permission_classes = [ReadScopedWritePMU]
+    filterset_fields = ["status"]
+    search_fields = ["reference", "title"]
+
+    def get_queryset(self):
+        return Call.objects.visible_to(self.request.user).prefetch_related("eligible_sectors")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_call(user=self.request.user, data=serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_call(
+            user=self.request.user, call=serializer.instance, data=serializer.validated_data
+        )
+
+    @extend_schema(methods=["get"], responses=RubricSerializer)
+    @extend_schema(methods=["put"], request=RubricSerializer, responses={200: RubricSerializer, **REFUSED})
+    @action(detail=True, methods=["get", "put"])
+    def rubric(self, request: Request, pk=None) -> Response:
+        """The call's evaluation rubric; the PMU replaces it (weights add up to 100) until scoring starts."""
+        rubric = scoring.rubric_for(self.get_object())
+        if request.method == "GET":
+            return Response(RubricSerializer(rubric).data)
+        if not is_pmu(request.user):
+            raise PermissionDenied("Only PMU officers edit rubrics.")
+        payload = RubricSerializer(rubric, data=request.data)
+        payload.is_valid(raise_exception=True)
+        scoring.save_rubric(
+            user=request.user,
+            rubric=rubric,
+            pass_mark=payload.validated_data["pass_mark"],
+            spread_threshold=payload.validated_data["spread_threshold"],
+            criteria=payload.validated_data["criteria"],
+        )
+        return Response(RubricSerializer(Rubric.objects.get(pk=rubric.pk)).data)
+
+
+class ConceptNoteViewSet(
+    HistoryMixin,
+    AttachmentsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Concept notes (SPCN). PO staff write their PO's notes while in draft; PMU screens them.
+
+    Filters: `call`, `sector` (code), `district` (P-code), `partner_organization` (code), `status`.
+    """
+
+    serializer_class = s.ConceptNoteSerializer
+    permission_classes = [IsAuthenticated, POStaffWrites]
+    filterset_class = ConceptNoteFilter
+    search_fields = ["title"]
+    ordering_fields = ["status_changed_at", "submitted_at", "created_at"]
+
+    def get_queryset(self):
+        return (
+            ConceptNote.objects.visible_to(self.request.user)
+            .select_related("call", "partner_organization", "sector__business_area")
+            .prefetch_related("sub_sectors", "target_districts", "target_upazilas", "attachments")
+            .order_by("status_changed_at", "pk")
+        )
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        call = data.pop("call")
+        serializer.instance = services.create_concept_note(user=self.request.user, call=call, data=data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("call", None)
+        serializer.instance = services.update_concept_note(
+            user=self.request.user, note=serializer.instance, data=data
+        )
+
+    @extend_schema(request=s.InviteRequestSerializer, responses={201: s.ProposalSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def invite(self, request: Request, pk=None) -> Response:
+        """PMU invites a shortlisted note to a full proposal (pre-filled from the note)."""
+        note = self.get_object()
+        if not is_pmu(request.user):
+            raise PermissionDenied("Only PMU officers invite proposals.")
+        payload = s.InviteRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        proposal = workflow.invite_proposal(note, request.user, **payload.validated_data)
+        return Response(
+            s.ProposalSerializer(proposal, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ProposalViewSet(
+    HistoryMixin,
+    AttachmentsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Proposals (SPP), created by `concept-notes/<id>/invite/`. PO staff edit them while invited or
+    draft (editing an invited proposal starts it); everyone else acts through transitions."""
+
+    serializer_class = s.ProposalSerializer
+    permission_classes = [IsAuthenticated, POStaffWrites]
+    filterset_class = ProposalFilter
+    search_fields = ["title"]
+    ordering_fields = ["status_changed_at", "submitted_at", "deadline"]
+
+    def get_queryset(self):
+        return (
+            Proposal.objects.visible_to(self.request.user)
+            .select_related(
+                "call", "partner_organization", "sector__business_area", "concept_note", "sub_project"
+            )
+            .prefetch_related(
+                "sub_sectors",
+                "target_districts",
+                "target_upazilas",
+                "attachments",
+                "budget_lines",
+                "activities",
+                "committed_results",
+            )
+            .order_by("status_changed_at", "pk")
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        children = {
+            name: data.pop(name)
+            for name in ("budget_lines", "activities", "committed_results")
+            if name in data
+        }
+        serializer.instance = services.save_proposal(
+            user=self.request.user, proposal=serializer.instance, data=data, children=children
+        )
+        # Re-read with its fresh rows for the response.
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    @extend_schema(request=s.DeadlineRequestSerializer, responses={200: s.ProposalSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def deadline(self, request: Request, pk=None) -> Response:
+        """PMU changes the submission deadline of a proposal not yet submitted."""
+        proposal = self.get_object()
+        if not is_pmu(request.user):
+            raise PermissionDenied("Only PMU officers change proposal deadlines.")
+        payload = s.DeadlineRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.change_proposal_deadline(user=request.user, proposal=proposal, **payload.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=proposal.pk)).data)
+
+
+class SubProjectViewSet(
+    HistoryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Awarded sub-projects (created by `proposals/<id>/award/`). PMU officers amend them."""
+
+    serializer_class = s.SubProjectSerializer
+    permission_classes = [ReadScopedWritePMU]
+    filterset_class = SubProjectFilter
+    search_fields = ["agreement_number", "title"]
+
+    def get_queryset(self):
+        return SubProject.objects.visible_to(self.request.user).select_related(
+            "partner_organization", "sector", "proposal"
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_sub_project(
+            user=self.request.user, sub_project=serializer.instance, data=serializer.validated_data
+        )
+
+
+class AttachmentViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Attachments of concept notes and proposals, visible to whoever may see their note or proposal."""
+
+    serializer_class = s.AttachmentSerializer
+
+    def get_queryset(self):
+        return Attachment.objects.visible_to(self.request.user).select_related("concept_note", "proposal")
+
+    def perform_destroy(self, instance):
+        services.remove_attachment(user=self.request.user, attachment=instance)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk=None) -> FileResponse:
+        return attachment_response(self.get_object())
+
+
+add_transition_actions(CallViewSet, Call)
+add_transition_actions(ConceptNoteViewSet, ConceptNote)
+add_transition_actions(ProposalViewSet, Proposal)
+add_transition_actions(SubProjectViewSet, SubProject)

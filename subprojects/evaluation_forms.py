@@ -1,0 +1,217 @@
+"""Forms of the technical evaluation (rubric, meetings, conflict declarations, scoring, decisions)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from core.models import User
+from core.roles import GROUP_NAMES, Role
+from subprojects import workflow
+from subprojects.forms import DATETIME_INPUT, RowForm
+from subprojects.models import Criterion, DecisionOutcome, Proposal, ProposalStatus, Rubric, TecMeeting
+from subprojects.scoring import HUNDRED, OUTCOME_BY_ACTION, weights_total
+
+
+class RubricForm(forms.ModelForm):
+    class Meta:
+        model = Rubric
+        fields = ["pass_mark", "spread_threshold"]
+
+
+class CriterionForm(RowForm):
+    class Meta:
+        model = Criterion
+        fields = ["name", "guidance", "weight", "max_score"]
+        widgets = {"guidance": forms.Textarea(attrs={"rows": 2})}
+
+
+class BaseCriterionFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        rows = [f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if not rows:
+            raise ValidationError(_("A rubric needs at least one criterion."))
+        total = weights_total(rows)
+        if total != HUNDRED:
+            raise ValidationError(
+                _("The weights add up to %(total)s; they must add up to 100.") % {"total": f"{total:g}"}
+            )
+
+
+CriterionFormSet = forms.inlineformset_factory(
+    Rubric, Criterion, form=CriterionForm, formset=BaseCriterionFormSet, extra=2, can_delete=True
+)
+
+
+def tec_members():
+    return User.objects.filter(groups__name=GROUP_NAMES[Role.TEC_MEMBER], is_active=True).order_by(
+        "last_name", "username"
+    )
+
+
+class TecMeetingForm(forms.ModelForm):
+    class Meta:
+        model = TecMeeting
+        fields = ["number", "held_on", "venue", "chair", "members", "attendees", "notes"]
+        widgets = {
+            "held_on": DATETIME_INPUT,
+            "members": forms.CheckboxSelectMultiple,
+            "attendees": forms.CheckboxSelectMultiple,
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("chair", "members", "attendees"):
+            self.fields[name].queryset = tec_members()
+            self.fields[name].label_from_instance = lambda user: user.get_display_name()
+        self.fields["attendees"].required = False
+        if not self.instance.pk:
+            self.fields.pop("attendees")
+
+    def clean(self):
+        cleaned = super().clean()
+        chair, members = cleaned.get("chair"), cleaned.get("members")
+        if chair is not None and members is not None and chair not in members:
+            self.add_error("chair", _("The chair must be one of the members."))
+        attendees = cleaned.get("attendees")
+        if attendees and members is not None:
+            strangers = [a.get_display_name() for a in attendees if a not in members]
+            if strangers:
+                self.add_error(
+                    "attendees",
+                    _("Not members of this meeting: %(names)s.") % {"names": ", ".join(strangers)},
+                )
+        return cleaned
+
+
+class AgendaForm(forms.Form):
+    proposal = forms.ModelChoiceField(queryset=Proposal.objects.none(), label=_("Proposal to add"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["proposal"].queryset = Proposal.objects.filter(
+            status=ProposalStatus.SUBMITTED
+        ).select_related("partner_organization")
+        self.fields["proposal"].label_from_instance = lambda p: (
+            f"{p.reference} · {p.partner_organization.code} · {p.title}"
+        )
+
+
+class DeclarationForm(forms.Form):
+    has_conflict = forms.TypedChoiceField(
+        label=_("Do you have a conflict of interest with this proposal or its PO?"),
+        choices=[
+            ("no", _("No, I have no conflict of interest")),
+            ("yes", _("Yes, I have a conflict of interest")),
+        ],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    explanation = forms.CharField(
+        label=_("If yes: what is the conflict?"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("has_conflict") and not cleaned.get("explanation", "").strip():
+            self.add_error("explanation", _("Say what the conflict of interest is."))
+        return cleaned
+
+
+class ScoreSheetForm(forms.Form):
+    """One score and comment per criterion of the rubric, plus an overall comment."""
+
+    comment = forms.CharField(
+        label=_("Overall comment"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, criteria: list[Criterion], initial_scores: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.criteria = criteria
+        initial_scores = initial_scores or {}
+        for criterion in criteria:
+            value, comment = initial_scores.get(criterion.pk, (None, ""))
+            self.fields[f"score_{criterion.pk}"] = forms.DecimalField(
+                label=criterion.name,
+                required=False,
+                min_value=Decimal("0"),
+                max_value=Decimal(criterion.max_score),
+                decimal_places=2,
+                initial=value,
+                help_text=_("0 to %(max)s · weight %(weight)s%%")
+                % {"max": criterion.max_score, "weight": f"{criterion.weight:g}"},
+            )
+            self.fields[f"comment_{criterion.pk}"] = forms.CharField(
+                label=_("Comment on %(name)s") % {"name": criterion.name},
+                required=False,
+                initial=comment,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+
+    def rows(self):
+        return [(c, self[f"score_{c.pk}"], self[f"comment_{c.pk}"]) for c in self.criteria]
+
+    def values(self) -> dict[int, tuple[Decimal | None, str]]:
+        return {
+            c.pk: (
+                self.cleaned_data.get(f"score_{c.pk}"),
+                self.cleaned_data.get(f"comment_{c.pk}", "").strip(),
+            )
+            for c in self.criteria
+        }
+
+
+OUTCOME_ACTIONS = {outcome: action for action, outcome in OUTCOME_BY_ACTION.items()}
+
+
+class DecisionForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=_("The committee's decision"), choices=DecisionOutcome.choices, widget=forms.RadioSelect
+    )
+    text = forms.CharField(
+        label=_("Reasons, or what the PO must revise"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Required for “revision requested” and “not recommended”."),
+    )
+    conditions = forms.CharField(
+        label=_("Conditions (one per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Required for “recommended with conditions”. The award waits until each is met."),
+    )
+    override_reason = forms.CharField(
+        label=_("Chair's override: why decide without every member's scores"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, allow_override: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not allow_override:
+            self.fields.pop("override_reason")
+
+    def clean(self):
+        cleaned = super().clean()
+        outcome = cleaned.get("outcome")
+        if outcome == DecisionOutcome.RECOMMENDED_WITH_CONDITIONS and not self.condition_list():
+            self.add_error("conditions", _("List the conditions of the recommendation."))
+        if (
+            outcome in OUTCOME_ACTIONS
+            and workflow.get_rule(Proposal, OUTCOME_ACTIONS[outcome]).comment_required
+            and not cleaned.get("text", "").strip()
+        ):
+            self.add_error("text", _("Say why, or what the PO must revise."))
+        return cleaned
+
+    def condition_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data.get("conditions", "").splitlines() if line.strip()]
+
+    @property
+    def action(self) -> str:
+        return OUTCOME_ACTIONS[self.cleaned_data["outcome"]]

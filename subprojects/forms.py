@@ -1,0 +1,312 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.models import District, Sector, SubSector, Upazila
+from subprojects.models import (
+    TARGETING_FIELDS,
+    Activity,
+    BudgetLine,
+    Call,
+    CommittedResult,
+    ConceptNote,
+    Proposal,
+    SubProject,
+)
+from subprojects.validation import attachment_mime_type, budget_lines_error, targeting_errors
+
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class GroupedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A multiple select whose options are grouped (sub-sectors by sector, upazilas by district)."""
+
+    def __init__(self, queryset, group_by: str, **kwargs):
+        self.group_by = group_by
+        super().__init__(queryset, **kwargs)
+
+    def _get_choices(self):
+        groups: dict[str, list] = {}
+        for obj in self.queryset:
+            groups.setdefault(str(getattr(obj, self.group_by)), []).append((obj.pk, str(obj)))
+        return list(groups.items())
+
+    choices = property(_get_choices, forms.ModelMultipleChoiceField.choices.fset)
+
+
+class CallForm(forms.ModelForm):
+    class Meta:
+        model = Call
+        fields = [
+            "reference",
+            "title",
+            "description",
+            "opens_at",
+            "closes_at",
+            "ceiling_budget",
+            "eligible_sectors",
+        ]
+        widgets = {
+            "opens_at": DATETIME_INPUT,
+            "closes_at": DATETIME_INPUT,
+            "description": forms.Textarea(attrs={"rows": 5}),
+            "eligible_sectors": forms.CheckboxSelectMultiple,
+        }
+
+
+class TargetingFormMixin:
+    """Consistency checks that hold even for drafts: sub-sectors in the sector, upazilas in the
+    districts, women-led within the total, the sector eligible under the call."""
+
+    call: Call
+
+    def setup_targeting(self) -> None:
+        self.fields["sector"].queryset = Sector.objects.select_related("business_area")
+        self.fields["sub_sectors"] = GroupedModelMultipleChoiceField(
+            SubSector.objects.select_related("sector"),
+            group_by="sector",
+            label=_("Sub-sectors"),
+            required=False,
+            widget=forms.SelectMultiple(attrs={"size": 8, "data-filter-by": "sector"}),
+            initial=self.initial.get("sub_sectors"),
+        )
+        self.fields["target_districts"].queryset = District.objects.order_by("name")
+        self.fields["target_districts"].widget.attrs["size"] = 8
+        self.fields["target_districts"].required = False
+        self.fields["target_upazilas"] = GroupedModelMultipleChoiceField(
+            Upazila.objects.select_related("district").order_by("district__name", "name"),
+            group_by="district",
+            label=_("Target upazilas"),
+            required=False,
+            widget=forms.SelectMultiple(attrs={"size": 8, "data-filter-by": "target_districts"}),
+            help_text=_("Optional. Only upazilas of the target districts are accepted."),
+        )
+        if self.instance.pk:
+            self.initial.setdefault(
+                "sub_sectors", list(self.instance.sub_sectors.values_list("pk", flat=True))
+            )
+            self.initial.setdefault(
+                "target_upazilas", list(self.instance.target_upazilas.values_list("pk", flat=True))
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        errors = targeting_errors(
+            call=self.call,
+            sector=cleaned.get("sector"),
+            sub_sectors=cleaned.get("sub_sectors") or [],
+            districts=cleaned.get("target_districts") or [],
+            upazilas=cleaned.get("target_upazilas") or [],
+            mes_targeted=cleaned.get("mes_targeted"),
+            women_led_mes_targeted=cleaned.get("women_led_mes_targeted"),
+            estimated_budget=cleaned.get("estimated_budget"),
+        )
+        for field_name, message in errors.items():
+            self.add_error(field_name, message)
+        return cleaned
+
+
+TEXTAREAS = {
+    name: forms.Textarea(attrs={"rows": 3})
+    for name in ("cluster", "problem", "environmental_issues", "proposed_recp_practices", "proposed_csfs")
+}
+
+
+class ConceptNoteForm(TargetingFormMixin, forms.ModelForm):
+    class Meta:
+        model = ConceptNote
+        fields = [*TARGETING_FIELDS, "estimated_budget"]
+        widgets = TEXTAREAS
+
+    def __init__(self, *args, call: Call, **kwargs):
+        self.call = call
+        super().__init__(*args, **kwargs)
+        self.setup_targeting()
+        self.fields["estimated_budget"].help_text = _("The call's ceiling is %(ceiling)s BDT.") % {
+            "ceiling": f"{call.ceiling_budget:,.0f}"
+        }
+
+
+class ProposalForm(TargetingFormMixin, forms.ModelForm):
+    doe_clearance_required = forms.NullBooleanField(
+        label=_("Department of Environment clearance needed"),
+        required=False,
+        widget=forms.NullBooleanSelect,
+    )
+
+    class Meta:
+        model = Proposal
+        fields = [
+            *TARGETING_FIELDS,
+            "objectives",
+            "duration_months",
+            "risk_category",
+            "exclusion_list_checked",
+            "mitigation_measures",
+            "doe_clearance_required",
+        ]
+        widgets = {
+            **TEXTAREAS,
+            "objectives": forms.Textarea(attrs={"rows": 4}),
+            "mitigation_measures": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.call = self.instance.call
+        self.setup_targeting()
+
+
+class RowForm(forms.ModelForm):
+    """A row of a table formset: the column header is the label, so each input carries it as aria-label."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = (
+                "form-select form-select-sm"
+                if isinstance(field.widget, forms.Select)
+                else "form-control form-control-sm"
+            )
+            if isinstance(field.widget, forms.CheckboxInput):
+                css = "form-check-input"
+            field.widget.attrs.update({"class": css, "aria-label": str(field.label)})
+
+
+class BudgetLineForm(RowForm):
+    class Meta:
+        model = BudgetLine
+        fields = ["category", "description", "amount", "financier"]
+
+
+class ActivityForm(RowForm):
+    class Meta:
+        model = Activity
+        fields = ["description", "start_month", "end_month"]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_month"), cleaned.get("end_month")
+        if start and end and end < start:
+            self.add_error("end_month", _("An activity cannot end before it starts."))
+        return cleaned
+
+
+class CommittedResultForm(RowForm):
+    class Meta:
+        model = CommittedResult
+        fields = ["indicator", "target"]
+
+
+class BaseBudgetFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        amounts = [
+            form.cleaned_data.get("amount") or Decimal("0")
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        error = budget_lines_error(self.instance.call, amounts)
+        if error:
+            raise ValidationError(error)
+
+
+class BaseResultFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            if form.cleaned_data and not form.cleaned_data.get("DELETE"):
+                indicator = form.cleaned_data.get("indicator")
+                if indicator in seen:
+                    form.add_error("indicator", _("This indicator is listed twice."))
+                seen.add(indicator)
+
+
+BudgetLineFormSet = forms.inlineformset_factory(
+    Proposal, BudgetLine, form=BudgetLineForm, formset=BaseBudgetFormSet, extra=2, can_delete=True
+)
+ActivityFormSet = forms.inlineformset_factory(Proposal, Activity, form=ActivityForm, extra=2, can_delete=True)
+CommittedResultFormSet = forms.inlineformset_factory(
+    Proposal, CommittedResult, form=CommittedResultForm, formset=BaseResultFormSet, extra=2, can_delete=True
+)
+
+
+class TransitionForm(forms.Form):
+    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class InviteForm(forms.Form):
+    deadline = forms.DateTimeField(label=_("Proposal deadline"), widget=DATETIME_INPUT)
+    comment = forms.CharField(
+        label=_("Message to the PO"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def clean_deadline(self):
+        deadline = self.cleaned_data["deadline"]
+        if deadline <= timezone.now():
+            raise ValidationError(_("The deadline must be in the future."))
+        return deadline
+
+
+class DeadlineForm(forms.Form):
+    deadline = forms.DateTimeField(label=_("New deadline"), widget=DATETIME_INPUT)
+
+
+class AwardForm(forms.Form):
+    agreement_number = forms.CharField(label=_("Agreement number"), max_length=60)
+    award_date = forms.DateField(label=_("Award date"), widget=DATE_INPUT)
+    start_date = forms.DateField(label=_("Start date"), widget=DATE_INPUT)
+    end_date = forms.DateField(label=_("End date"), widget=DATE_INPUT)
+    budget_world_bank = forms.DecimalField(label=_("World Bank share (BDT)"), min_value=0, decimal_places=2)
+    budget_pksf = forms.DecimalField(label=_("PKSF share (BDT)"), min_value=0, decimal_places=2)
+    budget_po = forms.DecimalField(label=_("PO contribution (BDT)"), min_value=0, decimal_places=2)
+    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end, award = cleaned.get("start_date"), cleaned.get("end_date"), cleaned.get("award_date")
+        if award and award > timezone.localdate():
+            self.add_error("award_date", _("The award date cannot be in the future."))
+        if start and award and start < award:
+            self.add_error("start_date", _("The start date cannot be before the award date."))
+        if start and end and end <= start:
+            self.add_error("end_date", _("The end date must be after the start date."))
+        return cleaned
+
+
+class SubProjectForm(forms.ModelForm):
+    class Meta:
+        model = SubProject
+        fields = ["title", "start_date", "end_date", "budget_world_bank", "budget_pksf", "budget_po"]
+        widgets = {"start_date": DATE_INPUT, "end_date": DATE_INPUT}
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("end_date")
+        if start and end and end <= start:
+            self.add_error("end_date", _("The end date must be after the start date."))
+        return cleaned
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _("PDF, DOCX, XLSX, JPEG or PNG, at most %(mb)s MB.") % {
+            "mb": settings.ATTACHMENT_MAX_MB
+        }
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        self.detected_mime = attachment_mime_type(upload)
+        return upload

@@ -1,0 +1,604 @@
+"""Technical evaluation rules (SPEC 4): rubrics, meetings and agendas, conflicts of interest, blind
+scoring, consolidation, the committee's decisions and their conditions.
+
+Pages, the API and the demo call these functions; state changes of proposals still go through
+workflow.apply(), whose guards and effects for evaluation steps are defined here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from core.errors import ActionRefused
+from core.models import User
+from core.permissions import is_pmu
+from core.roles import Role
+from subprojects.models import (
+    AgendaItem,
+    Call,
+    Condition,
+    ConflictDeclaration,
+    Criterion,
+    Decision,
+    DecisionOutcome,
+    Proposal,
+    ProposalStatus,
+    Rubric,
+    Score,
+    ScoreSheet,
+    ScoreSheetStatus,
+    TecMeeting,
+)
+
+HUNDRED = Decimal("100")
+TWO_PLACES = Decimal("0.01")
+
+DEFAULT_CRITERIA = [
+    (
+        "Relevance to RECP and climate resilience",
+        "Fit with the SMART objectives; environmental problem addressed.",
+        25,
+    ),
+    ("Technical soundness", "Technologies, work plan and CSF design are realistic and proven.", 20),
+    ("PO capacity and track record", "Experience with MEs in the sector; staff; past PKSF projects.", 15),
+    ("Budget and value for money", "Costs are reasonable and justified; co-financing.", 15),
+    ("Environmental and social safeguards", "Quality of the E&S screening and mitigation measures.", 15),
+    ("Women and vulnerable-area inclusion", "Share of women-led MEs; climate-vulnerable areas served.", 10),
+]
+
+
+def _refuse(message: str, code: str = "refused") -> None:
+    raise ActionRefused(message, code=code)
+
+
+def _round(value: Decimal) -> Decimal:
+    return value.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+# --- Rubrics --------------------------------------------------------------------------------------
+
+
+def rubric_for(call: Call) -> Rubric:
+    rubric, _created = Rubric.objects.get_or_create(call=call)
+    return rubric
+
+
+def rubric_is_locked(rubric: Rubric) -> bool:
+    """A rubric is fixed once any score sheet of its call has been submitted."""
+    return ScoreSheet.objects.filter(
+        agenda_item__proposal__call_id=rubric.call_id, status=ScoreSheetStatus.SUBMITTED
+    ).exists()
+
+
+def weights_total(criteria: list[dict[str, Any]] | list[Criterion]) -> Decimal:
+    return sum((Decimal(c["weight"] if isinstance(c, dict) else c.weight) for c in criteria), Decimal("0"))
+
+
+def save_rubric(
+    *, user, rubric: Rubric, pass_mark: Decimal, spread_threshold: Decimal, criteria: list[dict]
+) -> Rubric:
+    """Replace the rubric's criteria (rows may carry the `id` of an existing criterion)."""
+    if not is_pmu(user):
+        _refuse(_("Only PMU officers edit rubrics."), "forbidden")
+    total = weights_total(criteria)
+    if total != HUNDRED:
+        _refuse(
+            _("The weights add up to %(total)s; they must add up to 100.") % {"total": _round(total)},
+            "weights",
+        )
+    if len({c["name"].strip().lower() for c in criteria}) != len(criteria):
+        _refuse(_("Two criteria have the same name."), "duplicate")
+    with transaction.atomic():
+        locked = Rubric.objects.select_for_update().get(pk=rubric.pk)
+        if rubric_is_locked(locked):
+            _refuse(_("Scores have been submitted under this rubric; it can no longer change."), "locked")
+        locked.pass_mark, locked.spread_threshold = pass_mark, spread_threshold
+        locked.save()
+        existing = {criterion.pk: criterion for criterion in locked.criteria.all()}
+        kept = set()
+        for position, values in enumerate(criteria):
+            criterion_id = values.get("id")
+            criterion_id = getattr(criterion_id, "pk", criterion_id)
+            fields = {
+                "name": values["name"].strip(),
+                "guidance": values.get("guidance", ""),
+                "weight": values["weight"],
+                "max_score": values["max_score"],
+                "position": position,
+            }
+            if criterion_id in existing:
+                criterion = existing[criterion_id]
+                for name, value in fields.items():
+                    setattr(criterion, name, value)
+                criterion.save()
+                kept.add(criterion_id)
+            else:
+                Criterion.objects.create(rubric=locked, **fields)
+        for criterion_id, criterion in existing.items():
+            if criterion_id not in kept:
+                if criterion.scores.exists():
+                    _refuse(
+                        _("“%(name)s” already has draft scores; keep it.") % {"name": criterion.name},
+                        "in_use",
+                    )
+                criterion.delete()
+    return locked
+
+
+def seed_default_rubric(call: Call) -> Rubric:
+    """The six criteria of SPEC 4 with default weights, for a new call."""
+    rubric = rubric_for(call)
+    if not rubric.criteria.exists():
+        for position, (name, guidance, weight) in enumerate(DEFAULT_CRITERIA):
+            Criterion.objects.create(
+                rubric=rubric, name=name, guidance=guidance, weight=weight, max_score=10, position=position
+            )
+    return rubric
+
+
+# --- Meetings and agendas -------------------------------------------------------------------------
+
+
+def _check_members(members: list[User], chair: User) -> None:
+    not_tec = [member.get_display_name() for member in members if not member.has_role(Role.TEC_MEMBER)]
+    if not_tec:
+        _refuse(_("Not TEC members: %(names)s.") % {"names": ", ".join(not_tec)}, "members")
+    if chair not in members:
+        _refuse(_("The chair must be one of the meeting's members."), "chair")
+
+
+def save_meeting(*, user, meeting: TecMeeting | None, data: dict[str, Any]) -> TecMeeting:
+    if not is_pmu(user):
+        _refuse(_("Only PMU officers organise TEC meetings."), "forbidden")
+    members = list(data["members"])
+    _check_members(members, data["chair"])
+    with transaction.atomic():
+        if meeting is None:
+            meeting = TecMeeting(created_by=user)
+        elif ScoreSheet.objects.filter(agenda_item__meeting=meeting).exclude(member__in=members).exists():
+            _refuse(_("A member who has started scoring cannot be removed from the meeting."), "members")
+        for name in ("number", "held_on", "venue", "chair", "notes"):
+            if name in data:
+                setattr(meeting, name, data[name])
+        meeting.save()
+        meeting.members.set(members)
+        if "attendees" in data:
+            meeting.attendees.set([a for a in data["attendees"] if a in members])
+    return meeting
+
+
+def current_agenda_item(proposal: Proposal) -> AgendaItem | None:
+    """The agenda item under which the proposal is being evaluated now (the latest one)."""
+    return proposal.agenda_items.select_related("meeting").order_by("-meeting__held_on", "-pk").first()
+
+
+def meeting_ready(proposal: Proposal, meeting: TecMeeting | None = None, **_params) -> None:
+    """Guard of start_evaluation: a meeting to put the proposal on, and a complete rubric."""
+    if not isinstance(meeting, TecMeeting):
+        _refuse(_("Choose the TEC meeting whose agenda the proposal goes on."), "meeting")
+    if AgendaItem.objects.filter(meeting=meeting, proposal=proposal).exists():
+        _refuse(_("This proposal is already on the meeting's agenda."), "exists")
+    rubric = Rubric.objects.filter(call_id=proposal.call_id).prefetch_related("criteria").first()
+    total = weights_total(list(rubric.criteria.all())) if rubric else Decimal("0")
+    if total != HUNDRED:
+        _refuse(
+            _("The rubric of %(call)s is not ready (weights add up to %(total)s, not 100).")
+            % {"call": proposal.call.reference, "total": _round(total)},
+            "rubric",
+        )
+
+
+def put_on_agenda(proposal: Proposal, meeting: TecMeeting, **_params) -> list[str]:
+    position = meeting.agenda.count() + 1
+    AgendaItem.objects.create(meeting=meeting, proposal=proposal, position=position)
+    return []
+
+
+# --- Conflicts of interest and scores -------------------------------------------------------------
+
+
+def is_member(user, item: AgendaItem) -> bool:
+    """A TEC member sitting on the item's meeting: they declare and score its proposals."""
+    return user.has_role(Role.TEC_MEMBER) and item.meeting.members.filter(pk=user.pk).exists()
+
+
+def open_for_scoring(item: AgendaItem) -> bool:
+    return item.proposal.status == ProposalStatus.UNDER_EVALUATION and not hasattr(item, "decision")
+
+
+def _member_item(user, item: AgendaItem) -> None:
+    if not is_member(user, item):
+        _refuse(_("Only members of %(meeting)s score its agenda.") % {"meeting": item.meeting}, "forbidden")
+    if not open_for_scoring(item):
+        _refuse(_("%(spp)s is no longer under evaluation.") % {"spp": item.proposal.reference}, "wrong_state")
+
+
+# declaration_of() and sheet_of() read the item's rows through .all(), so that a list of items
+# prefetched with "declarations" and "score_sheets" (see member_agenda) costs no query per item.
+
+
+def declaration_of(user, item: AgendaItem) -> ConflictDeclaration | None:
+    return next((d for d in item.declarations.all() if d.member_id == user.pk), None)
+
+
+def declare(*, user, item: AgendaItem, has_conflict: bool, explanation: str = "") -> ConflictDeclaration:
+    """Each member declares once per proposal, before scoring it."""
+    _member_item(user, item)
+    explanation = (explanation or "").strip()
+    if has_conflict and not explanation:
+        _refuse(_("Say what the conflict of interest is."), "explanation")
+    with transaction.atomic():
+        if ConflictDeclaration.objects.select_for_update().filter(agenda_item=item, member=user).exists():
+            _refuse(_("You have already declared for %(spp)s.") % {"spp": item.proposal.reference}, "exists")
+        return ConflictDeclaration.objects.create(
+            agenda_item=item, member=user, has_conflict=has_conflict, explanation=explanation
+        )
+
+
+def sheet_of(user, item: AgendaItem) -> ScoreSheet | None:
+    return next((s for s in item.score_sheets.all() if s.member_id == user.pk), None)
+
+
+def save_scores(
+    *,
+    user,
+    item: AgendaItem,
+    values: dict[int, tuple[Decimal | None, str]],
+    comment: str = "",
+    submit: bool = False,
+) -> ScoreSheet:
+    """Save a member's scores as a draft, or submit them (then they are locked for good).
+
+    `values` maps criterion id → (score or None, comment)."""
+    _member_item(user, item)
+    declaration = declaration_of(user, item)
+    if declaration is None:
+        _refuse(_("Declare any conflict of interest before scoring."), "declare_first")
+    if declaration.has_conflict:
+        _refuse(_("You declared a conflict of interest: you do not score this proposal."), "conflicted")
+    criteria = {criterion.pk: criterion for criterion in item.proposal.call.rubric.criteria.all()}
+    unknown = set(values) - set(criteria)
+    if unknown:
+        _refuse(_("Unknown criteria: %(ids)s.") % {"ids": ", ".join(map(str, sorted(unknown)))}, "criteria")
+    problems = []
+    for criterion_id, (value, _comment) in values.items():
+        criterion = criteria[criterion_id]
+        if value is not None and not (0 <= value <= criterion.max_score):
+            problems.append(
+                _("%(name)s: the score must be between 0 and %(max)s.")
+                % {"name": criterion.name, "max": criterion.max_score}
+            )
+    if submit:
+        missing = [c.name for pk, c in criteria.items() if values.get(pk, (None, ""))[0] is None]
+        if missing:
+            problems.append(
+                _("Score every criterion before submitting (missing: %(names)s).")
+                % {"names": ", ".join(missing)}
+            )
+    if problems:
+        _refuse(" ".join(problems), "invalid")
+    with transaction.atomic():
+        sheet, _created = ScoreSheet.objects.select_for_update().get_or_create(agenda_item=item, member=user)
+        if sheet.is_submitted:
+            _refuse(
+                _("Your scores for %(spp)s are submitted and can no longer change.")
+                % {"spp": item.proposal.reference},
+                "locked",
+            )
+        existing = {score.criterion_id: score for score in sheet.scores.all()}
+        for criterion_id, (value, criterion_comment) in values.items():
+            score = existing.get(criterion_id)
+            if value is None:
+                if score is not None:
+                    score.delete()
+                continue
+            if score is None:
+                Score.objects.create(
+                    sheet=sheet, criterion_id=criterion_id, value=value, comment=criterion_comment
+                )
+            elif (score.value, score.comment) != (value, criterion_comment):
+                score.value, score.comment = value, criterion_comment
+                score.save(update_fields=["value", "comment"])
+        sheet.comment = comment
+        if submit:
+            sheet.status = ScoreSheetStatus.SUBMITTED
+            sheet.submitted_at = timezone.now()
+        # One save: a submitted sheet refuses any later save.
+        sheet.save()
+    return sheet
+
+
+# --- Consolidation --------------------------------------------------------------------------------
+
+
+NOT_DECLARED, CONFLICT, NOT_STARTED = "not declared", "conflict", "not started"
+DRAFT, SUBMITTED = ScoreSheetStatus.DRAFT.value, ScoreSheetStatus.SUBMITTED.value
+# A member's step on one agenda item, as they see it in the "You" column of a meeting's agenda.
+MEMBER_STEPS = {
+    NOT_DECLARED: _lazy("to declare"),
+    CONFLICT: _lazy("conflict"),
+    NOT_STARTED: _lazy("declared"),
+    DRAFT: _lazy("draft"),
+    SUBMITTED: _lazy("submitted"),
+}
+
+
+def member_status(declaration: ConflictDeclaration | None, sheet: ScoreSheet | None) -> str:
+    """Where a member stands on an agenda item: one of the keys of MEMBER_STEPS."""
+    if declaration is None:
+        return NOT_DECLARED
+    if declaration.has_conflict:
+        return CONFLICT
+    if sheet is None:
+        return NOT_STARTED
+    return SUBMITTED if sheet.is_submitted else DRAFT
+
+
+@dataclass
+class MemberTotal:
+    member: User
+    status: str  # a key of MEMBER_STEPS
+    total: Decimal | None = None
+    scores: dict[int, Decimal] = field(default_factory=dict)
+
+
+@dataclass
+class Consolidation:
+    item: AgendaItem
+    rows: list[MemberTotal]
+    criteria: list[Criterion]
+    mean: Decimal | None
+    spread: Decimal | None
+    pass_mark: Decimal
+    spread_threshold: Decimal
+    criterion_means: dict[int, Decimal]
+
+    @property
+    def submitted(self) -> list[MemberTotal]:
+        return [row for row in self.rows if row.status == SUBMITTED]
+
+    @property
+    def waiting_for(self) -> list[MemberTotal]:
+        """Non-conflicted members whose scores are not submitted yet."""
+        return [row for row in self.rows if row.status not in {SUBMITTED, CONFLICT}]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.submitted) and not self.waiting_for
+
+    @property
+    def below_pass_mark(self) -> bool:
+        return self.mean is not None and self.mean < self.pass_mark
+
+    @property
+    def wide_spread(self) -> bool:
+        return self.spread is not None and self.spread > self.spread_threshold
+
+    def row_of(self, user) -> MemberTotal | None:
+        return next((row for row in self.rows if row.member.pk == user.pk), None)
+
+
+def weighted_total(scores: dict[int, Decimal], criteria: list[Criterion]) -> Decimal:
+    """A member's total out of 100 (2 places): each score as a share of its maximum, times the weight."""
+    return _round(
+        sum((Decimal(scores.get(c.pk, 0)) / Decimal(c.max_score) * c.weight for c in criteria), Decimal("0"))
+    )
+
+
+def _consolidation(item: AgendaItem) -> Consolidation:
+    """Of an item fetched with AgendaItem.objects.for_consolidation(): no further query."""
+    rubric = item.proposal.call.rubric
+    criteria = list(rubric.criteria.all())
+    declarations = {d.member_id: d for d in item.declarations.all()}
+    sheets = {s.member_id: s for s in item.score_sheets.all()}
+    rows = []
+    for member in item.meeting.members.all():
+        status = member_status(declarations.get(member.pk), sheets.get(member.pk))
+        if status == SUBMITTED:
+            scores = {score.criterion_id: score.value for score in sheets[member.pk].scores.all()}
+            rows.append(MemberTotal(member, status, weighted_total(scores, criteria), scores))
+        else:
+            rows.append(MemberTotal(member, status))
+    totals = [row.total for row in rows if row.total is not None]
+    mean = _round(sum(totals, Decimal("0")) / len(totals)) if totals else None
+    spread = _round(max(totals) - min(totals)) if totals else None
+    criterion_means = {}
+    submitted = [row for row in rows if row.status == SUBMITTED]
+    for criterion in criteria:
+        values = [row.scores[criterion.pk] for row in submitted if criterion.pk in row.scores]
+        if values:
+            criterion_means[criterion.pk] = _round(sum(values, Decimal("0")) / len(values))
+    return Consolidation(
+        item, rows, criteria, mean, spread, rubric.pass_mark, rubric.spread_threshold, criterion_means
+    )
+
+
+def consolidate_many(items: Iterable[AgendaItem]) -> dict[int, Consolidation]:
+    """The consolidations of several agenda items, by item pk, read in a fixed number of queries."""
+    fetched = AgendaItem.objects.for_consolidation().filter(pk__in=[item.pk for item in items])
+    return {item.pk: _consolidation(item) for item in fetched}
+
+
+def consolidate(item: AgendaItem) -> Consolidation:
+    return consolidate_many([item])[item.pk]
+
+
+def may_see_consolidation(user, consolidation: Consolidation) -> bool:
+    """Blind scoring: the PMU (and the programme-wide roles) always; a member only after submitting
+    their own scores on the item."""
+    if user.sees_whole_programme:
+        return True
+    mine = consolidation.row_of(user)
+    return mine is not None and mine.status == SUBMITTED
+
+
+def may_see_minutes(user, consolidations: Iterable[Consolidation]) -> bool:
+    """The minutes show every member's scores: the PMU and programme roles see them; a member once
+    they have submitted theirs on every item they have no conflict with (blindness holds)."""
+    if user.sees_whole_programme:
+        return True
+    return all(
+        (mine := consolidation.row_of(user)) is not None and mine.status in {SUBMITTED, CONFLICT}
+        for consolidation in consolidations
+    )
+
+
+# --- Decisions and conditions ---------------------------------------------------------------------
+
+
+def is_chair(user, item: AgendaItem) -> bool:
+    """The meeting's chair: the only one who may decide without every member's scores."""
+    return item.meeting.chair_id == user.pk
+
+
+def is_chair_or_pmu(user, proposal: Proposal) -> bool:
+    if is_pmu(user):
+        return True
+    item = current_agenda_item(proposal)
+    return item is not None and is_chair(user, item) and user.has_role(Role.TEC_MEMBER)
+
+
+OUTCOME_BY_ACTION = {
+    "recommend": DecisionOutcome.RECOMMENDED,
+    "recommend_with_conditions": DecisionOutcome.RECOMMENDED_WITH_CONDITIONS,
+    "request_revision": DecisionOutcome.REVISION_REQUESTED,
+    "not_recommend": DecisionOutcome.NOT_RECOMMENDED,
+}
+
+
+def decision_ready(
+    proposal: Proposal,
+    *,
+    _user=None,
+    _action: str = "",
+    conditions: list[str] | None = None,
+    override_reason: str = "",
+    **_params,
+) -> None:
+    """Guard of the committee's decisions: an agenda item, and every non-conflicted member's submitted
+    scores, or the chair's recorded override with a reason."""
+    item = current_agenda_item(proposal)
+    if item is None:
+        _refuse(_("%(spp)s is not on any TEC meeting's agenda.") % {"spp": proposal.reference}, "no_agenda")
+    if hasattr(item, "decision"):
+        _refuse(_("The committee has already decided on %(spp)s.") % {"spp": proposal.reference}, "decided")
+    override_reason = (override_reason or "").strip()
+    if override_reason and (_user is None or not is_chair(_user, item)):
+        _refuse(_("Only the chair of the meeting can decide without every member's scores."), "forbidden")
+    consolidation = consolidate(item)
+    if not consolidation.complete and not override_reason:
+        waiting = ", ".join(row.member.get_display_name() for row in consolidation.waiting_for) or _(
+            "everyone"
+        )
+        _refuse(
+            _(
+                "Scores are missing from: %(names)s. Wait for them, or record the chair's override "
+                "with a reason."
+            )
+            % {"names": waiting},
+            "scores_missing",
+        )
+    if _action == "recommend_with_conditions" and not [c for c in (conditions or []) if c.strip()]:
+        _refuse(_("List the conditions of the recommendation."), "conditions")
+
+
+def record_decision(
+    proposal: Proposal,
+    *,
+    _action: str,
+    _user,
+    _comment: str,
+    conditions: list[str] | None = None,
+    override_reason: str = "",
+    **_params,
+) -> list[str]:
+    """Effect of the committee's decisions: the Decision row, and its conditions one by one."""
+    item = current_agenda_item(proposal)
+    decision = Decision.objects.create(
+        agenda_item=item,
+        outcome=OUTCOME_BY_ACTION[_action],
+        text=_comment,
+        decided_by=_user,
+        decided_at=timezone.now(),
+        override_reason=(override_reason or "").strip(),
+        mean_score=consolidate(item).mean,
+    )
+    for position, text in enumerate(c.strip() for c in (conditions or []) if c.strip()):
+        Condition.objects.create(proposal=proposal, decision=decision, text=text, position=position)
+    return []
+
+
+def open_conditions_block_award(proposal: Proposal) -> None:
+    open_count = proposal.conditions.filter(met=False).count()
+    if open_count:
+        _refuse(
+            _(
+                "%(count)s condition(s) of the TEC recommendation are still open; check them off "
+                "before the award."
+            )
+            % {"count": open_count},
+            "conditions_open",
+        )
+
+
+def may_meet_conditions(user, proposal: Proposal) -> bool:
+    """The PMU checks conditions off, until the award."""
+    return is_pmu(user) and proposal.status != ProposalStatus.AWARDED
+
+
+def may_add_evidence(user, proposal: Proposal) -> bool:
+    """The staff of the proposal's PO add their evidence that a condition is met."""
+    return user.has_role(Role.PO_STAFF) and user.partner_organization_id == proposal.partner_organization_id
+
+
+def meet_condition(*, user, condition: Condition, note: str) -> Condition:
+    if not is_pmu(user):
+        _refuse(_("Only PMU officers check conditions off."), "forbidden")
+    note = (note or "").strip()
+    if not note and not condition.evidence:
+        _refuse(_("Say how the condition was met (a note, or the PO's evidence)."), "note_required")
+    with transaction.atomic():
+        locked = Condition.objects.select_for_update().get(pk=condition.pk)
+        if locked.met:
+            _refuse(_("This condition is already checked off."), "wrong_state")
+        if locked.proposal.status == ProposalStatus.AWARDED:
+            _refuse(_("The sub-project is already awarded."), "wrong_state")
+        locked.met, locked.met_note, locked.met_by, locked.met_at = True, note, user, timezone.now()
+        locked.save()
+    return locked
+
+
+def add_evidence(*, user, condition: Condition, evidence: str) -> Condition:
+    if not may_add_evidence(user, condition.proposal):
+        _refuse(_("Only the PO's staff add evidence to its conditions."), "forbidden")
+    evidence = (evidence or "").strip()
+    if not evidence:
+        _refuse(_("Describe the evidence."), "evidence_required")
+    with transaction.atomic():
+        locked = Condition.objects.select_for_update().get(pk=condition.pk)
+        if locked.met:
+            _refuse(_("This condition is already checked off."), "wrong_state")
+        locked.evidence, locked.evidence_at = evidence, timezone.now()
+        locked.save()
+    return locked
+
+
+def member_agenda(user) -> list[AgendaItem]:
+    """A member's queue: proposals under evaluation on the agendas of their meetings (with their
+    declarations and sheets, for declaration_of() and sheet_of())."""
+    return list(
+        AgendaItem.objects.filter(
+            meeting__members=user, proposal__status=ProposalStatus.UNDER_EVALUATION, decision__isnull=True
+        )
+        .select_related("meeting", "proposal__partner_organization")
+        .prefetch_related("declarations", "score_sheets")
+        .order_by("meeting__held_on", "position")
+    )

@@ -1,0 +1,254 @@
+"""Editing calls, concept notes, proposals and sub-projects: who may edit what, when.
+
+Pages and the API validate shape (forms, serializers) and then call these functions, which check the
+rules and save inside one transaction. State changes are not here: see workflow.apply().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import ActionRefused
+from core.permissions import is_pmu, is_po_staff
+from subprojects import scoring, workflow
+from subprojects.models import (
+    TARGETING_M2M,
+    Activity,
+    Attachment,
+    BudgetLine,
+    Call,
+    CallStatus,
+    CommittedResult,
+    ConceptNote,
+    Proposal,
+    ProposalStatus,
+    SubProject,
+)
+
+CALL_M2M = ("eligible_sectors",)
+
+
+def _assign(obj: models.Model, data: dict[str, Any], m2m: Iterable[str]) -> None:
+    for name, value in data.items():
+        if name not in m2m:
+            setattr(obj, name, value)
+
+
+def _assign_m2m(obj: models.Model, data: dict[str, Any], m2m: Iterable[str]) -> None:
+    for name in m2m:
+        if name in data:
+            getattr(obj, name).set(data[name])
+
+
+def _refuse_unless(condition: bool, message: str, code: str = "refused") -> None:
+    if not condition:
+        raise ActionRefused(message, code=code)
+
+
+# --- Calls ----------------------------------------------------------------------------------------
+
+
+def create_call(*, user, data: dict[str, Any]) -> Call:
+    _refuse_unless(is_pmu(user), _("Only PMU officers create calls."), "forbidden")
+    with transaction.atomic():
+        call = Call(created_by=user, status=CallStatus.DRAFT)
+        _assign(call, data, CALL_M2M)
+        call.full_clean(exclude=["created_by"])
+        call.save()
+        _assign_m2m(call, data, CALL_M2M)
+        # Every call starts with SPEC 4's six criteria; the PMU adapts them until scoring starts.
+        scoring.seed_default_rubric(call)
+    return call
+
+
+def update_call(*, user, call: Call, data: dict[str, Any]) -> Call:
+    _refuse_unless(is_pmu(user), _("Only PMU officers edit calls."), "forbidden")
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        _refuse_unless(locked.is_editable, _("A closed call cannot be edited."), "wrong_state")
+        _assign(locked, data, CALL_M2M)
+        locked.full_clean(exclude=["created_by"])
+        locked.save()
+        _assign_m2m(locked, data, CALL_M2M)
+    return locked
+
+
+# --- Concept notes --------------------------------------------------------------------------------
+
+
+def _check_po_editor(user, obj: ConceptNote | Proposal) -> None:
+    _refuse_unless(
+        is_po_staff(user) and user.partner_organization_id == obj.partner_organization_id,
+        _("Only staff of %(po)s edit this.") % {"po": obj.partner_organization},
+        "forbidden",
+    )
+
+
+def create_concept_note(*, user, call: Call, data: dict[str, Any]) -> ConceptNote:
+    _refuse_unless(is_po_staff(user), _("Only PO staff write concept notes."), "forbidden")
+    _refuse_unless(
+        call.accepts_submissions(),
+        _("The call %(call)s does not accept concept notes now (deadline %(deadline)s).")
+        % {"call": call.reference, "deadline": workflow.format_moment(call.closes_at)},
+        "wrong_state",
+    )
+    with transaction.atomic():
+        note = ConceptNote(call=call, partner_organization_id=user.partner_organization_id, created_by=user)
+        _assign(note, data, TARGETING_M2M)
+        note.save()
+        _assign_m2m(note, data, TARGETING_M2M)
+    return note
+
+
+def update_concept_note(*, user, note: ConceptNote, data: dict[str, Any]) -> ConceptNote:
+    _check_po_editor(user, note)
+    with transaction.atomic():
+        locked = ConceptNote.objects.select_for_update().get(pk=note.pk)
+        _refuse_unless(
+            locked.is_editable,
+            _("%(note)s is %(state)s and can no longer be edited.")
+            % {"note": locked.reference, "state": locked.get_status_display()},
+            "wrong_state",
+        )
+        _assign(locked, data, TARGETING_M2M)
+        locked.save()
+        _assign_m2m(locked, data, TARGETING_M2M)
+    return locked
+
+
+# --- Proposals ------------------------------------------------------------------------------------
+
+CHILD_MODELS = {
+    "budget_lines": (BudgetLine, ("category", "description", "amount", "financier")),
+    "activities": (Activity, ("description", "start_month", "end_month")),
+    "committed_results": (CommittedResult, ("indicator", "target")),
+}
+
+
+def _sync_children(proposal: Proposal, relation: str, rows: list[dict[str, Any]]) -> None:
+    """Make the proposal's child rows equal `rows` (each may carry the `id` of an existing row),
+    saving only what changed so the audit trail shows real edits."""
+    model, fields = CHILD_MODELS[relation]
+    existing = {row.pk: row for row in getattr(proposal, relation).all()}
+    kept = set()
+    for values in rows:
+        row_id = values.get("id")
+        row_id = row_id.pk if isinstance(row_id, models.Model) else row_id
+        if row_id in existing:
+            row = existing[row_id]
+            changed = [name for name in fields if getattr(row, name) != values[name]]
+            if changed:
+                for name in changed:
+                    setattr(row, name, values[name])
+                row.save(update_fields=changed)
+            kept.add(row_id)
+        else:
+            model.objects.create(proposal=proposal, **{name: values[name] for name in fields})
+    for row_id, row in existing.items():
+        if row_id not in kept:
+            row.delete()
+
+
+def save_proposal(
+    *,
+    user,
+    proposal: Proposal,
+    data: dict[str, Any],
+    children: dict[str, list[dict[str, Any]]] | None = None,
+) -> Proposal:
+    """Save the PO's edits. Editing an invited proposal starts it (invited → draft)."""
+    _check_po_editor(user, proposal)
+    with transaction.atomic():
+        locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        _refuse_unless(
+            locked.is_editable,
+            _("%(spp)s is %(state)s and can no longer be edited.")
+            % {"spp": locked.reference, "state": locked.get_status_display()},
+            "wrong_state",
+        )
+        if locked.status == ProposalStatus.INVITED:
+            locked = workflow.apply(locked, "start", user)
+        _assign(locked, data, TARGETING_M2M)
+        locked.save()
+        _assign_m2m(locked, data, TARGETING_M2M)
+        for relation, rows in (children or {}).items():
+            _sync_children(locked, relation, rows)
+    return locked
+
+
+def change_proposal_deadline(*, user, proposal: Proposal, deadline: datetime) -> Proposal:
+    _refuse_unless(is_pmu(user), _("Only PMU officers change proposal deadlines."), "forbidden")
+    with transaction.atomic():
+        locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        _refuse_unless(
+            locked.awaits_submission,
+            _("The deadline only matters before the proposal is submitted."),
+            "wrong_state",
+        )
+        _refuse_unless(
+            deadline > timezone.now(), _("The new deadline must be in the future."), "bad_deadline"
+        )
+        locked.deadline = deadline
+        locked._change_reason = "deadline changed"
+        locked.save(update_fields=["deadline", "updated_at"])
+    return locked
+
+
+# --- Sub-projects ---------------------------------------------------------------------------------
+
+
+def update_sub_project(*, user, sub_project: SubProject, data: dict[str, Any]) -> SubProject:
+    _refuse_unless(is_pmu(user), _("Only PMU officers amend sub-projects."), "forbidden")
+    with transaction.atomic():
+        locked = SubProject.objects.select_for_update().get(pk=sub_project.pk)
+        _refuse_unless(
+            locked.is_amendable,
+            _("A %(state)s sub-project cannot be amended.") % {"state": locked.get_status_display()},
+            "wrong_state",
+        )
+        _assign(locked, data, ())
+        locked.full_clean()
+        locked.save()
+    return locked
+
+
+# --- Attachments ----------------------------------------------------------------------------------
+
+
+def add_attachment(
+    *, user, owner: ConceptNote | Proposal, upload, description: str, mime_type: str
+) -> Attachment:
+    _check_po_editor(user, owner)
+    _refuse_unless(
+        owner.is_editable,
+        _("Attachments can only be added while %(ref)s is being drafted.") % {"ref": owner.reference},
+        "wrong_state",
+    )
+    field = "concept_note" if isinstance(owner, ConceptNote) else "proposal"
+    return Attachment.objects.create(
+        **{field: owner},
+        file=upload,
+        original_name=upload.name[:200],
+        description=description,
+        mime_type=mime_type,
+        size=upload.size,
+        uploaded_by=user,
+    )
+
+
+def remove_attachment(*, user, attachment: Attachment) -> None:
+    owner = attachment.owner
+    _check_po_editor(user, owner)
+    _refuse_unless(
+        owner.is_editable,
+        _("Attachments can only be removed while %(ref)s is being drafted.") % {"ref": owner.reference},
+        "wrong_state",
+    )
+    attachment.file.delete(save=False)
+    attachment.delete()

@@ -1,0 +1,203 @@
+"""What makes a concept note, a proposal or an award complete: lists of problems, each naming the field.
+
+Drafts may be incomplete; these checks run when the PO submits (and when the approver awards), so
+the PO sees every missing piece at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.uploads import DOCUMENT_KINDS, check_upload
+from subprojects.models import Call, ConceptNote, Proposal, RiskCategory, SubProject
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.0f} BDT"
+
+
+def targeting_errors(
+    *,
+    call,
+    sector=None,
+    sub_sectors=(),
+    districts=(),
+    upazilas=(),
+    mes_targeted: int | None = None,
+    women_led_mes_targeted: int | None = None,
+    estimated_budget: Decimal | None = None,
+) -> dict[str, str]:
+    """Consistency that holds even for drafts, by field: used by the forms and the API alike."""
+    errors: dict[str, str] = {}
+    if sector is not None:
+        outside = [sub.name for sub in sub_sectors if sub.sector_id != sector.pk]
+        if outside:
+            errors["sub_sectors"] = _("%(subs)s not in the sector %(sector)s.") % {
+                "subs": ", ".join(outside),
+                "sector": sector,
+            }
+        if not call.sector_is_eligible(sector):
+            errors["sector"] = _("This sector is not eligible under the call %(call)s.") % {
+                "call": call.reference
+            }
+    district_ids = {district.pk for district in districts}
+    stray = [upazila.name for upazila in upazilas if upazila.district_id not in district_ids]
+    if stray:
+        errors["target_upazilas"] = _("%(names)s not in the chosen target districts.") % {
+            "names": ", ".join(stray)
+        }
+    if (
+        mes_targeted is not None
+        and women_led_mes_targeted is not None
+        and women_led_mes_targeted > mes_targeted
+    ):
+        errors["women_led_mes_targeted"] = _("Women-led MEs cannot exceed the MEs targeted.")
+    if estimated_budget is not None and estimated_budget > call.ceiling_budget:
+        errors["estimated_budget"] = _("The estimate exceeds the call's ceiling of %(ceiling)s.") % {
+            "ceiling": _money(call.ceiling_budget)
+        }
+    return errors
+
+
+def budget_lines_error(call: Call, amounts: list[Decimal]) -> str:
+    """Budget lines above the call's ceiling, as the proposal form and the API say it ("" if within)."""
+    total = sum(amounts, Decimal("0"))
+    if total <= call.ceiling_budget:
+        return ""
+    return _("The budget lines add up to %(total)s BDT, above the call's ceiling of %(ceiling)s BDT.") % {
+        "total": f"{total:,.0f}",
+        "ceiling": f"{call.ceiling_budget:,.0f}",
+    }
+
+
+def attachment_mime_type(upload: UploadedFile) -> str:
+    """The type of an attachment, read from its content; raises ValidationError naming the problem."""
+    kind = check_upload(upload, DOCUMENT_KINDS, settings.ATTACHMENT_MAX_MB * 1024 * 1024)
+    return kind.mime_types[0]
+
+
+def targeting_problems(obj: ConceptNote | Proposal) -> list[str]:
+    """Checks shared by notes and proposals (both carry the same targeting fields)."""
+    problems = []
+    if not obj.title.strip():
+        problems.append(_("Title is missing"))
+    sub_sectors = list(obj.sub_sectors.all())
+    if not sub_sectors:
+        problems.append(_("Choose at least one sub-sector"))
+    elif any(sub.sector_id != obj.sector_id for sub in sub_sectors):
+        problems.append(_("Sub-sectors must belong to the sector %(sector)s") % {"sector": obj.sector})
+    if not obj.call.sector_is_eligible(obj.sector):
+        problems.append(_("The sector %(sector)s is not eligible under this call") % {"sector": obj.sector})
+    districts = set(obj.target_districts.values_list("pk", flat=True))
+    if not districts:
+        problems.append(_("Choose at least one target district"))
+    if obj.target_upazilas.exclude(district_id__in=districts).exists():
+        problems.append(_("Every target upazila must lie in one of the target districts"))
+    if obj.mes_targeted <= 0:
+        problems.append(_("Number of MEs targeted must be more than zero"))
+    if obj.women_led_mes_targeted > obj.mes_targeted:
+        problems.append(_("Women-led MEs cannot exceed the MEs targeted"))
+    for field_name in ("problem", "environmental_issues", "proposed_recp_practices"):
+        if not getattr(obj, field_name).strip():
+            label = str(obj._meta.get_field(field_name).verbose_name)
+            problems.append(_("%(field)s is missing") % {"field": label[:1].upper() + label[1:]})
+    return problems
+
+
+def concept_note_problems(note: ConceptNote) -> list[str]:
+    problems = targeting_problems(note)
+    if note.estimated_budget is None or note.estimated_budget <= 0:
+        problems.append(_("Estimated budget is missing"))
+    elif note.estimated_budget > note.call.ceiling_budget:
+        problems.append(
+            _("Estimated budget %(budget)s exceeds the call's ceiling of %(ceiling)s")
+            % {"budget": _money(note.estimated_budget), "ceiling": _money(note.call.ceiling_budget)}
+        )
+    return problems
+
+
+def proposal_problems(proposal: Proposal) -> list[str]:
+    problems = targeting_problems(proposal)
+    if not proposal.objectives.strip():
+        problems.append(_("Objectives are missing"))
+    if not proposal.duration_months:
+        problems.append(_("Duration in months is missing"))
+    activities = list(proposal.activities.all())
+    if not activities:
+        problems.append(_("Add at least one activity to the work plan"))
+    elif proposal.duration_months and any(a.end_month > proposal.duration_months for a in activities):
+        problems.append(
+            _("Work plan activities must end within the %(months)s months of the sub-project")
+            % {"months": proposal.duration_months}
+        )
+    totals = proposal.budget_totals()
+    if totals["total"] <= 0:
+        problems.append(_("Add at least one budget line"))
+    elif totals["total"] > proposal.call.ceiling_budget:
+        problems.append(
+            _("Budget total %(total)s exceeds the call's ceiling of %(ceiling)s")
+            % {"total": _money(totals["total"]), "ceiling": _money(proposal.call.ceiling_budget)}
+        )
+    if not proposal.committed_results.exists():
+        problems.append(_("Commit to at least one result indicator"))
+    if not proposal.risk_category:
+        problems.append(_("Environmental and social risk category is missing"))
+    if not proposal.exclusion_list_checked:
+        problems.append(_("Confirm the exclusion-list check"))
+    if proposal.risk_category in {RiskCategory.MODERATE, RiskCategory.SUBSTANTIAL} and not (
+        proposal.mitigation_measures.strip()
+    ):
+        problems.append(_("Mitigation measures are required for moderate and substantial risk"))
+    if proposal.doe_clearance_required is None:
+        problems.append(_("Say whether Department of Environment clearance is needed"))
+    return problems
+
+
+def _as_decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+def award_problems(proposal: Proposal, params: dict[str, Any]) -> list[str]:
+    problems = []
+    agreement_number = str(params.get("agreement_number") or "").strip()
+    if not agreement_number:
+        problems.append(_("Agreement number is missing"))
+    elif SubProject.objects.filter(agreement_number=agreement_number).exists():
+        problems.append(_("Agreement number %(number)s is already used") % {"number": agreement_number})
+    dates = {name: params.get(name) for name in ("award_date", "start_date", "end_date")}
+    labels = {"award_date": _("Award date"), "start_date": _("Start date"), "end_date": _("End date")}
+    for name, value in dates.items():
+        if not isinstance(value, date):
+            problems.append(_("%(field)s is missing") % {"field": labels[name]})
+    if all(isinstance(value, date) for value in dates.values()):
+        if dates["award_date"] > timezone.localdate():
+            problems.append(_("Award date cannot be in the future"))
+        if dates["start_date"] < dates["award_date"]:
+            problems.append(_("Start date cannot be before the award date"))
+        if dates["end_date"] <= dates["start_date"]:
+            problems.append(_("End date must be after the start date"))
+    shares = {
+        name: _as_decimal(params.get(name)) for name in ("budget_world_bank", "budget_pksf", "budget_po")
+    }
+    if any(value is None or value < 0 for value in shares.values()):
+        problems.append(_("Budget shares must be amounts of zero or more"))
+    else:
+        total = sum(shares.values(), Decimal("0"))
+        if total <= 0:
+            problems.append(_("The approved budget must be more than zero"))
+        elif total > proposal.call.ceiling_budget:
+            problems.append(
+                _("Approved budget %(total)s exceeds the call's ceiling of %(ceiling)s")
+                % {"total": _money(total), "ceiling": _money(proposal.call.ceiling_budget)}
+            )
+    return problems

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.errors import ActionRefused
+from core.permissions import get_visible_or_404, is_pmu, is_po_staff, role_required
+from core.roles import Role
+from subprojects import services
+from subprojects.forms import CallForm
+from subprojects.models import Call, ConceptNote, NoteStatus
+from subprojects.views.common import handle_transition, render_object_page, report_refusal
+
+
+@login_required
+def call_list(request: HttpRequest) -> HttpResponse:
+    calls = Call.objects.visible_to(request.user).annotate(
+        note_count=Count("concept_notes", filter=~Q(concept_notes__status=NoteStatus.DRAFT))
+    )
+    return render(
+        request,
+        "subprojects/call_list.html",
+        {"calls": calls.order_by("-opens_at"), "can_create": is_pmu(request.user)},
+    )
+
+
+def _call_page(request: HttpRequest, call: Call, **kwargs) -> HttpResponse:
+    user = request.user
+    context: dict = {"call": call, "can_edit": is_pmu(user) and call.is_editable}
+    if user.sees_whole_programme:
+        counts = dict(
+            ConceptNote.objects.filter(call=call).values_list("status").annotate(n=Count("pk")).order_by()
+        )
+        context["note_counts"] = [(label, counts.get(value, 0)) for value, label in NoteStatus.choices]
+    if is_po_staff(user):
+        context["my_notes"] = ConceptNote.objects.filter(
+            call=call, partner_organization_id=user.partner_organization_id
+        )
+        context["can_write_note"] = call.accepts_submissions()
+    return render_object_page(request, "subprojects/call_detail.html", call, context, **kwargs)
+
+
+@login_required
+def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    call = get_visible_or_404(Call.objects.prefetch_related("eligible_sectors"), request.user, pk=pk)
+    return _call_page(request, call)
+
+
+@role_required(Role.PMU_OFFICER)
+def call_create(request: HttpRequest) -> HttpResponse:
+    form = CallForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        call = services.create_call(user=request.user, data=form.cleaned_data)
+        messages.success(
+            request, _("Call %(ref)s created as a draft. Open it when it is ready.") % {"ref": call.reference}
+        )
+        return redirect(call.get_absolute_url())
+    return render(request, "subprojects/call_form.html", {"form": form})
+
+
+@role_required(Role.PMU_OFFICER)
+def call_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    call = get_visible_or_404(Call.objects.all(), request.user, pk=pk)
+    form = CallForm(request.POST or None, instance=call)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_call(user=request.user, call=call, data=form.cleaned_data)
+        except ActionRefused as exc:
+            report_refusal(request, exc)
+        else:
+            messages.success(request, _("Call %(ref)s saved.") % {"ref": call.reference})
+        return redirect(call.get_absolute_url())
+    if not call.is_editable:
+        messages.error(request, _("A closed call cannot be edited."))
+        return redirect(call.get_absolute_url())
+    return render(request, "subprojects/call_form.html", {"form": form, "call": call})
+
+
+@require_POST
+@login_required
+def call_transition(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    return handle_transition(
+        request, Call.objects.all(), pk, action, lambda call, **kw: _call_page(request, call, **kw)
+    )

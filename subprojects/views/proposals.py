@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from core.errors import ActionRefused
+from core.exports import Column
+from core.permissions import get_visible_or_404, is_pmu, role_required
+from core.roles import Role
+from subprojects import services, workflow
+from subprojects.filters import ProposalFilter
+from subprojects.forms import (
+    ActivityFormSet,
+    AttachmentForm,
+    AwardForm,
+    BudgetLineFormSet,
+    CommittedResultFormSet,
+    DeadlineForm,
+    ProposalForm,
+)
+from subprojects.models import Financier, Proposal, ProposalStatus
+from subprojects.validation import proposal_problems
+from subprojects.views import evaluation
+from subprojects.views.common import handle_transition, list_page, render_object_page, report_refusal
+
+PROPOSAL_COLUMNS = [
+    Column(gettext_lazy("Reference"), lambda p: p.reference),
+    Column(gettext_lazy("Concept note"), lambda p: p.concept_note.reference),
+    Column(gettext_lazy("Call"), lambda p: p.call.reference),
+    Column(gettext_lazy("PO code"), lambda p: p.partner_organization.code),
+    Column(gettext_lazy("PO"), lambda p: p.partner_organization.name),
+    Column(gettext_lazy("Title"), lambda p: p.title),
+    Column(gettext_lazy("Sector"), lambda p: p.sector.name),
+    Column(gettext_lazy("Districts"), lambda p: "; ".join(d.name for d in p.target_districts.all())),
+    Column(gettext_lazy("MEs targeted"), lambda p: p.mes_targeted),
+    Column(gettext_lazy("Women-led MEs"), lambda p: p.women_led_mes_targeted),
+    Column(gettext_lazy("Budget total (BDT)"), lambda p: p.budget_total),
+    Column(gettext_lazy("Risk category"), lambda p: p.get_risk_category_display()),
+    Column(gettext_lazy("Deadline"), lambda p: p.deadline),
+    Column(gettext_lazy("State"), lambda p: p.get_status_display()),
+    Column(gettext_lazy("Submitted at"), lambda p: p.submitted_at),
+    Column(gettext_lazy("In this state since"), lambda p: p.status_changed_at),
+]
+
+EDIT_FORMSETS = {
+    "budget_lines": BudgetLineFormSet,
+    "activities": ActivityFormSet,
+    "committed_results": CommittedResultFormSet,
+}
+
+
+def _proposals(user):
+    return Proposal.objects.visible_to(user).select_related(
+        "call", "partner_organization", "sector__business_area", "concept_note"
+    )
+
+
+@login_required
+def proposal_list(request: HttpRequest) -> HttpResponse:
+    queryset = (
+        _proposals(request.user)
+        .annotate(budget_total=Sum("budget_lines__amount"))
+        .prefetch_related("target_districts")
+        .order_by("status_changed_at")
+    )
+    filterset = ProposalFilter(request.GET or None, queryset=queryset, user=request.user)
+    return list_page(
+        request,
+        template="subprojects/proposal_list.html",
+        filterset=filterset,
+        columns=PROPOSAL_COLUMNS,
+        export_name="proposals",
+    )
+
+
+def _proposal_page(request: HttpRequest, proposal: Proposal, **kwargs) -> HttpResponse:
+    user = request.user
+    can_edit = proposal.is_editable and workflow.may_act(
+        user, proposal, workflow.get_rule(Proposal, "submit")
+    )
+    context = {
+        "proposal": proposal,
+        "totals": proposal.budget_totals(),
+        "financiers": Financier.choices,
+        "can_edit": can_edit,
+        "can_change_deadline": is_pmu(user) and proposal.awaits_submission,
+        "attachment_form": AttachmentForm(),
+        "deadline_passed": proposal.deadline < timezone.now(),
+        "can_award": any(rule.action == "award" for rule in workflow.available_rules(user, proposal)),
+    }
+    if can_edit:
+        context["problems"] = proposal_problems(proposal)
+    context.update(evaluation.proposal_page_extension(request, proposal))
+    # Steps that need more than a comment have pages of their own: the award (its terms), the
+    # agenda (a meeting) and the committee's decisions (outcome, conditions, override).
+    return render_object_page(
+        request,
+        "subprojects/proposal_detail.html",
+        proposal,
+        context,
+        exclude_actions=("award", "start_evaluation", *DECISION_ACTIONS),
+        **kwargs,
+    )
+
+
+DECISION_ACTIONS = tuple(
+    rule.action for rule in workflow.rules_for(Proposal) if rule.effect == "record_decision"
+)
+
+
+@login_required
+def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    proposal = get_visible_or_404(
+        _proposals(request.user).prefetch_related(
+            "sub_sectors",
+            "target_districts",
+            "target_upazilas",
+            "budget_lines",
+            "activities",
+            "committed_results",
+            "attachments",
+        ),
+        request.user,
+        pk=pk,
+    )
+    return _proposal_page(request, proposal)
+
+
+@role_required(Role.PO_STAFF)
+def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    proposal = get_visible_or_404(_proposals(request.user), request.user, pk=pk)
+    if not proposal.is_editable:
+        messages.error(
+            request,
+            _("%(ref)s is %(state)s and can no longer be edited.")
+            % {"ref": proposal.reference, "state": proposal.get_status_display()},
+        )
+        return redirect(proposal.get_absolute_url())
+    data = request.POST if request.method == "POST" else None
+    form = ProposalForm(data, instance=proposal)
+    formsets = {name: cls(data, instance=proposal, prefix=name) for name, cls in EDIT_FORMSETS.items()}
+    if request.method == "POST" and form.is_valid() and all(fs.is_valid() for fs in formsets.values()):
+        children = {
+            name: [f.cleaned_data for f in fs.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+            for name, fs in formsets.items()
+        }
+        try:
+            services.save_proposal(
+                user=request.user, proposal=proposal, data=form.cleaned_data, children=children
+            )
+        except ActionRefused as exc:
+            report_refusal(request, exc)
+        else:
+            messages.success(request, _("Proposal %(ref)s saved.") % {"ref": proposal.reference})
+            return redirect(proposal.get_absolute_url())
+    elif request.method == "POST":
+        messages.error(request, _("Please correct the fields marked below. Nothing has been saved yet."))
+    return render(
+        request,
+        "subprojects/proposal_form.html",
+        {"form": form, "formsets": formsets, "proposal": proposal, "ceiling": proposal.call.ceiling_budget},
+    )
+
+
+@require_POST
+@login_required
+def proposal_transition(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    return handle_transition(
+        request,
+        _proposals(request.user),
+        pk,
+        action,
+        lambda proposal, **kw: _proposal_page(request, proposal, **kw),
+    )
+
+
+@role_required(Role.PKSF_APPROVER)
+def proposal_award(request: HttpRequest, pk: int) -> HttpResponse:
+    proposal = get_visible_or_404(_proposals(request.user), request.user, pk=pk)
+    totals = proposal.budget_totals()
+    initial = {
+        "budget_world_bank": totals[Financier.WORLD_BANK],
+        "budget_pksf": totals[Financier.PKSF],
+        "budget_po": totals[Financier.PO],
+    }
+    form = AwardForm(request.POST or None, initial=initial)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        terms = {name: value for name, value in form.cleaned_data.items() if name != "comment"}
+        try:
+            workflow.apply(proposal, "award", request.user, comment=form.cleaned_data["comment"], **terms)
+        except ActionRefused as exc:
+            error = str(exc)
+        else:
+            proposal.refresh_from_db()
+            messages.success(
+                request,
+                _("%(ref)s is awarded: sub-project %(number)s created.")
+                % {"ref": proposal.reference, "number": proposal.sub_project.agreement_number},
+            )
+            return redirect(proposal.sub_project.get_absolute_url())
+    elif proposal.status != ProposalStatus.APPROVED and request.method == "GET":
+        error = _("%(ref)s is %(state)s; only an approved proposal can be awarded.") % {
+            "ref": proposal.reference,
+            "state": proposal.get_status_display(),
+        }
+    return render(
+        request,
+        "subprojects/award_form.html",
+        {"form": form, "proposal": proposal, "totals": totals, "action_error": error},
+    )
+
+
+@role_required(Role.PMU_OFFICER)
+def proposal_deadline(request: HttpRequest, pk: int) -> HttpResponse:
+    proposal = get_visible_or_404(_proposals(request.user), request.user, pk=pk)
+    form = DeadlineForm(request.POST or None, initial={"deadline": proposal.deadline})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_proposal_deadline(
+                user=request.user, proposal=proposal, deadline=form.cleaned_data["deadline"]
+            )
+        except ActionRefused as exc:
+            form.add_error("deadline", str(exc))
+        else:
+            messages.success(request, _("The deadline of %(ref)s is changed.") % {"ref": proposal.reference})
+            return redirect(proposal.get_absolute_url())
+    return render(request, "subprojects/deadline_form.html", {"form": form, "proposal": proposal})

@@ -1,0 +1,49 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from core.demo import DEMO_PASSWORD, DEMO_USERS
+from core.models import PartnerOrganization, User
+
+
+def seed():
+    out = io.StringIO()
+    call_command("seed_demo", "--force", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_the_demo_logins_with_their_roles():
+    output = seed()
+
+    for username, role, _first, _last, po_code in DEMO_USERS:
+        user = User.objects.get(username=username)
+        assert user.check_password(DEMO_PASSWORD)
+        assert user.roles == {role}
+        assert (user.partner_organization.code if user.partner_organization else None) == po_code
+        assert username in output
+    assert (
+        User.objects.get(username="po1").partner_organization
+        != User.objects.get(username="po2").partner_organization
+    )
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent():
+    seed()
+    counts = (User.objects.count(), PartnerOrganization.objects.count())
+
+    seed()
+
+    assert (User.objects.count(), PartnerOrganization.objects.count()) == counts
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_without_debug(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG=1"):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    assert not User.objects.filter(username="pmu").exists()

@@ -1,0 +1,298 @@
+"""The dashboard and the indicators API: read from snapshots only, scoped to the user's PO, with
+targets and milestones the PMU edits."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from monitoring import aggregation
+from monitoring.models import AggregationRun, Indicator, IndicatorValue, Milestone
+from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory, sub_project_for
+
+AS_OF = date(2025, 6, 30)
+
+
+@pytest.fixture
+def snapshot(po_one, po_two):
+    for po, count in ((po_one, 3), (po_two, 2)):
+        sp = sub_project_for(po)
+        for _index in range(count):
+            FinancialSupportFactory(
+                enterprise=EnterpriseFactory(sub_project=sp), disbursed_on=date(2025, 1, 1)
+            )
+    aggregation.refresh_snapshot(date(2025, 3, 31))
+    aggregation.refresh_snapshot(AS_OF)
+
+
+def test_pmu_sees_the_programme_figures_against_targets(client, pmu, snapshot):
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/").content.decode()
+
+    assert 'data-testid="figure-ME_FINANCED">5<' in page
+    assert "of the target of 80,000" in page
+    assert "Figures as of 30 Jun 2025" in page
+
+
+def test_the_dashboard_reads_snapshots_in_a_few_queries(client, pmu, snapshot, django_assert_max_num_queries):
+    client.force_login(pmu)
+
+    with django_assert_max_num_queries(10):
+        response = client.get("/dashboard/", {"indicator": "ME_FINANCED"})
+
+    assert response.status_code == 200
+
+
+def test_the_dashboard_never_aggregates_on_the_request(client, pmu, snapshot):
+    client.force_login(pmu)
+    FinancialSupportFactory(disbursed_on=date(2025, 1, 1))  # new data, not yet in any snapshot
+
+    page = client.get("/dashboard/").content.decode()
+
+    assert 'data-testid="figure-ME_FINANCED">5<' in page
+
+
+def test_po_staff_see_their_own_po_only(client, po1, po2, snapshot):
+    client.force_login(po1)
+
+    page = client.get("/dashboard/").content.decode()
+    ignored = client.get("/dashboard/", {"po": "PO-T02"}).content.decode()
+
+    assert 'data-testid="figure-ME_FINANCED">3<' in page
+    assert "Results of Padma Test Sangstha" in page
+    assert 'data-testid="figure-ME_FINANCED">3<' in ignored  # PO staff cannot switch to another PO
+    assert "PO-T02" not in page
+
+
+def test_programme_roles_can_look_at_one_po(client, wb, snapshot):
+    client.force_login(wb)
+
+    page = client.get("/dashboard/", {"po": "PO-T02"}).content.decode()
+
+    assert 'data-testid="figure-ME_FINANCED">2<' in page
+    assert client.get("/dashboard/", {"po": "NOPE"}).status_code == 404
+
+
+def test_tec_members_have_no_dashboard(client, tec1, snapshot):
+    client.force_login(tec1)
+
+    assert client.get("/dashboard/").status_code == 403
+
+
+def test_an_older_snapshot_can_be_chosen(client, pmu, snapshot):
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/", {"as_of": "2025-03-31"}).content.decode()
+
+    assert "Figures as of 31 Mar 2025" in page
+
+
+def test_figures_drill_down_to_the_enterprises(client, pmu, snapshot):
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/", {"indicator": "ME_FINANCED"}).content.decode()
+
+    assert "/enterprises/?indicator=ME_FINANCED&amp;as_of=2025-06-30" in page
+    assert "district=BD3048" in page
+
+
+def test_no_snapshot_yet_says_so(client, pmu, db):
+    client.force_login(pmu)
+
+    assert "No figures have been computed yet." in client.get("/dashboard/").content.decode()
+
+
+# --- Targets and milestones -----------------------------------------------------------------------
+
+
+def _targets_post(milestone: tuple[str, str, str] | None = None, **changes):
+    """The targets form as posted, with `changes` to targets by indicator code and at most one new
+    milestone (indicator code, year, target)."""
+    data = {
+        "milestones-TOTAL_FORMS": "1",
+        "milestones-INITIAL_FORMS": "0",
+        "milestones-MIN_NUM_FORMS": "0",
+        "milestones-MAX_NUM_FORMS": "1000",
+    }
+    for indicator in Indicator.objects.all():
+        data[f"target-{indicator.pk}-target"] = changes.get(indicator.code, indicator.target or "")
+    if milestone:
+        code, year, target = milestone
+        data |= {
+            "milestones-0-indicator": Indicator.objects.get(code=code).pk,
+            "milestones-0-year": year,
+            "milestones-0-target": target,
+        }
+    return data
+
+
+def test_pmu_edits_a_target_and_adds_a_milestone(client, pmu, db):
+    client.force_login(pmu)
+
+    response = client.post(
+        "/dashboard/targets/", _targets_post(("ME_FINANCED", "2025", "20000"), ME_FINANCED="85000")
+    )
+
+    assert response.status_code == 302
+    financed = Indicator.objects.get(code="ME_FINANCED")
+    assert financed.target == Decimal("85000")
+    assert financed.history.first().history_user == pmu
+    assert Milestone.objects.get().target == 20000
+
+
+def test_a_bad_milestone_is_refused_and_nothing_changes(client, pmu, db):
+    client.force_login(pmu)
+
+    response = client.post(
+        "/dashboard/targets/", _targets_post(("ME_FINANCED", "1999", "-5"), ME_FINANCED="85000")
+    )
+
+    page = response.content.decode()
+    assert "Enter a year of the programme" in page
+    assert "Ensure this value is greater than or equal to 0." in page
+    assert Indicator.objects.get(code="ME_FINANCED").target == 80000
+    assert not Milestone.objects.exists()
+
+
+def test_a_second_milestone_for_the_same_year_is_refused(client, pmu, db):
+    financed = Indicator.objects.get(code="ME_FINANCED")
+    existing = Milestone.objects.create(indicator=financed, year=2025, target=20000)
+    client.force_login(pmu)
+    data = _targets_post() | {
+        "milestones-TOTAL_FORMS": "2",
+        "milestones-INITIAL_FORMS": "1",
+        "milestones-0-id": existing.pk,
+        "milestones-0-indicator": financed.pk,
+        "milestones-0-year": "2025",
+        "milestones-0-target": "20000",
+        "milestones-1-indicator": financed.pk,
+        "milestones-1-year": "2025",
+        "milestones-1-target": "30000",
+    }
+
+    response = client.post("/dashboard/targets/", data)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This indicator already has a milestone for that year." in page
+    assert "Nothing has been saved yet." in page
+    assert list(Milestone.objects.values_list("year", "target")) == [(2025, 20000)]
+
+
+@pytest.mark.parametrize("persona", ["po1", "wb", "approver", "tec1"])
+def test_only_pmu_edits_targets(db, client, request, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.post("/dashboard/targets/", _targets_post(ME_FINANCED="1")).status_code == 403
+    assert Indicator.objects.get(code="ME_FINANCED").target == 80000
+
+
+# --- API ------------------------------------------------------------------------------------------
+
+
+def test_api_lists_indicators_with_targets_and_latest_values(api, pmu, snapshot):
+    body = api.as_user(pmu).get("/api/v1/indicators/").json()
+
+    financed = next(row for row in body if row["code"] == "ME_FINANCED")
+    assert financed["target"] == "80000.00"
+    assert financed["latest"]["value"] == "5.0000"
+    assert financed["latest"]["as_of"] == "2025-06-30"
+
+
+def test_api_detail_has_breakdowns_and_history(api, pmu, snapshot):
+    body = api.as_user(pmu).get("/api/v1/indicators/ME_FINANCED/").json()
+
+    assert {row["key"]: row["value"] for row in body["breakdowns"]["po"]} == {
+        "PO-T01": "3.0000",
+        "PO-T02": "2.0000",
+    }
+    assert body["history"] == [
+        {"as_of": "2025-03-31", "value": "5.0000"},
+        {"as_of": "2025-06-30", "value": "5.0000"},
+    ]
+
+
+def test_api_gives_po_staff_their_own_figures(api, po1, snapshot):
+    api.as_user(po1)
+
+    body = api.get("/api/v1/indicators/ME_FINANCED/").json()
+
+    assert body["latest"]["value"] == "3.0000"
+    assert "po" not in body["breakdowns"]
+    assert api.get("/api/v1/indicators/", {"po": "PO-T02"}).status_code == 404
+
+
+def test_api_target_changes_are_pmu_only(api, pmu, po1, db):
+    assert api.as_user(po1).patch("/api/v1/indicators/ME_FINANCED/", {"target": "1"}).status_code == 403
+    response = api.as_user(pmu).patch("/api/v1/indicators/ME_FINANCED/", {"target": "90000"})
+
+    assert response.status_code == 200
+    assert Indicator.objects.get(code="ME_FINANCED").target == 90000
+
+
+def test_api_run_requests_are_pmu_only(api, wb, db):
+    assert api.as_user(wb).post("/api/v1/aggregation-runs/", {}).status_code == 403
+    assert api.get("/api/v1/aggregation-runs/").status_code == 200
+    assert not AggregationRun.objects.exists()
+
+
+def test_po_staff_see_no_aggregation_runs(client, api, po1, snapshot):
+    aggregation.run_now(as_of=AS_OF)
+    client.force_login(po1)
+
+    assert client.get("/dashboard/runs/").status_code == 403
+    assert api.as_user(po1).get("/api/v1/aggregation-runs/").json()["count"] == 0
+
+
+def test_tec_members_have_no_indicators_api(api, tec1, snapshot):
+    assert api.as_user(tec1).get("/api/v1/indicators/").status_code == 403
+    assert api.get("/api/v1/indicators/ME_FINANCED/").status_code == 403
+
+
+def test_api_refuses_a_bad_or_unknown_snapshot_date(api, pmu, snapshot):
+    api.as_user(pmu)
+
+    assert api.get("/api/v1/indicators/", {"as_of": "30/06/2025"}).status_code == 400
+    assert api.get("/api/v1/indicators/", {"as_of": "2025-05-31"}).status_code == 404
+    assert api.get("/api/v1/indicators/", {"po": "NOPE"}).status_code == 404
+    assert api.get("/api/v1/indicators/", {"as_of": "2025-03-31"}).status_code == 200
+
+
+def test_snapshot_values_hold_per_po_breakdowns(snapshot, po_one):
+    rows = IndicatorValue.objects.filter(as_of=AS_OF, scope_po=po_one, indicator__code="ME_FINANCED")
+
+    assert rows.get(dimension="total").value == 3
+
+
+def test_the_drill_down_lists_the_enterprises_behind_a_figure(client, pmu, po1, po_one):
+    sp = sub_project_for(po_one)
+    financed = EnterpriseFactory(sub_project=sp, name="Financed Shoe Works")
+    FinancialSupportFactory(enterprise=financed, disbursed_on=date(2025, 1, 1))
+    late = EnterpriseFactory(sub_project=sp, name="Financed Later Works")
+    FinancialSupportFactory(enterprise=late, disbursed_on=date(2025, 9, 1))
+    EnterpriseFactory(sub_project=sp, name="Never Financed Works")
+    client.force_login(pmu)
+
+    page = client.get("/enterprises/", {"indicator": "ME_FINANCED", "as_of": "2025-06-30"}).content.decode()
+    api = client.get("/api/v1/enterprises/", {"indicator": "ME_FINANCED", "as_of": "2025-06-30"}).json()
+
+    assert "Financed Shoe Works" in page
+    assert "Financed Later Works" not in page
+    assert "Never Financed Works" not in page
+    assert [row["name"] for row in api["results"]] == ["Financed Shoe Works"]
+
+
+def test_a_pos_figures_are_measured_against_what_its_sub_projects_committed(client, po1, snapshot, po_one):
+    from subprojects.models import CommittedResult, SubProject
+
+    proposal = SubProject.objects.get(partner_organization=po_one).proposal
+    CommittedResult.objects.create(proposal=proposal, indicator="ME_FINANCED", target=10)
+    client.force_login(po1)
+
+    page = client.get("/dashboard/").content.decode()
+
+    assert "30.0% of the 10 committed in the PO's sub-projects" in page
+    assert "of the target of 80,000" not in page

@@ -1,0 +1,214 @@
+"""The aggregation runs: schedule, on demand, no overlap, failures keep the last good snapshot, the
+management command, and agreement with an independent SQL count."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import date, timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from enterprises.models import FacilityStatus
+from monitoring import aggregation
+from monitoring.indicators import QUALIFYING
+from monitoring.models import (
+    AggregationLock,
+    AggregationRun,
+    Dimension,
+    IndicatorValue,
+    RunStatus,
+    RunTrigger,
+    Snapshot,
+)
+from monitoring.reference_sql import HEADLINE, headline_counts
+from tests.enterprises.factories import (
+    AdoptionFactory,
+    AttendanceFactory,
+    EnterpriseFactory,
+    FacilityFactory,
+    FinancialSupportFactory,
+    KpiReadingFactory,
+    RecpProfileFactory,
+    practice,
+    sub_project_for,
+)
+
+AS_OF = date(2025, 6, 30)
+
+
+def totals(as_of=AS_OF) -> dict[str, int]:
+    rows = IndicatorValue.objects.filter(as_of=as_of, scope_po=None, dimension=Dimension.TOTAL)
+    return {code: int(value) for code, value in rows.values_list("indicator__code", "value")}
+
+
+@pytest.fixture
+def programme(po_one, po_two, pmu):
+    """A small programme with every kind of record, some of them after AS_OF or not counting."""
+    enterprises = []
+    for po in (po_one, po_two):
+        sp = sub_project_for(po)
+        for index in range(12):
+            me = EnterpriseFactory(
+                sub_project=sp, duplicate_of=enterprises[0] if index == 11 and enterprises else None
+            )
+            enterprises.append(me)
+            if index % 2 == 0:
+                FinancialSupportFactory(
+                    enterprise=me, disbursed_on=date(2025, 1, 1) + timedelta(days=40 * (index % 5))
+                )
+            if index % 3 == 0:
+                AttendanceFactory(enterprise=me, pre_test_score=40, post_test_score=40 + index)
+            if index % 4 == 0:
+                for code in ("AQ-04", "EE-01"):
+                    AdoptionFactory(
+                        enterprise=me, practice=practice(code), verified_by=pmu, verified_on=date(2025, 4, 1)
+                    )
+            if index % 5 == 0:
+                KpiReadingFactory(enterprise=me, period=date(2025, 1, 1), is_baseline=True)
+                KpiReadingFactory(enterprise=me, period=date(2025, 2, 1) + timedelta(days=31 * index))
+            if index % 6 == 0:
+                RecpProfileFactory(
+                    enterprise=me, status="validated", validated_by=pmu, validated_on=date(2025, 5, 1)
+                )
+        FacilityFactory(sub_project=sp)
+        FacilityFactory(sub_project=sp, status=FacilityStatus.PLANNED, opened_on=None)
+    return enterprises
+
+
+@pytest.fixture
+def running(db) -> AggregationRun:
+    """A run in progress, holding the lock for five more minutes."""
+    holder = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.SCHEDULE, status=RunStatus.RUNNING)
+    AggregationLock.objects.create(
+        name=aggregation.LOCK_NAME, held_by=holder, held_until=timezone.now() + timedelta(minutes=5)
+    )
+    return holder
+
+
+@pytest.mark.parametrize("as_of", [date(2025, 3, 31), AS_OF, date(2026, 12, 31)])
+def test_indicator_values_equal_an_independent_sql_count(programme, as_of):
+    aggregation.refresh_snapshot(as_of)
+
+    computed = totals(as_of)
+
+    assert {code: computed[code] for code in HEADLINE} == headline_counts(as_of)
+
+
+def test_the_same_data_gives_the_same_figures_on_every_database(programme):
+    """This exact expectation runs on SQLite (make test) and on PostgreSQL (CI)."""
+    aggregation.refresh_snapshot(AS_OF)
+
+    assert {code: value for code, value in totals().items() if code in HEADLINE} == {
+        "ME_FINANCED": 12,
+        "ME_CLIMATE_KNOWLEDGE": 6,
+        "ME_RECP_2PLUS": 6,
+        "ME_KPI_TRACKING": 2,
+        "RECP_PROFILES_VALIDATED": 4,
+        "CSF_ESTABLISHED": 2,
+    }
+
+
+def test_a_run_while_another_is_running_is_skipped_and_writes_nothing(programme, running):
+    run = aggregation.run_now(as_of=AS_OF, trigger=RunTrigger.BUTTON)
+
+    assert run.status == RunStatus.SKIPPED
+    assert str(running.pk) in run.error
+    assert not IndicatorValue.objects.exists()
+    assert not Snapshot.objects.exists()
+    assert AggregationLock.objects.get().held_by == running  # the skipped run leaves the lock alone
+
+
+def test_a_lock_left_by_a_dead_run_expires(programme):
+    dead = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.SCHEDULE, status=RunStatus.RUNNING)
+    AggregationLock.objects.create(
+        name=aggregation.LOCK_NAME, held_by=dead, held_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert aggregation.run_now(as_of=AS_OF).status == RunStatus.SUCCEEDED
+
+
+def test_a_failed_run_leaves_the_last_good_snapshot(programme):
+    aggregation.run_now(as_of=AS_OF)
+    good = totals()
+    computed_at = Snapshot.objects.get(as_of=AS_OF).computed_at
+    FinancialSupportFactory(enterprise=programme[1], disbursed_on=date(2025, 1, 1))
+
+    # The fourth indicator fails mid-run, after three were computed.
+    with mock.patch.dict(QUALIFYING, {"ME_KPI_TRACKING": mock.Mock(side_effect=RuntimeError("disk full"))}):
+        failed = aggregation.run_now(as_of=AS_OF)
+
+    assert failed.status == RunStatus.FAILED
+    assert "disk full" in failed.error
+    assert totals() == good
+    assert Snapshot.objects.get(as_of=AS_OF).computed_at == computed_at
+    assert aggregation.run_now(as_of=AS_OF).status == RunStatus.SUCCEEDED  # the lock was released
+
+
+def test_the_command_computes_and_backfills_month_ends(programme):
+    out = io.StringIO()
+
+    call_command("aggregate_indicators", "--as-of", "2025-06-15", "--backfill", stdout=out)
+
+    dates = list(Snapshot.objects.order_by("as_of").values_list("as_of", flat=True))
+    assert dates[0] == date(2024, 7, 31)  # the first award (1 July 2024) starts the history
+    assert dates[-2:] == [date(2025, 5, 31), date(2025, 6, 15)]
+    assert len(dates) == 12
+    assert "Indicators as of 2025-06-15" in out.getvalue()
+    trend = IndicatorValue.objects.trend().filter(indicator__code="ME_FINANCED").order_by("as_of")
+    assert [int(v) for v in trend.values_list("value", flat=True)] == [0] * 6 + [4, 6, 8, 8, 10, 12]
+
+
+def test_the_command_says_when_it_was_skipped(programme, running):
+    with pytest.raises(CommandError, match="Skipped"):
+        call_command("aggregate_indicators", stdout=io.StringIO())
+
+
+def test_the_nightly_schedule_is_configured(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["nightly-indicators"]
+
+    assert entry["task"] == "monitoring.tasks.nightly_aggregation"
+    assert (entry["schedule"].hour, entry["schedule"].minute) == ({1}, {30})
+
+
+def test_the_pmu_button_queues_a_run(client, pmu, programme, django_capture_on_commit_callbacks):
+    client.force_login(pmu)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/dashboard/runs/new/")
+
+    run = AggregationRun.objects.get()
+    assert response.status_code == 302
+    assert (run.trigger, run.requested_by, run.status) == (RunTrigger.BUTTON, pmu, RunStatus.SUCCEEDED)
+    assert Snapshot.objects.filter(as_of=timezone.localdate()).exists()
+
+
+@pytest.mark.parametrize("persona", ["po1", "wb", "tec1", "approver"])
+def test_only_pmu_triggers_runs(db, client, request, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.post("/dashboard/runs/new/").status_code == 403
+    assert not AggregationRun.objects.exists()
+
+
+@pytest.mark.real_services
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_run_requested_by_api_runs_on_the_real_worker(api, pmu, po_one):
+    FinancialSupportFactory(
+        enterprise=EnterpriseFactory(sub_project=sub_project_for(po_one)), disbursed_on=date(2025, 1, 1)
+    )
+
+    response = api.as_user(pmu).post("/api/v1/aggregation-runs/", {"as_of": "2025-06-30"})
+
+    assert response.status_code == 202
+    run_id = response.json()["id"]
+    for _attempt in range(60):
+        status = api.get(f"/api/v1/aggregation-runs/{run_id}/").json()["status"]
+        if status not in {"queued", "running"}:
+            break
+        time.sleep(0.5)
+    assert status == "succeeded"
+    assert totals()["ME_FINANCED"] == 1
