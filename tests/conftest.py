@@ -50,7 +50,7 @@ def wait_until_worker_is_idle(timeout: float = 60) -> None:
                 ).message_count
             except connection.channel_errors:  # Redis keeps no empty queue
                 queued = 0
-        inspect = celery_app.control.inspect(timeout=1)
+        inspect = celery_app.control.inspect(timeout=1, limit=1)
         active, reserved = inspect.active(), inspect.reserved()
         busy = queued or not active or any(active.values()) or not reserved or any(reserved.values())
         idle_in_a_row = 0 if busy else idle_in_a_row + 1
