@@ -22,7 +22,8 @@ def _tasks_in_process(request):
     if request.node.get_closest_marker("real_services"):
         if celery_app.conf.task_always_eager:
             pytest.skip("needs CELERY_BROKER_URL and a running worker (see .ci/run)")
-        # Set up the database first, so that it is flushed only after the wait below.
+        # Set up the database first (pytest-django's helper, which honours the test's django_db
+        # marker), so that it is flushed only after the wait below.
         request.getfixturevalue("_django_db_helper")
         yield
         # Tasks queued by the test (e.g. the duplicate re-check after an import) may still be

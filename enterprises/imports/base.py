@@ -7,10 +7,10 @@ Pass 1 (the check, and the whole of a dry run) reads the file chunk by chunk: ea
 unchanged. Every problem is reported with its spreadsheet row, column and reason.
 
 Pass 2 runs only when the whole file is valid: inside one transaction (with the PO's row locked so
-two imports of a PO do not interleave) the file is read again and each chunk is written with
-`bulk_create` / `bulk_update`. Any problem found now (the data changed since the check) rolls
-everything back: a file is imported completely or not at all. Re-importing the same file finds every
-row unchanged and writes nothing.
+two imports of a PO do not interleave) the lookups are reloaded, the file is read again and each
+chunk is written with `bulk_create` / `bulk_update`. Any problem found now (the data changed since
+the check) rolls everything back: a file is imported completely or not at all. Re-importing the same
+file finds every row unchanged and writes nothing.
 """
 
 from __future__ import annotations
@@ -192,7 +192,8 @@ class Importer:
     # --- hooks --------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Small lookups loaded once per run (sub-projects, sub-sectors, geography...)."""
+        """Small lookups (sub-projects, sub-sectors, geography...): loaded for the check, and again
+        inside the writing transaction so that changes made since the check are seen."""
 
     def lookup_chunk(self, rows: list[RawRow]) -> None:
         """References of one chunk (e.g. enterprises by ME code), fetched in one query each."""

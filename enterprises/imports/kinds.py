@@ -54,7 +54,7 @@ GPS_PLACES = Decimal("0.000001")
 
 
 class ReferenceLookups:
-    """Reference data by code, P-code or name (case-insensitive): loaded once per import."""
+    """Reference data by code, P-code or name (case-insensitive), loaded by `prepare()`."""
 
     def load_reference(self) -> None:
         self.sub_projects = {
