@@ -24,9 +24,16 @@ DEMO_USERS = [
     ("tec3", Role.TEC_MEMBER, "Anwar", "Hossain", None),
     ("po1", Role.PO_STAFF, "Rafiqul", "Islam", "PO-001"),
     ("po2", Role.PO_STAFF, "Tahmina", "Begum", "PO-002"),
+    ("verifier", Role.VERIFIER, "Nusrat", "Jahan", None),
 ]
 
-DEMO_NOTES = {"tec1": "chairs the TEC meetings"}
+DEMO_NOTES = {
+    "tec1": "chairs the TEC meetings",
+    "verifier": "field monitor of Delta M&E Consultants, the third-party monitoring firm",
+}
+
+# Shown on the account (invented firm).
+DEMO_DESIGNATIONS = {"verifier": "Field monitor, Delta M&E Consultants"}
 
 # code, name, short name, head-office district, districts of operation
 DEMO_POS = [
@@ -166,6 +173,7 @@ def _seed_users() -> None:
                 "partner_organization": pos.get(po_code),
                 # PMU officers manage reference data in the admin site as well.
                 "is_staff": role == Role.PMU_OFFICER,
+                "designation": DEMO_DESIGNATIONS.get(username, ""),
             },
         )
         if created:

@@ -69,8 +69,28 @@ class UpazilaClimateForm(ClimateFlagForm):
 
 
 def check_po_membership(groups, partner_organization) -> None:
-    """A PO staff account belongs to exactly one PO, and only PO staff belong to a PO."""
-    is_po_staff = any(group.name == GROUP_NAMES[Role.PO_STAFF] for group in groups)
+    """A PO staff account belongs to exactly one PO, and only PO staff belong to a PO. A verifier
+    checks what POs report, so belongs to none and is never PO staff as well."""
+    names = {group.name for group in groups}
+    is_po_staff = GROUP_NAMES[Role.PO_STAFF] in names
+    if GROUP_NAMES[Role.VERIFIER] in names:
+        if is_po_staff:
+            raise ValidationError(
+                {
+                    "groups": _(
+                        "A verifier checks what POs report and cannot also be PO staff: keep one of the "
+                        "two roles."
+                    )
+                }
+            )
+        if partner_organization is not None:
+            raise ValidationError(
+                {
+                    "partner_organization": _(
+                        "A verifier belongs to no Partner Organization: leave the PO empty."
+                    )
+                }
+            )
     if is_po_staff and partner_organization is None:
         raise ValidationError({"partner_organization": _("PO staff must belong to a Partner Organization.")})
     if partner_organization is not None and not is_po_staff:

@@ -10,6 +10,9 @@ class Role(models.TextChoices):
     TEC_MEMBER = "tec_member", _("TEC member")
     WORLD_BANK = "world_bank", _("World Bank reviewer")
     PKSF_APPROVER = "pksf_approver", _("PKSF approver")
+    # Third-party monitoring firm or PMU field staff: checks reported results in the field. Belongs to
+    # no PO and never edits PO data.
+    VERIFIER = "verifier", _("Verifier")
 
 
 # Group names are stored data, so they stay in English whatever the interface language.
@@ -19,6 +22,7 @@ GROUP_NAMES: dict[Role, str] = {
     Role.TEC_MEMBER: "TEC member",
     Role.WORLD_BANK: "World Bank reviewer",
     Role.PKSF_APPROVER: "PKSF approver",
+    Role.VERIFIER: "Verifier",
 }
 ROLE_BY_GROUP_NAME: dict[str, Role] = {name: role for role, name in GROUP_NAMES.items()}
 

@@ -1,6 +1,6 @@
-"""Admin site: the PMU maintains the two catalogues here; field data is shown read-only to it (the
-role groups hold only view permissions on it), with raw-id widgets and no full counts so the big
-tables (1.5 M KPI readings) stay quick."""
+"""Admin site: the PMU maintains the catalogues here (and on the portal's pages); field data is
+shown read-only to it (the role groups hold only view permissions on it), with raw-id widgets and
+no full counts so the big tables (1.5 M KPI readings) stay quick."""
 
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
@@ -21,6 +21,16 @@ class KpiAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "unit", "category", "direction", "min_value", "max_value", "is_active"]
     list_filter = ["category", "direction", "is_active"]
     search_fields = ["code", "name"]
+
+
+@admin.register(models.TrainingModule)
+class TrainingModuleAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "climate_vulnerability", "is_active", "position"]
+    list_filter = ["climate_vulnerability", "is_active"]
+    search_fields = ["code", "name"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # sessions keep their module; retire one with "active"
 
 
 class BigTableAdmin(admin.ModelAdmin):
@@ -60,16 +70,17 @@ class EnterpriseAdmin(SimpleHistoryAdmin, BigTableAdmin):
 
 @admin.register(models.FinancialSupport)
 class FinancialSupportAdmin(SimpleHistoryAdmin, BigTableAdmin):
-    list_display = ["enterprise", "kind", "amount", "disbursed_on"]
-    list_filter = ["kind"]
+    list_display = ["enterprise", "kind", "amount", "financier", "disbursed_on"]
+    list_filter = ["kind", "financier"]
     raw_id_fields = ["enterprise", "created_by"]
     search_fields = ["enterprise__po_code", "reference"]
 
 
 @admin.register(models.TrainingSession)
 class TrainingSessionAdmin(BigTableAdmin):
-    list_display = ["po_code", "topic", "partner_organization", "held_on"]
-    raw_id_fields = ["partner_organization", "sub_project", "district", "created_by"]
+    list_display = ["po_code", "module", "topic", "partner_organization", "held_on"]
+    list_filter = ["module"]
+    raw_id_fields = ["partner_organization", "sub_project", "module", "district", "created_by"]
     search_fields = ["po_code", "topic"]
 
 
@@ -81,8 +92,8 @@ class AttendanceAdmin(BigTableAdmin):
 
 @admin.register(models.Adoption)
 class AdoptionAdmin(BigTableAdmin):
-    list_display = ["enterprise", "practice", "adopted_on", "verified_on"]
-    raw_id_fields = ["enterprise", "verified_by"]
+    list_display = ["enterprise", "practice", "adopted_on", "evidence_observed_on", "verified_on"]
+    raw_id_fields = ["enterprise"]
     list_filter = ["practice__category"]
 
 
@@ -102,7 +113,7 @@ class KpiReadingAdmin(BigTableAdmin):
 
 @admin.register(models.CommonServiceFacility)
 class FacilityAdmin(SimpleHistoryAdmin, BigTableAdmin):
-    list_display = ["name", "partner_organization", "kind", "status", "opened_on"]
+    list_display = ["name", "partner_organization", "kind", "status", "opened_on", "operational_confirmed_on"]
     list_filter = ["kind", "status"]
     raw_id_fields = ["partner_organization", "sub_project", "sub_sector", "district", "upazila", "created_by"]
     filter_horizontal = []

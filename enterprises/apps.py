@@ -45,6 +45,14 @@ class EnterprisesConfig(AppConfig):
                 group=_("Field data"),
             ),
             NavItem(
+                _("Training modules"),
+                "enterprises:training-module-list",
+                _("The PMU's catalogue of training modules; the PMU maps older sessions to them."),
+                roles=readers,
+                order=44,
+                group=_("Field data"),
+            ),
+            NavItem(
                 _("Duplicates"),
                 "enterprises:duplicate-list",
                 _("Enterprises that may be registered twice, across POs: confirm or dismiss."),

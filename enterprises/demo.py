@@ -1,11 +1,16 @@
 """Demo field data for `seed_demo`: a few thousand believable MEs across the demo's awarded
 sub-projects, with support, trainings, RECP adoptions and profiles, KPI readings, facilities, a
-cluster per PO and a few planted cross-PO duplicates for the PMU to resolve. Safe to run again:
-a sub-project that already has enterprises is left as it is."""
+cluster per PO and a few planted cross-PO duplicates for the PMU to resolve. Adoptions are reported
+by the PO's staff and about 60 % verified by the demo `verifier` (else `pmu`); most operational
+facilities are confirmed by `pmu`; a few disbursements predate the programme start, so the
+exclusion shows. Safe to run again: a sub-project that already has enterprises is left as it is."""
 
 from __future__ import annotations
 
-from django.db.models import Q
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
 
 from core.models import Upazila, User
 from enterprises import clusters, duplicates
@@ -15,6 +20,7 @@ from enterprises.models import (
     DuplicateSuspect,
     Enterprise,
     FacilityKind,
+    FinancialSupport,
     SuggestionStatus,
 )
 from enterprises.synthetic import FieldDataGenerator, Plan
@@ -34,6 +40,8 @@ def seed(stdout) -> None:
         stdout.write("  enterprises: no active sub-project yet, so no enterprise was created")
         return
     pmu = User.objects.filter(username="pmu").first()
+    # Adoptions are verified independently: by the demo verifier if there is one, else the PMU.
+    checker = User.objects.filter(username="verifier", partner_organization__isnull=True).first() or pmu
     generator = FieldDataGenerator(seed=20240801, with_history=True)
     created_any = False
     for sub_project in sub_projects:
@@ -61,16 +69,46 @@ def seed(stdout) -> None:
         enterprises = generator.write_enterprises(generator.build_enterprises(plan, start, plan.count))
         sessions = generator.sessions(sub_project, max(4, plan.count // 35))
         generator.records(
-            enterprises, sessions, staff_id=staff.pk if staff else None, validator_id=pmu.pk if pmu else None
+            enterprises,
+            sessions,
+            staff_id=staff.pk if staff else None,
+            validator_id=pmu.pk if pmu else None,
+            verifier_id=checker.pk if checker else None,
         )
-        generator.facilities(sub_project, enterprises, 2, [FacilityKind.REVENUE, FacilityKind.NON_REVENUE])
+        generator.facilities(
+            sub_project,
+            enterprises,
+            2,
+            [FacilityKind.REVENUE, FacilityKind.NON_REVENUE],
+            confirmer_id=pmu.pk if pmu else None,
+        )
     if created_any:
         _plant_duplicates()
         _demo_clusters(pmu)
+        _plant_pre_programme_supports()
+        _grow_jobs()
     counts = ", ".join(f"{n} {label}" for label, n in generator.written.counts.items()) or "nothing new"
     stdout.write(
         f"  enterprises: {Enterprise.objects.count()} MEs in {len(sub_projects)} sub-projects ({counts}); "
         f"{DuplicateSuspect.objects.count()} suspected duplicates, {Cluster.objects.count()} clusters"
+    )
+
+
+def _grow_jobs() -> None:
+    """Employment reported again since registration (the registration figures stay): one financed ME
+    in four took on a worker, one in twenty lost one, so the jobs indicators have a change to show."""
+    financed = (
+        Enterprise.objects.filter(financial_supports__isnull=False, duplicate_of__isnull=True)
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    ids = list(financed)
+    hired_women, hired_men = ids[0::8], ids[4::8]
+    Enterprise.objects.filter(pk__in=hired_women).update(wage_employed_female=F("wage_employed_female") + 1)
+    Enterprise.objects.filter(pk__in=hired_men).update(wage_employed_male=F("wage_employed_male") + 1)
+    Enterprise.objects.filter(pk__in=ids[3::20], wage_employed_male__gt=0).update(
+        wage_employed_male=F("wage_employed_male") - 1
     )
 
 
@@ -104,6 +142,27 @@ def _plant_duplicates() -> None:
         Enterprise.objects.bulk_update(other, ["trade_licence_number", "trade_licence_key"])
         planted += other
     duplicates.flag_duplicates([me.pk for me in planted])
+
+
+PRE_PROGRAMME_SUPPORTS = 3
+
+
+def _plant_pre_programme_supports() -> None:
+    """A few loans disbursed before the programme start (bridge loans from PKSF's own funds), so
+    the lists show that they are kept but not counted as project financing."""
+    start = settings.PROGRAMME_START
+    if FinancialSupport.objects.filter(disbursed_on__lt=start).exists():
+        return
+    supports = list(
+        FinancialSupport.objects.filter(kind="loan")
+        .exclude(enterprise__partner_organization__code__startswith="SYN-")
+        .order_by("pk")[:PRE_PROGRAMME_SUPPORTS]
+    )
+    for index, support in enumerate(supports):
+        support.disbursed_on = start - timedelta(days=45 + 30 * index)
+        support.financier = "pksf"
+        support.reference = f"PKSF bridge loan BL-2023-{index + 1:03d}"
+    FinancialSupport.objects.bulk_update(supports, ["disbursed_on", "financier", "reference"])
 
 
 def _demo_clusters(pmu) -> None:

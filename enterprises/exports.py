@@ -12,6 +12,24 @@ from django.utils.translation import gettext_lazy as _
 from core.exports import Column
 
 
+def _name(user) -> str:
+    return user.get_display_name() if user is not None else ""
+
+
+def financier_label(support) -> str:
+    """Rows entered before the financier was recorded hold "": "not stated"."""
+    return support.get_financier_display() if support.financier else str(_("not stated"))
+
+
+def module_code(session) -> str:
+    return session.module.code if session.module_id else str(_("not mapped to a module"))
+
+
+def climate_tagged(session) -> bool | str:
+    """Yes or no by the module's tag; a session not mapped counts for no indicator."""
+    return session.module.climate_vulnerability if session.module_id else ""
+
+
 def enterprise_columns(user) -> list[Column]:
     columns = [
         Column(_("ME code"), lambda me: me.po_code),
@@ -36,6 +54,8 @@ def enterprise_columns(user) -> list[Column]:
         Column(_("Wage-employed men"), lambda me: me.wage_employed_male),
         Column(_("Wage-employed women"), lambda me: me.wage_employed_female),
         Column(_("Total jobs"), lambda me: me.total_jobs),
+        Column(_("Wage-employed men at registration"), lambda me: me.wage_employed_male_at_registration),
+        Column(_("Wage-employed women at registration"), lambda me: me.wage_employed_female_at_registration),
         Column(_("Year started"), lambda me: me.year_started),
         Column(_("Joined on"), lambda me: me.registered_on),
         Column(_("Cluster"), lambda me: me.cluster.name if me.cluster_id else ""),
@@ -79,7 +99,9 @@ def financial_support_columns(user) -> list[Column]:
         *_record_columns(),
         Column(_("Type"), lambda s: s.get_kind_display()),
         Column(_("Amount (BDT)"), lambda s: s.amount),
+        Column(_("Financed by"), financier_label),
         Column(_("Disbursed on"), lambda s: s.disbursed_on),
+        Column(_("Counted as project financing"), lambda s: not s.is_before_programme_start),
         Column(_("Reference"), lambda s: s.reference),
     ]
 
@@ -89,7 +111,10 @@ def training_columns(user) -> list[Column]:
         Column(_("PO"), lambda t: t.partner_organization.code),
         Column(_("Session code"), lambda t: t.po_code),
         Column(_("Sub-project"), lambda t: t.sub_project.agreement_number),
-        Column(_("Topic"), lambda t: t.topic),
+        Column(_("Module code"), module_code),
+        Column(_("Module"), lambda t: t.module.name if t.module_id else ""),
+        Column(_("Climate vulnerability module"), climate_tagged),
+        Column(_("Title or notes"), lambda t: t.topic),
         Column(_("Held on"), lambda t: t.held_on),
         Column(_("Place"), lambda t: t.place),
         Column(_("District"), lambda t: t.district.name if t.district_id else ""),
@@ -102,7 +127,9 @@ def attendance_columns(user) -> list[Column]:
     return [
         *_record_columns(),
         Column(_("Session code"), lambda a: a.session.po_code),
-        Column(_("Topic"), lambda a: a.session.topic),
+        Column(_("Module code"), lambda a: module_code(a.session)),
+        Column(_("Climate vulnerability module"), lambda a: climate_tagged(a.session)),
+        Column(_("Title or notes"), lambda a: a.session.topic),
         Column(_("Held on"), lambda a: a.session.held_on),
         Column(_("Pre-test score"), lambda a: a.pre_test_score),
         Column(_("Post-test score"), lambda a: a.post_test_score),
@@ -117,8 +144,13 @@ def adoption_columns(user) -> list[Column]:
         Column(_("Practice"), lambda a: a.practice.name),
         Column(_("Category"), lambda a: a.practice.get_category_display()),
         Column(_("Adopted on"), lambda a: a.adopted_on),
+        Column(_("Seen in use on"), lambda a: a.evidence_observed_on),
+        Column(_("Photo"), lambda a: bool(a.evidence_photo)),
+        Column(_("Latitude of the photo"), lambda a: a.evidence_latitude),
+        Column(_("Longitude of the photo"), lambda a: a.evidence_longitude),
+        Column(_("Reported by"), lambda a: _name(a.reported_by)),
         Column(_("Verified on"), lambda a: a.verified_on),
-        Column(_("Verified by"), lambda a: a.verified_by.get_display_name() if a.verified_by_id else ""),
+        Column(_("Verified by"), lambda a: _name(a.verified_by)),
         Column(_("Note"), lambda a: a.note),
     ]
 
@@ -161,6 +193,8 @@ def facility_columns(user) -> list[Column]:
         Column(_("Upazila"), lambda f: f.upazila.name if f.upazila_id else ""),
         Column(_("Status"), lambda f: f.get_status_display()),
         Column(_("Opened on"), lambda f: f.opened_on),
+        Column(_("Operation confirmed on"), lambda f: f.operational_confirmed_on),
+        Column(_("Operation confirmed by"), lambda f: _name(f.operational_confirmed_by)),
         Column(_("MEs served"), lambda f: getattr(f, "served_count", "")),
         Column(_("Latitude"), lambda f: f.latitude),
         Column(_("Longitude"), lambda f: f.longitude),
@@ -192,6 +226,17 @@ def practice_columns(user) -> list[Column]:
     ]
 
 
+def training_module_columns(user) -> list[Column]:
+    return [
+        Column(_("Code"), lambda m: m.code),
+        Column(_("Name"), lambda m: m.name),
+        Column(_("Climate vulnerability"), lambda m: m.climate_vulnerability),
+        Column(_("Active"), lambda m: m.is_active),
+        Column(_("Sessions"), lambda m: getattr(m, "session_count", "")),
+        Column(_("What it covers"), lambda m: m.description),
+    ]
+
+
 def kpi_columns(user) -> list[Column]:
     return [
         Column(_("Code"), lambda k: k.code),
@@ -201,6 +246,9 @@ def kpi_columns(user) -> list[Column]:
         Column(_("Direction"), lambda k: k.get_direction_display()),
         Column(_("Lowest plausible"), lambda k: k.min_value),
         Column(_("Highest plausible"), lambda k: k.max_value),
+        Column(_("Totals across MEs are meaningful"), lambda k: k.adds_up),
+        Column(_("Emission factor (kg CO2e per unit)"), lambda k: k.co2e_kg_per_unit),
+        Column(_("Source of the emission factor"), lambda k: k.co2e_factor_source),
     ]
 
 

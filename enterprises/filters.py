@@ -10,6 +10,7 @@ import re
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -40,9 +41,10 @@ from enterprises.models import (
     RecpProfile,
     SuggestionStatus,
     SupportKind,
+    TrainingModule,
     TrainingSession,
 )
-from subprojects.models import SubProject
+from subprojects.models import Financier, SubProject
 
 YES_NO = [("true", _("yes")), ("false", _("no"))]
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -200,7 +202,7 @@ class EnterpriseFilter(ScopedFilterSet):
         if value is None or value <= 0:
             return queryset
         enough = (
-            Adoption.objects.filter(verified_on__isnull=False)
+            Adoption.objects.verified_independently()
             .values("enterprise_id")
             .annotate(n=Count("practice_id", distinct=True))
             .filter(n__gte=int(value))
@@ -249,8 +251,19 @@ class RecordFilter(ScopedFilterSet):
         return _search_enterprise(queryset, "enterprise__", value)
 
 
+NOT_STATED = "not_stated"
+
+
 class FinancialSupportFilter(RecordFilter):
     kind = django_filters.ChoiceFilter(choices=SupportKind.choices, label=_("Type"))
+    financier = django_filters.ChoiceFilter(
+        choices=[*Financier.choices, (NOT_STATED, _("not stated"))],
+        method="filter_financier",
+        label=_("Financed by"),
+    )
+    project_financing = _boolean(
+        _("Counted as project financing (from the programme start)"), method="filter_project_financing"
+    )
     disbursed_from = django_filters.DateFilter(
         field_name="disbursed_on", lookup_expr="gte", label=_("Disbursed from"), widget=DATE
     )
@@ -261,6 +274,15 @@ class FinancialSupportFilter(RecordFilter):
     class Meta:
         model = FinancialSupport
         fields: list[str] = []
+
+    def filter_financier(self, queryset, name, value):
+        return queryset.filter(financier="" if value == NOT_STATED else value) if value else queryset
+
+    def filter_project_financing(self, queryset, name, value):
+        if value is None:
+            return queryset
+        counted = Q(disbursed_on__gte=settings.PROGRAMME_START)
+        return queryset.filter(counted) if value else queryset.exclude(counted)
 
 
 class AttendanceFilter(RecordFilter):
@@ -285,7 +307,7 @@ class AdoptionFilter(RecordFilter):
     category = django_filters.ChoiceFilter(
         field_name="practice__category", choices=RecpCategory.choices, label=_("Category")
     )
-    verified = _boolean(_("Verified"), method="filter_verified")
+    verified = _boolean(_("Verified by the PMU or a verifier"), method="filter_verified")
 
     class Meta:
         model = Adoption
@@ -294,7 +316,8 @@ class AdoptionFilter(RecordFilter):
     def filter_verified(self, queryset, name, value):
         if value is None:
             return queryset
-        return queryset.filter(verified_on__isnull=not value)
+        verified = Adoption.objects.verified_independently().values("pk")
+        return queryset.filter(pk__in=verified) if value else queryset.exclude(pk__in=verified)
 
 
 class RecpProfileFilter(RecordFilter):
@@ -328,6 +351,13 @@ class TrainingSessionFilter(ScopedFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Code, topic or place"))
     partner_organization = _po_filter("partner_organization")
     sub_project = _sub_project_filter("sub_project")
+    module = django_filters.ModelChoiceFilter(
+        queryset=TrainingModule.objects.all(), to_field_name="code", label=_("Module")
+    )
+    mapped = _boolean(_("Mapped to a module"), field_name="module", lookup_expr="isnull", exclude=True)
+    climate_vulnerability = _boolean(
+        _("Module tagged climate vulnerability"), field_name="module__climate_vulnerability"
+    )
     held_from = django_filters.DateFilter(
         field_name="held_on", lookup_expr="gte", label=_("Held from"), widget=DATE
     )
@@ -354,6 +384,9 @@ class FacilityFilter(ScopedFilterSet):
     sub_project = _sub_project_filter("sub_project")
     kind = django_filters.ChoiceFilter(choices=FacilityKind.choices, label=_("Kind"))
     status = django_filters.ChoiceFilter(choices=FacilityStatus.choices, label=_("Status"))
+    confirmed = _boolean(
+        _("Operation confirmed"), field_name="operational_confirmed_on", lookup_expr="isnull", exclude=True
+    )
     sub_sector = _sub_sector_filter()
     district = _district_filter()
 
@@ -429,6 +462,20 @@ class RecpPracticeFilter(django_filters.FilterSet):
 
     def filter_sub_sector(self, queryset, name, value):
         return queryset if value is None else queryset.applicable_to(value.pk)
+
+
+class TrainingModuleFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Code or name"))
+    climate_vulnerability = _boolean(_("Tagged climate vulnerability"))
+    is_active = _boolean(_("Active"))
+
+    class Meta:
+        model = TrainingModule
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(code__iexact=value) | Q(name__icontains=value)) if value else queryset
 
 
 class KpiFilter(django_filters.FilterSet):

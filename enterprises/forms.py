@@ -8,6 +8,8 @@ import re
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.template.defaultfilters import date as format_date
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +26,7 @@ from enterprises.models import (
     KpiReading,
     RecpPractice,
     RecpProfile,
+    TrainingModule,
     TrainingSession,
 )
 from enterprises.validation import today
@@ -114,12 +117,16 @@ class EnterpriseForm(forms.ModelForm):
 class FinancialSupportForm(forms.ModelForm):
     class Meta:
         model = FinancialSupport
-        fields = ["kind", "amount", "disbursed_on", "reference"]
+        fields = ["kind", "amount", "financier", "disbursed_on", "reference"]
         widgets = {"disbursed_on": DATE}
+        help_texts = {"financier": _("Whose money was lent or granted.")}
 
     def __init__(self, *args, enterprise: Enterprise, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance.enterprise = enterprise
+        self.fields["disbursed_on"].help_text = _(
+            "Disbursements before %(start)s, the programme start, are not counted as project financing."
+        ) % {"start": format_date(settings.PROGRAMME_START, "j M Y")}
 
 
 class AttendanceForm(forms.ModelForm):
@@ -169,26 +176,48 @@ class SessionAttendanceForm(forms.Form):
 
 
 class AdoptionForm(forms.ModelForm):
+    """The PO reports an adoption with what its officer saw; the PMU or a verifier verifies it."""
+
     class Meta:
         model = Adoption
-        fields = ["practice", "adopted_on", "verified_on", "note"]
-        widgets = {"adopted_on": DATE, "verified_on": DATE}
+        fields = [
+            "practice",
+            "adopted_on",
+            "evidence_observed_on",
+            "evidence_photo",
+            "evidence_latitude",
+            "evidence_longitude",
+            "note",
+        ]
+        widgets = {"adopted_on": DATE, "evidence_observed_on": DATE}
         help_texts = {
-            "verified_on": _("If your officer has seen it in use; you are recorded as the verifier.")
+            "evidence_observed_on": _("The day your officer saw the practice in use."),
+            "evidence_latitude": _("Where the photo was taken, in decimal degrees (optional)."),
         }
 
     def __init__(self, *args, enterprise: Enterprise, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance.enterprise = enterprise
-        self.fields["practice"].queryset = (
-            RecpPractice.objects.filter(is_active=True)
-            .applicable_to(enterprise.sub_sector_id)
-            .exclude(pk__in=enterprise.adoptions.values("practice_id"))
-        )
+        if self.instance.pk:
+            # The practice is the adoption's key (as in imports): a wrong one is deleted and re-entered.
+            del self.fields["practice"]
+        else:
+            self.fields["practice"].queryset = (
+                RecpPractice.objects.filter(is_active=True)
+                .applicable_to(enterprise.sub_sector_id)
+                .exclude(pk__in=enterprise.adoptions.values("practice_id"))
+            )
+        self.fields["evidence_photo"].help_text = _(
+            "A photo of the practice in use: JPEG or PNG, up to %(mb)s MB."
+        ) % {"mb": settings.ATTACHMENT_MAX_MB}
+        self.fields["evidence_photo"].widget.attrs["accept"] = "image/jpeg,image/png"
 
 
 class VerifyAdoptionForm(forms.Form):
     verified_on = forms.DateField(label=_("Verified on"), widget=DATE, initial=today)
+    comment = forms.CharField(
+        label=_("What you saw"), required=False, widget=forms.Textarea(attrs={"rows": 1})
+    )
 
 
 class RecpProfileForm(forms.ModelForm):
@@ -254,18 +283,49 @@ class KpiReadingForm(forms.ModelForm):
         return period.replace(day=1) if period else period
 
 
+def module_label(module: TrainingModule) -> str:
+    if module.climate_vulnerability:
+        return f"{module} ({_('climate vulnerability')})"
+    return str(module)
+
+
 class TrainingSessionForm(forms.ModelForm):
     class Meta:
         model = TrainingSession
-        fields = ["po_code", "sub_project", "topic", "held_on", "place", "district", "facilitator"]
+        fields = ["po_code", "sub_project", "module", "topic", "held_on", "place", "district", "facilitator"]
         widgets = {"held_on": DATE}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         choose_sub_project(self, user, (SubProjectStatus.ACTIVE, SubProjectStatus.COMPLETED))
         self.fields["district"].queryset = District.objects.order_by("name")
+        # Active modules, and the session's own even if the PMU has retired it since.
+        module = self.fields["module"]
+        module.queryset = TrainingModule.objects.filter(Q(is_active=True) | Q(pk=self.instance.module_id))
+        module.label_from_instance = module_label
+        module.help_text = _(
+            "From the PMU's catalogue. Attendances count towards “increased knowledge on climate "
+            "vulnerability” only at sessions of a module tagged climate vulnerability."
+        )
         if not self.instance.pk:
             self.instance.partner_organization_id = user.partner_organization_id
+
+
+class AssignModuleForm(forms.Form):
+    """The PMU maps a session to a module (any module of the catalogue, retired ones included)."""
+
+    module = forms.ModelChoiceField(label=_("Training module"), queryset=TrainingModule.objects.all())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["module"].label_from_instance = module_label
+
+
+class TrainingModuleForm(forms.ModelForm):
+    class Meta:
+        model = TrainingModule
+        fields = ["code", "name", "description", "climate_vulnerability", "is_active", "position"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
 class FacilityForm(forms.ModelForm):
@@ -297,6 +357,16 @@ class FacilityForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        if self.instance.operational_confirmed_on:
+            self.fields["status"].help_text = _(
+                "The PMU confirmed on %(date)s that the facility operates. Changing the status or the "
+                "opening date clears that confirmation: the facility then awaits confirmation again."
+            ) % {"date": format_date(self.instance.operational_confirmed_on, "j M Y")}
+        else:
+            self.fields["status"].help_text = _(
+                "An operational facility counts once the PMU or a verifier has confirmed that it operates; "
+                "changing the status or the opening date later clears the confirmation."
+            )
         choose_sub_project(self, user, (SubProjectStatus.ACTIVE, SubProjectStatus.COMPLETED))
         self.fields["district"].queryset = District.objects.order_by("name")
         link_upazilas(self, self.instance.district_id)

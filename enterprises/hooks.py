@@ -7,24 +7,39 @@ from django.db.models import Count, Min
 
 from enterprises.models import (
     ClusterSuggestion,
+    CommonServiceFacility,
     DuplicateSuspect,
     Enterprise,
+    FacilityStatus,
     ImportJob,
     ImportStatus,
     ProfileStatus,
     RecpProfile,
     SuggestionStatus,
+    TrainingSession,
 )
 
 
 def pmu_review(user) -> dict | None:
-    """What the PMU has to decide on field data, with the oldest waiting item (three small queries)."""
+    """What the PMU has to decide on field data, with the oldest waiting item (five small queries)."""
     duplicates = DuplicateSuspect.objects.open().aggregate(oldest=Min("found_at"), count=Count("pk"))
     profiles = RecpProfile.objects.filter(status=ProfileStatus.PREPARED).aggregate(
         oldest=Min("prepared_on"), count=Count("pk")
     )
     suggestions = ClusterSuggestion.objects.filter(status=SuggestionStatus.PROPOSED).count()
-    return {"duplicates": duplicates, "profiles": profiles, "suggestions": suggestions}
+    unmapped = TrainingSession.objects.filter(module__isnull=True).aggregate(
+        oldest=Min("held_on"), count=Count("pk")
+    )
+    unconfirmed = CommonServiceFacility.objects.filter(
+        status=FacilityStatus.OPERATIONAL, operational_confirmed_on__isnull=True
+    ).count()
+    return {
+        "duplicates": duplicates,
+        "profiles": profiles,
+        "suggestions": suggestions,
+        "unmapped_sessions": unmapped,
+        "unconfirmed_facilities": unconfirmed,
+    }
 
 
 def po_field_data(user) -> dict | None:
@@ -41,6 +56,9 @@ def po_field_data(user) -> dict | None:
         )
         .exclude(review_comment="")
         .count(),
+        "unmapped_sessions": TrainingSession.objects.filter(
+            partner_organization_id=po_id, module__isnull=True
+        ).count(),
     }
 
 

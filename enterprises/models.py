@@ -4,12 +4,14 @@ practices and profiles, environmental KPIs, common service facilities and cluste
 Contracts the results aggregation (monitoring) relies on, "as of a date D":
 - `Enterprise.objects.countable()`: the MEs that count (confirmed duplicates excluded). Field records
   entered on a confirmed duplicate count for its original: group by `counted_enterprise()`.
-- ME_FINANCED: `FinancialSupport.disbursed_on <= D`.
-- ME_CLIMATE_KNOWLEDGE: `Attendance.post_test_score > pre_test_score` and `session.held_on <= D`.
-- ME_RECP_2PLUS: >= 2 distinct `Adoption.practice` with `verified_on <= D`.
+- ME_FINANCED: `settings.PROGRAMME_START <= FinancialSupport.disbursed_on <= D`.
+- ME_CLIMATE_KNOWLEDGE: `Attendance.post_test_score > pre_test_score`, `session.held_on <= D` and
+  `session.module.climate_vulnerability`.
+- ME_RECP_2PLUS: >= 2 distinct `Adoption.practice` in `Adoption.objects.verified_independently(D)`.
 - ME_KPI_TRACKING: for one KPI, a reading with `is_baseline` and a later `period`, both `<= D`.
 - RECP_PROFILES_VALIDATED: `RecpProfile.status == validated` and `validated_on <= D`.
-- CSF_ESTABLISHED: `CommonServiceFacility.status == operational` and `opened_on <= D`.
+- CSF_ESTABLISHED: `CommonServiceFacility.status == operational`, `opened_on <= D` and
+  `operational_confirmed_on <= D`.
 - Breakdowns: `Enterprise.sub_sector` (→ sector → business area), `division`, `district`,
   `partner_organization`, `owner_gender`, `climate_vulnerable` (stored, indexed).
 
@@ -36,7 +38,7 @@ from simple_history.models import HistoricalRecords
 
 from core.models import District, Division, PartnerOrganization, Sector, SubSector, Upazila
 from enterprises import validation
-from subprojects.models import POScopedQuerySet, SubProject, SubProjectStatus
+from subprojects.models import Financier, POScopedQuerySet, SubProject, SubProjectStatus
 
 GPS = {"max_digits": 9, "decimal_places": 6, "null": True, "blank": True}
 SCORE = {
@@ -188,6 +190,14 @@ class Enterprise(models.Model):
     self_employed = models.PositiveSmallIntegerField(_("self-employed (owner and family)"), default=1)
     wage_employed_male = models.PositiveSmallIntegerField(_("wage-employed men"), default=0)
     wage_employed_female = models.PositiveSmallIntegerField(_("wage-employed women"), default=0)
+    # Wage jobs when the ME joined, kept for the jobs indicators ("change since registration"): set once
+    # from the first values entered, never edited.
+    wage_employed_male_at_registration = models.PositiveSmallIntegerField(
+        _("wage-employed men at registration"), null=True, blank=True, editable=False
+    )
+    wage_employed_female_at_registration = models.PositiveSmallIntegerField(
+        _("wage-employed women at registration"), null=True, blank=True, editable=False
+    )
     year_started = models.PositiveSmallIntegerField(_("year started"), null=True, blank=True)
     cluster = models.ForeignKey(
         "Cluster",
@@ -272,6 +282,11 @@ class Enterprise(models.Model):
         if self.district_id and not self.division_id:
             self.division_id = self.district.division_id
         self.climate_vulnerable = self.derived_climate_flag()
+        # The first values saved are the jobs at registration (imports and bulk writes come here too).
+        if self.wage_employed_male_at_registration is None:
+            self.wage_employed_male_at_registration = self.wage_employed_male
+        if self.wage_employed_female_at_registration is None:
+            self.wage_employed_female_at_registration = self.wage_employed_female
 
     def derived_climate_flag(self) -> bool:
         if self.climate_vulnerable_override is not None:
@@ -284,6 +299,12 @@ class Enterprise(models.Model):
         # The division may be left out: it is the district's (and checked against it if given).
         if self.district_id and not self.division_id:
             self.division_id = self.district.division_id
+        # The jobs at registration are copies of the wage jobs, whose own checks name the problem.
+        exclude = {
+            *(exclude or ()),
+            "wage_employed_male_at_registration",
+            "wage_employed_female_at_registration",
+        }
         super().clean_fields(exclude=exclude)
 
     def clean(self) -> None:
@@ -382,6 +403,9 @@ class FinancialSupport(models.Model):
     amount = models.DecimalField(
         _("amount (BDT)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
     )
+    # Whose money was lent or granted: the results framework splits disbursements by financier. Rows
+    # entered before the split was recorded keep "" (shown as "not stated"); every save must state it.
+    financier = models.CharField(_("financed by"), max_length=12, choices=Financier.choices)
     disbursed_on = models.DateField(_("disbursed on"))
     reference = models.CharField(
         _("reference"), max_length=60, blank=True, help_text=_("Loan account or voucher number, if any.")
@@ -412,6 +436,11 @@ class FinancialSupport(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount:,.0f} BDT · {self.disbursed_on}"
 
+    @property
+    def is_before_programme_start(self) -> bool:
+        """Disbursed before settings.PROGRAMME_START: not counted as project financing."""
+        return bool(self.disbursed_on and self.disbursed_on < settings.PROGRAMME_START)
+
     def clean(self) -> None:
         super().clean()
         errors: dict[str, list[str]] = {}
@@ -426,6 +455,35 @@ class FinancialSupport(models.Model):
 
 
 # --- Trainings ------------------------------------------------------------------------------------
+
+
+class TrainingModule(models.Model):
+    """The PMU's catalogue of training modules. A module tagged *climate vulnerability* is what makes
+    an attendance count towards ME_CLIMATE_KNOWLEDGE (with a post-test above the pre-test)."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("what it covers"), blank=True)
+    climate_vulnerability = models.BooleanField(
+        _("tagged: climate vulnerability"),
+        default=False,
+        help_text=_(
+            "Attendances at sessions of this module count towards “MEs with increased knowledge on climate "
+            "vulnerability” when the post-test score is above the pre-test score."
+        ),
+    )
+    is_active = models.BooleanField(_("active"), default=True, help_text=_("Offered for new sessions."))
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "code"]
+        verbose_name = _("training module")
+        verbose_name_plural = _("training modules")
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
 
 
 class TrainingSessionQuerySet(POScopedQuerySet):
@@ -444,7 +502,21 @@ class TrainingSession(models.Model):
     po_code = models.CharField(
         _("session code"), max_length=40, help_text=_("Your PO's code for the session, used in imports.")
     )
-    topic = models.CharField(_("topic"), max_length=200)
+    # Sessions recorded before the catalogue existed may have no module until the PMU maps them; every
+    # save must name one (the field is required in forms, the API and imports).
+    module = models.ForeignKey(
+        TrainingModule,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="sessions",
+        verbose_name=_("training module"),
+    )
+    topic = models.CharField(
+        _("title or notes"),
+        max_length=200,
+        blank=True,
+        help_text=_("Optional: how your PO names the session."),
+    )
     held_on = models.DateField(_("held on"), db_index=True)
     place = models.CharField(_("place"), max_length=200)
     district = models.ForeignKey(
@@ -477,18 +549,51 @@ class TrainingSession(models.Model):
         indexes = [models.Index(fields=["held_on"], name="training_held_idx")]
 
     def __str__(self) -> str:
-        return f"{self.po_code} · {self.topic} ({self.held_on:%d %b %Y})"
+        title = self.topic or (self.module.name if self.module_id else "")
+        return f"{self.po_code} · {title} ({self.held_on:%d %b %Y})"
 
     def save(self, *args, **kwargs):
         take_po_of_sub_project(self)
         super().save(*args, **kwargs)
+        self._stored_module_id = self.module_id
 
     def get_absolute_url(self) -> str:
         return reverse("enterprises:training-detail", args=[self.pk])
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        session = super().from_db(db, field_names, values)
+        # A module retired from the catalogue stays on the sessions that had it; only a change is checked.
+        session._stored_module_id = session.__dict__.get("module_id")
+        return session
+
+    def clean_fields(self, exclude=None) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.module_id is None and "module" not in (exclude or ()):
+            errors["module"] = [str(_("Choose the training module of the session (see the catalogue)."))]
+            exclude = {*(exclude or ()), "module"}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
+
     def clean(self) -> None:
         super().clean()
         errors: dict[str, list[str]] = {}
+        if (
+            self.module_id
+            and self.module_id != getattr(self, "_stored_module_id", None)
+            and not self.module.is_active
+        ):
+            errors.setdefault("module", []).append(
+                str(
+                    _("The module %(code)s is no longer offered: choose an active one.")
+                    % {"code": self.module.code}
+                )
+            )
         _collect(errors, "held_on", validation.check_not_future, self.held_on, _("The session date"))
         check_sub_project_po(self, errors)
         if self.sub_project_id:
@@ -591,8 +696,26 @@ class RecpPractice(models.Model):
         return f"{self.code} · {self.name}"
 
 
+class AdoptionQuerySet(FieldRecordQuerySet):
+    def verified_independently(self, as_of=None) -> AdoptionQuerySet:
+        """Adoptions verified by someone outside any PO (a PMU officer or a verifier): the only ones
+        that count towards ME_RECP_2PLUS. A date limits them to those verified on or before it."""
+        verified = self.filter(
+            verified_on__isnull=False,
+            verified_by__isnull=False,
+            verified_by__partner_organization__isnull=True,
+        )
+        return verified if as_of is None else verified.filter(verified_on__lte=as_of)
+
+
+def adoption_photo_path(instance: Adoption, filename: str) -> str:
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"adoption-evidence/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
 class Adoption(models.Model):
-    """An ME's adoption of a RECP practice; it counts once verified (by the PO's or PMU's officer)."""
+    """An ME's adoption of a RECP practice, reported by its PO with evidence; it counts once verified
+    independently (by the PMU or a verifier)."""
 
     enterprise = models.ForeignKey(
         Enterprise, on_delete=models.PROTECT, related_name="adoptions", verbose_name=_("enterprise")
@@ -601,6 +724,23 @@ class Adoption(models.Model):
         RecpPractice, on_delete=models.PROTECT, related_name="adoptions", verbose_name=_("RECP practice")
     )
     adopted_on = models.DateField(_("adopted on"))
+    note = models.CharField(_("note"), max_length=250, blank=True)
+    # The PO's evidence that the practice is in use: what its officer saw, where and when.
+    evidence_observed_on = models.DateField(_("seen in use on"), null=True, blank=True)
+    evidence_photo = models.FileField(_("photo"), upload_to=adoption_photo_path, max_length=200, blank=True)
+    evidence_latitude = models.DecimalField(_("latitude of the photo"), **GPS)
+    evidence_longitude = models.DecimalField(_("longitude of the photo"), **GPS)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reported by"),
+        editable=False,
+    )
+    # Independent verification (PMU or a verifier, never the PO's own staff): only verified adoptions
+    # count towards ME_RECP_2PLUS. Set by enterprises.services.verify_adoption only.
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -608,12 +748,12 @@ class Adoption(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("verified by"),
+        editable=False,
     )
-    verified_on = models.DateField(_("verified on"), null=True, blank=True)
-    note = models.CharField(_("note"), max_length=250, blank=True)
+    verified_on = models.DateField(_("verified on"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
-    objects = FieldRecordQuerySet.as_manager()
+    objects = AdoptionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-adopted_on", "-pk"]
@@ -648,10 +788,18 @@ class Adoption(models.Model):
         errors: dict[str, list[str]] = {}
         _collect(errors, "adopted_on", validation.check_not_future, self.adopted_on, _("The adoption date"))
         _collect(
-            errors, "verified_on", validation.check_not_future, self.verified_on, _("The verification date")
+            errors,
+            "evidence_observed_on",
+            validation.check_not_future,
+            self.evidence_observed_on,
+            _("The date it was seen in use"),
         )
-        if self.verified_on and self.adopted_on and self.verified_on < self.adopted_on:
-            errors.setdefault("verified_on", []).append(str(_("A practice is verified after it is adopted.")))
+        if self.evidence_observed_on and self.adopted_on and self.evidence_observed_on < self.adopted_on:
+            errors.setdefault("evidence_observed_on", []).append(
+                str(_("A practice is seen in use on or after the day it was adopted."))
+            )
+        for field, message in validation.check_gps(self.evidence_latitude, self.evidence_longitude).items():
+            errors.setdefault(f"evidence_{field}", []).append(message)
         if self.enterprise_id and self.practice_id:
             check_practice_applies(self.practice, self.enterprise.sub_sector_id, errors)
             check_enterprise_open(self.enterprise, errors)
@@ -804,6 +952,23 @@ class Kpi(models.Model):
     description = models.TextField(_("how to measure"), blank=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    # Environmental outcomes (monitoring.outcomes): monthly quantities add up across MEs into programme
+    # totals; concentrations (PM2.5, COD) do not, and are reported as MEs improved.
+    adds_up = models.BooleanField(
+        _("totals across MEs are meaningful"),
+        default=True,
+        help_text=_("Yes for a quantity per month (kWh, m³, kg, L); no for a concentration (µg/m³, mg/L)."),
+    )
+    co2e_kg_per_unit = models.DecimalField(
+        _("emission factor (kg CO₂e per unit)"),
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("Only with a documented source: a saving then counts as emissions avoided."),
+    )
+    co2e_factor_source = models.CharField(_("source of the emission factor"), max_length=250, blank=True)
 
     class Meta:
         ordering = ["position", "code"]
@@ -816,7 +981,12 @@ class Kpi(models.Model):
                 | Q(max_value__gt=models.F("min_value")),
                 name="kpi_range_ordered",
                 violation_error_message=_("The highest plausible value must be above the lowest."),
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(co2e_kg_per_unit__isnull=True) | ~Q(co2e_factor_source=""),
+                name="kpi_emission_factor_has_source",
+                violation_error_message=_("An emission factor needs its source."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -933,6 +1103,21 @@ class CommonServiceFacility(models.Model):
         _("status"), max_length=20, choices=FacilityStatus.choices, default=FacilityStatus.PLANNED
     )
     opened_on = models.DateField(_("opened on"), null=True, blank=True)
+    # A facility the PO reports operational counts in CSF_ESTABLISHED only once the PMU or a verifier
+    # has confirmed it (enterprises.services.confirm_facility_operational); cleared when the PO changes
+    # its status or opening date.
+    operational_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("operation confirmed by"),
+        editable=False,
+    )
+    operational_confirmed_on = models.DateField(
+        _("operation confirmed on"), null=True, blank=True, editable=False
+    )
     mes_served = models.ManyToManyField(
         Enterprise, blank=True, related_name="facilities_used", verbose_name=_("MEs served")
     )
@@ -959,6 +1144,11 @@ class CommonServiceFacility(models.Model):
                 condition=~Q(status="operational") | Q(opened_on__isnull=False),
                 name="operational_facility_has_opening_date",
                 violation_error_message=_("An operational facility needs its opening date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(operational_confirmed_on__isnull=True) | Q(status="operational"),
+                name="only_operational_facility_confirmed",
+                violation_error_message=_("Only an operational facility can be confirmed as operating."),
             ),
         ]
         indexes = [models.Index(fields=["status", "opened_on"], name="facility_status_idx")]

@@ -3,7 +3,10 @@
 Reading: PO staff (their own PO's data, by `visible_to`) and the programme-wide roles (PMU, World
 Bank, PKSF approver). TEC members see no enterprise data: their pages answer 403.
 Entering: PO staff, for their own PO's sub-projects only. The PMU validates RECP profiles, resolves
-duplicates, manages clusters and the catalogues.
+duplicates, manages clusters and the catalogues (RECP practices, KPIs, training modules).
+Checking what POs report (verifying adoptions, confirming facilities operational): PMU officers and
+verifiers, and only those belonging to no PO, so that no PO ever checks its own results. Verifiers
+read no field data through these pages: they work through the verification pages.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from django.utils.translation import gettext as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from core.errors import ActionRefused
-from core.permissions import is_pmu, is_po_staff, sees_whole_programme
+from core.permissions import has_role, is_pmu, is_po_staff, sees_whole_programme
+from verification.models import VERIFYING_ROLES
 
 
 def can_read_field_data(user) -> bool:
@@ -37,6 +41,20 @@ def require_entry(user, partner_organization_id: int | None) -> None:
 def require_pmu(user, what: str) -> None:
     if not is_pmu(user):
         raise ActionRefused(_("Only PMU officers %(what)s.") % {"what": what}, code="forbidden")
+
+
+def is_independent_checker(user) -> bool:
+    """A PMU officer or a verifier who belongs to no PO: may verify what POs report."""
+    return has_role(user, *VERIFYING_ROLES) and user.partner_organization_id is None
+
+
+def require_independent_checker(user, what: str) -> None:
+    """Raise (403) unless the user may check a PO's results; `what` completes "Only ... %(what)s"."""
+    if not is_independent_checker(user):
+        raise ActionRefused(
+            _("Only a PMU officer or a verifier, belonging to no PO, %(what)s.") % {"what": what},
+            code="forbidden",
+        )
 
 
 class FieldDataReaderMixin(AccessMixin):

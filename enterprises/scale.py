@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from core.demo import DEMO_CLIMATE_FLAGS
 from core.models import District, PartnerOrganization, RegistrationAuthority, Sector, Upazila, User
+from core.roles import GROUP_NAMES, Role
 from enterprises import duplicates
 from enterprises.models import (
     Adoption,
@@ -188,6 +189,17 @@ def _climate_flags() -> None:
         district.save(update_fields=["climate_vulnerable", "climate_hazards"])
 
 
+def _independent_checker() -> User | None:
+    """Who verifies the synthetic adoptions and confirms the facilities: an account outside every PO
+    (a verifier, else a PMU officer, else the synthetic-data account made by `_programme`)."""
+    outside = User.objects.filter(partner_organization__isnull=True, is_active=True)
+    for group in (GROUP_NAMES[Role.VERIFIER], GROUP_NAMES[Role.PMU_OFFICER]):
+        found = outside.filter(groups__name=group).order_by("pk").first()
+        if found is not None:
+            return found
+    return User.objects.filter(username=SYNTHETIC_USER, partner_organization__isnull=True).first()
+
+
 def generate(
     *, enterprises: int, pos: int = 100, seed: int = 2024, report: Callable[[str], None] = print
 ) -> dict[str, int]:
@@ -199,6 +211,8 @@ def generate(
     )
     with transaction.atomic():
         sub_projects = _programme(pos, generator.today)
+        checker = _independent_checker()
+        checker_id = checker.pk if checker else None
         upazilas_by_district: dict[int, list[Upazila]] = {}
         for upazila in Upazila.objects.select_related("district"):
             upazilas_by_district.setdefault(upazila.district_id, []).append(upazila)
@@ -230,10 +244,10 @@ def generate(
             built = generator.build_enterprises(plan, 1, count, plant_rate=0.003)
             saved = generator.write_enterprises(built)
             planted.extend(me for me in saved if me.phone and me.phone in generator.planted_phones)
-            generator.records(saved, sessions)
+            generator.records(saved, sessions, verifier_id=checker_id)
             if index < FACILITIES:
                 kind = FacilityKind.REVENUE if index % 2 == 0 else FacilityKind.NON_REVENUE
-                generator.facilities(sub_project, saved, 1, [kind])
+                generator.facilities(sub_project, saved, 1, [kind], confirmer_id=checker_id)
             done += count
             if done // 10_000 != (done - count) // 10_000 or index == len(sub_projects) - 1:
                 report(f"  {done:,} enterprises with their field data ({time.monotonic() - started:.0f} s)")

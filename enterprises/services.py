@@ -8,28 +8,37 @@ enterprises.validation and the database constraints), saves inside one transacti
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused
-from core.permissions import is_pmu
+from core.uploads import JPEG, PNG, check_upload
 from enterprises import duplicates
 from enterprises.models import (
     Adoption,
     Attendance,
     CommonServiceFacility,
     Enterprise,
+    FacilityStatus,
     FinancialSupport,
     KpiReading,
+    TrainingModule,
     TrainingSession,
 )
-from enterprises.permissions import require_entry
+from enterprises.permissions import require_entry, require_independent_checker, require_pmu
 from enterprises.validation import check_action_date, today
-from subprojects.models import SubProject
+from subprojects.models import SubProject, Transition
+
+# Set by the PMU or a verifier only (verify_adoption), never by the PO that reports the adoption.
+VERIFICATION_FIELDS = ("verified_on", "verified_by")
+PHOTO_KINDS = (JPEG, PNG)
 
 
 def _assign(obj: models.Model, data: dict[str, Any], skip: set[str] = frozenset()) -> None:
@@ -72,14 +81,20 @@ def _save_in_sub_project(
     instance: models.Model | None,
     sub_project: SubProject | None,
     skip: set[str] = LOCKED_FIELDS,
+    adjust: Callable[[models.Model, models.Model | None], None] | None = None,
 ) -> models.Model:
-    """Create (in `sub_project`, for its PO) or update under a row lock; validate all; save."""
+    """Create (in `sub_project`, for its PO) or update under a row lock; validate all; save.
+    `adjust(obj, stored)` may derive fields from the change (`stored`: the record before it)."""
     with transaction.atomic():
         if instance is None:
             obj = model(partner_organization_id=sub_project.partner_organization_id, created_by=user)
+            stored = None
         else:
             obj = model.objects.select_for_update().get(pk=instance.pk)
+            stored = copy.copy(obj)
         _assign(obj, data, skip)
+        if adjust is not None:
+            adjust(obj, stored)
         obj.full_clean(exclude=["created_by"])
         obj.save()
         _assign_m2m(obj, data)
@@ -130,14 +145,27 @@ def _create_record(user, model: type[models.Model], enterprise: Enterprise, data
     return record
 
 
+# Who entered or checked a record: never taken from what was typed.
+RECORD_LOCKED_FIELDS = {"enterprise", "created_by", "reported_by", *VERIFICATION_FIELDS}
+
+
 def _update_record(user, record: models.Model, data: dict[str, Any]):
     require_entry(user, record.enterprise.partner_organization_id)
     with transaction.atomic():
         locked = type(record).objects.select_for_update().get(pk=record.pk)
-        _assign(locked, data, {"enterprise", "created_by", "verified_by"})
-        locked.full_clean(exclude=["created_by", "verified_by"])
+        _assign(locked, data, RECORD_LOCKED_FIELDS)
+        locked.full_clean(exclude=["created_by", "reported_by", "verified_by"])
         locked.save()
     return locked
+
+
+def _record_decision(subject: models.Model, *, action: str, source: str, target: str, user, comment: str):
+    """The audit trail of a check made on a PO's record (who, when, from, to, why), in the same
+    table as the lifecycle transitions. Written directly: the workflow engine's notifications know
+    only its own models."""
+    return Transition.objects.create(
+        subject=subject, action=action, from_state=source, to_state=target, actor=user, comment=comment
+    )
 
 
 def add_financial_support(*, user, enterprise: Enterprise, data: dict[str, Any]) -> FinancialSupport:
@@ -156,22 +184,61 @@ def update_kpi_reading(*, user, reading: KpiReading, data: dict[str, Any]) -> Kp
     return _update_record(user, reading, data)
 
 
+def verification_not_by_po(field: str) -> str:
+    """Why a PO may not send a verification field or column (pages, API and imports say the same)."""
+    return _(
+        "“%(field)s” cannot be given: an adoption is verified by the PMU or a verifier, not by the PO "
+        "that reports it. Leave it out; give what your officer saw (seen in use on, photo, GPS)."
+    ) % {"field": field}
+
+
+def refuse_verification_fields(given: Iterable[str]) -> None:
+    """A PO's adoption data that carries a verification field is refused, naming the field (never
+    silently ignored: the sender would believe the adoption verified)."""
+    errors = {field: verification_not_by_po(field) for field in VERIFICATION_FIELDS if field in given}
+    if errors:
+        raise ValidationError(errors)
+
+
+def _evidence_photo(data: dict[str, Any]) -> dict[str, Any]:
+    """A new photo is checked by its content (JPEG or PNG, size-limited); False clears it."""
+    data = dict(data)
+    photo = data.get("evidence_photo")
+    if photo is False:
+        data["evidence_photo"] = ""
+    elif photo is None:
+        data.pop("evidence_photo", None)
+    elif hasattr(photo, "content_type"):  # an upload, not the stored file
+        try:
+            check_upload(photo, PHOTO_KINDS, settings.ATTACHMENT_MAX_MB * 1024 * 1024)
+        except ValidationError as exc:
+            raise ValidationError({"evidence_photo": exc.messages}) from None
+    return data
+
+
 def add_adoption(*, user, enterprise: Enterprise, data: dict[str, Any]) -> Adoption:
-    """A PO records an adoption; a `verified_on` given with it is verified by this user."""
-    fixed = {"verified_by": user} if data.get("verified_on") else {}
-    return _create_record(user, Adoption, enterprise, data, **fixed)
+    """A PO reports an adoption with its evidence; the reporting user is recorded. It counts once
+    the PMU or a verifier has verified it (`verify_adoption`)."""
+    require_entry(user, enterprise.partner_organization_id)
+    refuse_verification_fields(data)
+    return _create_record(user, Adoption, enterprise, _evidence_photo(data), reported_by=user)
 
 
 def update_adoption(*, user, adoption: Adoption, data: dict[str, Any]) -> Adoption:
+    require_entry(user, adoption.enterprise.partner_organization_id)
+    refuse_verification_fields(data)
     if adoption.is_verified:
         raise ActionRefused(_("A verified adoption cannot be changed."), code="wrong_state")
-    return _update_record(user, adoption, {key: value for key, value in data.items() if key != "verified_on"})
+    return _update_record(user, adoption, _evidence_photo(data))
 
 
-def verify_adoption(*, user, adoption: Adoption, verified_on: date | None = None) -> Adoption:
-    """The PO's field officer (or a PMU officer) has seen the practice in use."""
-    if not is_pmu(user):
-        require_entry(user, adoption.enterprise.partner_organization_id)
+def verify_adoption(
+    *, user, adoption: Adoption, verified_on: date | None = None, comment: str = ""
+) -> Adoption:
+    """A PMU officer or a verifier (never the PO's own staff) has checked that the practice is in
+    use. Refused (403) for anyone else, (409) twice or with a date before the adoption or in the
+    future. The decision is kept in the audit trail with the comment."""
+    require_independent_checker(user, _("verifies an adoption"))
     verified_on = verified_on or today()
     with transaction.atomic():
         locked = (
@@ -192,6 +259,9 @@ def verify_adoption(*, user, adoption: Adoption, verified_on: date | None = None
         locked.verified_on = verified_on
         locked.verified_by = user
         locked.save(update_fields=["verified_on", "verified_by"])
+        _record_decision(
+            locked, action="verify", source="reported", target="verified", user=user, comment=comment.strip()
+        )
     return locked
 
 
@@ -233,16 +303,81 @@ def delete_record(*, user, record: models.Model) -> None:
 def save_training_session(
     *, user, data: dict[str, Any], session: TrainingSession | None = None
 ) -> TrainingSession:
+    """Every save names an active module of the catalogue (model rules)."""
     sub_project = _require_entry_in_sub_project(user, data, session)
     return _save_in_sub_project(user, TrainingSession, data, session, sub_project)
+
+
+def assign_training_module(*, user, session: TrainingSession, module: TrainingModule) -> TrainingSession:
+    """The PMU maps a session to a module of the catalogue (sessions recorded before the catalogue
+    have none, and count for no indicator until mapped), or corrects a mapping. A retired module may
+    be chosen: the mapping describes a session held in the past. Kept in the audit trail."""
+    require_pmu(user, _("map training sessions to modules"))
+    with transaction.atomic():
+        locked = TrainingSession.objects.select_for_update().get(pk=session.pk)
+        previous = TrainingModule.objects.filter(pk=locked.module_id).first()
+        if previous is not None and previous.pk == module.pk:
+            raise ActionRefused(
+                _("Session %(code)s is already mapped to %(module)s.")
+                % {"code": locked.po_code, "module": module.code},
+                code="wrong_state",
+            )
+        # Only the module changes: the session's own rules (date, sub-project open) are the PO's.
+        locked.module = module
+        locked.save(update_fields=["module"])
+        _record_decision(
+            locked,
+            action="assign_module",
+            source=previous.code if previous else "unmapped",
+            target=module.code,
+            user=user,
+            comment="",
+        )
+    return locked
+
+
+# --- Training modules (the PMU's catalogue) -------------------------------------------------------
+
+
+def save_training_module(
+    *, user, data: dict[str, Any], module: TrainingModule | None = None
+) -> TrainingModule:
+    """Add or edit a module of the catalogue (PMU officers only). Modules are never deleted:
+    sessions keep theirs; a module no longer offered is made inactive."""
+    require_pmu(user, _("maintain the training-module catalogue"))
+    with transaction.atomic():
+        obj = (
+            TrainingModule()
+            if module is None
+            else TrainingModule.objects.select_for_update().get(pk=module.pk)
+        )
+        _assign(obj, data)
+        obj.full_clean()
+        obj._history_user = user
+        obj.save()
+    return obj
 
 
 # --- Facilities -----------------------------------------------------------------------------------
 
 
+def clear_stale_confirmation(facility: CommonServiceFacility, stored: CommonServiceFacility | None) -> bool:
+    """A confirmation holds for the status and opening date it confirmed: when the PO changes
+    either (pages, API or import), the facility awaits confirmation again."""
+    if stored is None or facility.operational_confirmed_on is None:
+        return False
+    if (facility.status, facility.opened_on) == (stored.status, stored.opened_on):
+        return False
+    facility.operational_confirmed_by = None
+    facility.operational_confirmed_on = None
+    return True
+
+
 def save_facility(
     *, user, data: dict[str, Any], facility: CommonServiceFacility | None = None
 ) -> CommonServiceFacility:
+    """PO staff create or edit their facility; changing the status or the opening date of a
+    confirmed facility clears its confirmation."""
     sub_project = _require_entry_in_sub_project(user, data, facility)
     served = data.get("mes_served")
     if served is not None:
@@ -253,7 +388,52 @@ def save_facility(
             raise ValidationError(
                 {"mes_served": _("Not enterprises of this PO: %(codes)s.") % {"codes": ", ".join(outsiders)}}
             )
-    return _save_in_sub_project(user, CommonServiceFacility, data, facility, sub_project)
+    return _save_in_sub_project(
+        user, CommonServiceFacility, data, facility, sub_project, adjust=clear_stale_confirmation
+    )
+
+
+def confirm_facility_operational(
+    *, user, facility: CommonServiceFacility, on: date | None = None, comment: str = ""
+) -> CommonServiceFacility:
+    """A PMU officer or a verifier (never the PO's own staff) has seen the facility operating: it
+    counts as established from then. Refused (403) for anyone else; (409) unless reported
+    operational and not yet confirmed, or with a date before the opening or in the future."""
+    require_independent_checker(user, _("confirms that a facility operates"))
+    on = on or today()
+    with transaction.atomic():
+        locked = CommonServiceFacility.objects.select_for_update().get(pk=facility.pk)
+        if locked.status != FacilityStatus.OPERATIONAL:
+            raise ActionRefused(
+                _("The facility is %(status)s: only a facility reported operational can be confirmed.")
+                % {"status": locked.get_status_display()},
+                code="wrong_state",
+            )
+        if locked.operational_confirmed_on is not None:
+            raise ActionRefused(
+                _("This facility was already confirmed operating on %(date)s.")
+                % {"date": locked.operational_confirmed_on.isoformat()},
+                code="wrong_state",
+            )
+        check_action_date(
+            on,
+            what=_("The confirmation date"),
+            not_before=locked.opened_on,
+            too_early=_("A facility is confirmed operating on or after its opening date."),
+        )
+        locked.operational_confirmed_by = user
+        locked.operational_confirmed_on = on
+        locked._history_user = user
+        locked.save(update_fields=["operational_confirmed_by", "operational_confirmed_on"])
+        _record_decision(
+            locked,
+            action="confirm_operational",
+            source="operational",
+            target="confirmed",
+            user=user,
+            comment=comment.strip(),
+        )
+    return locked
 
 
 # --- Climate flags --------------------------------------------------------------------------------

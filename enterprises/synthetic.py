@@ -3,9 +3,12 @@
 
 Distributions follow the seeds' facts where they exist (5.91 jobs per ME; a women-led share set by
 the sub-project, about 35-40 % overall) and otherwise aim at the programme's targets, so dashboards
-look plausible: ~95 % of MEs financed, ~75 % with a knowledge gain, ~60 % with two or more verified
-RECP practices, ~35 % with a validated RECP profile, ~60 % tracking KPIs. Rows are written with
-`bulk_create` in batches, enterprise by enterprise batch, so memory stays flat at 80,000 MEs.
+look plausible: ~95 % of MEs financed (mostly World Bank money, some PKSF and PO money), ~75 % with a
+knowledge gain (half the sessions of a module tagged climate vulnerability), adoptions reported by the
+PO's staff with the date seen in use and ~60 % of them verified independently (by a verifier or the
+PMU), ~35 % with a validated RECP profile, ~60 % tracking KPIs, most operational facilities confirmed.
+Rows are written with `bulk_create` in batches, enterprise by enterprise batch, so memory stays flat
+at 80,000 MEs.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from core.models import SubSector, Upazila
@@ -39,9 +44,10 @@ from enterprises.models import (
     RecpPractice,
     RecpProfile,
     SupportKind,
+    TrainingModule,
     TrainingSession,
 )
-from subprojects.models import SubProject
+from subprojects.models import Financier, SubProject, Transition
 
 FEMALE_NAMES = [
     "Rahima",
@@ -203,6 +209,16 @@ KPI_TYPICAL = {
     "DIESEL": 140,
 }
 PLACES = ["Union Parishad hall", "PO branch office", "CSF training room", "School hall"]
+# How POs name their sessions (the module says what it covers; the title is optional).
+SESSION_TITLES = [
+    "Batch {n} for {sector} entrepreneurs",
+    "{sector}: session {n}",
+    "Refresher for {sector} owners",
+]
+# Whose money: mostly the World Bank's credit, some PKSF's own, some the PO's.
+FINANCIER_WEIGHTS = ((Financier.WORLD_BANK, 80), (Financier.PKSF, 13), (Financier.PO, 7))
+VERIFIED_SHARE = 0.72  # of adoptions seen long enough ago: ~60 % of all adoptions
+CONFIRMED_SHARE = 0.85  # of operational facilities opened long enough ago
 FACILITY_NAMES = {FacilityKind.REVENUE: "Common Service Centre", FacilityKind.NON_REVENUE: "Shared Facility"}
 RISKS = [
     "Workshop and stock flood in heavy monsoon rain",
@@ -275,6 +291,9 @@ class FieldDataGenerator:
             subs = [s.pk for s in practice.applicable_sub_sectors.all()] or all_subs
             for sub in subs:
                 self.practices_for[sub].append(practice.pk)
+        modules = list(TrainingModule.objects.filter(is_active=True))
+        self.climate_modules = [m for m in modules if m.climate_vulnerability] or modules
+        self.other_modules = [m for m in modules if not m.climate_vulnerability] or modules
         self.written = Written()
         self.phones: list[tuple[int, str]] = []  # (PO, phone) of MEs so far, to plant cross-PO duplicates
         self.planted_phones: set[str] = set()
@@ -382,24 +401,22 @@ class FieldDataGenerator:
         rng = self.rng
         first = sub_project.start_date + timedelta(days=30)
         last = max(first, self.today - timedelta(days=7))
-        topics = [
-            "Climate risks and your enterprise",
-            "Resource efficiency: energy, water and waste",
-            "Cleaner production for {sector}",
-            "Preparing for floods, heat and cyclones",
-            "Occupational safety and clean air in the workshop",
-        ]
-        sessions = [
-            TrainingSession(
-                partner_organization_id=sub_project.partner_organization_id,
-                sub_project=sub_project,
-                po_code=f"TR-{sub_project.pk}-{index:03d}",
-                topic=rng.choice(topics).format(sector=sub_project.sector.name),
-                held_on=self._date_between(first, last),
-                place=rng.choice(PLACES),
+        sessions = []
+        for index in range(start, start + count):
+            # About half the sessions are of a module tagged climate vulnerability.
+            pool = self.climate_modules if rng.random() < 0.5 else self.other_modules
+            title = rng.choice(SESSION_TITLES) if rng.random() < 0.5 else ""
+            sessions.append(
+                TrainingSession(
+                    partner_organization_id=sub_project.partner_organization_id,
+                    sub_project=sub_project,
+                    po_code=f"TR-{sub_project.pk}-{index:03d}",
+                    module=rng.choice(pool) if pool else None,
+                    topic=title.format(sector=sub_project.sector.name, n=index),
+                    held_on=self._date_between(first, last),
+                    place=rng.choice(PLACES),
+                )
             )
-            for index in range(start, start + count)
-        ]
         saved = TrainingSession.objects.bulk_create(sessions)
         self.written.add("training sessions", len(saved))
         return saved
@@ -411,10 +428,15 @@ class FieldDataGenerator:
         *,
         staff_id: int | None = None,
         validator_id: int | None = None,
+        verifier_id: int | None = None,
     ) -> None:
-        """Support, attendance, adoptions, profiles and KPI readings of saved enterprises."""
+        """Support, attendance, adoptions, profiles and KPI readings of saved enterprises. Adoptions
+        are reported by `staff_id` (the PO's staff) and some verified by `verifier_id` (a verifier or
+        a PMU officer: never the PO's staff); profiles are validated by `validator_id` (the PMU)."""
         rng = self.rng
         supports, attendances, adoptions, profiles, readings = [], [], [], [], []
+        financiers = [code for code, _weight in FINANCIER_WEIGHTS]
+        weights = [weight for _code, weight in FINANCIER_WEIGHTS]
         profile_practices: list[tuple[int, list[int]]] = []
         sessions = sorted(sessions, key=lambda s: s.held_on)
         for me in enterprises:
@@ -426,6 +448,7 @@ class FieldDataGenerator:
                         enterprise=me,
                         kind=SupportKind.LOAN,
                         amount=Decimal(amount),
+                        financier=rng.choices(financiers, weights)[0],
                         disbursed_on=min(self.today, joined + timedelta(days=rng.randint(0, 60))),
                     )
                 )
@@ -435,6 +458,7 @@ class FieldDataGenerator:
                             enterprise=me,
                             kind=SupportKind.GRANT,
                             amount=Decimal(rng.randrange(20_000, 150_000, 5_000)),
+                            financier=rng.choices(financiers, weights)[0],
                             disbursed_on=min(self.today, joined + timedelta(days=rng.randint(61, 240))),
                         )
                     )
@@ -456,15 +480,18 @@ class FieldDataGenerator:
             adopted_practices = rng.sample(choices, min(n_practices, len(choices)))
             for practice_id in adopted_practices:
                 adopted = min(self.today, joined + timedelta(days=rng.randint(20, 300)))
-                verified = adopted + timedelta(days=rng.randint(15, 120))
-                is_verified = verified <= self.today and rng.random() < 0.86
+                seen = min(self.today, adopted + timedelta(days=rng.randint(7, 60)))
+                verified = seen + timedelta(days=rng.randint(10, 120))
+                is_verified = bool(verifier_id) and verified <= self.today and rng.random() < VERIFIED_SHARE
                 adoptions.append(
                     Adoption(
                         enterprise=me,
                         practice_id=practice_id,
                         adopted_on=adopted,
+                        evidence_observed_on=seen,
+                        reported_by_id=staff_id,
                         verified_on=verified if is_verified else None,
-                        verified_by_id=staff_id if is_verified else None,
+                        verified_by_id=verifier_id if is_verified else None,
                     )
                 )
             if rng.random() < 0.5:
@@ -475,7 +502,15 @@ class FieldDataGenerator:
                 readings.extend(self._readings(me))
         self._bulk(FinancialSupport, supports, "financial supports")
         self._bulk(Attendance, attendances, "attendances")
-        self._bulk(Adoption, adoptions, "adoptions")
+        saved_adoptions = self._bulk(Adoption, adoptions, "adoptions")
+        if self.with_history:
+            self._log_decisions(
+                [
+                    (a, "verify", "reported", "verified", a.verified_by_id, a.verified_on)
+                    for a in saved_adoptions
+                    if a.verified_on
+                ]
+            )
         saved_profiles = self._bulk(RecpProfile, profiles, "RECP profiles")
         by_me = {profile.enterprise_id: profile.pk for profile in saved_profiles}
         through = RecpProfile.recommended_practices.through
@@ -559,9 +594,41 @@ class FieldDataGenerator:
                 )
         return readings
 
+    def _log_decisions(self, decisions: list[tuple]) -> None:
+        """The audit trail of synthetic checks (subject, action, from, to, actor id, date), as the
+        services record them; written for the demo only (the benchmark data skips it)."""
+        if not decisions:
+            return
+        content_types = {}
+        rows = []
+        for subject, action, source, target, actor_id, on in decisions:
+            model = type(subject)
+            if model not in content_types:
+                content_types[model] = ContentType.objects.get_for_model(model)
+            rows.append(
+                Transition(
+                    content_type=content_types[model],
+                    object_id=subject.pk,
+                    action=action,
+                    from_state=source,
+                    to_state=target,
+                    actor_id=actor_id,
+                    at=timezone.make_aware(datetime.combine(on, time(15, 0))),
+                    comment="Seen during the field visit.",
+                )
+            )
+        self._bulk(Transition, rows, "")
+
     def facilities(
-        self, sub_project: SubProject, enterprises: list[Enterprise], count: int, kinds: list[str]
+        self,
+        sub_project: SubProject,
+        enterprises: list[Enterprise],
+        count: int,
+        kinds: list[str],
+        confirmer_id: int | None = None,
     ) -> int:
+        """Facilities of a sub-project; most operational ones opened long enough ago are confirmed
+        operating by `confirmer_id` (a PMU officer or a verifier)."""
         rng = self.rng
         created = 0
         for index in range(count):
@@ -575,6 +642,16 @@ class FieldDataGenerator:
                 else FacilityStatus.PLANNED
             )
             anchor = rng.choice(enterprises)
+            opened = (
+                self._date_between(sub_project.start_date + timedelta(days=120), self.today)
+                if status == FacilityStatus.OPERATIONAL
+                else None
+            )
+            confirmed = opened + timedelta(days=rng.randint(7, 60)) if opened else None
+            if not (
+                confirmer_id and confirmed and confirmed <= self.today and rng.random() < CONFIRMED_SHARE
+            ):
+                confirmed = None
             facility = CommonServiceFacility.objects.create(
                 partner_organization_id=sub_project.partner_organization_id,
                 sub_project=sub_project,
@@ -594,10 +671,14 @@ class FieldDataGenerator:
                     ]
                 ),
                 status=status,
-                opened_on=self._date_between(sub_project.start_date + timedelta(days=120), self.today)
-                if status == FacilityStatus.OPERATIONAL
-                else None,
+                opened_on=opened,
+                operational_confirmed_on=confirmed,
+                operational_confirmed_by_id=confirmer_id if confirmed else None,
             )
+            if confirmed and self.with_history:
+                self._log_decisions(
+                    [(facility, "confirm_operational", "operational", "confirmed", confirmer_id, confirmed)]
+                )
             served = rng.sample(enterprises, min(len(enterprises), rng.randint(20, 150)))
             facility.mes_served.set(served)
             created += 1

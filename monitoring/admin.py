@@ -1,7 +1,16 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from monitoring.models import AggregationLock, AggregationRun, Indicator, IndicatorValue, Milestone, Snapshot
+from monitoring.models import (
+    AggregationLock,
+    AggregationRun,
+    Indicator,
+    IndicatorValue,
+    Milestone,
+    OutcomeValue,
+    ReportJob,
+    Snapshot,
+)
 
 
 class MilestoneInline(admin.TabularInline):
@@ -11,8 +20,9 @@ class MilestoneInline(admin.TabularInline):
 
 @admin.register(Indicator)
 class IndicatorAdmin(SimpleHistoryAdmin):
-    list_display = ("code", "name", "unit", "target", "position")
-    readonly_fields = ("code", "unit", "parent")
+    list_display = ("code", "name", "level", "unit", "target", "position")
+    list_filter = ("level",)
+    readonly_fields = ("code", "unit", "parent", "definition")
     inlines = [MilestoneInline]
 
     def has_add_permission(self, request) -> bool:
@@ -59,3 +69,27 @@ class AggregationLockAdmin(ComputedAdmin):
 class MilestoneAdmin(SimpleHistoryAdmin):
     list_display = ("indicator", "year", "target")
     list_filter = ("year", "indicator")
+
+
+@admin.register(OutcomeValue)
+class OutcomeValueAdmin(ComputedAdmin):
+    list_display = ("as_of", "quantity", "scope_po", "dimension", "label", "mes", "improvement", "unit")
+    list_filter = ("quantity", "dimension", "as_of")
+    list_select_related = ("scope_po",)
+
+
+@admin.register(ReportJob)
+class ReportJobAdmin(ComputedAdmin):
+    """Requested on the reports page; the admin only shows them."""
+
+    list_display = (
+        "requested_at",
+        "kind",
+        "file_format",
+        "as_of",
+        "partner_organization",
+        "status",
+        "requested_by",
+    )
+    list_filter = ("kind", "status")
+    list_select_related = ("partner_organization", "requested_by")

@@ -22,13 +22,15 @@ from django.utils.translation import gettext as _
 
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector
 from enterprises.models import Gender
-from monitoring.indicators import DEFINITIONS, Definition, Group
+from monitoring import outcomes
+from monitoring.indicators import DEFINITIONS, Definition, Group, programme_start
 from monitoring.models import (
     AggregationLock,
     AggregationRun,
     Dimension,
     Indicator,
     IndicatorValue,
+    OutcomeValue,
     RunStatus,
     RunTrigger,
     Snapshot,
@@ -39,7 +41,6 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "indicators"
 # A run that died without releasing the lock frees it after this long.
 LOCK_TIMEOUT = timedelta(minutes=30)
-PROGRAMME_START = date(2023, 8, 1)
 FOUR_PLACES = Decimal("0.0001")
 NO_KEY = ""
 
@@ -179,13 +180,17 @@ def compute(as_of: date, run: AggregationRun | None = None) -> list[IndicatorVal
 
 
 def refresh_snapshot(as_of: date, run: AggregationRun | None = None) -> int:
-    """Compute and store the snapshot of `as_of`, replacing that date's values atomically."""
+    """Compute and store the snapshot of `as_of` (indicators and environmental outcomes), replacing
+    that date's values atomically."""
     rows = compute(as_of, run)
+    outcome_rows = outcomes.compute(as_of, Labels(), run)
     with transaction.atomic():
         IndicatorValue.objects.filter(as_of=as_of).delete()
         IndicatorValue.objects.bulk_create(rows, batch_size=2000)
+        OutcomeValue.objects.filter(as_of=as_of).delete()
+        OutcomeValue.objects.bulk_create(outcome_rows, batch_size=2000)
         Snapshot.objects.update_or_create(as_of=as_of, defaults={"computed_at": timezone.now(), "run": run})
-    return len(rows)
+    return len(rows) + len(outcome_rows)
 
 
 # --- Runs, lock and backfill ----------------------------------------------------------------------
@@ -206,13 +211,17 @@ def _release_lock(run: AggregationRun) -> None:
     )
 
 
-def request_run(*, as_of: date | None = None, trigger: str, user=None) -> AggregationRun:
-    """Record a run request and queue it (after the transaction commits)."""
+def request_run(*, as_of: date | None = None, trigger: str, user=None, wait: bool = False) -> AggregationRun:
+    """Record a run request and queue it (after the transaction commits). With `wait`, and no broker
+    (tasks in-process), the run happens now, so the caller can read its snapshot at once."""
     from monitoring.tasks import run_aggregation
+    from smart_portal.celery import app
 
     run = AggregationRun.objects.create(
         as_of=as_of or timezone.localdate(), trigger=trigger, requested_by=user if user and user.pk else None
     )
+    if wait and app.conf.task_always_eager:
+        return execute(run)
     transaction.on_commit(lambda: run_aggregation.delay(run.pk))
     return run
 
@@ -230,11 +239,14 @@ def first_data_date() -> date:
     from enterprises.models import FinancialSupport
     from subprojects.models import SubProject
 
+    start = programme_start()
     candidates = [
-        FinancialSupport.objects.aggregate(first=Min("disbursed_on"))["first"],
+        FinancialSupport.objects.filter(disbursed_on__gte=start).aggregate(first=Min("disbursed_on"))[
+            "first"
+        ],
         SubProject.objects.aggregate(first=Min("award_date"))["first"],
     ]
-    return max(PROGRAMME_START, min([c for c in candidates if c] or [PROGRAMME_START]))
+    return max(start, min([c for c in candidates if c] or [start]))
 
 
 def execute(run: AggregationRun, *, backfill: bool = False) -> AggregationRun:

@@ -19,7 +19,22 @@ class MonitoringConfig(AppConfig):
                 order=5,
             )
         )
+        readers = (Role.PMU_OFFICER, Role.WORLD_BANK, Role.PKSF_APPROVER, Role.PO_STAFF)
         register(
+            NavItem(
+                _("Results framework"),
+                "monitoring:framework",
+                _("Every indicator's level, baseline, yearly targets, data source and rule in words."),
+                roles=readers,
+                order=58,
+            ),
+            NavItem(
+                _("Environment and jobs"),
+                "monitoring:outcomes",
+                _("Resources saved and emissions avoided by the MEs, and wage jobs in the MEs financed."),
+                roles=readers,
+                order=59,
+            ),
             NavItem(
                 _("Targets and milestones"),
                 "monitoring:targets",
@@ -33,6 +48,24 @@ class MonitoringConfig(AppConfig):
                 _("When the indicators were last computed; recompute them now."),
                 roles=(Role.PMU_OFFICER,),
                 order=61,
+            ),
+            group=_("Results"),
+        )
+        # Results reports and the data-quality panel (monitoring.reports, monitoring.quality).
+        register(
+            NavItem(
+                _("Results reports"),
+                "monitoring:reports",
+                _("The ISR results table and PO results reports, as Excel or PDF files."),
+                roles=readers,
+                order=62,
+            ),
+            NavItem(
+                _("Data quality"),
+                "monitoring:data-quality",
+                _("Per PO: readings overdue, unverified adoptions, verification, duplicates and imports."),
+                roles=readers,
+                order=63,
             ),
             group=_("Results"),
         )

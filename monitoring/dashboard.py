@@ -1,5 +1,13 @@
-"""What the dashboard and the indicators API show, read from stored snapshots only (no aggregation on
-the request path): a handful of queries whatever the size of the programme."""
+"""What the dashboard, the indicators API and the results reports show, read from stored snapshots only
+(no aggregation on the request path): a handful of queries whatever the size of the programme.
+
+Two rules live here, once, for pages, API and reports alike:
+- **As of any date**: the figures of the latest snapshot on or before the date asked for, saying which
+  snapshot was used; when there is none, a run for that date is queued and its status shown.
+- **% of target**: programme figures against the programme's targets (the Indicator row); a PO's
+  figures against that PO's own commitments in its approved proposals. A PO's figure against the
+  programme target is a separate number, always labelled as such.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +15,39 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.models import PartnerOrganization
 from core.permissions import is_po_staff
-from monitoring.indicators import QUALIFYING
-from monitoring.models import Dimension, Indicator, IndicatorValue, Milestone, Snapshot, Unit
-from subprojects.models import CommittedResult
+from monitoring.indicators import QUALIFYING, bdt_per_usd, programme_start
+from monitoring.models import (
+    AggregationRun,
+    Dimension,
+    Indicator,
+    IndicatorValue,
+    Milestone,
+    RunStatus,
+    RunTrigger,
+    Snapshot,
+    Unit,
+)
+from subprojects.models import BudgetCategory, BudgetLine, CommittedResult, Financier, ProposalStatus
 
 # Indicators whose figure is a count of enterprises: they drill down to the enterprise list.
 ENTERPRISE_INDICATORS = frozenset(QUALIFYING)
+# A proposal's commitments count for its PO once the PKSF authority approved it.
+APPROVED = (ProposalStatus.APPROVED, ProposalStatus.AWARDED)
+# Disbursements to MEs of a PO are measured against its approved budget lines for financing MEs.
+DISBURSED_BY_FINANCIER = {
+    "MONEY_DISBURSED": None,
+    "MONEY_DISBURSED_WORLD_BANK": Financier.WORLD_BANK,
+    "MONEY_DISBURSED_PKSF": Financier.PKSF,
+    "MONEY_DISBURSED_PO": Financier.PO,
+}
 
 
 def scope_po(user, code: str | None = None) -> PartnerOrganization | None:
@@ -33,30 +61,173 @@ def scope_po(user, code: str | None = None) -> PartnerOrganization | None:
     raise PermissionDenied
 
 
+# --- As of any date -------------------------------------------------------------------------------
+
+
+def parse_as_of(value: str | None) -> date | None:
+    """The date asked for, or None for "the latest"; a clear error for a bad or too early date."""
+    if not value:
+        return None
+    try:
+        asked = date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(_("Enter the date as YYYY-MM-DD, e.g. 2025-06-30.")) from exc
+    start = programme_start()
+    if asked < start:
+        raise ValidationError(
+            _("The programme began on %(start)s: there are no results before that date.")
+            % {"start": start.isoformat()}
+        )
+    return asked
+
+
+@dataclass
+class AsOf:
+    """Which snapshot answers a question "as of" a date."""
+
+    requested: date | None
+    snapshot: Snapshot | None
+    # A run computing the requested date, when no snapshot was on or before it.
+    run: AggregationRun | None = None
+
+    @property
+    def is_exact(self) -> bool:
+        return self.snapshot is not None and (self.requested is None or self.snapshot.as_of == self.requested)
+
+    @property
+    def note(self) -> str:
+        """What the reader must know about the date used, or ""."""
+        if self.snapshot is None:
+            if self.run is not None:
+                return _(
+                    "No figures were stored on or before %(date)s: they are being computed now (run %(run)s, "
+                    "%(status)s)."
+                ) % {"date": self.requested, "run": self.run.pk, "status": self.run.get_status_display()}
+            return ""
+        if self.requested is not None and self.snapshot.as_of != self.requested:
+            return _("Figures of %(used)s, the latest stored on or before %(asked)s.") % {
+                "used": self.snapshot.as_of.isoformat(),
+                "asked": self.requested.isoformat(),
+            }
+        return ""
+
+
+def snapshot_as_of(requested: date | None, *, user=None, compute_if_missing: bool = True) -> AsOf:
+    """The latest snapshot on or before `requested` (the latest of all when None). If there is none,
+    a run for that date is queued (once: a queued or running one is reused) and reported instead."""
+    snapshots = Snapshot.objects.order_by("-as_of")
+    if requested is None:
+        return AsOf(None, snapshots.first())
+    snapshot = snapshots.filter(as_of__lte=requested).first()
+    if snapshot is not None or not compute_if_missing:
+        return AsOf(requested, snapshot)
+    from monitoring import aggregation
+
+    run = AggregationRun.objects.filter(
+        as_of=requested, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
+    ).first() or aggregation.request_run(as_of=requested, trigger=RunTrigger.ON_DEMAND, user=user, wait=True)
+    # Without a broker the run has already happened (in-process): answer with its snapshot.
+    snapshot = snapshots.filter(as_of__lte=requested).first()
+    return AsOf(requested, snapshot, None if snapshot else run)
+
+
+# --- % of target ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A figure against its target, and which target that is."""
+
+    target: Decimal | None
+    percent: float | None
+    # "programme": the programme's target; "po_commitment": what the PO committed to in its approved
+    # proposals; "": no target to compare with.
+    basis: str
+
+    @property
+    def bar_width(self) -> float:
+        return min(100.0, max(0.0, self.percent or 0.0))
+
+
 def percent_of(value: Decimal | None, target: Decimal | None) -> float | None:
     if value is None or not target:
         return None
     return float(value / target * 100)
 
 
+def po_commitments(po_id: int) -> dict[str, Decimal]:
+    """What a PO committed to in its approved proposals: results per indicator (SPP committed results)
+    and, for money disbursed to MEs, its budget lines for financing MEs in USD (in total and by
+    financier). Two queries."""
+    approved = Q(proposal__partner_organization_id=po_id, proposal__status__in=APPROVED)
+    commitments = {
+        row["indicator"]: Decimal(row["total"])
+        for row in CommittedResult.objects.filter(approved).values("indicator").annotate(total=Sum("target"))
+    }
+    rate = bdt_per_usd()
+    lines = (
+        BudgetLine.objects.filter(approved, category=BudgetCategory.ME_FINANCE)
+        .values("financier")
+        .annotate(total=Sum("amount"))
+    )
+    by_financier = {row["financier"]: Decimal(row["total"]) / rate for row in lines}
+    for code, financier in DISBURSED_BY_FINANCIER.items():
+        total = sum(by_financier.values(), Decimal(0)) if financier is None else by_financier.get(financier)
+        if total:
+            commitments[code] = total
+    return commitments
+
+
+def progress(
+    indicator: Indicator, value: Decimal | None, *, po_id: int | None = None, commitments: dict | None = None
+) -> Progress:
+    """The one "% of target" rule. For a PO pass its `po_commitments()` (read once per page)."""
+    if po_id is None:
+        target, basis = indicator.target, "programme"
+    else:
+        if commitments is None:
+            commitments = po_commitments(po_id)
+        target, basis = commitments.get(indicator.code), "po_commitment"
+    if not target:
+        return Progress(None, None, "")
+    return Progress(target, percent_of(value, target), basis)
+
+
+def programme_share(indicator: Indicator, value: Decimal | None) -> float | None:
+    """A PO's figure as a share of the programme's target: shown only where labelled so."""
+    return percent_of(value, indicator.target)
+
+
+# --- The board ------------------------------------------------------------------------------------
+
+
 @dataclass
 class Headline:
     indicator: Indicator
     value: Decimal | None
+    progress: Progress
     milestone: Milestone | None = None
     breakdowns: dict[str, list[IndicatorValue]] = field(default_factory=dict)
-    # The figure to compare with: the programme's target, or for one PO what its awarded
-    # sub-projects committed to (SPP committed results).
-    target: Decimal | None = None
-    target_is_commitment: bool = False
+    # The indicator's parts (e.g. revenue-generating CSFs) and companion figures (e.g. reported, not
+    # yet verified), as further headlines.
+    parts: list[Headline] = field(default_factory=list)
+    programme_percent: float | None = None
+
+    @property
+    def target(self) -> Decimal | None:
+        return self.progress.target
 
     @property
     def percent_of_target(self) -> float | None:
-        return percent_of(self.value, self.target)
+        return self.progress.percent
+
+    @property
+    def target_is_commitment(self) -> bool:
+        return self.progress.basis == "po_commitment"
 
     @property
     def bar_width(self) -> float:
-        return min(100.0, self.percent_of_target or 0.0)
+        return self.progress.bar_width
 
     @property
     def drills_down(self) -> bool:
@@ -67,25 +238,44 @@ class Headline:
         return self.indicator.unit == Unit.USD
 
 
+# Figures shown beside an indicator (never in it): the reported-not-verified and unconfirmed ones.
+COMPANIONS = {"ME_RECP_2PLUS": "ME_RECP_2PLUS_PENDING", "CSF_ESTABLISHED": "CSF_UNCONFIRMED"}
+
+
 @dataclass
 class Board:
-    snapshot: Snapshot | None
+    as_of: AsOf
     headlines: list[Headline]
-    snapshots: list[Snapshot]
+    companions: dict[str, Headline] = field(default_factory=dict)
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self.as_of.snapshot
 
     def headline(self, code: str) -> Headline | None:
-        return next((h for h in self.headlines if h.indicator.code == code), None)
+        return self._all().get(code)
+
+    def _all(self) -> dict[str, Headline]:
+        found = {}
+        for headline in self.headlines:
+            found[headline.indicator.code] = headline
+            for part in headline.parts:
+                found[part.indicator.code] = part
+        return found
+
+    @property
+    def by_level(self) -> list[tuple[str, list[Headline]]]:
+        """Top-level headlines grouped by results-framework level, in the framework's order."""
+        groups: dict[str, list[Headline]] = {}
+        for headline in self.headlines:
+            groups.setdefault(headline.indicator.level, []).append(headline)
+        return [(level, groups[level]) for level in ("pdo", "intermediate", "tracked") if level in groups]
 
 
-def snapshots() -> list[Snapshot]:
-    return list(Snapshot.objects.order_by("-as_of"))
-
-
-def board(*, as_of: date | None = None, po_id: int | None = None) -> Board:
+def board(*, as_of: AsOf | date | None = None, po_id: int | None = None) -> Board:
     """Headline figures with their breakdowns for one snapshot and scope (programme or one PO)."""
-    available = snapshots()
-    snapshot = next((s for s in available if s.as_of == as_of), None) if as_of else None
-    snapshot = snapshot or (available[0] if available else None)
+    chosen = as_of if isinstance(as_of, AsOf) else snapshot_as_of(as_of, compute_if_missing=False)
+    snapshot = chosen.snapshot
     indicators = list(Indicator.objects.order_by("position"))
     year = (snapshot.as_of if snapshot else timezone.localdate()).year
     milestones = {m.indicator_id: m for m in Milestone.objects.filter(year=year)}
@@ -95,8 +285,8 @@ def board(*, as_of: date | None = None, po_id: int | None = None) -> Board:
             "-value"
         ):
             values_by_indicator.setdefault(value.indicator_id, []).append(value)
-    commitments = _po_commitments(po_id) if po_id is not None else {}
-    headlines = []
+    commitments = po_commitments(po_id) if po_id is not None else None
+    made: dict[int, Headline] = {}
     for indicator in indicators:
         values = values_by_indicator.get(indicator.pk, [])
         total = next((v.value for v in values if v.dimension == Dimension.TOTAL), None)
@@ -106,24 +296,25 @@ def board(*, as_of: date | None = None, po_id: int | None = None) -> Board:
         for value in values:
             if value.dimension != Dimension.TOTAL:
                 breakdowns.setdefault(value.dimension, []).append(value)
-        if po_id is None:
-            headline = Headline(indicator, total, milestones.get(indicator.pk), breakdowns, indicator.target)
-        else:
-            headline = Headline(indicator, total, None, breakdowns, commitments.get(indicator.code), True)
-        headlines.append(headline)
-    return Board(snapshot, headlines, available)
-
-
-def _po_commitments(po_id: int) -> dict[str, Decimal]:
-    """What a PO's awarded sub-projects committed to, per indicator (one query)."""
-    rows = (
-        CommittedResult.objects.filter(
-            proposal__partner_organization_id=po_id, proposal__sub_project__isnull=False
+        made[indicator.pk] = Headline(
+            indicator,
+            total,
+            progress(indicator, total, po_id=po_id, commitments=commitments),
+            milestones.get(indicator.pk) if po_id is None else None,
+            breakdowns,
+            programme_percent=programme_share(indicator, total) if po_id is not None else None,
         )
-        .values("indicator")
-        .annotate(total=Sum("target"))
-    )
-    return {row["indicator"]: Decimal(row["total"]) for row in rows}
+    companion_codes = set(COMPANIONS.values())
+    headlines, companions = [], {}
+    for indicator in indicators:
+        headline = made[indicator.pk]
+        if indicator.parent_id is not None and indicator.parent_id in made:
+            made[indicator.parent_id].parts.append(headline)
+        elif indicator.code in companion_codes:
+            companions[indicator.code] = headline
+        else:
+            headlines.append(headline)
+    return Board(chosen, headlines, {code: companions.get(c) for code, c in COMPANIONS.items()})
 
 
 def trend(code: str, *, po_code: str | None = None) -> list[tuple[date, Decimal]]:

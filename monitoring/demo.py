@@ -1,5 +1,6 @@
-"""Demo results: illustrative yearly milestones (invented) and the indicators computed at every
-month-end since the demo data begin, so the dashboard has figures and trend lines from the start."""
+"""Demo results: illustrative yearly targets (invented), an illustrative budget line for financing MEs
+(the real one comes from the project's cost tables, entered by the PMU), and the indicators computed at
+every month-end since the demo data begin, so the dashboard has figures and trend lines from the start."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ MILESTONE_SHARES = {
 }
 
 
+# Invented for the demo: the share of the USD 300 M budgeted for loans and grants to MEs.
+DEMO_ME_FINANCE_BUDGET_USD = Decimal("180000000")
+
+
 def seed(stdout) -> None:
+    Indicator.objects.filter(code="MONEY_DISBURSED", target__isnull=True).update(
+        target=DEMO_ME_FINANCE_BUDGET_USD
+    )
     if not Milestone.objects.exists():
         for indicator in Indicator.objects.filter(target__isnull=False, parent__isnull=True):
             for year, share in MILESTONE_SHARES.items():

@@ -1,4 +1,6 @@
-"""The indicators of SPEC 6, each defined once as a set-based query "as of a date".
+"""The indicators of the results framework (SPEC 6), each defined once as a set-based query "as of a date",
+in the seed documents' words. The rule in words is the Indicator row's `definition` (migration 0005),
+shown on the indicator page; monitoring.reference_sql restates the same rules in plain SQL.
 
 Every definition returns grouped rows at the finest grain the breakdowns need (PO, sub-sector,
 district, owner gender, climate-vulnerable area): one SQL query per indicator, never a loop over
@@ -12,8 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from enterprises.models import (
     Adoption,
@@ -30,7 +34,7 @@ from enterprises.models import (
     counted_enterprise,
 )
 from monitoring.models import Dimension
-from subprojects.models import SubProject, SubProjectStatus, Transition
+from subprojects.models import Financier, SubProject, SubProjectStatus, Transition
 
 # Groups are at the finest grain: one combination of PO, sub-sector (or sector), district, owner
 # gender and climate flag (None where a key does not apply).
@@ -51,14 +55,19 @@ class Group:
 
 @dataclass(frozen=True)
 class Definition:
-    """How an indicator is counted. Its name, definition text, unit, target and parent are data
-    (the Indicator row, seeded by migration 0002 and edited by the PMU)."""
+    """How an indicator is counted. Its name, rule in words, unit, targets and framework columns are
+    data (the Indicator row, seeded by migrations and edited by the PMU)."""
 
     code: str
     groups: Callable[[date], list[Group]]
     dimensions: frozenset[str] = ME_DIMENSIONS
     # Shares are recomputed from summed numerators and denominators, never summed themselves.
     is_share: bool = False
+
+
+def programme_start() -> date:
+    """The day the project began (a setting): earlier financing is not project financing."""
+    return settings.PROGRAMME_START
 
 
 # --- Enterprise-based indicators ------------------------------------------------------------------
@@ -102,28 +111,59 @@ def _counted(records: QuerySet) -> QuerySet[Enterprise]:
     return Enterprise.objects.countable().filter(pk__in=records.values(me=counted_enterprise()))
 
 
+def project_financing(as_of: date) -> QuerySet[FinancialSupport]:
+    """Loans and grants disbursed from the programme start to the date: the only project financing."""
+    return FinancialSupport.objects.filter(disbursed_on__gte=programme_start(), disbursed_on__lte=as_of)
+
+
+def financing_before_start() -> QuerySet[FinancialSupport]:
+    """Disbursements dated before the programme began: recorded, shown, never counted."""
+    return FinancialSupport.objects.filter(disbursed_on__lt=programme_start())
+
+
 def financed(as_of: date) -> QuerySet[Enterprise]:
-    """MEs receiving financial support: at least one loan or grant disbursed on or before the date."""
-    return _counted(FinancialSupport.objects.filter(disbursed_on__lte=as_of))
+    """MEs receiving financial support: at least one loan or grant of project financing by the date."""
+    return _counted(project_financing(as_of))
 
 
 def climate_knowledge(as_of: date) -> QuerySet[Enterprise]:
-    """MEs with a training attendance whose post-test score is above its pre-test score."""
+    """MEs that attended a session of a module tagged climate vulnerability, held by the date, with a
+    post-test score above the pre-test score."""
     return _counted(
-        Attendance.objects.filter(session__held_on__lte=as_of, post_test_score__gt=F("pre_test_score"))
+        Attendance.objects.filter(
+            session__held_on__lte=as_of,
+            session__module__climate_vulnerability=True,
+            post_test_score__gt=F("pre_test_score"),
+        )
     )
 
 
-def recp_two_plus(as_of: date) -> QuerySet[Enterprise]:
-    """MEs with at least two distinct RECP practices verified on or before the date."""
-    adopters = (
-        Adoption.objects.filter(verified_on__isnull=False, verified_on__lte=as_of)
-        .values(me=counted_enterprise())
+def _two_practices(adoptions: QuerySet[Adoption]) -> QuerySet:
+    """The counted MEs (ids) with at least two distinct practices among `adoptions`."""
+    return (
+        adoptions.values(me=counted_enterprise())
         .annotate(practices=Count("practice_id", distinct=True))
         .filter(practices__gte=2)
         .values("me")
     )
-    return Enterprise.objects.countable().filter(pk__in=adopters)
+
+
+def recp_two_plus(as_of: date) -> QuerySet[Enterprise]:
+    """MEs with at least two distinct RECP practices verified independently (PMU or a verifier, never
+    the reporting PO) on or before the date."""
+    verified = Adoption.objects.verified_independently(as_of)
+    return Enterprise.objects.countable().filter(pk__in=_two_practices(verified))
+
+
+def recp_two_plus_pending(as_of: date) -> QuerySet[Enterprise]:
+    """MEs with at least two distinct practices reported by the date that do not yet count in
+    recp_two_plus: "reported, not yet verified"."""
+    reported = Adoption.objects.filter(adopted_on__lte=as_of)
+    return (
+        Enterprise.objects.countable()
+        .filter(pk__in=_two_practices(reported))
+        .exclude(pk__in=_two_practices(Adoption.objects.verified_independently(as_of)))
+    )
 
 
 def kpi_tracking(as_of: date) -> QuerySet[Enterprise]:
@@ -155,62 +195,116 @@ QUALIFYING: dict[str, Callable[[date], QuerySet[Enterprise]]] = {
     "ME_RECP_2PLUS": recp_two_plus,
     "ME_KPI_TRACKING": kpi_tracking,
     "RECP_PROFILES_VALIDATED": profiles_validated,
+    "ME_RECP_2PLUS_PENDING": recp_two_plus_pending,
 }
 
 
-def women_led_share(as_of: date) -> list[Group]:
+def _women_share(enterprises: QuerySet[Enterprise]) -> list[Group]:
     rows = _grouped(
-        registered(as_of),
-        ENTERPRISE_KEYS,
-        n=Count("id"),
-        women=Count("id", filter=Q(owner_gender=Gender.FEMALE)),
+        enterprises, ENTERPRISE_KEYS, n=Count("id"), women=Count("id", filter=Q(owner_gender=Gender.FEMALE))
     )
     return [Group(keys, Decimal(row["women"]), Decimal(row["n"])) for keys, row in rows]
+
+
+def women_led_share(as_of: date) -> list[Group]:
+    """Women-led MEs as a share of the MEs financed by the date."""
+    return _women_share(financed(as_of))
+
+
+def women_led_share_registered(as_of: date) -> list[Group]:
+    """Women-led MEs as a share of all MEs registered by the date."""
+    return _women_share(registered(as_of))
+
+
+def _jobs(expression) -> Callable[[date], list[Group]]:
+    """Wage jobs in the MEs financed by the date, summed from the registry (as last reported)."""
+
+    def groups(as_of: date) -> list[Group]:
+        rows = _grouped(financed(as_of), ENTERPRISE_KEYS, total=Sum(expression))
+        return [Group(keys, Decimal(row["total"] or 0)) for keys, row in rows]
+
+    return groups
+
+
+def _added(field: str):
+    """Jobs as last reported minus those at registration (a registration figure never recorded counts
+    as no change)."""
+    return F(field) - Coalesce(F(f"{field}_at_registration"), F(field))
 
 
 # --- Facilities and money -------------------------------------------------------------------------
 
 
-def _facility_groups(as_of: date, kind: str | None) -> list[Group]:
-    facilities = CommonServiceFacility.objects.filter(
+def _operational(as_of: date) -> QuerySet[CommonServiceFacility]:
+    return CommonServiceFacility.objects.filter(
         status=FacilityStatus.OPERATIONAL, opened_on__isnull=False, opened_on__lte=as_of
     )
-    if kind:
-        facilities = facilities.filter(kind=kind)
+
+
+def established_facilities(as_of: date) -> QuerySet[CommonServiceFacility]:
+    """Facilities reported operational, opened by the date, whose operation the PMU or a verifier
+    confirmed by the date."""
+    return _operational(as_of).filter(
+        operational_confirmed_on__isnull=False, operational_confirmed_on__lte=as_of
+    )
+
+
+def unconfirmed_facilities(as_of: date) -> QuerySet[CommonServiceFacility]:
+    """Facilities reported operational by the date whose operation nobody independent had confirmed."""
+    return _operational(as_of).exclude(operational_confirmed_on__lte=as_of)
+
+
+def _facility_groups(facilities: QuerySet[CommonServiceFacility]) -> list[Group]:
     return [
         Group(keys, Decimal(row["n"])) for keys, row in _grouped(facilities, FACILITY_KEYS, n=Count("id"))
     ]
 
 
 def bdt_per_usd() -> Decimal:
-    from django.conf import settings
-
     return Decimal(str(settings.BDT_PER_USD))
 
 
-def money_committed(as_of: date) -> list[Group]:
-    """Approved budgets (all shares) of sub-projects awarded by the date and not cancelled by then, in USD."""
+def committed_sub_projects(as_of: date) -> QuerySet[SubProject]:
+    """Sub-projects awarded by the date and not cancelled by then."""
     cancelled = Transition.objects.filter(
         content_type=ContentType.objects.get_for_model(SubProject),
         object_id=OuterRef("pk"),
         to_state=SubProjectStatus.CANCELLED,
         at__date__lte=as_of,
     )
-    awarded = SubProject.objects.filter(award_date__lte=as_of).exclude(Exists(cancelled))
-    rows = _grouped(
-        awarded, SUB_PROJECT_KEYS, total=Sum(F("budget_world_bank") + F("budget_pksf") + F("budget_po"))
-    )
-    rate = bdt_per_usd()
-    return [Group(keys, Decimal(row["total"]) / rate) for keys, row in rows]
+    return SubProject.objects.filter(award_date__lte=as_of).exclude(Exists(cancelled))
 
 
-def money_disbursed(as_of: date) -> list[Group]:
-    """Loans and grants disbursed to MEs by the date, in USD."""
-    rows = _grouped(
-        FinancialSupport.objects.filter(disbursed_on__lte=as_of), RECORD_KEYS, total=Sum("amount")
-    )
-    rate = bdt_per_usd()
-    return [Group(keys, Decimal(row["total"]) / rate) for keys, row in rows]
+# The approved budget's share of each financier; the programme's USD 300 M is World Bank + PKSF.
+BUDGET_SHARES = {
+    Financier.WORLD_BANK: F("budget_world_bank"),
+    Financier.PKSF: F("budget_pksf"),
+    Financier.PO: F("budget_po"),
+}
+
+
+def _committed(*financiers: str) -> Callable[[date], list[Group]]:
+    def groups(as_of: date) -> list[Group]:
+        amount = sum((BUDGET_SHARES[financier] for financier in financiers[1:]), BUDGET_SHARES[financiers[0]])
+        rows = _grouped(committed_sub_projects(as_of), SUB_PROJECT_KEYS, total=Sum(amount))
+        rate = bdt_per_usd()
+        return [Group(keys, Decimal(row["total"]) / rate) for keys, row in rows]
+
+    return groups
+
+
+def _disbursed(financier: str | None = None) -> Callable[[date], list[Group]]:
+    """Project financing disbursed to MEs by the date (of one financier), in USD."""
+
+    def groups(as_of: date) -> list[Group]:
+        supports = project_financing(as_of)
+        if financier:
+            supports = supports.filter(financier=financier)
+        rows = _grouped(supports, RECORD_KEYS, total=Sum("amount"))
+        rate = bdt_per_usd()
+        return [Group(keys, Decimal(row["total"]) / rate) for keys, row in rows]
+
+    return groups
 
 
 def _me_indicator(code: str) -> Callable[[date], list[Group]]:
@@ -221,18 +315,34 @@ def _me_indicator(code: str) -> Callable[[date], list[Group]]:
     return groups
 
 
+def _facilities(kind: str | None = None, *, confirmed: bool = True) -> Callable[[date], list[Group]]:
+    def groups(as_of: date) -> list[Group]:
+        facilities = established_facilities(as_of) if confirmed else unconfirmed_facilities(as_of)
+        return _facility_groups(facilities.filter(kind=kind) if kind else facilities)
+
+    return groups
+
+
 DEFINITIONS: list[Definition] = [
     *(Definition(code, _me_indicator(code)) for code in QUALIFYING),
-    Definition("CSF_ESTABLISHED", lambda as_of: _facility_groups(as_of, None), FACILITY_DIMENSIONS),
+    Definition("CSF_ESTABLISHED", _facilities(), FACILITY_DIMENSIONS),
+    Definition("CSF_REVENUE", _facilities(FacilityKind.REVENUE), FACILITY_DIMENSIONS),
+    Definition("CSF_NON_REVENUE", _facilities(FacilityKind.NON_REVENUE), FACILITY_DIMENSIONS),
+    Definition("CSF_UNCONFIRMED", _facilities(confirmed=False), FACILITY_DIMENSIONS),
     Definition(
-        "CSF_REVENUE", lambda as_of: _facility_groups(as_of, FacilityKind.REVENUE), FACILITY_DIMENSIONS
+        "MONEY_COMMITTED", _committed(Financier.WORLD_BANK, Financier.PKSF), MONEY_COMMITTED_DIMENSIONS
     ),
-    Definition(
-        "CSF_NON_REVENUE",
-        lambda as_of: _facility_groups(as_of, FacilityKind.NON_REVENUE),
-        FACILITY_DIMENSIONS,
-    ),
-    Definition("MONEY_COMMITTED", money_committed, MONEY_COMMITTED_DIMENSIONS),
-    Definition("MONEY_DISBURSED", money_disbursed),
+    Definition("MONEY_COMMITTED_WORLD_BANK", _committed(Financier.WORLD_BANK), MONEY_COMMITTED_DIMENSIONS),
+    Definition("MONEY_COMMITTED_PKSF", _committed(Financier.PKSF), MONEY_COMMITTED_DIMENSIONS),
+    Definition("MONEY_COMMITTED_PO", _committed(Financier.PO), MONEY_COMMITTED_DIMENSIONS),
+    Definition("MONEY_DISBURSED", _disbursed()),
+    Definition("MONEY_DISBURSED_WORLD_BANK", _disbursed(Financier.WORLD_BANK)),
+    Definition("MONEY_DISBURSED_PKSF", _disbursed(Financier.PKSF)),
+    Definition("MONEY_DISBURSED_PO", _disbursed(Financier.PO)),
     Definition("WOMEN_LED_SHARE", women_led_share, is_share=True),
+    Definition("WOMEN_LED_SHARE_REGISTERED", women_led_share_registered, is_share=True),
+    Definition("WAGE_JOBS_WOMEN", _jobs(F("wage_employed_female"))),
+    Definition("WAGE_JOBS_MEN", _jobs(F("wage_employed_male"))),
+    Definition("WAGE_JOBS_WOMEN_ADDED", _jobs(_added("wage_employed_female"))),
+    Definition("WAGE_JOBS_MEN_ADDED", _jobs(_added("wage_employed_male"))),
 ]

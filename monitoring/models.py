@@ -19,6 +19,22 @@ class Unit(models.TextChoices):
     FACILITIES = "facilities", _("facilities")
     USD = "usd", _("USD")
     PERCENT = "percent", _("%")
+    JOBS = "jobs", _("jobs")
+
+
+class Level(models.TextChoices):
+    """Where an indicator sits in the World Bank results framework."""
+
+    PDO = "pdo", _("Development objective (PDO)")
+    INTERMEDIATE = "intermediate", _("Intermediate results")
+    TRACKED = "tracked", _("Also tracked")
+
+
+class Frequency(models.TextChoices):
+    MONTHLY = "monthly", _("monthly")
+    QUARTERLY = "quarterly", _("quarterly")
+    SEMI_ANNUAL = "semi_annual", _("every six months")
+    ANNUAL = "annual", _("yearly")
 
 
 class Indicator(models.Model):
@@ -47,6 +63,22 @@ class Indicator(models.Model):
         help_text=_("E.g. revenue-generating CSFs are part of all CSFs."),
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    # The results framework's columns (ISR table), maintained by the PMU.
+    level = models.CharField(_("level"), max_length=20, choices=Level.choices, default=Level.TRACKED)
+    baseline_value = models.DecimalField(
+        _("baseline"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    baseline_date = models.DateField(_("baseline date"), null=True, blank=True)
+    data_source = models.CharField(_("data source"), max_length=250, blank=True)
+    frequency = models.CharField(
+        _("frequency"), max_length=20, choices=Frequency.choices, default=Frequency.QUARTERLY
+    )
+    responsible_unit = models.CharField(_("responsible"), max_length=150, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -98,6 +130,8 @@ class RunTrigger(models.TextChoices):
     API = "api", _("API request")
     COMMAND = "command", _("management command")
     BACKFILL = "backfill", _("backfill")
+    ON_DEMAND = "on_demand", _("figures asked for a date without a snapshot")
+    REPORT = "report", _("results report")
 
 
 class AggregationRun(models.Model):
@@ -211,3 +245,84 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return str(self.as_of)
+
+
+class OutcomeValue(models.Model):
+    """Environmental outcomes of a snapshot (monitoring.outcomes): for one KPI (or the emissions
+    avoided, `quantity == "CO2E"`), the MEs with a baseline and a later reading, their baseline and
+    latest monthly values summed, and the change, in total or for one sector, PO or district, for the
+    programme or within one PO."""
+
+    as_of = models.DateField(_("as of"), db_index=True)
+    quantity = models.CharField(_("quantity"), max_length=30)
+    unit = models.CharField(_("unit"), max_length=30)
+    scope_po = models.ForeignKey(
+        "core.PartnerOrganization", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    dimension = models.CharField(_("breakdown"), max_length=20, choices=Dimension.choices)
+    key = models.CharField(_("group"), max_length=40, blank=True)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    mes = models.PositiveIntegerField(_("MEs with a baseline and a later reading"))
+    mes_improved = models.PositiveIntegerField(_("MEs improved"))
+    # Sums of monthly values; null where the quantity does not add up across MEs (a concentration).
+    baseline_total = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
+    latest_total = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
+    # Positive is better: a saving (lower-is-better KPIs) or a gain (higher-is-better ones).
+    improvement = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
+    run = models.ForeignKey(AggregationRun, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["as_of", "quantity", "dimension", "label"]
+        verbose_name = _("environmental outcome")
+        verbose_name_plural = _("environmental outcomes")
+        indexes = [
+            models.Index(fields=["scope_po", "as_of", "dimension"], name="outcome_scope_date_dimension")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} {self.as_of} {self.dimension}:{self.key}"
+
+
+class ReportKind(models.TextChoices):
+    ISR = "isr", _("ISR results table")
+    PO = "po", _("PO results report")
+
+
+class ReportFormat(models.TextChoices):
+    XLSX = "xlsx", _("Excel (.xlsx)")
+    PDF = "pdf", _("PDF")
+
+
+class ReportJob(models.Model):
+    """A results report generated in the background (monitoring.reports), read from snapshots."""
+
+    kind = models.CharField(_("report"), max_length=10, choices=ReportKind.choices)
+    file_format = models.CharField(_("format"), max_length=4, choices=ReportFormat.choices)
+    as_of = models.DateField(_("reporting date"))
+    previous_as_of = models.DateField(_("previous reporting date"), null=True, blank=True)
+    partner_organization = models.ForeignKey(
+        "core.PartnerOrganization",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("PO"),
+    )
+    # Indicator code → the comment written for this report (the ISR's "comment" column).
+    comments = models.JSONField(_("comments"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    file = models.FileField(_("file"), upload_to="reports/%Y/%m/", max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = _("results report")
+        verbose_name_plural = _("results reports")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.as_of} ({self.get_file_format_display()})"

@@ -7,7 +7,7 @@ DEBUG=0 and ALLOWED_HOSTS (see README.md for the full table).
 
 import os
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +40,14 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from exc
+
+
+def env_date(name: str, default: str) -> date:
+    value = os.environ.get(name) or default
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a date as YYYY-MM-DD, not {value!r}.") from exc
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -82,6 +90,7 @@ INSTALLED_APPS = [
     "subprojects",
     "enterprises",
     "monitoring",
+    "verification",
 ]
 
 MIDDLEWARE = [
@@ -282,6 +291,7 @@ SPECTACULAR_SETTINGS = {
         "ProposalStatusEnum": "subprojects.models.ProposalStatus",
         "SubProjectStatusEnum": "subprojects.models.SubProjectStatus",
         "ScoreSheetStatusEnum": "subprojects.models.ScoreSheetStatus",
+        "ReportFormatEnum": "monitoring.models.ReportFormat",
     },
 }
 
@@ -310,6 +320,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 AGGREGATION_HOUR = env_int("AGGREGATION_HOUR", 1)
 AGGREGATION_MINUTE = env_int("AGGREGATION_MINUTE", 30)
 BDT_PER_USD = float(os.environ.get("BDT_PER_USD", "120"))
+# The SMART project was implemented from August 2023: financing dated earlier is not project financing.
+PROGRAMME_START = env_date("PROGRAMME_START", "2023-08-01")
+# Data-quality panel: an ME with a KPI baseline is overdue without a reading in this many months.
+MONITORING_READINGS_OVERDUE_MONTHS = env_int("READINGS_OVERDUE_MONTHS", 3)
 CELERY_BEAT_SCHEDULE["nightly-indicators"] = {
     "task": "monitoring.tasks.nightly_aggregation",
     "schedule": crontab(hour=AGGREGATION_HOUR, minute=AGGREGATION_MINUTE),

@@ -14,7 +14,7 @@ admin.site.site_header = _("SMART Portal administration")
 admin.site.site_title = _("SMART Portal")
 
 
-PORTAL_APPS = ("core", "subprojects", "enterprises", "monitoring")
+PORTAL_APPS = ("core", "subprojects", "enterprises", "monitoring", "verification")
 
 
 def _optional_module(name: str):

@@ -37,6 +37,8 @@ from subprojects.models import (
     SubProjectStatus,
     Transition,
 )
+from verification import checks as verification_checks
+from verification.models import CheckStatus, VerificationCheck
 
 Guard = Callable[..., None]  # raises ActionRefused when the action may not happen now
 
@@ -303,11 +305,47 @@ SUBPROJECT_RULES = [
     ),
 ]
 
+# Independent verification (verification app): a verifier or PMU officer who belongs to no PO records
+# what the visit found; confirming also verifies the adoption or the facility itself.
+VERIFIERS = {Role.PMU_OFFICER, Role.VERIFIER}
+CHECK_RESULT = {
+    "who": "outside_any_po",
+    "guards": ("visit_recorded",),
+    "effect": "record_check_result",
+    "params": verification_checks.RESULT_PARAMS,
+}
+CHECK_RULES = [
+    _rule(
+        "confirm", _lazy("Confirmed"), [CheckStatus.PENDING], CheckStatus.CONFIRMED, VERIFIERS, **CHECK_RESULT
+    ),
+    _rule(
+        "partly",
+        _lazy("Partly confirmed"),
+        [CheckStatus.PENDING],
+        CheckStatus.PARTLY,
+        VERIFIERS,
+        comment_required=True,
+        style="secondary",
+        **CHECK_RESULT,
+    ),
+    _rule(
+        "not_found",
+        _lazy("Not found"),
+        [CheckStatus.PENDING],
+        CheckStatus.NOT_FOUND,
+        VERIFIERS,
+        comment_required=True,
+        style="danger",
+        **CHECK_RESULT,
+    ),
+]
+
 RULES: dict[type[Model], list[Rule]] = {
     Call: CALL_RULES,
     ConceptNote: NOTE_RULES,
     Proposal: PROPOSAL_RULES,
     SubProject: SUBPROJECT_RULES,
+    VerificationCheck: CHECK_RULES,
 }
 
 
@@ -431,9 +469,13 @@ GUARDS: dict[str, Guard] = {
     "no_open_conditions": no_open_conditions,
     "meeting_ready": scoring.meeting_ready,
     "decision_ready": scoring.decision_ready,
+    "visit_recorded": verification_checks.visit_recorded,
 }
 
-WHO: dict[str, Callable] = {"chair_or_pmu": scoring.is_chair_or_pmu}
+WHO: dict[str, Callable] = {
+    "chair_or_pmu": scoring.is_chair_or_pmu,
+    "outside_any_po": verification_checks.outside_any_po,
+}
 
 
 # --- Effects --------------------------------------------------------------------------------------
@@ -466,6 +508,7 @@ EFFECTS: dict[str, Callable[..., list[str]]] = {
     "create_sub_project": create_sub_project,
     "put_on_agenda": scoring.put_on_agenda,
     "record_decision": scoring.record_decision,
+    "record_check_result": verification_checks.record_check_result,
 }
 
 

@@ -111,6 +111,12 @@ def tec3(db):
 
 
 @pytest.fixture
+def verifier(db):
+    """Independent verification (third-party monitoring): belongs to no PO."""
+    return make_user("verifier", Role.VERIFIER)
+
+
+@pytest.fixture
 def po1(po_one):
     return make_user("po1", Role.PO_STAFF, po=po_one)
 

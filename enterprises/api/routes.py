@@ -4,6 +4,7 @@ ROUTES = [
     ("enterprises", views.EnterpriseViewSet, "enterprise"),
     ("financial-supports", views.FinancialSupportViewSet, "financial-support"),
     ("trainings", views.TrainingSessionViewSet, "training"),
+    ("training-modules", views.TrainingModuleViewSet, "training-module"),
     ("attendances", views.AttendanceViewSet, "attendance"),
     ("recp-practices", views.RecpPracticeViewSet, "recp-practice"),
     ("adoptions", views.AdoptionViewSet, "adoption"),

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.serializers import as_serializer_error
 
 from core.models import District, Division, SubSector, Upazila
+from enterprises import services
 from enterprises.imports import IMPORTERS
 from enterprises.models import (
     Adoption,
@@ -23,6 +28,7 @@ from enterprises.models import (
     KpiReading,
     RecpPractice,
     RecpProfile,
+    TrainingModule,
     TrainingSession,
 )
 from subprojects.models import SubProject
@@ -89,6 +95,8 @@ class EnterpriseSerializer(serializers.ModelSerializer):
             "self_employed",
             "wage_employed_male",
             "wage_employed_female",
+            "wage_employed_male_at_registration",
+            "wage_employed_female_at_registration",
             "total_jobs",
             "year_started",
             "cluster",
@@ -98,7 +106,14 @@ class EnterpriseSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["climate_vulnerable", "cluster", "created_at", "updated_at"]
+        read_only_fields = [
+            "climate_vulnerable",
+            "cluster",
+            "wage_employed_male_at_registration",
+            "wage_employed_female_at_registration",
+            "created_at",
+            "updated_at",
+        ]
 
     @extend_schema_field(serializers.BooleanField())
     def get_is_confirmed_duplicate(self, enterprise: Enterprise) -> bool:
@@ -118,6 +133,10 @@ class RecordSerializer(serializers.ModelSerializer):
 
 
 class FinancialSupportSerializer(RecordSerializer):
+    counts_as_project_financing = serializers.SerializerMethodField(
+        help_text=_("False for a disbursement dated before the programme start (settings.PROGRAMME_START).")
+    )
+
     class Meta:
         model = FinancialSupport
         fields = [
@@ -126,16 +145,49 @@ class FinancialSupportSerializer(RecordSerializer):
             "enterprise_code",
             "kind",
             "amount",
+            "financier",
             "disbursed_on",
+            "counts_as_project_financing",
             "reference",
             "created_at",
         ]
         read_only_fields = ["created_at"]
+        extra_kwargs = {
+            "financier": {"help_text": _('world_bank, pksf or po; "" on older records means not stated.')}
+        }
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_counts_as_project_financing(self, support: FinancialSupport) -> bool:
+        return not support.is_before_programme_start
+
+
+class TrainingModuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrainingModule
+        fields = ["id", "code", "name", "description", "climate_vulnerability", "is_active", "position"]
 
 
 class TrainingSessionSerializer(serializers.ModelSerializer):
     partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     sub_project = ScopedRelatedField(SubProject)
+    module = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=TrainingModule.objects.all(),
+        help_text=_("Code of an active module of the catalogue (training-modules)."),
+        error_messages={
+            "does_not_exist": _("“{value}” is not a training module code (see training-modules)."),
+            "null": _("Choose the training module of the session (see the catalogue)."),
+        },
+    )
+    module_name = serializers.CharField(source="module.name", read_only=True, default=None)
+    climate_vulnerability = serializers.BooleanField(
+        source="module.climate_vulnerability",
+        read_only=True,
+        default=None,
+        help_text=_(
+            "The module's tag; null while the session is not mapped to a module (it counts for no indicator)."
+        ),
+    )
     district = serializers.SlugRelatedField(
         slug_field="pcode", queryset=District.objects.all(), required=False, allow_null=True
     )
@@ -148,6 +200,9 @@ class TrainingSessionSerializer(serializers.ModelSerializer):
             "po_code",
             "partner_organization",
             "sub_project",
+            "module",
+            "module_name",
+            "climate_vulnerability",
             "topic",
             "held_on",
             "place",
@@ -155,6 +210,16 @@ class TrainingSessionSerializer(serializers.ModelSerializer):
             "facilitator",
             "attendee_count",
         ]
+
+
+class AssignModuleSerializer(serializers.Serializer):
+    module = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=TrainingModule.objects.all(),
+        error_messages={
+            "does_not_exist": _("“{value}” is not a training module code (see training-modules).")
+        },
+    )
 
 
 class AttendanceSerializer(RecordSerializer):
@@ -191,7 +256,15 @@ class RecpPracticeSerializer(serializers.ModelSerializer):
 
 
 class AdoptionSerializer(RecordSerializer):
+    """The PO reports; the PMU or a verifier verifies (`verify`). `verified_on` and `verified_by` are
+    never accepted from the client: sending either is a 400 naming it."""
+
     practice = serializers.SlugRelatedField(slug_field="code", queryset=RecpPractice.objects.all())
+    evidence_photo = serializers.FileField(
+        write_only=True, required=False, help_text=_("JPEG or PNG of the practice in use (multipart).")
+    )
+    has_photo = serializers.SerializerMethodField()
+    reported_by = serializers.StringRelatedField(read_only=True)
     verified_by = serializers.StringRelatedField(read_only=True)
 
     class Meta:
@@ -202,21 +275,50 @@ class AdoptionSerializer(RecordSerializer):
             "enterprise_code",
             "practice",
             "adopted_on",
+            "evidence_observed_on",
+            "evidence_photo",
+            "has_photo",
+            "evidence_latitude",
+            "evidence_longitude",
+            "note",
+            "reported_by",
             "verified_on",
             "verified_by",
-            "note",
         ]
+        read_only_fields = ["verified_on"]
         validators = []
+
+    def to_internal_value(self, data):
+        try:
+            services.refuse_verification_fields(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return super().to_internal_value(data)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_has_photo(self, adoption: Adoption) -> bool:
+        return bool(adoption.evidence_photo)
 
 
 class AdoptionUpdateSerializer(AdoptionSerializer):
     enterprise = serializers.PrimaryKeyRelatedField(read_only=True)
     practice = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    verified_on = serializers.DateField(read_only=True)
 
 
 class VerifyRequestSerializer(serializers.Serializer):
     verified_on = serializers.DateField(required=False, help_text=_("Defaults to today."))
+    comment = serializers.CharField(
+        required=False, allow_blank=True, help_text=_("What was seen; kept with the decision.")
+    )
+
+
+class ConfirmOperationalSerializer(serializers.Serializer):
+    on = serializers.DateField(
+        required=False, help_text=_("The day it was seen operating; defaults to today.")
+    )
+    comment = serializers.CharField(
+        required=False, allow_blank=True, help_text=_("What was seen; kept with the decision.")
+    )
 
 
 class RecpProfileSerializer(RecordSerializer):
@@ -281,7 +383,21 @@ class KpiSerializer(serializers.ModelSerializer):
             "max_value",
             "description",
             "is_active",
+            "adds_up",
+            "co2e_kg_per_unit",
+            "co2e_factor_source",
         ]
+
+    def validate(self, attrs):
+        # The catalogue's own rules (a range in order, an emission factor with its source), as a 400.
+        kpi = copy.copy(self.instance) if self.instance is not None else Kpi()
+        for name, value in attrs.items():
+            setattr(kpi, name, value)
+        try:
+            kpi.validate_constraints()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(as_serializer_error(exc)) from None
+        return attrs
 
 
 class KpiReadingSerializer(RecordSerializer):
@@ -322,6 +438,7 @@ class FacilitySerializer(serializers.ModelSerializer):
         slug_field="pcode", queryset=Upazila.objects.all(), required=False, allow_null=True
     )
     mes_served = ScopedRelatedField(Enterprise, many=True, required=False)
+    operational_confirmed_by = serializers.StringRelatedField(read_only=True)
 
     class Meta:
         model = CommonServiceFacility
@@ -340,8 +457,11 @@ class FacilitySerializer(serializers.ModelSerializer):
             "services",
             "status",
             "opened_on",
+            "operational_confirmed_on",
+            "operational_confirmed_by",
             "mes_served",
         ]
+        read_only_fields = ["operational_confirmed_on"]
         validators = []
 
 

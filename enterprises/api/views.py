@@ -36,6 +36,7 @@ from enterprises.models import (
     KpiReading,
     RecpPractice,
     RecpProfile,
+    TrainingModule,
     TrainingSession,
 )
 from enterprises.permissions import FieldDataPermission, FieldDataReadPMUWrite, can_read_field_data
@@ -188,7 +189,9 @@ class FinancialSupportViewSet(RecordViewSet):
 
 
 class TrainingSessionViewSet(ServiceSavedViewSet):
-    """Training sessions on climate vulnerability, held by a PO for one of its sub-projects."""
+    """Training sessions held by a PO for one of its sub-projects, each of a module of the PMU's
+    catalogue (`module`: its code). A session with `module` null (recorded before the catalogue)
+    counts for no indicator until the PMU maps it (`assign-module`)."""
 
     serializer_class = s.TrainingSessionSerializer
     permission_classes = [FieldDataPermission]
@@ -199,12 +202,47 @@ class TrainingSessionViewSet(ServiceSavedViewSet):
     def get_queryset(self):
         return (
             TrainingSession.objects.visible_to(self.request.user)
-            .select_related("partner_organization", "district")
+            .select_related("partner_organization", "district", "module")
             .annotate(attendee_count=Count("attendances"))
         )
 
     def write(self, data, instance):
         return services.save_training_session(user=self.request.user, data=data, session=instance)
+
+    @extend_schema(request=s.AssignModuleSerializer, responses={200: s.TrainingSessionSerializer, **REFUSED})
+    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader], url_path="assign-module")
+    def assign_module(self, request, pk=None):
+        """PMU: map the session to a module of the catalogue (or correct its mapping)."""
+        session = self.get_object()
+        payload = s.AssignModuleSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.assign_training_module(
+            user=request.user, session=session, module=payload.validated_data["module"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
+
+
+class TrainingModuleViewSet(ServiceErrors, NoDeleteViewSet):
+    """The PMU's catalogue of training modules (looked up by `code`): field-data readers read, PMU
+    officers add and edit (never delete: sessions keep their module; retire one with `is_active`)."""
+
+    queryset = TrainingModule.objects.all()
+    serializer_class = s.TrainingModuleSerializer
+    permission_classes = [FieldDataReadPMUWrite]
+    filterset_class = filters.TrainingModuleFilter
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+    search_fields = ["code", "name"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.save_training_module(
+            user=self.request.user, data=dict(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.save_training_module(
+            user=self.request.user, data=dict(serializer.validated_data), module=serializer.instance
+        )
 
 
 class AttendanceViewSet(RecordViewSet):
@@ -230,10 +268,12 @@ class AttendanceViewSet(RecordViewSet):
 
 
 class AdoptionViewSet(RecordViewSet):
-    """RECP practices adopted by MEs. An adoption counts once verified (`verify`)."""
+    """RECP practices adopted by MEs, reported by their PO with evidence (seen in use on, photo by
+    multipart upload, GPS). An adoption counts once the PMU or a verifier has verified it
+    (`verify`); a PO never sends `verified_on` or `verified_by` (400)."""
 
     model = Adoption
-    related = ("enterprise", "practice", "verified_by")
+    related = ("enterprise", "practice", "reported_by", "verified_by")
     serializer_class = s.AdoptionSerializer
     update_serializer_class = s.AdoptionUpdateSerializer
     filterset_class = filters.AdoptionFilter
@@ -253,12 +293,16 @@ class AdoptionViewSet(RecordViewSet):
     @extend_schema(request=s.VerifyRequestSerializer, responses={200: s.AdoptionSerializer, **REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
     def verify(self, request, pk=None):
-        """The PO's officer (or a PMU officer) has seen the practice in use."""
+        """PMU officer (or a verifier, belonging to no PO): the practice is seen in use. 403 for anyone
+        else, the PO's own staff included; 409 if already verified or the date does not fit."""
         adoption = self.get_object()
         payload = s.VerifyRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         updated = services.verify_adoption(
-            user=request.user, adoption=adoption, verified_on=payload.validated_data.get("verified_on")
+            user=request.user,
+            adoption=adoption,
+            verified_on=payload.validated_data.get("verified_on"),
+            comment=payload.validated_data.get("comment", ""),
         )
         return Response(
             s.AdoptionSerializer(self.get_queryset().get(pk=updated.pk), context={"request": request}).data
@@ -348,7 +392,8 @@ class KpiReadingViewSet(RecordViewSet):
 
 
 class FacilityViewSet(ServiceSavedViewSet):
-    """Common service facilities. CSF_ESTABLISHED counts operational ones from `opened_on`."""
+    """Common service facilities. CSF_ESTABLISHED counts operational ones once their operation is
+    confirmed (`confirm-operational`); a PO changing the status or `opened_on` clears the confirmation."""
 
     serializer_class = s.FacilitySerializer
     permission_classes = [FieldDataPermission]
@@ -358,12 +403,32 @@ class FacilityViewSet(ServiceSavedViewSet):
     def get_queryset(self):
         return (
             CommonServiceFacility.objects.visible_to(self.request.user)
-            .select_related("partner_organization", "sub_sector", "district", "upazila")
+            .select_related(
+                "partner_organization", "sub_sector", "district", "upazila", "operational_confirmed_by"
+            )
             .prefetch_related("mes_served")
         )
 
     def write(self, data, instance):
         return services.save_facility(user=self.request.user, data=data, facility=instance)
+
+    @extend_schema(request=s.ConfirmOperationalSerializer, responses={200: s.FacilitySerializer, **REFUSED})
+    @action(
+        detail=True, methods=["post"], permission_classes=[FieldDataReader], url_path="confirm-operational"
+    )
+    def confirm_operational(self, request, pk=None):
+        """PMU officer (or a verifier, belonging to no PO): the facility is seen operating; it then
+        counts as established. 403 for anyone else; 409 unless operational and not yet confirmed."""
+        facility = self.get_object()
+        payload = s.ConfirmOperationalSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.confirm_facility_operational(
+            user=request.user,
+            facility=facility,
+            on=payload.validated_data.get("on"),
+            comment=payload.validated_data.get("comment", ""),
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=facility.pk)).data)
 
 
 # --- Catalogues -----------------------------------------------------------------------------------

@@ -24,8 +24,9 @@ from enterprises.models import (
     ReadingSource,
     RecpPractice,
     SupportKind,
+    TrainingModule,
 )
-from subprojects.models import SubProject
+from subprojects.models import Financier, SubProject
 
 __all__ = [
     "IMPORTERS",
@@ -126,6 +127,18 @@ def _lists_for(
         sheets.append(("owner_gender", ["value", "label"], [[v, str(label)] for v, label in Gender.choices]))
     if kind == "financial-supports":
         sheets.append(("kind", ["value", "label"], [[v, str(label)] for v, label in SupportKind.choices]))
+        sheets.append(("financier", ["value", "label"], [[v, str(label)] for v, label in Financier.choices]))
+    if kind == "trainings":
+        sheets.append(
+            (
+                "module",
+                ["code", "name", "climate_vulnerability", "what_it_covers"],
+                [
+                    [m.code, m.name, _("yes") if m.climate_vulnerability else _("no"), m.description]
+                    for m in TrainingModule.objects.filter(is_active=True)
+                ],
+            )
+        )
     if kind == "adoptions":
         practices = RecpPractice.objects.filter(is_active=True).prefetch_related("applicable_sub_sectors")
         sheets.append(

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core.models import District, Division, SubSector, Upazila
-from enterprises import duplicates
+from enterprises import duplicates, services
 from enterprises.imports.base import Column, Importer, ImportReport, Planned, RowProblems
 from enterprises.imports.files import RawRow
 from enterprises.models import (
@@ -37,6 +37,7 @@ from enterprises.models import (
     ReadingSource,
     RecpPractice,
     SupportKind,
+    TrainingModule,
     TrainingSession,
 )
 from enterprises.validation import (
@@ -48,7 +49,7 @@ from enterprises.validation import (
     parse_int,
     parse_month,
 )
-from subprojects.models import SubProject
+from subprojects.models import Financier, SubProject
 
 GPS_PLACES = Decimal("0.000001")
 
@@ -361,6 +362,9 @@ class EnterpriseImporter(ReferenceLookups, Importer):
 
 # --- Financial supports ---------------------------------------------------------------------------
 
+# Besides the codes and the English labels ("World Bank", "PKSF", "PO contribution").
+FINANCIER_SYNONYMS = {"wb": Financier.WORLD_BANK, "po own": Financier.PO, "po's own": Financier.PO}
+
 
 class FinancialSupportImporter(EnterpriseCodes, Importer):
     kind = "financial-supports"
@@ -377,7 +381,21 @@ class FinancialSupportImporter(EnterpriseCodes, Importer):
         ),
         Column("kind", _lazy("loan or grant."), True, "loan"),
         Column("amount", _lazy("Amount in BDT, e.g. 150000 or 1,50,000."), True, "150000"),
-        Column("disbursed_on", _lazy("Disbursement date: YYYY-MM-DD or DD/MM/YYYY."), True, "2024-09-01"),
+        Column(
+            "financier",
+            _lazy("Whose money: world_bank, pksf or po (or World Bank, PKSF, PO contribution)."),
+            True,
+            "world_bank",
+        ),
+        Column(
+            "disbursed_on",
+            _lazy(
+                "Disbursement date: YYYY-MM-DD or DD/MM/YYYY. Disbursements before the programme start are "
+                "kept but not counted as project financing."
+            ),
+            True,
+            "2024-09-01",
+        ),
         Column("reference", _lazy("Loan account or voucher number (optional)."), False, "LN-2024-0457"),
     )
     key_fields = ("enterprise", "kind", "disbursed_on")
@@ -390,6 +408,15 @@ class FinancialSupportImporter(EnterpriseCodes, Importer):
             ),
             "amount": self.convert(
                 problems, "amount", parse_decimal, row.cells.get("amount"), "amount", required=True
+            ),
+            "financier": self.convert(
+                problems,
+                "financier",
+                parse_choice,
+                row.cells.get("financier"),
+                Financier.choices,
+                FINANCIER_SYNONYMS,
+                required=True,
             ),
             "disbursed_on": self.convert(
                 problems, "disbursed_on", parse_date, row.cells.get("disbursed_on"), required=True
@@ -426,7 +453,18 @@ class TrainingImporter(ReferenceLookups, Importer):
             True,
             "PKSF/SMART/SP/0001",
         ),
-        Column("topic", _lazy("Topic of the training."), True, "Climate risks for footwear workshops"),
+        Column(
+            "module",
+            _lazy("Code of the training module, from the PMU's catalogue (see the lists)."),
+            True,
+            "CV-01",
+        ),
+        Column(
+            "topic",
+            _lazy("Title or notes: how your PO names the session (optional)."),
+            False,
+            "Climate risks for footwear workshops",
+        ),
         Column("held_on", _lazy("Date: YYYY-MM-DD or DD/MM/YYYY."), True, "2024-10-12"),
         Column("place", _lazy("Where it was held."), True, "Bhairab CSF training room"),
         Column("district", _lazy("District name or P-code (optional)."), False, "Kishoreganj"),
@@ -436,12 +474,25 @@ class TrainingImporter(ReferenceLookups, Importer):
 
     def prepare(self) -> None:
         self.load_reference()
+        self.modules = {module.code.casefold(): module for module in TrainingModule.objects.all()}
+
+    def module(self, row: RawRow, problems: RowProblems) -> TrainingModule | None:
+        """Unknown codes here; a module no longer offered is refused by the model's rules."""
+        code = self.required_text(row, "module", problems)
+        found = self.modules.get(code.casefold()) if code else None
+        if code and found is None:
+            problems.add(
+                "module",
+                _("“%(code)s” is not a training module code (see the template's lists).") % {"code": code},
+            )
+        return found
 
     def parse(self, row: RawRow, problems: RowProblems) -> dict[str, Any]:
         return {
             "po_code": self.required_text(row, "session_code", problems, max_length=40),
             "sub_project": self.sub_project(row, problems),
-            "topic": self.required_text(row, "topic", problems),
+            "module": self.module(row, problems),
+            "topic": self.text(row, "topic")[:200],
             "held_on": self.convert(problems, "held_on", parse_date, row.cells.get("held_on"), required=True),
             "place": self.required_text(row, "place", problems),
             "district": self.district(row, problems, required=False),
@@ -455,7 +506,8 @@ class TrainingImporter(ReferenceLookups, Importer):
         return TrainingSession(partner_organization=self.po, created_by=self.user, **values)
 
     def describe(self, values: dict[str, Any]) -> str:
-        return f"{values['po_code']} · {values['topic']} · {values['held_on']}"
+        module = values["module"].code if values.get("module") else "?"
+        return f"{values['po_code']} · {module} · {values['topic'] or '—'} · {values['held_on']}"
 
 
 class AttendanceImporter(EnterpriseCodes, Importer):
@@ -539,20 +591,55 @@ class AdoptionImporter(EnterpriseCodes, Importer):
         ),
         Column("adopted_on", _lazy("Date the practice was adopted."), True, "2024-11-05"),
         Column(
-            "verified_on",
-            _lazy("Date your officer verified it in use (optional; you are recorded as the verifier)."),
+            "seen_in_use_on",
+            _lazy(
+                "Date your officer saw the practice in use (optional). The PMU or a verifier verifies the "
+                "adoption; your PO does not."
+            ),
             False,
             "2024-12-10",
+            field="evidence_observed_on",
+        ),
+        Column(
+            "latitude",
+            _lazy("GPS latitude where it was seen in use (optional)."),
+            False,
+            "24.052400",
+            field="evidence_latitude",
+        ),
+        Column(
+            "longitude",
+            _lazy("GPS longitude where it was seen in use (optional)."),
+            False,
+            "90.976400",
+            field="evidence_longitude",
         ),
         Column("note", _lazy("Note (optional)."), False, ""),
     )
     key_fields = ("enterprise", "practice")
-    derived_fields = ("verified_by",)
 
     def prepare(self) -> None:
         self.practices = {
             p.code.casefold(): p for p in RecpPractice.objects.prefetch_related("applicable_sub_sectors")
         }
+
+    def check_header(self, header: list[str], raw_header: list[str], report: ImportReport) -> bool:
+        """A file that still carries a verification column is refused as a whole: the PO would
+        believe its dates recorded as verifications."""
+        refused = [
+            (name, raw)
+            for name, raw in zip(header, raw_header, strict=True)
+            if name in services.VERIFICATION_FIELDS
+        ]
+        for _name, raw in refused:
+            report.add_error(1, raw, services.verification_not_by_po(raw))
+        kept = [
+            (name, raw)
+            for name, raw in zip(header, raw_header, strict=True)
+            if name not in services.VERIFICATION_FIELDS
+        ]
+        super().check_header([name for name, _raw in kept], [raw for _name, raw in kept], report)
+        return report.ok
 
     def parse(self, row: RawRow, problems: RowProblems) -> dict[str, Any]:
         code = self.required_text(row, "practice_code", problems)
@@ -565,23 +652,25 @@ class AdoptionImporter(EnterpriseCodes, Importer):
             "adopted_on": self.convert(
                 problems, "adopted_on", parse_date, row.cells.get("adopted_on"), required=True
             ),
-            "verified_on": self.convert(problems, "verified_on", parse_date, row.cells.get("verified_on")),
+            "evidence_observed_on": self.convert(
+                problems, "seen_in_use_on", parse_date, row.cells.get("seen_in_use_on")
+            ),
+            "evidence_latitude": self.gps(row, problems, "latitude"),
+            "evidence_longitude": self.gps(row, problems, "longitude"),
             "note": self.text(row, "note")[:250],
         }
 
+    def gps(self, row: RawRow, problems: RowProblems, column: str) -> Decimal | None:
+        return ReferenceLookups.gps(self, row, problems, column)
+
     def new_instance(self, values: dict[str, Any]) -> Adoption:
-        return Adoption(verified_by=self.user if values.get("verified_on") else None, **values)
+        # The importing PO staff member reports it; nobody has verified it yet.
+        return Adoption(reported_by=self.user, **values)
 
     def extra_checks(self, plan: Planned, problems: RowProblems) -> None:
-        if plan.action != "update":
-            return
-        was_verified = plan.before.get("verified_on", plan.instance.verified_on) is not None
-        if was_verified and plan.before.keys() & {"adopted_on", "verified_on"}:
-            problems.add(
-                "verified_on", _("This adoption is already verified: it cannot be changed by an import.")
-            )
-        elif "verified_on" in plan.before and plan.instance.verified_on:
-            plan.instance.verified_by = self.user
+        if plan.action == "update" and plan.instance.is_verified:
+            column = self._column_for_field(next(iter(plan.before)))
+            problems.add(column, _("This adoption is already verified: it cannot be changed by an import."))
 
     def describe(self, values: dict[str, Any]) -> str:
         return f"{values['enterprise'].po_code} · {values['practice'].code}"
@@ -744,6 +833,8 @@ class FacilityImporter(ReferenceLookups, EnterpriseCodes, Importer):
         ),
     )
     key_fields = ("sub_project", "name")
+    # Cleared when the PO changes the status or the opening date (services.clear_stale_confirmation).
+    derived_fields = ("operational_confirmed_by", "operational_confirmed_on")
 
     def prepare(self) -> None:
         self.load_reference()
@@ -802,6 +893,13 @@ class FacilityImporter(ReferenceLookups, EnterpriseCodes, Importer):
     def plan_chunk(self, rows, seen, report):
         plans = super().plan_chunk(rows, seen, report)
         for plan in plans:
+            if plan.action == "update" and plan.before.keys() & {"status", "opened_on"}:
+                stored = CommonServiceFacility(
+                    status=plan.before.get("status", plan.instance.status),
+                    opened_on=plan.before.get("opened_on", plan.instance.opened_on),
+                )
+                if services.clear_stale_confirmation(plan.instance, stored):
+                    plan.changes.append(str(_("operation confirmation cleared: to be confirmed again")))
             if plan.action == "unchanged":
                 stored = {me.pk for me in plan.instance.mes_served.all()}
                 if stored != {me.pk for me in plan.values["mes_served"]}:

@@ -8,17 +8,67 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import date as format_date
 from django.utils.functional import Promise
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from django.views import View
 
 from core.errors import ActionRefused
 from core.exports import export_or_refuse
+from enterprises.models import Adoption, CommonServiceFacility, FacilityStatus
 from enterprises.permissions import FieldDataReaderMixin
+from subprojects.models import Transition
+
+
+def programme_start_note() -> str:
+    """The flag of a disbursement dated before settings.PROGRAMME_START."""
+    return _("before the programme start (%(date)s): not counted as project financing") % {
+        "date": format_date(settings.PROGRAMME_START, "j M Y")
+    }
+
+
+def unmapped_badge() -> str:
+    """How a session without a module is marked wherever it is shown."""
+    return format_html(
+        '<span class="badge text-bg-warning" data-testid="unmapped">{}</span>',
+        _("not mapped to a module: counts for no indicator"),
+    )
+
+
+def module_cell(session) -> str:
+    """A session's module, with its climate-vulnerability tag, or the unmapped badge."""
+    if not session.module_id:
+        return unmapped_badge()
+    if session.module.climate_vulnerability:
+        return format_html(
+            '{} <span class="badge text-bg-info">{}</span>', session.module, _("climate vulnerability")
+        )
+    return str(session.module)
+
+
+def decisions_for(objects: list[Model], *actions: str) -> dict[int, list[Transition]]:
+    """The audit-trail rows (checks by the PMU or a verifier) of these objects, by object id, in
+    one query."""
+    if not objects:
+        return {}
+    found: dict[int, list[Transition]] = {}
+    rows = Transition.objects.filter(
+        content_type=ContentType.objects.get_for_model(type(objects[0])),
+        object_id__in=[obj.pk for obj in objects],
+        action__in=actions,
+    ).select_related("actor")
+    for row in rows.order_by("at", "pk"):
+        found.setdefault(row.object_id, []).append(row)
+    return found
 
 
 def style_form(form: forms.Form) -> forms.Form:
@@ -138,3 +188,27 @@ class RecordListView(FieldDataReaderMixin, View):
                 **self.extra_context(),
             },
         )
+
+
+def _by_whom_when(user, on) -> str:
+    return _("by %(who)s on %(date)s") % {
+        "who": user.get_display_name() if user else _("someone no longer registered"),
+        "date": format_date(on, "j M Y"),
+    }
+
+
+def verification_text(adoption: Adoption) -> str:
+    """How an adoption's state is shown in lists and on the ME page."""
+    if adoption.is_verified:
+        return _("verified %(by)s") % {"by": _by_whom_when(adoption.verified_by, adoption.verified_on)}
+    return _("reported, not yet verified")
+
+
+def confirmation_text(facility: CommonServiceFacility) -> str:
+    if facility.operational_confirmed_on:
+        return _("operation confirmed %(by)s") % {
+            "by": _by_whom_when(facility.operational_confirmed_by, facility.operational_confirmed_on)
+        }
+    if facility.status == FacilityStatus.OPERATIONAL:
+        return _("reported operational, awaiting confirmation")
+    return ""

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import ActionRefused
 from core.exports import export_or_refuse
 from core.models import Upazila
-from core.permissions import get_visible_or_404, is_pmu
+from core.permissions import get_visible_or_404
 from enterprises import duplicates, recp, services
 from enterprises.charts import kpi_charts
 from enterprises.exports import ENTERPRISE_RELATED, enterprise_columns
@@ -39,8 +39,16 @@ from enterprises.models import (
     KpiReading,
     RecpProfile,
 )
-from enterprises.permissions import can_enter_for, field_data_reader
-from enterprises.views.base import attach_errors, querystring_without, refuse, style_form
+from enterprises.permissions import can_enter_for, field_data_reader, is_independent_checker
+from enterprises.views.base import (
+    attach_errors,
+    decisions_for,
+    programme_start_note,
+    querystring_without,
+    refuse,
+    style_form,
+    verification_text,
+)
 
 
 def _enterprise(request: HttpRequest, pk: int) -> Enterprise:
@@ -84,7 +92,8 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
     ids = [me.pk for me in page.object_list]
     # Per-page figures: one grouped query each, for the 50 rows shown only.
     practices = dict(
-        Adoption.objects.filter(enterprise_id__in=ids, verified_on__isnull=False)
+        Adoption.objects.verified_independently()
+        .filter(enterprise_id__in=ids)
         .values_list("enterprise_id")
         .annotate(n=Count("practice_id", distinct=True))
     )
@@ -142,12 +151,18 @@ def _detail_context(request: HttpRequest, enterprise: Enterprise) -> dict:
         .prefetch_related("recommended_practices")
         .first()
     )
+    adoptions = list(enterprise.adoptions.select_related("practice", "reported_by", "verified_by"))
+    decisions = decisions_for(adoptions, "verify")
+    for adoption in adoptions:
+        adoption.verification = verification_text(adoption)
+        adoption.decisions = decisions.get(adoption.pk, [])
     context = {
         "enterprise": enterprise,
         "supports": enterprise.financial_supports.all(),
         "support_total": enterprise.financial_supports.aggregate(total=Sum("amount"))["total"],
-        "attendances": enterprise.attendances.select_related("session").order_by("-session__held_on"),
-        "adoptions": enterprise.adoptions.select_related("practice", "verified_by"),
+        "programme_start_note": programme_start_note(),
+        "attendances": enterprise.attendances.select_related("session__module").order_by("-session__held_on"),
+        "adoptions": adoptions,
         "profile": profile,
         "profile_actions": recp.available_rules(user, profile) if profile else [],
         "comment_form": CommentForm(),
@@ -155,7 +170,8 @@ def _detail_context(request: HttpRequest, enterprise: Enterprise) -> dict:
         "charts": kpi_charts(readings),
         "facilities": enterprise.facilities_used.all(),
         "can_enter": can_enter_for(user, enterprise.partner_organization_id),
-        "can_verify": is_pmu(user) or can_enter_for(user, enterprise.partner_organization_id),
+        # Never the PO's own staff: verification is independent of whoever reported the adoption.
+        "can_verify": is_independent_checker(user),
         "verify_form": VerifyAdoptionForm(),
         "history": enterprise.history.select_related("history_user")[:10],
     }
@@ -336,20 +352,59 @@ def adoption_create(request: HttpRequest, pk: int) -> HttpResponse:
         enterprise,
         AdoptionForm,
         lambda data: services.add_adoption(user=request.user, enterprise=enterprise, data=data),
-        _("Record a RECP practice adopted"),
+        _("Report a RECP practice adopted"),
         anchor="#recp",
+        files=True,
+    )
+
+
+@field_data_reader
+def adoption_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    adoption = get_visible_or_404(Adoption.objects.select_related("enterprise"), request.user, pk=pk)
+    enterprise = _enterprise(request, adoption.enterprise_id)
+    if adoption.is_verified and can_enter_for(request.user, enterprise.partner_organization_id):
+        messages.error(request, _("A verified adoption cannot be changed."))
+        return redirect(enterprise.get_absolute_url() + "#recp")
+    return _record_form(
+        request,
+        enterprise,
+        AdoptionForm,
+        lambda data: services.update_adoption(user=request.user, adoption=adoption, data=data),
+        _("Edit a reported RECP practice"),
+        instance=adoption,
+        anchor="#recp",
+        files=True,
+    )
+
+
+@field_data_reader
+@require_GET
+def adoption_photo(request: HttpRequest, pk: int) -> FileResponse:
+    """The evidence photo, only to those who may see the adoption's PO."""
+    adoption = get_visible_or_404(Adoption.objects.all(), request.user, pk=pk)
+    if not adoption.evidence_photo:
+        raise Http404
+    return FileResponse(
+        adoption.evidence_photo.open("rb"), filename=adoption.evidence_photo.name.rsplit("/", 1)[-1]
     )
 
 
 @field_data_reader
 @require_POST
 def adoption_verify(request: HttpRequest, pk: int) -> HttpResponse:
-    adoption = get_visible_or_404(Adoption.objects.select_related("enterprise"), request.user, pk=pk)
+    adoption = get_visible_or_404(
+        Adoption.objects.select_related("enterprise", "practice"), request.user, pk=pk
+    )
     back = adoption.enterprise.get_absolute_url() + "#recp"
     form = VerifyAdoptionForm(request.POST)
-    verified_on = form.cleaned_data["verified_on"] if form.is_valid() else None
+    form.is_valid()
     try:
-        services.verify_adoption(user=request.user, adoption=adoption, verified_on=verified_on)
+        services.verify_adoption(
+            user=request.user,
+            adoption=adoption,
+            verified_on=form.cleaned_data.get("verified_on"),
+            comment=form.cleaned_data.get("comment", ""),
+        )
     except ActionRefused as exc:
         return refuse(request, exc, back)
     messages.success(request, _("Adoption of %(code)s verified.") % {"code": adoption.practice.code})

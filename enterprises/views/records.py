@@ -1,5 +1,6 @@
-"""Lists of field records across enterprises (each filterable and exportable), training sessions,
-common service facilities and the two catalogues."""
+"""Lists of field records across enterprises (each filterable and exportable), training sessions
+(and the PMU's mapping of sessions to modules), common service facilities (and their independent
+confirmation) and the catalogues (RECP practices, KPIs, training modules)."""
 
 from __future__ import annotations
 
@@ -8,33 +9,58 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, F, Q
+from django.core.paginator import Paginator
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as format_date
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ActionRefused
-from core.permissions import get_visible_or_404
+from core.permissions import get_visible_or_404, is_pmu
 from enterprises import exports, filters, services
-from enterprises.forms import FacilityForm, SessionAttendanceForm, TrainingSessionForm
+from enterprises.forms import (
+    AssignModuleForm,
+    CommentForm,
+    FacilityForm,
+    SessionAttendanceForm,
+    TrainingModuleForm,
+    TrainingSessionForm,
+)
 from enterprises.models import (
     Adoption,
     Attendance,
     CommonServiceFacility,
+    FacilityStatus,
     FinancialSupport,
     Kpi,
     KpiReading,
     RecpPractice,
     RecpProfile,
+    TrainingModule,
     TrainingSession,
 )
-from enterprises.permissions import can_enter_for, field_data_reader
+from enterprises.permissions import can_enter_for, field_data_reader, is_independent_checker
 from enterprises.validation import plain_number
-from enterprises.views.base import RecordListView, TableColumn, attach_errors
+from enterprises.views.base import (
+    RecordListView,
+    TableColumn,
+    attach_errors,
+    confirmation_text,
+    decisions_for,
+    module_cell,
+    programme_start_note,
+    refuse,
+    unmapped_badge,
+    verification_text,
+)
 
 
 def _me_link(record) -> str:
@@ -63,7 +89,7 @@ def field_data(request: HttpRequest) -> HttpResponse:
             _("Training sessions"),
             "enterprises:training-list",
             TrainingSession,
-            _("Trainings on climate vulnerability."),
+            _("Trainings held by the POs, each of a module of the PMU's catalogue."),
         ),
         (
             _("Training attendance"),
@@ -100,11 +126,27 @@ def field_data(request: HttpRequest) -> HttpResponse:
         {"title": title, "url": reverse(url), "count": model.objects.visible_to(user).count(), "text": text}
         for title, url, model, text in sections
     ]
+    unmapped = TrainingSession.objects.visible_to(user).filter(module__isnull=True).count()
     return render(
         request,
         "enterprises/field_data.html",
-        {"cards": cards, "can_enter": can_enter_for(user, user.partner_organization_id)},
+        {
+            "cards": cards,
+            "can_enter": can_enter_for(user, user.partner_organization_id),
+            "unmapped_sessions": unmapped,
+            "is_pmu": is_pmu(user),
+        },
     )
+
+
+def _disbursed_cell(support: FinancialSupport):
+    if support.is_before_programme_start:
+        return format_html(
+            '{} <span class="badge text-bg-warning" data-testid="before-programme">{}</span>',
+            format_date(support.disbursed_on, "j M Y"),
+            programme_start_note(),
+        )
+    return support.disbursed_on
 
 
 # --- Records across enterprises -------------------------------------------------------------------
@@ -121,7 +163,8 @@ class SupportList(RecordListView):
         TableColumn(_lazy("PO"), lambda s: s.enterprise.partner_organization.code),
         TableColumn(_lazy("Type"), lambda s: s.get_kind_display()),
         TableColumn(_lazy("Amount (BDT)"), lambda s: f"{s.amount:,.0f}", numeric=True),
-        TableColumn(_lazy("Disbursed on"), lambda s: s.disbursed_on),
+        TableColumn(_lazy("Financed by"), exports.financier_label),
+        TableColumn(_lazy("Disbursed on"), _disbursed_cell),
         TableColumn(_lazy("Reference"), lambda s: s.reference),
     )
     export_columns = staticmethod(exports.financial_support_columns)
@@ -132,12 +175,12 @@ class AttendanceList(RecordListView):
     title = _lazy("Training attendance")
     model = Attendance
     filterset_class = filters.AttendanceFilter
-    related = ("enterprise__partner_organization", "session")
+    related = ("enterprise__partner_organization", "session__module")
     ordering = ("-session__held_on", "-pk")
     table = (
         *ME_COLUMNS,
         TableColumn(_lazy("Session"), lambda a: a.session.po_code, lambda a: a.session.get_absolute_url()),
-        TableColumn(_lazy("Topic"), lambda a: a.session.topic),
+        TableColumn(_lazy("Module"), lambda a: module_cell(a.session)),
         TableColumn(_lazy("Held on"), lambda a: a.session.held_on),
         TableColumn(_lazy("Pre-test"), lambda a: a.pre_test_score, numeric=True),
         TableColumn(_lazy("Post-test"), lambda a: a.post_test_score, numeric=True),
@@ -150,14 +193,19 @@ class AdoptionList(RecordListView):
     title = _lazy("RECP adoptions")
     model = Adoption
     filterset_class = filters.AdoptionFilter
-    related = ("enterprise__partner_organization", "practice", "verified_by")
+    intro = _lazy(
+        "PO staff report each adoption with what their officer saw; it counts once the PMU or a verifier "
+        "has verified it."
+    )
+    related = ("enterprise__partner_organization", "practice", "reported_by", "verified_by")
     ordering = ("-adopted_on", "-pk")
     table = (
         *ME_COLUMNS,
         TableColumn(_lazy("Practice"), lambda a: f"{a.practice.code} · {a.practice.name}"),
         TableColumn(_lazy("Category"), lambda a: a.practice.get_category_display()),
         TableColumn(_lazy("Adopted on"), lambda a: a.adopted_on),
-        TableColumn(_lazy("Verified on"), lambda a: a.verified_on or "—"),
+        TableColumn(_lazy("Seen in use on"), lambda a: a.evidence_observed_on or "—"),
+        TableColumn(_lazy("Verification"), verification_text),
     )
     export_columns = staticmethod(exports.adoption_columns)
     export_name = "recp-adoptions"
@@ -205,13 +253,18 @@ class ReadingList(RecordListView):
 
 class TrainingList(RecordListView):
     title = _lazy("Training sessions")
+    intro = _lazy(
+        "Attendances count towards “increased knowledge on climate vulnerability” only at sessions of a "
+        "module tagged climate vulnerability. A session not mapped to a module counts for no indicator."
+    )
     model = TrainingSession
     filterset_class = filters.TrainingSessionFilter
-    related = ("partner_organization", "sub_project", "district")
+    related = ("partner_organization", "sub_project", "district", "module")
     ordering = ("-held_on", "-pk")
     table = (
         TableColumn(_lazy("Code"), lambda t: t.po_code, lambda t: t.get_absolute_url()),
-        TableColumn(_lazy("Topic"), lambda t: t.topic),
+        TableColumn(_lazy("Module"), module_cell),
+        TableColumn(_lazy("Title or notes"), lambda t: t.topic),
         TableColumn(_lazy("PO"), lambda t: t.partner_organization.code),
         TableColumn(_lazy("Held on"), lambda t: t.held_on),
         TableColumn(_lazy("Place"), lambda t: t.place),
@@ -219,23 +272,32 @@ class TrainingList(RecordListView):
     )
     export_columns = staticmethod(exports.training_columns)
     export_name = "training-sessions"
+    # The module filters matter most here; the sub-project and climate tag still work in URLs.
+    shown_filters = ("q", "partner_organization", "module", "mapped", "held_from", "held_to")
 
     def base_queryset(self):
         return super().base_queryset().annotate(attendee_count=Count("attendances"))
 
     def extra_context(self):
         user = self.request.user
+        context = {
+            "extra_links": [(reverse("enterprises:training-module-list"), _("The training-module catalogue"))]
+        }
+        if is_pmu(user):
+            unmapped = TrainingSession.objects.filter(module__isnull=True).count()
+            context["extra_links"].append(
+                (reverse("enterprises:sessions-to-map"), _("Sessions to map (%(n)s)") % {"n": unmapped})
+            )
         if can_enter_for(user, user.partner_organization_id):
-            return {
-                "add_url": reverse("enterprises:training-create"),
-                "add_label": _("Add a training session"),
-            }
-        return {}
+            context.update(
+                add_url=reverse("enterprises:training-create"), add_label=_("Add a training session")
+            )
+        return context
 
 
 def _session(request: HttpRequest, pk: int) -> TrainingSession:
     return get_visible_or_404(
-        TrainingSession.objects.select_related("partner_organization", "sub_project", "district"),
+        TrainingSession.objects.select_related("partner_organization", "sub_project", "district", "module"),
         request.user,
         pk=pk,
     )
@@ -278,8 +340,71 @@ def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stats": stats,
             "form": form,
             "can_enter": can_enter,
+            "module": module_cell(session),
+            "assign_form": AssignModuleForm(initial={"module": session.module_id})
+            if is_pmu(request.user)
+            else None,
+            "mappings": decisions_for([session], "assign_module").get(session.pk, []),
         },
     )
+
+
+# --- The PMU maps sessions to modules -------------------------------------------------------------
+
+
+@field_data_reader
+@require_GET
+def sessions_to_map(request: HttpRequest) -> HttpResponse:
+    """Sessions with no module (recorded before the catalogue, and not matched by their topic),
+    oldest first: until mapped they count for no indicator."""
+    if not is_pmu(request.user):
+        raise PermissionDenied
+    sessions = (
+        TrainingSession.objects.filter(module__isnull=True)
+        .select_related("partner_organization")
+        .annotate(attendee_count=Count("attendances"))
+        .order_by("held_on", "pk")
+    )
+    page = Paginator(sessions, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "enterprises/sessions_to_map.html",
+        {
+            "page_obj": page,
+            "paginator": page.paginator,
+            "querystring": "",
+            "form": AssignModuleForm(),
+            "unmapped_badge": unmapped_badge(),
+        },
+    )
+
+
+@field_data_reader
+@require_POST
+def training_assign_module(request: HttpRequest, pk: int) -> HttpResponse:
+    session = _session(request, pk)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    back = back or session.get_absolute_url()
+    form = AssignModuleForm(request.POST)
+    if not form.is_valid():
+        if not is_pmu(request.user):
+            raise PermissionDenied
+        messages.error(request, _("Choose a module of the catalogue."))
+        return redirect(back)
+    try:
+        services.assign_training_module(
+            user=request.user, session=session, module=form.cleaned_data["module"]
+        )
+    except ActionRefused as exc:
+        return refuse(request, exc, back)
+    messages.success(
+        request,
+        _("Session %(code)s mapped to %(module)s.")
+        % {"code": session.po_code, "module": form.cleaned_data["module"].code},
+    )
+    return redirect(back)
 
 
 def _object_form(
@@ -337,10 +462,20 @@ def training_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 class FacilityList(RecordListView):
     title = _lazy("Common service facilities")
-    intro = _lazy("CSF_ESTABLISHED counts operational facilities from their opening date.")
+    intro = _lazy(
+        "A facility the PO reports operational counts as established once the PMU or a verifier has "
+        "confirmed that it operates."
+    )
     model = CommonServiceFacility
     filterset_class = filters.FacilityFilter
-    related = ("partner_organization", "sub_project", "sub_sector", "district", "upazila")
+    related = (
+        "partner_organization",
+        "sub_project",
+        "sub_sector",
+        "district",
+        "upazila",
+        "operational_confirmed_by",
+    )
     ordering = ("name",)
     table = (
         TableColumn(_lazy("Name"), lambda f: f.name, lambda f: f.get_absolute_url()),
@@ -350,6 +485,7 @@ class FacilityList(RecordListView):
         TableColumn(_lazy("District"), lambda f: f.district.name),
         TableColumn(_lazy("Status"), lambda f: f.get_status_display()),
         TableColumn(_lazy("Opened on"), lambda f: f.opened_on or "—"),
+        TableColumn(_lazy("Confirmation"), lambda f: confirmation_text(f) or "—"),
         TableColumn(_lazy("MEs served"), lambda f: f.served_count, numeric=True),
     )
     export_columns = staticmethod(exports.facility_columns)
@@ -368,7 +504,12 @@ class FacilityList(RecordListView):
 def _facility(request: HttpRequest, pk: int) -> CommonServiceFacility:
     return get_visible_or_404(
         CommonServiceFacility.objects.select_related(
-            "partner_organization", "sub_project", "sub_sector", "district", "upazila"
+            "partner_organization",
+            "sub_project",
+            "sub_sector",
+            "district",
+            "upazila",
+            "operational_confirmed_by",
         ),
         request.user,
         pk=pk,
@@ -379,6 +520,11 @@ def _facility(request: HttpRequest, pk: int) -> CommonServiceFacility:
 @require_GET
 def facility_detail(request: HttpRequest, pk: int) -> HttpResponse:
     facility = _facility(request, pk)
+    may_confirm = (
+        is_independent_checker(request.user)
+        and facility.status == FacilityStatus.OPERATIONAL
+        and facility.operational_confirmed_on is None
+    )
     return render(
         request,
         "enterprises/facility_detail.html",
@@ -387,8 +533,30 @@ def facility_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "served": facility.mes_served.order_by("po_code"),
             "can_enter": can_enter_for(request.user, facility.partner_organization_id),
             "history": facility.history.select_related("history_user")[:10],
+            "confirmation": confirmation_text(facility),
+            "confirm_form": CommentForm() if may_confirm else None,
+            "decisions": decisions_for([facility], "confirm_operational").get(facility.pk, []),
         },
     )
+
+
+@field_data_reader
+@require_POST
+def facility_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    facility = _facility(request, pk)
+    form = CommentForm(request.POST)
+    form.is_valid()
+    try:
+        services.confirm_facility_operational(
+            user=request.user,
+            facility=facility,
+            on=form.cleaned_data.get("on"),
+            comment=form.cleaned_data.get("comment", ""),
+        )
+    except ActionRefused as exc:
+        return refuse(request, exc, facility.get_absolute_url())
+    messages.success(request, _("Confirmed: %(name)s operates.") % {"name": facility.name})
+    return redirect(facility)
 
 
 def _facility_form(request: HttpRequest, facility: CommonServiceFacility | None) -> HttpResponse:
@@ -455,6 +623,116 @@ class PracticeList(CatalogueList):
 
     def base_queryset(self):
         return RecpPractice.objects.prefetch_related("applicable_sub_sectors")
+
+
+# --- Training modules (the PMU's catalogue) --------------------------------------------------------
+
+
+class TrainingModuleList(RecordListView):
+    title = _lazy("Training modules")
+    intro = _lazy(
+        "The PMU's catalogue of training modules. Attendances at sessions of a module tagged climate "
+        "vulnerability count towards “MEs with increased knowledge on climate vulnerability” when the "
+        "post-test score is above the pre-test score."
+    )
+    model = TrainingModule
+    filterset_class = filters.TrainingModuleFilter
+    ordering = ("position", "code")
+    table = (
+        TableColumn(
+            _lazy("Code"),
+            lambda m: m.code,
+            lambda m: reverse("enterprises:training-module-detail", args=[m.pk]),
+        ),
+        TableColumn(_lazy("Module"), lambda m: m.name),
+        TableColumn(
+            _lazy("Climate vulnerability"), lambda m: _("yes") if m.climate_vulnerability else _("no")
+        ),
+        TableColumn(_lazy("Offered"), lambda m: _("yes") if m.is_active else _("no longer")),
+        TableColumn(_lazy("Sessions"), lambda m: m.session_count, numeric=True),
+    )
+    export_columns = staticmethod(exports.training_module_columns)
+    export_name = "training-modules"
+
+    def base_queryset(self):
+        # Sessions in the user's scope only: a PO sees how often it used each module.
+        sessions = TrainingSession.objects.visible_to(self.request.user).filter(module=OuterRef("pk"))
+        return TrainingModule.objects.annotate(session_count=_count_of(sessions))
+
+    def extra_context(self):
+        if is_pmu(self.request.user):
+            return {"add_url": reverse("enterprises:training-module-create"), "add_label": _("Add a module")}
+        return {}
+
+
+def _count_of(sessions) -> Coalesce:
+    """The number of these sessions per module (a correlated subquery, counted in the database)."""
+    counted = sessions.order_by().values("module").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _history_rows(module: TrainingModule) -> list[tuple]:
+    """Each recorded version with what changed from the one before (field, before, after)."""
+    rows = []
+    labels = {field.name: field.verbose_name for field in TrainingModule._meta.fields}
+    for record in module.history.select_related("history_user").order_by("-history_date", "-history_id")[:50]:
+        previous = record.prev_record
+        changes = []
+        if previous is not None:
+            changes = [
+                (labels.get(change.field, change.field), change.old, change.new)
+                for change in record.diff_against(previous).changes
+            ]
+        rows.append((record, changes))
+    return rows
+
+
+@field_data_reader
+@require_GET
+def training_module_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    module = get_object_or_404(TrainingModule, pk=pk)
+    return render(
+        request,
+        "enterprises/training_module_detail.html",
+        {
+            "module": module,
+            "sessions": TrainingSession.objects.visible_to(request.user).filter(module=module).count(),
+            "history": _history_rows(module),
+            "can_edit": is_pmu(request.user),
+        },
+    )
+
+
+def _module_form(request: HttpRequest, module: TrainingModule | None) -> HttpResponse:
+    if not is_pmu(request.user):
+        raise PermissionDenied
+    form = TrainingModuleForm(request.POST or None, instance=module)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.save_training_module(user=request.user, data=form.cleaned_data, module=module)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, _("Training module %(code)s saved.") % {"code": saved.code})
+            return redirect("enterprises:training-module-detail", pk=saved.pk)
+    back = (
+        reverse("enterprises:training-module-detail", args=[module.pk])
+        if module
+        else reverse("enterprises:training-module-list")
+    )
+    return render(
+        request, "enterprises/simple_form.html", {"form": form, "title": _("Training module"), "back": back}
+    )
+
+
+@field_data_reader
+def training_module_create(request: HttpRequest) -> HttpResponse:
+    return _module_form(request, None)
+
+
+@field_data_reader
+def training_module_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _module_form(request, get_object_or_404(TrainingModule, pk=pk))
 
 
 class KpiList(CatalogueList):

@@ -3,10 +3,10 @@ from snapshots), and aggregation runs (trigger one, follow its status)."""
 
 from __future__ import annotations
 
-from datetime import date
+from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -17,15 +17,15 @@ from rest_framework.response import Response
 from core.models import PartnerOrganization
 from core.permissions import ReadScopedWritePMU, has_role, sees_whole_programme
 from core.roles import Role
-from monitoring import aggregation, dashboard
+from monitoring import aggregation, dashboard, outcomes
 from monitoring.models import (
     AggregationRun,
     Dimension,
     Indicator,
     IndicatorValue,
     Milestone,
+    OutcomeValue,
     RunTrigger,
-    Snapshot,
 )
 
 
@@ -49,10 +49,25 @@ class PointSerializer(serializers.Serializer):
 
 
 class LatestSerializer(serializers.Serializer):
-    as_of = serializers.DateField()
+    as_of = serializers.DateField(help_text="The date of the snapshot the value comes from.")
+    requested_as_of = serializers.DateField(
+        allow_null=True,
+        help_text="The date asked for (`as_of`), if any: the snapshot is the latest on or before it.",
+    )
     computed_at = serializers.DateTimeField()
     value = serializers.DecimalField(max_digits=18, decimal_places=4)
+    target = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    target_basis = serializers.ChoiceField(
+        choices=["programme", "po_commitment", ""],
+        help_text=(
+            "What `target` is: the programme's end-of-project target, or (for one PO) what the PO "
+            "committed to in its approved proposals; empty when there is nothing to compare with."
+        ),
+    )
     percent_of_target = serializers.FloatField(allow_null=True)
+    percent_of_programme_target = serializers.FloatField(
+        allow_null=True, help_text="For one PO only: its figure as a share of the programme's target."
+    )
 
 
 class IndicatorSerializer(serializers.ModelSerializer):
@@ -62,21 +77,33 @@ class IndicatorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Indicator
-        fields = ["code", "name", "definition", "unit", "target", "parent", "milestones", "latest"]
+        fields = [
+            "code", "name", "definition", "level", "unit", "target", "parent", "baseline_value",
+            "baseline_date", "data_source", "frequency", "responsible_unit", "milestones", "latest",
+        ]  # fmt: skip
         read_only_fields = ["code", "name", "definition", "unit", "parent"]
 
     @extend_schema_field(LatestSerializer(allow_null=True))
     def get_latest(self, indicator: Indicator) -> dict | None:
-        latest = self.context.get("latest", {}).get(indicator.pk)
-        snapshot = self.context.get("snapshot")
-        if latest is None or snapshot is None:
+        as_of: dashboard.AsOf | None = self.context.get("as_of")
+        if as_of is None or as_of.snapshot is None:
             return None
+        # A PO without any figure for an indicator in the snapshot has none of it: zero, as on its dashboard.
+        latest = self.context.get("latest", {}).get(indicator.pk, Decimal(0))
+        po = self.context.get("po")
+        progress = dashboard.progress(
+            indicator, latest, po_id=po.pk if po else None, commitments=self.context.get("commitments")
+        )
         return LatestSerializer(
             {
-                "as_of": snapshot.as_of,
-                "computed_at": snapshot.computed_at,
+                "as_of": as_of.snapshot.as_of,
+                "requested_as_of": as_of.requested,
+                "computed_at": as_of.snapshot.computed_at,
                 "value": latest,
-                "percent_of_target": dashboard.percent_of(latest, indicator.target),
+                "target": progress.target,
+                "target_basis": progress.basis,
+                "percent_of_target": progress.percent,
+                "percent_of_programme_target": dashboard.programme_share(indicator, latest) if po else None,
             }
         ).data
 
@@ -110,7 +137,15 @@ class PMUWrites(ReadScopedWritePMU):
 
 
 SCOPE_PARAMETERS = [
-    OpenApiParameter("as_of", OpenApiTypes.DATE, description="A snapshot date (default: the latest)."),
+    OpenApiParameter(
+        "as_of",
+        OpenApiTypes.DATE,
+        description=(
+            "Any date from the programme start: the figures of the latest snapshot on or before it "
+            "(`latest.as_of` says which). If none exists yet, a run for that date is queued and the "
+            "answer is 202 with the run to follow. Default: the latest snapshot."
+        ),
+    ),
     OpenApiParameter(
         "po",
         OpenApiTypes.STR,
@@ -119,11 +154,53 @@ SCOPE_PARAMETERS = [
 ]
 
 
+class ComputingSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    run = serializers.IntegerField()
+    status = serializers.CharField()
+    requested_as_of = serializers.DateField()
+
+
+class AsOfScopeMixin:
+    """The scope (programme or one PO) and the snapshot answering `?as_of=` (monitoring.dashboard)."""
+
+    def scope(self) -> tuple[PartnerOrganization | None, dashboard.AsOf]:
+        if not hasattr(self, "_scope"):
+            code = self.request.query_params.get("po")
+            po = dashboard.scope_po(self.request.user, code)
+            if code and (po is None or po.code != code):
+                raise NotFound  # PO staff asking for another PO's figures: as if it did not exist
+            try:
+                requested = dashboard.parse_as_of(self.request.query_params.get("as_of"))
+            except DjangoValidationError as exc:
+                raise ValidationError({"as_of": exc.messages}) from exc
+            self._scope = (po, dashboard.snapshot_as_of(requested, user=self.request.user))
+        return self._scope
+
+    def computing_response(self) -> Response | None:
+        """202 while the figures of the date asked for are still being computed."""
+        _po, as_of = self.scope()
+        if as_of.snapshot is not None or as_of.run is None:
+            return None
+        body = {
+            "detail": as_of.note,
+            "run": as_of.run.pk,
+            "status": as_of.run.status,
+            "requested_as_of": as_of.requested,
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Retry-After": "30"})
+
+
 class IndicatorViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
+    AsOfScopeMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
 ):
-    """The results indicators with their targets, milestones and latest value. The detail adds every
-    breakdown of the snapshot and the history of totals. Read from stored snapshots only."""
+    """The results framework: each indicator's level, baseline, targets, data source, frequency and
+    responsible unit, with its value as of a date (read from stored snapshots only). The detail adds
+    every breakdown and the history of totals. PMU officers edit the framework columns (`PATCH`)."""
 
     serializer_class = IndicatorSerializer
     permission_classes = [PMUWrites]
@@ -138,28 +215,17 @@ class IndicatorViewSet(
     def get_serializer_class(self):
         return IndicatorDetailSerializer if self.action == "retrieve" else IndicatorSerializer
 
-    def _scope(self) -> tuple[PartnerOrganization | None, Snapshot | None]:
-        code = self.request.query_params.get("po")
-        po = dashboard.scope_po(self.request.user, code)
-        if code and (po is None or po.code != code):
-            raise NotFound  # PO staff asking for another PO's figures: as if it did not exist
-        as_of = self.request.query_params.get("as_of")
-        if not as_of:
-            return po, Snapshot.objects.order_by("-as_of").first()
-        try:
-            snapshot = Snapshot.objects.filter(as_of=date.fromisoformat(as_of)).first()
-        except ValueError as exc:
-            raise ValidationError({"as_of": _("Use YYYY-MM-DD.")}) from exc
-        if snapshot is None:
-            raise NotFound(_("No snapshot for that date."))
-        return po, snapshot
-
     def get_serializer_context(self):
         context = super().get_serializer_context()
         if self.request is None or getattr(self, "swagger_fake_view", False):
             return context
-        po, snapshot = self._scope()
-        context.update({"po": po, "snapshot": snapshot, "latest": {}})
+        if self.request.method not in ("GET", "HEAD"):
+            return context
+        po, as_of = self.scope()
+        context.update({"po": po, "as_of": as_of, "latest": {}})
+        if po is not None:
+            context["commitments"] = dashboard.po_commitments(po.pk)
+        snapshot = as_of.snapshot
         if snapshot is None:
             return context
         values = IndicatorValue.objects.for_dashboard(as_of=snapshot.as_of, po_id=po.pk if po else None)
@@ -176,16 +242,22 @@ class IndicatorViewSet(
             context["history"] = [
                 {"as_of": as_of, "value": value}
                 for as_of, value in dashboard.trend(code, po_code=po.code if po else None)
+                if as_of <= snapshot.as_of
             ]
         return context
 
-    @extend_schema(parameters=SCOPE_PARAMETERS)
+    @extend_schema(
+        parameters=SCOPE_PARAMETERS, responses={200: IndicatorSerializer(many=True), 202: ComputingSerializer}
+    )
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return self.computing_response() or super().list(request, *args, **kwargs)
 
-    @extend_schema(parameters=SCOPE_PARAMETERS)
+    @extend_schema(
+        parameters=SCOPE_PARAMETERS, responses={200: IndicatorDetailSerializer, 202: ComputingSerializer}
+    )
     def retrieve(self, request, *args, **kwargs):
-        return super().retrieve(request, *args, **kwargs)
+        self.get_object()  # an unknown code is a 404 before anything is computed
+        return self.computing_response() or super().retrieve(request, *args, **kwargs)
 
 
 class AggregationRunSerializer(serializers.ModelSerializer):
@@ -227,3 +299,84 @@ class AggregationRunViewSet(
             as_of=payload.validated_data.get("as_of"), trigger=RunTrigger.API, user=request.user
         )
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class OutcomeRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    mes = serializers.IntegerField(help_text="MEs with a baseline and a later reading of this KPI.")
+    mes_improved = serializers.IntegerField()
+    baseline_total = serializers.DecimalField(max_digits=20, decimal_places=3, allow_null=True)
+    latest_total = serializers.DecimalField(max_digits=20, decimal_places=3, allow_null=True)
+    improvement = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=3,
+        allow_null=True,
+        help_text="Positive is better (a saving, or a gain); null for concentrations.",
+    )
+
+
+class OutcomeSectionSerializer(serializers.Serializer):
+    quantity = serializers.CharField(help_text="A KPI code, or CO2E for emissions avoided.")
+    name = serializers.CharField()
+    unit = serializers.CharField()
+    adds_up = serializers.BooleanField()
+    rows = OutcomeRowSerializer(many=True)
+
+
+class OutcomesSerializer(serializers.Serializer):
+    as_of = serializers.DateField(allow_null=True, help_text="The snapshot the figures come from.")
+    requested_as_of = serializers.DateField(allow_null=True)
+    po = serializers.CharField(allow_null=True)
+    breakdown = serializers.ChoiceField(choices=outcomes.OUTCOME_DIMENSIONS)
+    rule = serializers.CharField()
+    outcomes = OutcomeSectionSerializer(many=True)
+
+
+class OutcomeViewSet(AsOfScopeMixin, viewsets.GenericViewSet):
+    """Environmental outcomes of the KPI readings (baseline vs latest per ME, summed), as of a date,
+    in total or by `breakdown` (sector, business_area, district, po), for the programme or one PO."""
+
+    permission_classes = [PMUWrites]
+    pagination_class = None
+    serializer_class = OutcomesSerializer
+
+    def get_queryset(self):
+        return OutcomeValue.objects.none()
+
+    @extend_schema(
+        parameters=[
+            *SCOPE_PARAMETERS,
+            OpenApiParameter("breakdown", OpenApiTypes.STR, enum=list(outcomes.OUTCOME_DIMENSIONS)),
+        ],
+        responses={200: OutcomesSerializer, 202: ComputingSerializer},
+    )
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        breakdown = request.query_params.get("breakdown") or Dimension.TOTAL
+        if breakdown not in outcomes.OUTCOME_DIMENSIONS:
+            raise ValidationError({"breakdown": f"Choose one of: {', '.join(outcomes.OUTCOME_DIMENSIONS)}."})
+        po, as_of = self.scope()
+        if po is not None and breakdown == Dimension.PARTNER_ORGANIZATION:
+            raise ValidationError({"breakdown": "A PO's figures have no breakdown by PO."})
+        computing = self.computing_response()
+        if computing is not None:
+            return computing
+        sections = outcomes.stored(as_of.snapshot, po_id=po.pk if po else None, dimension=breakdown)
+        body = {
+            "as_of": as_of.snapshot.as_of if as_of.snapshot else None,
+            "requested_as_of": as_of.requested,
+            "po": po.code if po else None,
+            "breakdown": breakdown,
+            "rule": " ".join(str(sentence) for sentence in outcomes.RULE),
+            "outcomes": [
+                {
+                    "quantity": s.quantity,
+                    "name": s.name,
+                    "unit": s.unit,
+                    "adds_up": s.adds_up,
+                    "rows": OutcomeRowSerializer(s.rows, many=True).data,
+                }
+                for s in sections
+            ],
+        }
+        return Response(OutcomesSerializer(body).data)

@@ -27,3 +27,9 @@ def figure(value, unit: str) -> str:
 @register.filter
 def get_item(mapping: dict, key):
     return mapping.get(key, "")
+
+
+@register.filter
+def yearly(monthly):
+    """A monthly amount at the same rate for twelve months."""
+    return None if monthly is None else Decimal(monthly) * 12

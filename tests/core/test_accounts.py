@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from core.admin import PortalUserChangeForm
+from core.models import User
 from core.roles import GROUP_NAMES, Role
 from tests.factories import make_user
 
@@ -134,3 +135,39 @@ def test_a_person_may_hold_several_roles(db):
 
     assert user.roles == {Role.PMU_OFFICER, Role.TEC_MEMBER}
     assert user.sees_whole_programme
+
+
+def test_a_verifier_belongs_to_no_po(db, po_one):
+    user = make_user("monitor")
+    verifier = Group.objects.get(name=GROUP_NAMES[Role.VERIFIER])
+
+    form = PortalUserChangeForm(data=_admin_form_data(user, [verifier], po_one), instance=user)
+
+    assert not form.is_valid()
+    assert form.errors["partner_organization"] == [
+        "A verifier belongs to no Partner Organization: leave the PO empty."
+    ]
+    user.refresh_from_db()
+    assert user.partner_organization is None
+
+
+def test_a_verifier_cannot_also_be_po_staff(db, po_one):
+    user = make_user("monitor")
+    groups = Group.objects.filter(name__in=[GROUP_NAMES[Role.VERIFIER], GROUP_NAMES[Role.PO_STAFF]])
+
+    form = PortalUserChangeForm(data=_admin_form_data(user, list(groups), po_one), instance=user)
+
+    assert not form.is_valid()
+    assert "cannot also be PO staff" in form.errors["groups"][0]
+    assert not user.groups.exists()
+
+
+def test_a_verifier_without_po_is_accepted(db):
+    user = make_user("monitor")
+    verifier = Group.objects.get(name=GROUP_NAMES[Role.VERIFIER])
+
+    form = PortalUserChangeForm(data=_admin_form_data(user, [verifier], None), instance=user)
+
+    assert form.is_valid(), form.errors
+    form.save()
+    assert User.objects.get(pk=user.pk).roles == {Role.VERIFIER}

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from tests.factories import UserFactory
 
-PORTAL_APPS = ("core", "subprojects", "enterprises", "monitoring")
+PORTAL_APPS = ("core", "subprojects", "enterprises", "monitoring", "verification")
 
 
 def portal_models():

@@ -5,6 +5,7 @@ from django.core.management import CommandError, call_command
 
 from core.demo import DEMO_PASSWORD, DEMO_USERS
 from core.models import PartnerOrganization, User
+from core.roles import Role
 
 
 def seed():
@@ -27,6 +28,18 @@ def test_seed_demo_creates_the_demo_logins_with_their_roles():
         User.objects.get(username="po1").partner_organization
         != User.objects.get(username="po2").partner_organization
     )
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_a_verifier_login_outside_every_po():
+    output = seed()
+
+    verifier = User.objects.get(username="verifier")
+    assert verifier.roles == {Role.VERIFIER}
+    assert verifier.partner_organization is None
+    assert not verifier.sees_whole_programme
+    assert "Delta M&E Consultants" in verifier.designation
+    assert "verifier" in output
 
 
 @pytest.mark.django_db

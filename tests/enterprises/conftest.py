@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.roles import Role
 from tests.enterprises.factories import EnterpriseFactory, sub_project_for
-from tests.factories import district
+from tests.factories import district, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -12,6 +13,12 @@ def _media_in_tmp(request, settings, tmp_path):
     the files where the worker process looks for them."""
     if not request.node.get_closest_marker("real_services"):
         settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def verifier(db):
+    """A third-party monitor: belongs to no PO, checks what POs report."""
+    return make_user("verifier", Role.VERIFIER)
 
 
 @pytest.fixture

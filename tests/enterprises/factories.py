@@ -24,6 +24,7 @@ from enterprises.models import (
     RecpPractice,
     RecpProfile,
     SupportKind,
+    TrainingModule,
     TrainingSession,
 )
 from tests.factories import district, sub_sector
@@ -74,7 +75,13 @@ class FinancialSupportFactory(factory.django.DjangoModelFactory):
     enterprise = factory.SubFactory(EnterpriseFactory)
     kind = SupportKind.LOAN
     amount = Decimal("150000")
+    financier = "world_bank"
     disbursed_on = date(2024, 10, 1)
+
+
+def training_module(code: str = "CV-01") -> TrainingModule:
+    """A module of the catalogue seeded by the migrations (CV-01..03 are tagged climate vulnerability)."""
+    return TrainingModule.objects.get(code=code)
 
 
 class TrainingSessionFactory(factory.django.DjangoModelFactory):
@@ -84,6 +91,7 @@ class TrainingSessionFactory(factory.django.DjangoModelFactory):
     sub_project = factory.SubFactory(SubProjectFactory)
     partner_organization = factory.SelfAttribute("sub_project.partner_organization")
     po_code = factory.Sequence(lambda n: f"TR-{n:04d}")
+    module = factory.LazyFunction(training_module)
     topic = "Climate risks for footwear workshops"
     held_on = date(2024, 11, 5)
     place = "Bhairab CSF training room"

@@ -115,8 +115,8 @@ def test_enterprises_are_never_deleted(api, po1, me_one):
 
 def test_api_filters_enterprises(api, pmu, sp_one, me_one, me_two):
     man = EnterpriseFactory(sub_project=sp_one, owner_gender="male")
-    AdoptionFactory(enterprise=man, practice=practice("AQ-04"), verified_on=date(2025, 1, 2))
-    AdoptionFactory(enterprise=man, practice=practice("EE-01"), verified_on=date(2025, 1, 2))
+    AdoptionFactory(enterprise=man, practice=practice("AQ-04"), verified_on=date(2025, 1, 2), verified_by=pmu)
+    AdoptionFactory(enterprise=man, practice=practice("EE-01"), verified_on=date(2025, 1, 2), verified_by=pmu)
     api.as_user(pmu)
 
     def ids(**query):
@@ -145,7 +145,13 @@ def test_field_records_through_the_api(api, po1, me_one, sp_one):
     api.as_user(po1)
     support = api.post(
         "/api/v1/financial-supports/",
-        {"enterprise": me_one.pk, "kind": "grant", "amount": "50000", "disbursed_on": "2024-10-02"},
+        {
+            "enterprise": me_one.pk,
+            "kind": "grant",
+            "amount": "50000",
+            "financier": "pksf",
+            "disbursed_on": "2024-10-02",
+        },
     )
     session = TrainingSessionFactory(sub_project=sp_one)
     attendance = api.post(
@@ -169,6 +175,7 @@ def test_field_records_through_the_api(api, po1, me_one, sp_one):
     )
     assert attendance.json()["knowledge_increased"] is True
     assert KpiReading.objects.get().period == date(2024, 9, 1)
+    assert (support.json()["financier"], support.json()["counts_as_project_financing"]) == ("pksf", True)
     updated = api.patch(f"/api/v1/financial-supports/{support.json()['id']}/", {"amount": "60000"})
     assert updated.json()["amount"] == "60000.00"
     assert api.delete(f"/api/v1/financial-supports/{support.json()['id']}/").status_code == 204
@@ -179,7 +186,13 @@ def test_a_duplicate_support_is_400_with_the_reason(api, po1, me_one):
 
     response = api.as_user(po1).post(
         "/api/v1/financial-supports/",
-        {"enterprise": me_one.pk, "kind": "loan", "amount": "1000", "disbursed_on": "2024-10-01"},
+        {
+            "enterprise": me_one.pk,
+            "kind": "loan",
+            "amount": "1000",
+            "financier": "world_bank",
+            "disbursed_on": "2024-10-01",
+        },
     )
 
     assert response.status_code == 400
@@ -212,22 +225,36 @@ def test_pmu_reads_every_record_but_writes_none(api, pmu, me_one):
     assert response.status_code == 403
 
 
-def test_verify_an_adoption_twice_is_409(api, po1, me_one):
+def test_verify_an_adoption_twice_is_409(api, pmu, me_one):
     adoption = AdoptionFactory(enterprise=me_one)
-    api.as_user(po1)
+    api.as_user(pmu)
 
     first = api.post(f"/api/v1/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-20"})
     second = api.post(f"/api/v1/adoptions/{adoption.pk}/verify/", {})
 
     assert first.status_code == 200
-    assert first.json()["verified_on"] == "2024-12-20"
+    assert (first.json()["verified_on"], first.json()["verified_by"]) == ("2024-12-20", "pmu")
     assert second.status_code == 409
 
 
-def test_verify_is_403_for_the_world_bank_and_404_for_another_po(api, wb, po2, me_one):
+@pytest.mark.parametrize("persona", ["po1", "wb", "approver", "tec1", "verifier"])
+def test_verify_is_403_for_every_role_but_the_pmu_through_the_api(api, request, me_one, persona):
+    """The PO's own staff included: an adoption is verified by someone outside the PO. Verifiers
+    verify through the verification pages, not the field-data API they cannot read."""
     adoption = AdoptionFactory(enterprise=me_one)
 
-    assert api.as_user(wb).post(f"/api/v1/adoptions/{adoption.pk}/verify/", {}).status_code == 403
+    response = api.as_user(request.getfixturevalue(persona)).post(
+        f"/api/v1/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-20"}
+    )
+
+    assert response.status_code == 403
+    adoption.refresh_from_db()
+    assert (adoption.verified_on, adoption.verified_by) == (None, None)
+
+
+def test_verify_is_404_for_another_po(api, po2, me_one):
+    adoption = AdoptionFactory(enterprise=me_one)
+
     assert api.as_user(po2).post(f"/api/v1/adoptions/{adoption.pk}/verify/", {}).status_code == 404
 
 
@@ -314,3 +341,20 @@ def test_the_pmu_does_not_upload_imports(api, pmu, sp_one):
     )
 
     assert response.status_code == 403
+
+
+def test_the_pmu_sets_a_kpi_emission_factor_only_with_its_source(api, pmu):
+    api.as_user(pmu)
+
+    url = f"/api/v1/kpis/{Kpi.objects.get(code='ELECTRICITY').pk}/"
+
+    refused = api.patch(url, {"co2e_kg_per_unit": "0.67"})
+    accepted = api.patch(
+        url,
+        {"co2e_kg_per_unit": "0.67", "co2e_factor_source": "Grid emission factor, Bangladesh 2023"},
+    )
+
+    assert refused.status_code == 400
+    assert "An emission factor needs its source." in str(refused.json())
+    assert accepted.status_code == 200, accepted.json()
+    assert Kpi.objects.get(code="ELECTRICITY").co2e_factor_source == "Grid emission factor, Bangladesh 2023"

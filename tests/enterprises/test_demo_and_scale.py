@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from core.models import PartnerOrganization
@@ -20,8 +21,9 @@ from enterprises.models import (
     Gender,
     KpiReading,
     RecpProfile,
+    TrainingSession,
 )
-from subprojects.models import SubProject
+from subprojects.models import SubProject, Transition
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -60,8 +62,44 @@ def test_demo_gives_each_active_sub_project_believable_field_data_and_is_idempot
         "sub_project__sector", "sub_sector", "district", "upazila", "division"
     )[:200]:
         me.full_clean(validate_unique=False)
-    assert Adoption.objects.filter(verified_by=po1).exists()
     assert RecpProfile.objects.filter(validated_by=pmu).exists()
+    # Adoptions are reported by the PO's staff and verified by someone outside it (here the PMU: no
+    # demo verifier exists in this test), never by the PO itself.
+    adoptions = Adoption.objects.filter(enterprise__partner_organization=sp_one.partner_organization)
+    assert adoptions.filter(reported_by=po1).count() == adoptions.count()
+    assert not Adoption.objects.filter(verified_by__partner_organization__isnull=False).exists()
+    share = Adoption.objects.filter(verified_by=pmu).count() / Adoption.objects.count()
+    assert 0.45 < share < 0.75
+    assert not Adoption.objects.filter(evidence_observed_on__isnull=True).exists()
+    assert (
+        Transition.objects.filter(action="verify").count() == Adoption.objects.filter(verified_by=pmu).count()
+    )
+    # Every session has a module of the catalogue, about half of them tagged climate vulnerability.
+    sessions = TrainingSession.objects.all()
+    assert not sessions.filter(module__isnull=True).exists()
+    assert 0.25 < sessions.filter(module__climate_vulnerability=True).count() / sessions.count() < 0.75
+    # Supports state their financier, mostly the World Bank; a few predate the programme.
+    assert not FinancialSupport.objects.filter(financier="").exists()
+    assert (
+        FinancialSupport.objects.filter(financier="world_bank").count() > FinancialSupport.objects.count() / 2
+    )
+    assert FinancialSupport.objects.filter(financier="pksf").exists()
+    assert FinancialSupport.objects.filter(financier="po").exists()
+    assert FinancialSupport.objects.filter(disbursed_on__lt=settings.PROGRAMME_START).count() == 3
+    operational = CommonServiceFacility.objects.filter(status="operational")
+    assert (
+        not CommonServiceFacility.objects.filter(operational_confirmed_on__isnull=False)
+        .exclude(operational_confirmed_by=pmu)
+        .exists()
+    )
+    assert operational.filter(operational_confirmed_by=pmu).count() <= operational.count()
+
+
+def test_demo_adoptions_are_verified_by_the_demo_verifier_when_there_is_one(sp_one, pmu, po1, verifier):
+    demo.seed(io.StringIO())
+
+    assert Adoption.objects.filter(verified_by=verifier).exists()
+    assert not Adoption.objects.filter(verified_by=pmu).exists()
 
 
 def test_generate_scale_refuses_without_debug(settings):
@@ -88,6 +126,10 @@ def test_generate_scale_builds_a_synthetic_programme_and_replaces_it_on_request(
     assert KpiReading.objects.count() > 600 * 10
     assert CommonServiceFacility.objects.count() == 3
     assert "enterprises: 600" in out.getvalue()
+    # Verified by an account outside every PO; every session of a module; every support's financier.
+    assert Adoption.objects.verified_independently().count() > Adoption.objects.count() / 3
+    assert not TrainingSession.objects.filter(module__isnull=True).exists()
+    assert not FinancialSupport.objects.filter(financier="").exists()
 
     call_command("generate_scale", "--enterprises", "600", "--pos", "3", stdout=out)
     assert "already there" in out.getvalue()

@@ -136,9 +136,10 @@ def test_list_filters_by_gender_district_sector_and_climate(client, pmu, sp_one,
 def test_list_filters_by_validated_profile_and_verified_practices(client, pmu, sp_one, me_one):
     other = EnterpriseFactory(sub_project=sp_one, name="Jamal Shoe Factory")
     RecpProfileFactory(enterprise=me_one, status=ProfileStatus.VALIDATED, validated_on=date(2025, 1, 10))
-    AdoptionFactory(enterprise=me_one, practice=practice("AQ-04"), verified_on=date(2025, 1, 5))
-    AdoptionFactory(enterprise=me_one, practice=practice("EE-01"), verified_on=date(2025, 1, 5))
-    AdoptionFactory(enterprise=other, practice=practice("EE-01"), verified_on=date(2025, 1, 5))
+    verified = {"verified_on": date(2025, 1, 5), "verified_by": pmu}
+    AdoptionFactory(enterprise=me_one, practice=practice("AQ-04"), **verified)
+    AdoptionFactory(enterprise=me_one, practice=practice("EE-01"), **verified)
+    AdoptionFactory(enterprise=other, practice=practice("EE-01"), **verified)
     AdoptionFactory(enterprise=other, practice=practice("AQ-04"))  # not verified: does not count
     client.force_login(pmu)
 

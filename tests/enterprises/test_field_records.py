@@ -15,6 +15,7 @@ from enterprises.models import (
     KpiReading,
     TrainingSession,
 )
+from subprojects.models import Transition
 from tests.enterprises.factories import (
     AdoptionFactory,
     EnterpriseFactory,
@@ -24,12 +25,19 @@ from tests.enterprises.factories import (
     TrainingSessionFactory,
     kpi,
     practice,
+    training_module,
 )
 from tests.factories import district, sub_sector
 
 pytestmark = pytest.mark.django_db
 
-SUPPORT = {"kind": "loan", "amount": "150000", "disbursed_on": "2024-10-01", "reference": "LN-1"}
+SUPPORT = {
+    "kind": "loan",
+    "amount": "150000",
+    "financier": "world_bank",
+    "disbursed_on": "2024-10-01",
+    "reference": "LN-1",
+}
 
 
 def test_po_staff_record_financial_support(client, po1, me_one):
@@ -41,6 +49,7 @@ def test_po_staff_record_financial_support(client, po1, me_one):
     assert response["Location"] == f"/enterprises/{me_one.pk}/#support"
     support = FinancialSupport.objects.get()
     assert (support.enterprise, support.amount, support.created_by) == (me_one, Decimal("150000"), po1)
+    assert support.financier == "world_bank"
 
 
 def test_refused_support_keeps_what_was_typed_and_says_why(client, po1, me_one):
@@ -113,13 +122,20 @@ def test_attendance_recorded_from_the_session_page_by_me_code(client, po1, me_on
 
 def test_po_staff_create_a_training_session_only_in_their_sub_projects(client, po1, sp_one, sp_two):
     client.force_login(po1)
-    data = {"po_code": "TR-1", "topic": "Heat stress", "held_on": "2024-10-10", "place": "Bhairab"}
+    data = {
+        "po_code": "TR-1",
+        "module": training_module("CV-02").pk,
+        "topic": "Heat stress",
+        "held_on": "2024-10-10",
+        "place": "Bhairab",
+    }
 
     client.post("/trainings/new/", {**data, "sub_project": sp_two.pk})
     assert not TrainingSession.objects.exists()
     client.post("/trainings/new/", {**data, "sub_project": sp_one.pk})
 
-    assert TrainingSession.objects.get().partner_organization == sp_one.partner_organization
+    session = TrainingSession.objects.get()
+    assert (session.partner_organization, session.module.code) == (sp_one.partner_organization, "CV-02")
 
 
 def test_another_po_cannot_open_a_session(client, po2, sp_one):
@@ -129,44 +145,77 @@ def test_another_po_cannot_open_a_session(client, po2, sp_one):
     assert client.get(f"/trainings/{session.pk}/").status_code == 404
 
 
-def test_po_staff_record_and_verify_an_adoption(client, po1, me_one):
+def test_po_staff_report_an_adoption_but_cannot_verify_it(client, po1, me_one):
     client.force_login(po1)
 
     client.post(
         f"/enterprises/{me_one.pk}/adoptions/new/",
-        {"practice": practice("WS-04").pk, "adopted_on": "2024-11-01"},
+        {
+            "practice": practice("WS-04").pk,
+            "adopted_on": "2024-11-01",
+            "evidence_observed_on": "2024-11-20",
+            "evidence_latitude": "24.0524",
+            "evidence_longitude": "90.9764",
+        },
     )
     adoption = Adoption.objects.get()
-    client.post(f"/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-01"})
+    refused = client.post(f"/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-01"})
 
+    assert refused.status_code == 403
     adoption.refresh_from_db()
-    assert (adoption.verified_on, adoption.verified_by) == (date(2024, 12, 1), po1)
+    assert (adoption.reported_by, adoption.evidence_observed_on) == (po1, date(2024, 11, 20))
+    assert (adoption.verified_on, adoption.verified_by) == (None, None)
+    assert not Transition.objects.exists()
+    page = client.get(f"/enterprises/{me_one.pk}/").content.decode()
+    assert "reported, not yet verified" in page
+    assert 'data-testid="verify-form"' not in page
 
 
 def test_pmu_may_verify_an_adoption_but_not_twice(client, pmu, me_one):
     adoption = AdoptionFactory(enterprise=me_one)
     client.force_login(pmu)
 
-    client.post(f"/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-15"})
+    client.post(f"/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-15", "comment": "Seen in use"})
     response = client.post(f"/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-20"}, follow=True)
 
     adoption.refresh_from_db()
     assert (adoption.verified_on, adoption.verified_by) == (date(2024, 12, 15), pmu)
     assert "already verified on 2024-12-15" in response.content.decode()
+    decision = Transition.objects.get()
+    assert (decision.subject, decision.action, decision.from_state, decision.to_state, decision.actor) == (
+        adoption,
+        "verify",
+        "reported",
+        "verified",
+        pmu,
+    )
+    assert decision.comment == "Seen in use"
+    page = response.content.decode()
+    assert f"verified by {pmu.get_display_name()} on 15 Dec 2024" in page
+    assert f"by {pmu.get_display_name()}: Seen in use" in page
 
 
-def test_world_bank_and_other_pos_cannot_verify(client, wb, po2, me_one):
+@pytest.mark.parametrize("persona", ["wb", "approver", "tec1", "verifier"])
+def test_other_roles_cannot_verify_on_the_page(client, request, me_one, persona):
     adoption = AdoptionFactory(enterprise=me_one)
-    client.force_login(wb)
-    assert client.post(f"/adoptions/{adoption.pk}/verify/").status_code == 403
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.post(f"/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-15"}).status_code == 403
+    adoption.refresh_from_db()
+    assert adoption.verified_on is None
+
+
+def test_another_po_cannot_verify(client, po2, me_one):
+    adoption = AdoptionFactory(enterprise=me_one)
     client.force_login(po2)
+
     assert client.post(f"/adoptions/{adoption.pk}/verify/").status_code == 404
     adoption.refresh_from_db()
     assert adoption.verified_on is None
 
 
-def test_a_verified_adoption_cannot_be_deleted(client, po1, me_one):
-    adoption = AdoptionFactory(enterprise=me_one, verified_on=date(2025, 1, 5))
+def test_a_verified_adoption_cannot_be_deleted(client, po1, pmu, me_one):
+    adoption = AdoptionFactory(enterprise=me_one, verified_on=date(2025, 1, 5), verified_by=pmu)
     client.force_login(po1)
 
     response = client.post(f"/field-data/adoption/{adoption.pk}/delete/", follow=True)
@@ -261,10 +310,10 @@ def test_no_new_enterprise_form_for_a_po_without_active_sub_project(client, po1,
     ],
 )
 def test_a_verification_date_in_the_future_or_before_the_adoption_is_refused(
-    client, po1, me_one, verified_on, reason
+    client, pmu, me_one, verified_on, reason
 ):
     adoption = AdoptionFactory(enterprise=me_one, adopted_on=date(2024, 12, 1))
-    client.force_login(po1)
+    client.force_login(pmu)
 
     response = client.post(f"/adoptions/{adoption.pk}/verify/", {"verified_on": verified_on}, follow=True)
 
@@ -273,8 +322,8 @@ def test_a_verification_date_in_the_future_or_before_the_adoption_is_refused(
     assert (adoption.verified_on, adoption.verified_by) == (None, None)
 
 
-def test_a_verified_adoption_cannot_be_changed_through_the_api(api, po1, me_one):
-    adoption = AdoptionFactory(enterprise=me_one, verified_on=date(2025, 1, 5))
+def test_a_verified_adoption_cannot_be_changed_through_the_api(api, po1, pmu, me_one):
+    adoption = AdoptionFactory(enterprise=me_one, verified_on=date(2025, 1, 5), verified_by=pmu)
 
     response = api.as_user(po1).patch(f"/api/v1/adoptions/{adoption.pk}/", {"note": "changed"})
 

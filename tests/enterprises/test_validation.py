@@ -304,11 +304,17 @@ def test_dates_are_read_day_first_as_bangladesh_writes_them():
 
 
 @pytest.mark.django_db
-def test_an_adoption_is_verified_after_it_is_adopted_and_fits_the_sub_sector(me_one):
+def test_an_adoption_is_seen_in_use_after_it_is_adopted_and_fits_the_sub_sector(me_one):
     early = AdoptionFactory.build(
-        enterprise=me_one, adopted_on=date(2024, 12, 1), verified_on=date(2024, 11, 1)
+        enterprise=me_one, adopted_on=date(2024, 12, 1), evidence_observed_on=date(2024, 11, 1)
     )
-    assert "verified_on" in errors_of(early)
+    assert errors_of(early)["evidence_observed_on"] == [
+        "A practice is seen in use on or after the day it was adopted."
+    ]
+    abroad = AdoptionFactory.build(
+        enterprise=me_one, evidence_latitude=Decimal("51.5"), evidence_longitude=Decimal("-0.12")
+    )
+    assert {"evidence_latitude", "evidence_longitude"} <= set(errors_of(abroad))
     wrong_sector = AdoptionFactory.build(enterprise=me_one, practice=practice("EE-05"))  # rice mills only
     assert errors_of(wrong_sector)["practice"] == ["EE-05 does not apply to the enterprise's sub-sector."]
 

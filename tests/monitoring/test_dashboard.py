@@ -33,7 +33,7 @@ def test_pmu_sees_the_programme_figures_against_targets(client, pmu, snapshot):
     page = client.get("/dashboard/").content.decode()
 
     assert 'data-testid="figure-ME_FINANCED">5<' in page
-    assert "of the target of 80,000" in page
+    assert "0.0 % of the programme target of 80,000" in page
     assert "Figures as of 30 Jun 2025" in page
 
 
@@ -88,6 +88,37 @@ def test_an_older_snapshot_can_be_chosen(client, pmu, snapshot):
     page = client.get("/dashboard/", {"as_of": "2025-03-31"}).content.decode()
 
     assert "Figures as of 31 Mar 2025" in page
+    assert 'data-testid="as-of-note"' not in page  # exactly the date asked for
+
+
+def test_any_date_shows_the_latest_snapshot_before_it_and_says_so(client, pmu, snapshot):
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/", {"as_of": "2025-05-15"}).content.decode()
+
+    assert "Figures as of 31 Mar 2025" in page
+    assert "Figures of 2025-03-31, the latest stored on or before 2025-05-15." in page
+    assert "Compute as of 15 May 2025" in page  # the PMU can have that exact date computed
+
+
+def test_a_date_before_any_snapshot_is_computed_on_demand(client, pmu, snapshot):
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/", {"as_of": "2024-12-31"}).content.decode()
+
+    # Without a broker the run happens at once; the snapshot of that exact date is then shown.
+    assert "Figures as of 31 Dec 2024" in page
+    assert AggregationRun.objects.get(as_of=date(2024, 12, 31)).trigger == "on_demand"
+
+
+def test_a_date_before_the_programme_start_is_refused_clearly(client, pmu, snapshot):
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/", {"as_of": "2023-07-31"}).content.decode()
+
+    assert "The programme began on 2023-08-01: there are no results before that date." in page
+    assert "Figures as of 30 Jun 2025" in page  # the latest figures stay on screen
+    assert not AggregationRun.objects.exists()
 
 
 def test_figures_drill_down_to_the_enterprises(client, pmu, snapshot):
@@ -252,13 +283,63 @@ def test_tec_members_have_no_indicators_api(api, tec1, snapshot):
     assert api.get("/api/v1/indicators/ME_FINANCED/").status_code == 403
 
 
-def test_api_refuses_a_bad_or_unknown_snapshot_date(api, pmu, snapshot):
+def test_api_refuses_a_bad_date_or_an_unknown_po(api, pmu, snapshot):
     api.as_user(pmu)
 
-    assert api.get("/api/v1/indicators/", {"as_of": "30/06/2025"}).status_code == 400
-    assert api.get("/api/v1/indicators/", {"as_of": "2025-05-31"}).status_code == 404
+    bad = api.get("/api/v1/indicators/", {"as_of": "30/06/2025"})
+    early = api.get("/api/v1/indicators/", {"as_of": "2023-07-01"})
+
+    assert bad.status_code == 400
+    assert "as_of" in bad.json()
+    assert early.status_code == 400
+    assert "programme began on 2023-08-01" in early.json()["as_of"][0]
     assert api.get("/api/v1/indicators/", {"po": "NOPE"}).status_code == 404
-    assert api.get("/api/v1/indicators/", {"as_of": "2025-03-31"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("asked", "used"),
+    [
+        ("2025-03-31", "2025-03-31"),
+        ("2025-05-31", "2025-03-31"),
+        ("2025-06-30", "2025-06-30"),
+        ("2031-01-01", "2025-06-30"),
+    ],
+)
+def test_api_answers_any_date_with_the_snapshot_it_used(api, pmu, snapshot, asked, used):
+    response = api.as_user(pmu).get("/api/v1/indicators/ME_FINANCED/", {"as_of": asked})
+
+    assert response.status_code == 200
+    assert response.json()["latest"]["as_of"] == used
+    assert response.json()["latest"]["requested_as_of"] == asked
+    assert response.json()["latest"]["value"] == "5.0000"
+
+
+def test_api_computes_a_date_without_any_snapshot_before_it(api, pmu, snapshot):
+    response = api.as_user(pmu).get("/api/v1/indicators/", {"as_of": "2024-09-30"})
+
+    assert response.status_code == 200
+    financed = next(row for row in response.json() if row["code"] == "ME_FINANCED")
+    assert financed["latest"]["as_of"] == "2024-09-30"
+    assert financed["latest"]["value"] == "0.0000"  # the disbursements came in 2025
+
+
+def test_api_says_202_while_a_date_is_still_being_computed(api, pmu, snapshot, settings):
+    from smart_portal.celery import app
+
+    app.conf.task_always_eager = False  # a real broker would run it later: nothing runs here
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("monitoring.tasks.run_aggregation.delay", lambda run_id: None)
+            first = api.as_user(pmu).get("/api/v1/indicators/", {"as_of": "2024-09-30"})
+            again = api.get("/api/v1/indicators/ME_FINANCED/", {"as_of": "2024-09-30"})
+    finally:
+        app.conf.task_always_eager = True
+
+    assert first.status_code == 202
+    assert first.json()["status"] == "queued"
+    assert again.status_code == 202
+    assert again.json()["run"] == first.json()["run"]  # one run per date, however often it is asked
+    assert AggregationRun.objects.filter(as_of=date(2024, 9, 30)).count() == 1
 
 
 def test_snapshot_values_hold_per_po_breakdowns(snapshot, po_one):
@@ -294,5 +375,6 @@ def test_a_pos_figures_are_measured_against_what_its_sub_projects_committed(clie
 
     page = client.get("/dashboard/").content.decode()
 
-    assert "30.0% of the 10 committed in the PO's sub-projects" in page
-    assert "of the target of 80,000" not in page
+    assert "30.0 % of the 10 committed in the PO's approved proposals" in page
+    assert "of the programme target of 80,000" not in page
+    assert "Share of the programme's target: 0.00 %" in page  # shown, and labelled as such

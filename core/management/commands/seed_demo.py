@@ -8,7 +8,7 @@ from django.test.utils import override_settings
 from core.demo import DEMO_NOTES, DEMO_PASSWORD, DEMO_USERS
 
 # Each app that has demo data provides `<app>.demo.seed(stdout)`; they run in this order.
-SEEDERS = ("core", "subprojects", "enterprises", "monitoring")
+SEEDERS = ("core", "subprojects", "enterprises", "verification", "monitoring")
 
 
 class Command(BaseCommand):
@@ -25,8 +25,11 @@ class Command(BaseCommand):
                 "seed_demo creates demo accounts with a published password, so it runs only with DEBUG=1 "
                 "(or --force on a throw-away database)."
             )
-        # Demo records are not edits anyone made: keep them out of the audit trail.
-        with override_settings(SIMPLE_HISTORY_ENABLED=False):
+        # Demo records are not edits anyone made: keep them out of the audit trail, and send no email
+        # about the decisions the demo records (e.g. the verifier's visits).
+        with override_settings(
+            SIMPLE_HISTORY_ENABLED=False, EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"
+        ):
             for app in SEEDERS:
                 try:
                     module = import_module(f"{app}.demo")

@@ -1,0 +1,422 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Min, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from core.models import PartnerOrganization
+from core.permissions import is_pmu, is_po_staff, role_required
+from core.roles import Role
+from monitoring import aggregation, dashboard, outcomes
+from monitoring.indicators import financing_before_start, programme_start
+from monitoring.models import AggregationRun, Dimension, Indicator, Level, Milestone, RunStatus, RunTrigger
+
+CHART_DIMENSIONS = [
+    Dimension.SECTOR,
+    Dimension.DIVISION,
+    Dimension.PARTNER_ORGANIZATION,
+    Dimension.GENDER,
+    Dimension.CLIMATE,
+    Dimension.BUSINESS_AREA,
+    Dimension.SUB_SECTOR,
+]
+# The filter keys of the enterprise list for each breakdown, for drill-down links.
+DRILL_FILTERS = {
+    Dimension.SECTOR: "sector",
+    Dimension.SUB_SECTOR: "sub_sector",
+    Dimension.DIVISION: "division",
+    Dimension.DISTRICT: "district",
+    Dimension.PARTNER_ORGANIZATION: "partner_organization",
+    Dimension.GENDER: "owner_gender",
+    Dimension.CLIMATE: "climate_vulnerable",
+    Dimension.BUSINESS_AREA: "business_area",
+}
+
+
+def _scope(request: HttpRequest) -> tuple[PartnerOrganization | None, list[PartnerOrganization]]:
+    """The PO whose figures are shown (None: the programme) and the POs a programme-wide role may
+    choose from; PO staff always see their own PO, whatever the address says."""
+    po = dashboard.scope_po(request.user, request.GET.get("po", ""))
+    pos = list(PartnerOrganization.objects.order_by("code")) if request.user.sees_whole_programme else []
+    return po, pos
+
+
+# A chart shows at most this many groups; the PO breakdown's table says how many more there are.
+CHART_GROUPS = 15
+
+
+def _chart(dimension: str, values: list) -> dict:
+    shown = values[:CHART_GROUPS]
+    is_po = dimension == Dimension.PARTNER_ORGANIZATION
+    return {
+        "dimension": dimension,
+        "label": Dimension(dimension).label,
+        "rows": shown if is_po else values,
+        "more": len(values) - len(shown) if is_po else 0,
+        "data": {"labels": [v.label for v in shown], "values": [float(v.value) for v in shown]},
+        # Doughnuts for two or three groups, bars (one line each) otherwise.
+        "height": 220 if len(values) <= 3 else 50 + 26 * len(shown),
+    }
+
+
+def _scope_query(as_of: dashboard.AsOf, po: PartnerOrganization | None, pos: list) -> str:
+    """The query string that keeps the date and scope when moving between results pages."""
+    params = {}
+    if as_of.requested:
+        params["as_of"] = as_of.requested.isoformat()
+    if po is not None and pos:
+        params["po"] = po.code
+    return f"?{urlencode(params)}" if params else ""
+
+
+def _as_of(request: HttpRequest) -> tuple[dashboard.AsOf, str]:
+    """The snapshot answering the page's "as of" date, and the problem with the date typed, if any."""
+    try:
+        requested = dashboard.parse_as_of(request.GET.get("as_of"))
+    except ValidationError as exc:
+        return dashboard.snapshot_as_of(None), " ".join(exc.messages)
+    return dashboard.snapshot_as_of(requested, user=request.user), ""
+
+
+@login_required
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    po, pos = _scope(request)
+    as_of, date_problem = _as_of(request)
+    board = dashboard.board(as_of=as_of, po_id=po.pk if po else None)
+    codes = {headline.indicator.code for headline in board.headlines}
+    selected_code = request.GET.get("indicator") if request.GET.get("indicator") in codes else "ME_FINANCED"
+    selected = board.headline(selected_code)
+    charts = [
+        _chart(dimension, selected.breakdowns[dimension])
+        for dimension in CHART_DIMENSIONS
+        if selected is not None and selected.breakdowns.get(dimension)
+    ]
+    trend = [
+        (day, value)
+        for day, value in dashboard.trend(selected_code, po_code=po.code if po else None)
+        if board.snapshot is None or day <= board.snapshot.as_of
+    ]
+    districts = selected.breakdowns.get(Dimension.DISTRICT, []) if selected else []
+    context = {
+        "board": board,
+        "as_of": as_of,
+        "scope_query": _scope_query(as_of, po, pos),
+        "date_problem": date_problem,
+        "requested_as_of": request.GET.get("as_of", ""),
+        "programme_start": programme_start(),
+        "po": po,
+        "pos": pos,
+        "selected": selected,
+        "charts": charts,
+        "districts": districts,
+        "trend_data": {
+            "labels": [day.isoformat() for day, _value in trend],
+            "values": [float(value) for _day, value in trend],
+            "target": float(selected.target) if selected and selected.target else None,
+            "name": str(selected.indicator.name) if selected else "",
+        },
+        "map_data": {
+            "values": {value.key: float(value.value) for value in districts},
+            "name": str(selected.indicator.name) if selected else "",
+            "unit": selected.indicator.get_unit_display() if selected else "",
+        },
+        "enterprise_list": reverse("enterprises:enterprise-list"),
+        "drill_filters": DRILL_FILTERS,
+        "can_refresh": is_pmu(request.user),
+        "last_run": AggregationRun.objects.order_by("-requested_at").first()
+        if request.user.sees_whole_programme
+        else None,
+    }
+    return render(request, "monitoring/dashboard.html", context)
+
+
+@login_required
+def indicator_page(request: HttpRequest, code: str) -> HttpResponse:
+    """One indicator: its rule in words, its place in the results framework, its figure as of a date
+    against the target that applies, its history, and what the rule leaves out."""
+    po, pos = _scope(request)
+    indicator = get_object_or_404(Indicator.objects.select_related("parent"), code=code)
+    as_of, date_problem = _as_of(request)
+    board = dashboard.board(as_of=as_of, po_id=po.pk if po else None)
+    headline = board.headline(code) or next(
+        (h for h in board.companions.values() if h and h.indicator.code == code), None
+    )
+    history = [
+        (day, value)
+        for day, value in dashboard.trend(code, po_code=po.code if po else None)
+        if board.snapshot is None or day <= board.snapshot.as_of
+    ]
+    excluded = None
+    if code in EXCLUDES_EARLY_FINANCING:
+        excluded = excluded_financing(po.pk if po else None)
+    context = {
+        "indicator": indicator,
+        "headline": headline,
+        "companion": board.companions.get(code),
+        "board": board,
+        "as_of": as_of,
+        "scope_query": _scope_query(as_of, po, pos),
+        "date_problem": date_problem,
+        "requested_as_of": request.GET.get("as_of", ""),
+        "programme_start": programme_start(),
+        "po": po,
+        "pos": pos,
+        "milestones": indicator.milestones.order_by("year"),
+        "history": history[-24:],
+        "excluded": excluded,
+        "can_edit": is_pmu(request.user),
+        "changes": indicator.history.select_related("history_user").order_by("-history_date")[:10]
+        if request.user.sees_whole_programme
+        else [],
+    }
+    return render(request, "monitoring/indicator.html", context)
+
+
+# Indicators whose rule leaves out disbursements dated before the programme start.
+EXCLUDES_EARLY_FINANCING = frozenset({"ME_FINANCED", "MONEY_DISBURSED", *dashboard.DISBURSED_BY_FINANCIER})
+
+
+def excluded_financing(po_id: int | None) -> dict:
+    """How many disbursements (and how much, BDT) the programme-start rule leaves out."""
+    supports = financing_before_start()
+    if po_id is not None:
+        supports = supports.filter(enterprise__partner_organization_id=po_id)
+    totals = supports.aggregate(n=Count("pk"), amount=Sum("amount"), first=Min("disbursed_on"))
+    return {**totals, "start": programme_start()}
+
+
+class FrameworkForm(forms.ModelForm):
+    """An indicator's results-framework columns, edited by the PMU (kept in its history)."""
+
+    class Meta:
+        model = Indicator
+        fields = [
+            "level",
+            "baseline_value",
+            "baseline_date",
+            "target",
+            "data_source",
+            "frequency",
+            "responsible_unit",
+        ]
+        labels = {"target": gettext_lazy("End-of-project target")}
+        widgets = {"baseline_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault(
+                "class", "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if (cleaned.get("baseline_value") is None) != (cleaned.get("baseline_date") is None):
+            raise forms.ValidationError(
+                {"baseline_date": _("Give the baseline value and its date together, or neither.")}
+            )
+        return cleaned
+
+
+@role_required(Role.PMU_OFFICER)
+def framework_edit(request: HttpRequest, code: str) -> HttpResponse:
+    indicator = get_object_or_404(Indicator, code=code)
+    form = FrameworkForm(request.POST or None, instance=indicator)
+    milestones = IndicatorMilestoneFormSet(request.POST or None, instance=indicator, prefix="milestones")
+    if request.method == "POST":
+        if form.is_valid() and milestones.is_valid():
+            with transaction.atomic():
+                form.save()
+                milestones.save()
+            messages.success(request, _("The results framework of this indicator is saved."))
+            return redirect("monitoring:indicator", code=indicator.code)
+        messages.error(request, _("Please correct the fields marked below. Nothing has been saved yet."))
+    return render(
+        request,
+        "monitoring/framework_form.html",
+        {"indicator": indicator, "form": form, "milestones": milestones},
+    )
+
+
+@login_required
+def framework_page(request: HttpRequest) -> HttpResponse:
+    """The results framework as a table: level, baseline, yearly targets, end target, source,
+    frequency and responsible unit of every indicator."""
+    if not (request.user.sees_whole_programme or is_po_staff(request.user)):
+        raise PermissionDenied
+    indicators = list(
+        Indicator.objects.select_related("parent").prefetch_related("milestones").order_by("position")
+    )
+    years = sorted({m.year for indicator in indicators for m in indicator.milestones.all()})
+    rows = [
+        (
+            indicator,
+            [next((m.target for m in indicator.milestones.all() if m.year == y), None) for y in years],
+        )
+        for indicator in indicators
+    ]
+    levels = [
+        (value, label, [row for row in rows if row[0].level == value]) for value, label in Level.choices
+    ]
+    return render(
+        request,
+        "monitoring/framework.html",
+        {"levels": [level for level in levels if level[2]], "years": years, "can_edit": is_pmu(request.user)},
+    )
+
+
+# --- Targets and milestones -----------------------------------------------------------------------
+
+
+class TargetForm(forms.ModelForm):
+    class Meta:
+        model = Indicator
+        fields = ["target"]
+        labels = {"target": gettext_lazy("End-of-project target")}
+
+
+class MilestoneForm(forms.ModelForm):
+    class Meta:
+        model = Milestone
+        fields = ["indicator", "year", "target"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.update(
+                {
+                    "class": "form-select form-select-sm"
+                    if isinstance(field.widget, forms.Select)
+                    else "form-control form-control-sm",
+                    "aria-label": str(field.label),
+                }
+            )
+
+    def clean_year(self):
+        year = self.cleaned_data["year"]
+        if not 2023 <= year <= 2040:
+            raise forms.ValidationError(_("Enter a year of the programme (2023 to 2040)."))
+        return year
+
+
+MilestoneFormSet = forms.modelformset_factory(Milestone, form=MilestoneForm, extra=3, can_delete=True)
+
+
+class IndicatorMilestoneForm(MilestoneForm):
+    class Meta(MilestoneForm.Meta):
+        fields = ["year", "target"]
+
+
+IndicatorMilestoneFormSet = forms.inlineformset_factory(
+    Indicator, Milestone, form=IndicatorMilestoneForm, extra=2, can_delete=True
+)
+
+
+@role_required(Role.PMU_OFFICER)
+def targets_page(request: HttpRequest) -> HttpResponse:
+    indicators = list(Indicator.objects.order_by("position"))
+    data = request.POST if request.method == "POST" else None
+    target_forms = [
+        TargetForm(data, instance=indicator, prefix=f"target-{indicator.pk}") for indicator in indicators
+    ]
+    milestones = MilestoneFormSet(
+        data, queryset=Milestone.objects.select_related("indicator").order_by("indicator__position", "year"),
+        prefix="milestones",
+    )  # fmt: skip
+    if data is not None:
+        if all(form.is_valid() for form in target_forms) and milestones.is_valid():
+            with transaction.atomic():
+                for form in target_forms:
+                    if form.has_changed():
+                        form.save()
+                milestones.save()
+            messages.success(request, _("Targets and milestones saved. The dashboard shows them at once."))
+            return redirect("monitoring:targets")
+        messages.error(request, _("Please correct the fields marked below. Nothing has been saved yet."))
+    return render(
+        request,
+        "monitoring/targets.html",
+        {"rows": list(zip(indicators, target_forms, strict=True)), "milestones": milestones},
+    )
+
+
+# --- Runs -----------------------------------------------------------------------------------------
+
+
+@login_required
+def runs_page(request: HttpRequest) -> HttpResponse:
+    if not request.user.sees_whole_programme:
+        raise PermissionDenied
+    runs = AggregationRun.objects.select_related("requested_by")[:30]
+    busy = any(run.status in {RunStatus.QUEUED, RunStatus.RUNNING} for run in runs)
+    template = "monitoring/_runs_table.html" if request.htmx else "monitoring/runs.html"
+    return render(request, template, {"runs": runs, "busy": busy, "can_refresh": is_pmu(request.user)})
+
+
+@require_POST
+@role_required(Role.PMU_OFFICER)
+def run_now(request: HttpRequest) -> HttpResponse:
+    try:
+        as_of = dashboard.parse_as_of(request.POST.get("as_of"))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("monitoring:dashboard")
+    run = aggregation.request_run(as_of=as_of, trigger=RunTrigger.BUTTON, user=request.user)
+    messages.info(
+        request,
+        _(
+            "The indicators are being recomputed as of %(date)s. The dashboard shows the new figures "
+            "when it is done."
+        )
+        % {"date": run.as_of},
+    )
+    return redirect("monitoring:runs")
+
+
+# --- Environmental outcomes and jobs --------------------------------------------------------------
+
+OUTCOME_BREAKDOWNS = [
+    Dimension.SECTOR,
+    Dimension.BUSINESS_AREA,
+    Dimension.DISTRICT,
+    Dimension.PARTNER_ORGANIZATION,
+]
+JOB_CODES = ("WAGE_JOBS_WOMEN", "WAGE_JOBS_MEN", "WAGE_JOBS_WOMEN_ADDED", "WAGE_JOBS_MEN_ADDED")
+
+
+@login_required
+def outcomes_page(request: HttpRequest) -> HttpResponse:
+    """Resource savings and emissions avoided (baseline vs latest per ME, from the snapshot) and wage
+    jobs in financed MEs, in total or by sector, business area, district or PO."""
+    po, pos = _scope(request)
+    as_of, date_problem = _as_of(request)
+    breakdowns = [d for d in OUTCOME_BREAKDOWNS if po is None or d != Dimension.PARTNER_ORGANIZATION]
+    dimension = request.GET.get("by") if request.GET.get("by") in breakdowns else Dimension.TOTAL
+    sections = outcomes.stored(as_of.snapshot, po_id=po.pk if po else None, dimension=dimension)
+    board = dashboard.board(as_of=as_of, po_id=po.pk if po else None)
+    context = {
+        "as_of": as_of,
+        "board": board,
+        "scope_query": _scope_query(as_of, po, pos),
+        "date_problem": date_problem,
+        "requested_as_of": request.GET.get("as_of", ""),
+        "programme_start": programme_start(),
+        "po": po,
+        "pos": pos,
+        "sections": sections,
+        "rule": outcomes.RULE,
+        "dimension": dimension,
+        "breakdowns": [(d, Dimension(d).label) for d in breakdowns],
+        "jobs": [board.headline(code) for code in JOB_CODES if board.headline(code)],
+    }
+    return render(request, "monitoring/outcomes.html", context)

@@ -1,0 +1,232 @@
+"""Verification API. Rounds: the PMU draws (`POST /verification-rounds/`); checks: the results are
+transitions of the shared engine (`POST /verification-checks/<id>/<action>/`, JSON or, to send a
+photo, multipart); the policy: `GET`/`PATCH /verification-policy/current/`.
+
+Answers: 400 a field breaks a rule (the body names it); 403 the role may not do it; 404 not found or
+not visible (another PO's check, a pending check for PO staff); 409 not possible now (a done check,
+a quarter already drawn), with the reason.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Q
+from django.http import FileResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+
+from core.errors import ActionRefused
+from core.permissions import is_pmu
+from smart_portal.api import ErrorSerializer
+from subprojects import workflow
+from subprojects.api.serializers import TimelineEntrySerializer
+from verification import services
+from verification.api import serializers as s
+from verification.files import image_response
+from verification.filters import CheckFilter
+from verification.models import CheckStatus, VerificationCheck, VerificationPolicy, VerificationRound
+from verification.permissions import Allowed, can_follow_rounds, can_read_checks, can_read_policy
+from verification.rates import confirmation_rates
+
+REFUSED = {
+    400: OpenApiResponse(description="A field breaks a rule; the body names it."),
+    403: OpenApiResponse(ErrorSerializer, description="Your role may not do this."),
+    404: OpenApiResponse(description="Not found, or not visible to you."),
+    409: OpenApiResponse(ErrorSerializer, description="Not possible now; the body says why."),
+}
+
+
+class ServiceErrors:
+    """Rules broken inside a service come back as 400 by field (refusals are 403/409 by the project's
+    exception handler)."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DjangoValidationError):
+            exc = DRFValidationError(detail=as_serializer_error(exc))
+        return super().handle_exception(exc)
+
+
+class RoundViewSet(
+    ServiceErrors,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Quarterly verification samples. Read by the PMU, verifiers, the World Bank and PKSF approvers;
+    drawn by the PMU (one per quarter). A round's detail gives each PO's population and sample as
+    drawn, and its checks' results and confirmation rate. Filters: `year`, `quarter`."""
+
+    serializer_class = s.RoundSerializer
+    permission_classes = [Allowed.to(can_follow_rounds, is_pmu)]
+    parser_classes = [JSONParser]
+    filterset_fields = ["year", "quarter"]
+
+    def get_queryset(self):
+        return (
+            VerificationRound.objects.select_related("drawn_by")
+            .annotate(
+                checks_sampled=Count("checks"),
+                checks_done=Count("checks", filter=~Q(checks__status=CheckStatus.PENDING)),
+            )
+            .order_by("-year", "-quarter")
+        )
+
+    def get_serializer_class(self):
+        return s.RoundDetailSerializer if self.action in {"retrieve", "create"} else s.RoundSerializer
+
+    def _detail(self, round_id: int) -> dict:
+        round_ = self.get_queryset().prefetch_related("strata__partner_organization").get(pk=round_id)
+        context = {**self.get_serializer_context(), "rates": confirmation_rates(round=round_)}
+        return s.RoundDetailSerializer(round_, context=context).data
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        return Response(self._detail(self.get_object().pk))
+
+    @extend_schema(request=s.DrawRequestSerializer, responses={201: s.RoundDetailSerializer, **REFUSED})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        """Draw the sample of a quarter (PMU). 409 if that quarter already has one; 400 if the quarter
+        has not started or ended before the programme started."""
+        payload = s.DrawRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        round_ = services.draw_round(user=request.user, **payload.validated_data)
+        return Response(self._detail(round_.pk), status=status.HTTP_201_CREATED)
+
+
+class CheckViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Sampled items and their results. The PMU, verifiers and programme-wide readers see every check;
+    PO staff see their own PO's checks once a result is recorded (the sample is not announced).
+    Filters: `round` (id), `partner_organization` (code), `kind`, `status`, `district` (P-code)."""
+
+    serializer_class = s.CheckSerializer
+    permission_classes = [Allowed.to(can_read_checks, can_read_checks)]
+    filterset_class = CheckFilter
+    search_fields = ["subject_label"]
+    ordering_fields = ["status_changed_at", "visited_on"]
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        return (
+            VerificationCheck.objects.visible_to(self.request.user)
+            .select_related("round", "partner_organization", "district", "checked_by")
+            .order_by("pk")
+        )
+
+    @extend_schema(responses=TimelineEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk=None) -> Response:
+        """Audit trail: each recorded result, newest first."""
+        entries = [entry.as_dict() for entry in services.check_timeline(self.get_object())]
+        return Response(TimelineEntrySerializer(entries, many=True).data)
+
+    @extend_schema(
+        responses={(200, "image/*"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No photo.")}
+    )
+    @action(detail=True, methods=["get"])
+    def photo(self, request: Request, pk=None) -> FileResponse:
+        """The verifier's photo."""
+        return image_response(self.get_object().photo)
+
+
+def _add_result_actions() -> None:
+    """One `POST /verification-checks/<id>/<action>/` per rule of the lifecycle table."""
+    for rule in workflow.rules_for(VerificationCheck):
+
+        def handler(self, request: Request, pk=None, _rule=rule) -> Response:
+            check = self.get_object()
+            # Who may act (403), then whether it is still possible (409), then what was sent (400).
+            if not workflow.may_act(request.user, check, _rule):
+                raise PermissionDenied(
+                    _("Your role does not allow “%(action)s” on %(object)s.")
+                    % {"action": _rule.label, "object": check.reference}
+                )
+            if check.status not in _rule.sources:
+                raise ActionRefused(
+                    _("“%(action)s” is not possible: %(object)s is already %(state)s.")
+                    % {"action": _rule.label, "object": check.reference, "state": check.get_status_display()},
+                    code="wrong_state",
+                )
+            payload = s.CheckResultUploadSerializer(
+                data=request.data, context={"check": check, "rule": _rule}
+            )
+            payload.is_valid(raise_exception=True)
+            data = payload.validated_data
+            workflow.apply(
+                check,
+                _rule.action,
+                request.user,
+                comment=data.get("comment", ""),
+                visited_on=data["visited_on"],
+                latitude=data.get("latitude"),
+                longitude=data.get("longitude"),
+                photo=data.get("photo"),
+            )
+            return Response(self.get_serializer(self.get_queryset().get(pk=check.pk)).data)
+
+        handler.__name__ = rule.action
+        handler.__doc__ = (
+            f"Record the result “{rule.label}” ({', '.join(sorted(rule.sources))} → {rule.target}). "
+            "Send JSON, or multipart/form-data to include a photo (JPEG or PNG)."
+        )
+        decorated = extend_schema(
+            request={
+                "application/json": s.CheckResultSerializer,
+                "multipart/form-data": s.CheckResultUploadSerializer,
+            },
+            responses={200: s.CheckSerializer, **REFUSED},
+            summary=str(rule.label),
+        )(
+            action(
+                detail=True,
+                methods=["post"],
+                url_path=rule.action.replace("_", "-"),
+                parser_classes=[JSONParser, MultiPartParser, FormParser],
+            )(handler)
+        )
+        setattr(CheckViewSet, rule.action, decorated)
+
+
+_add_result_actions()
+
+
+class PolicyViewSet(ServiceErrors, viewsets.GenericViewSet):
+    """The verification policy: flagging threshold, margin of error and smallest sample per PO, with
+    its history. Read by every signed-in role; changed by the PMU."""
+
+    serializer_class = s.PolicySerializer
+    permission_classes = [Allowed.to(can_read_policy, is_pmu)]
+    pagination_class = None
+    filter_backends = []
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        return VerificationPolicy.objects.all()
+
+    @extend_schema(methods=["get"], responses=s.PolicySerializer)
+    @extend_schema(
+        methods=["patch"], request=s.PolicySerializer, responses={200: s.PolicySerializer, **REFUSED}
+    )
+    @action(detail=False, methods=["get", "patch"])
+    def current(self, request: Request) -> Response:
+        policy = VerificationPolicy.current()
+        if request.method == "GET":
+            return Response(self.get_serializer(policy).data)
+        payload = self.get_serializer(policy, data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        data = {
+            "threshold_percent": policy.threshold_percent,
+            "margin_percent": policy.margin_percent,
+            "floor": policy.floor,
+            **payload.validated_data,
+        }
+        updated = services.update_policy(user=request.user, **data)
+        return Response(self.get_serializer(updated).data)

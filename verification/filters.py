@@ -1,0 +1,32 @@
+"""Filters of the checks list (pages and API): each an indexed column of the check itself."""
+
+from __future__ import annotations
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from core.models import District, PartnerOrganization
+from verification.models import CheckKind, CheckStatus, VerificationCheck, VerificationRound
+
+
+class CheckFilter(django_filters.FilterSet):
+    round = django_filters.ModelChoiceFilter(queryset=VerificationRound.objects.all(), label=_("Round"))
+    partner_organization = django_filters.ModelChoiceFilter(
+        queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+    )
+    kind = django_filters.ChoiceFilter(choices=CheckKind.choices, label=_("What is checked"))
+    status = django_filters.ChoiceFilter(choices=CheckStatus.choices, label=_("Result"))
+    district = django_filters.ModelChoiceFilter(
+        queryset=District.objects.order_by("name"), to_field_name="pcode", label=_("District")
+    )
+
+    class Meta:
+        model = VerificationCheck
+        fields = ["round", "partner_organization", "kind", "status", "district"]
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        user = getattr(request, "user", None)
+        if user is not None:
+            # A PO's staff choose among what they may see: their own PO.
+            self.filters["partner_organization"].queryset = PartnerOrganization.objects.visible_to(user)
