@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.db import connection
+
 from monitoring import aggregation
 from monitoring.models import Indicator, Milestone, RunStatus, RunTrigger, Snapshot
 
@@ -38,6 +40,11 @@ def seed(stdout) -> None:
             "  monitoring: snapshots already computed (manage.py aggregate_indicators refreshes them)"
         )
         return
+    if connection.vendor == "postgresql":
+        # The demo's field data were bulk-written a moment ago: without fresh statistics the planner
+        # takes the tables for empty and picks nested loops over them.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     run = aggregation.run_now(trigger=RunTrigger.COMMAND, backfill=True)
     if run.status != RunStatus.SUCCEEDED:
         stdout.write(f"  monitoring: the indicators could not be computed ({run.error})")

@@ -67,7 +67,7 @@ def test_a_refused_module_keeps_what_was_typed(client, pmu):
 
 
 @pytest.mark.parametrize("persona", ["po1", "wb", "approver"])
-def test_only_the_pmu_adds_or_edits_modules_on_the_pages(client, request, persona):
+def test_only_the_pmu_adds_or_edits_modules_on_the_pages(db, client, request, persona):
     module = training_module("CV-01")
     client.force_login(request.getfixturevalue(persona))
 
@@ -83,7 +83,7 @@ def test_only_the_pmu_adds_or_edits_modules_on_the_pages(client, request, person
 
 
 @pytest.mark.parametrize("persona", ["tec1", "verifier"])
-def test_roles_that_read_no_field_data_do_not_see_the_catalogue_pages(client, request, persona):
+def test_roles_that_read_no_field_data_do_not_see_the_catalogue_pages(db, client, request, persona):
     client.force_login(request.getfixturevalue(persona))
 
     assert client.get("/training-modules/").status_code == 403
@@ -289,7 +289,7 @@ def test_sessions_to_map_lists_the_unmapped_oldest_first_with_po_topic_and_date(
 
 
 @pytest.mark.parametrize("persona", ["po1", "wb", "approver"])
-def test_only_the_pmu_opens_sessions_to_map(client, request, persona):
+def test_only_the_pmu_opens_sessions_to_map(db, client, request, persona):
     client.force_login(request.getfixturevalue(persona))
 
     assert client.get("/trainings/to-map/").status_code == 403

@@ -371,7 +371,7 @@ def test_a_refused_policy_keeps_what_was_typed(client, pmu):
 
 
 @pytest.mark.parametrize("persona", ["verifier", "wb", "po1", "tec1"])
-def test_only_the_pmu_changes_the_policy(client, request, persona):
+def test_only_the_pmu_changes_the_policy(db, client, request, persona):
     client.force_login(request.getfixturevalue(persona))
     response = client.post(url("policy"), {"threshold_percent": "10", "margin_percent": "20", "floor": "1"})
     assert response.status_code == 403
