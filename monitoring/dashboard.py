@@ -98,12 +98,20 @@ class AsOf:
     def note(self) -> str:
         """What the reader must know about the date used, or ""."""
         if self.snapshot is None:
-            if self.run is not None:
-                return _(
-                    "No figures were stored on or before %(date)s: they are being computed now (run %(run)s, "
-                    "%(status)s)."
-                ) % {"date": self.requested, "run": self.run.pk, "status": self.run.get_status_display()}
-            return ""
+            if self.run is None:
+                return ""
+            values = {"date": self.requested, "run": self.run.pk, "status": self.run.get_status_display()}
+            if self.run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                message = _(
+                    "No figures were stored on or before %(date)s: they are being computed now "
+                    "(run %(run)s, %(status)s)."
+                )
+            else:
+                message = _(
+                    "No figures are stored on or before %(date)s, and computing them did not succeed "
+                    "(run %(run)s, %(status)s). Ask again in a few minutes."
+                )
+            return message % values
         if self.requested is not None and self.snapshot.as_of != self.requested:
             return _("Figures of %(used)s, the latest stored on or before %(asked)s.") % {
                 "used": self.snapshot.as_of.isoformat(),

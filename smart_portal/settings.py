@@ -292,6 +292,8 @@ SPECTACULAR_SETTINGS = {
         "SubProjectStatusEnum": "subprojects.models.SubProjectStatus",
         "ScoreSheetStatusEnum": "subprojects.models.ScoreSheetStatus",
         "ReportFormatEnum": "monitoring.models.ReportFormat",
+        # Facilities appear in the field data and in the verifiers' work list.
+        "FacilityKindEnum": "enterprises.models.FacilityKind",
     },
 }
 

@@ -21,9 +21,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ActionRefused
 from core.permissions import get_visible_or_404, is_pmu
 from enterprises import services as enterprise_services
-from enterprises.models import Adoption, CommonServiceFacility, FacilityStatus
+from enterprises.models import Adoption, CommonServiceFacility
 from subprojects import workflow
-from verification import sampling, services
+from verification import sampling, services, work
 from verification.files import image_response
 from verification.filters import CheckFilter
 from verification.forms import AwaitingFilterForm, CheckResultForm, DrawRoundForm, PolicyForm, VerifyForm
@@ -284,21 +284,6 @@ def adoption_photo(request: HttpRequest, pk: int) -> HttpResponse:
 AWAITING_KINDS = ("adoptions", "facilities")
 
 
-def _awaiting_querysets() -> dict[str, object]:
-    return {
-        "adoptions": Adoption.objects.filter(verified_on__isnull=True)
-        .select_related(
-            "enterprise__partner_organization", "enterprise__district", "enterprise__upazila", "practice"
-        )
-        .order_by("adopted_on", "pk"),
-        "facilities": CommonServiceFacility.objects.filter(
-            status=FacilityStatus.OPERATIONAL, operational_confirmed_on__isnull=True
-        )
-        .select_related("partner_organization", "district", "upazila")
-        .order_by("opened_on", "pk"),
-    }
-
-
 def _awaiting_page(
     request: HttpRequest, *, kind: str = "", failed: dict | None = None, status: int = 200
 ) -> HttpResponse:
@@ -306,15 +291,11 @@ def _awaiting_page(
     if kind not in AWAITING_KINDS:
         kind = "adoptions"
     filters = AwaitingFilterForm(request.GET or None)
-    querysets = _awaiting_querysets()
-    if filters.is_valid():
-        po, district = filters.cleaned_data["partner_organization"], filters.cleaned_data["district"]
-        if po:
-            querysets["adoptions"] = querysets["adoptions"].filter(enterprise__partner_organization=po)
-            querysets["facilities"] = querysets["facilities"].filter(partner_organization=po)
-        if district:
-            querysets["adoptions"] = querysets["adoptions"].filter(enterprise__district=district)
-            querysets["facilities"] = querysets["facilities"].filter(district=district)
+    chosen = filters.cleaned_data if filters.is_valid() else None
+    querysets = {
+        "adoptions": work.awaiting_adoptions(chosen),
+        "facilities": work.awaiting_facilities(chosen),
+    }
     for field in filters.fields.values():
         field.widget.attrs.setdefault("class", "form-select form-select-sm")
     other = "facilities" if kind == "adoptions" else "adoptions"

@@ -8,6 +8,8 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.models import District, PartnerOrganization
+from enterprises.models import FacilityKind
 from subprojects import workflow
 from subprojects.api.serializers import AvailableActionSerializer
 from verification import checks, services
@@ -230,3 +232,160 @@ class PolicySerializer(serializers.ModelSerializer):
     def get_history(self, obj) -> list[dict]:
         records = obj.history.select_related("history_user").order_by("-history_date")[:50]
         return PolicyHistorySerializer(records, many=True).data
+
+
+# --- Awaiting independent verification ------------------------------------------------------------
+
+
+def _gps(source: str | None = None, help_text: str = "") -> serializers.DecimalField:
+    extra = {"source": source} if source else {}
+    return serializers.DecimalField(
+        max_digits=9, decimal_places=6, allow_null=True, read_only=True, help_text=help_text, **extra
+    )
+
+
+class AwaitingAreaSerializer(serializers.Serializer):
+    pcode = serializers.CharField(read_only=True, help_text="P-code (the `district` filter takes it).")
+    name = serializers.CharField(read_only=True)
+
+
+class AwaitingPracticeSerializer(serializers.Serializer):
+    code = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class AwaitingEvidenceSerializer(serializers.Serializer):
+    """What the PO reported as its evidence that the practice is in use."""
+
+    observed_on = serializers.DateField(
+        source="evidence_observed_on", allow_null=True, read_only=True, help_text="Seen in use on."
+    )
+    latitude = _gps("evidence_latitude", "Where the PO's photo was taken.")
+    longitude = _gps("evidence_longitude")
+    has_photo = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField(
+        help_text="The PO's photo, for PMU officers and verifiers only; empty when there is none."
+    )
+
+    def get_has_photo(self, obj) -> bool:
+        return bool(obj.evidence_photo)
+
+    def get_photo_url(self, obj) -> str:
+        return reverse("verification-awaiting-adoption-photo", args=[obj.pk]) if obj.evidence_photo else ""
+
+
+class AwaitingEnterpriseSerializer(serializers.Serializer):
+    """The ME to visit."""
+
+    id = serializers.IntegerField(read_only=True)
+    partner_organization = serializers.CharField(
+        source="partner_organization.code", read_only=True, help_text="The reporting PO's code."
+    )
+    code = serializers.CharField(source="po_code", read_only=True, help_text="The PO's own code for the ME.")
+    name = serializers.CharField(read_only=True)
+    owner_name = serializers.CharField(read_only=True)
+    phone = serializers.CharField(read_only=True)
+    upazila = AwaitingAreaSerializer(read_only=True)
+    district = AwaitingAreaSerializer(read_only=True)
+    latitude = _gps()
+    longitude = _gps()
+
+
+class AwaitingAdoptionSerializer(serializers.Serializer):
+    """A RECP adoption a PO reported, not yet verified independently."""
+
+    id = serializers.IntegerField(read_only=True)
+    practice = AwaitingPracticeSerializer(read_only=True)
+    adopted_on = serializers.DateField(read_only=True)
+    evidence = AwaitingEvidenceSerializer(source="*", read_only=True)
+    enterprise = AwaitingEnterpriseSerializer(read_only=True)
+    verify_url = serializers.SerializerMethodField(help_text="POST here to verify it.")
+
+    def get_verify_url(self, obj) -> str:
+        return reverse("verification-awaiting-adoption-verify", args=[obj.pk])
+
+
+class AwaitingFacilitySerializer(serializers.Serializer):
+    """A common service facility its PO reports operational, whose operation is not yet confirmed."""
+
+    id = serializers.IntegerField(read_only=True)
+    partner_organization = serializers.CharField(
+        source="partner_organization.code", read_only=True, help_text="The reporting PO's code."
+    )
+    name = serializers.CharField(read_only=True)
+    kind = serializers.ChoiceField(choices=FacilityKind.choices, read_only=True)
+    services = serializers.CharField(read_only=True, help_text="Services offered, as the PO describes them.")
+    address = serializers.CharField(read_only=True)
+    upazila = AwaitingAreaSerializer(read_only=True, allow_null=True)
+    district = AwaitingAreaSerializer(read_only=True)
+    latitude = _gps()
+    longitude = _gps()
+    opened_on = serializers.DateField(read_only=True)
+    confirm_url = serializers.SerializerMethodField(help_text="POST here to confirm that it operates.")
+
+    def get_confirm_url(self, obj) -> str:
+        return reverse("verification-awaiting-facility-confirm-operational", args=[obj.pk])
+
+
+class AwaitingFilterSerializer(serializers.Serializer):
+    """The work lists' filters (query parameters)."""
+
+    po = serializers.SlugRelatedField(
+        source="partner_organization",
+        slug_field="code",
+        queryset=PartnerOrganization.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The reporting PO's code, e.g. PO-017 (exact); empty for every PO.",
+    )
+    district = serializers.SlugRelatedField(
+        slug_field="pcode",
+        queryset=District.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The district's P-code; empty for every district.",
+    )
+
+
+class VerifyAwaitingAdoptionSerializer(serializers.Serializer):
+    verified_on = serializers.DateField(
+        required=False,
+        help_text="The day the practice was seen in use (YYYY-MM-DD): not before the adoption, not in "
+        "the future. Defaults to today.",
+    )
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="What was seen; kept with the decision."
+    )
+
+
+class ConfirmAwaitingFacilitySerializer(serializers.Serializer):
+    on = serializers.DateField(
+        required=False,
+        help_text="The day the facility was seen operating (YYYY-MM-DD): not before its opening, not in "
+        "the future. Defaults to today.",
+    )
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="What was seen; kept with the decision."
+    )
+
+
+class AdoptionVerifiedSerializer(serializers.Serializer):
+    """The decision recorded (the adoption has left the list and now counts)."""
+
+    id = serializers.IntegerField(read_only=True)
+    verified_on = serializers.DateField(read_only=True)
+    verified_by = serializers.SerializerMethodField()
+
+    def get_verified_by(self, obj) -> str:
+        return obj.verified_by.get_display_name() if obj.verified_by else ""
+
+
+class FacilityConfirmedSerializer(serializers.Serializer):
+    """The decision recorded (the facility has left the list and now counts as established)."""
+
+    id = serializers.IntegerField(read_only=True)
+    operational_confirmed_on = serializers.DateField(read_only=True)
+    operational_confirmed_by = serializers.SerializerMethodField()
+
+    def get_operational_confirmed_by(self, obj) -> str:
+        return obj.operational_confirmed_by.get_display_name() if obj.operational_confirmed_by else ""

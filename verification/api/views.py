@@ -1,21 +1,29 @@
 """Verification API. Rounds: the PMU draws (`POST /verification-rounds/`); checks: the results are
 transitions of the shared engine (`POST /verification-checks/<id>/<action>/`, JSON or, to send a
-photo, multipart); the policy: `GET`/`PATCH /verification-policy/current/`.
+photo, multipart); the policy: `GET`/`PATCH /verification-policy/current/`; the work lists of what
+awaits independent verification (`verification-awaiting-adoptions` with `<id>/verify/`,
+`verification-awaiting-facilities` with `<id>/confirm-operational/`, JSON only), for PMU officers and
+verifiers belonging to no PO.
 
 Answers: 400 a field breaks a rule (the body names it); 403 the role may not do it; 404 not found or
-not visible (another PO's check, a pending check for PO staff); 409 not possible now (a done check,
-a quarter already drawn), with the reason.
+not visible (another PO's check, a pending check for PO staff, an item that no longer awaits
+verification); 409 not possible now (a done check, a quarter already drawn, an item someone else
+decided meanwhile), with the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -26,15 +34,22 @@ from rest_framework.serializers import as_serializer_error
 
 from core.errors import ActionRefused
 from core.permissions import is_pmu
+from enterprises import services as enterprise_services
 from smart_portal.api import ErrorSerializer
 from subprojects import workflow
 from subprojects.api.serializers import TimelineEntrySerializer
-from verification import services
+from verification import services, work
 from verification.api import serializers as s
 from verification.files import image_response
 from verification.filters import CheckFilter
 from verification.models import CheckStatus, VerificationCheck, VerificationPolicy, VerificationRound
-from verification.permissions import Allowed, can_follow_rounds, can_read_checks, can_read_policy
+from verification.permissions import (
+    Allowed,
+    can_follow_rounds,
+    can_read_checks,
+    can_read_policy,
+    is_independent,
+)
 from verification.rates import confirmation_rates
 
 REFUSED = {
@@ -230,3 +245,182 @@ class PolicyViewSet(ServiceErrors, viewsets.GenericViewSet):
         }
         updated = services.update_policy(user=request.user, **data)
         return Response(self.get_serializer(updated).data)
+
+
+# --- Awaiting independent verification ------------------------------------------------------------
+
+
+def _field_errors(name: str, *fields: str):
+    """The body of a 400: each field named, with its messages."""
+    return inline_serializer(
+        name,
+        {field: serializers.ListField(child=serializers.CharField(), required=False) for field in fields},
+    )
+
+
+AWAITING_REFUSED = {
+    403: OpenApiResponse(
+        ErrorSerializer, description="Only PMU officers and verifiers belonging to no PO (PO staff never)."
+    ),
+    404: OpenApiResponse(
+        ErrorSerializer,
+        description="Not awaiting: unknown, or already verified or confirmed (it has left the list).",
+    ),
+}
+
+
+FILTER_REFUSED = OpenApiResponse(
+    _field_errors("AwaitingFilterErrors", "po", "district"),
+    description="An unknown PO code or district P-code; the body names the parameter.",
+)
+
+
+@contextmanager
+def _dates_refused_as(field: str):
+    """The enterprise services refuse an action's date (in the future, or before the adoption or the
+    opening) with code `invalid`; here the date is a field of the request, so it is a 400 naming it."""
+    try:
+        yield
+    except ActionRefused as exc:
+        if exc.code != "invalid":
+            raise
+        raise DRFValidationError({field: [str(exc.message)]}) from exc
+
+
+class AwaitingViewSet(
+    ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Shared by the two work lists: what `verification.work` says awaits, for PMU officers and
+    verifiers who belong to no PO (everyone else 403, PO staff included, even for their own PO's
+    items). An item that no longer awaits is not in the resource: 404 by id."""
+
+    permission_classes = [Allowed.to(is_independent, is_independent)]
+    parser_classes = [JSONParser]
+    filter_backends = []
+    # The work list of verification.work, given the chosen filters (set by each resource).
+    awaiting: Callable[[Mapping[str, Any] | None], QuerySet]
+
+    def get_queryset(self):
+        if self.action != "list" or getattr(self, "swagger_fake_view", False):
+            return self.awaiting(None)
+        chosen = s.AwaitingFilterSerializer(data=self.request.query_params)
+        chosen.is_valid(raise_exception=True)
+        return self.awaiting(chosen.validated_data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[s.AwaitingFilterSerializer],
+        responses={
+            200: s.AwaitingAdoptionSerializer(many=True),
+            400: FILTER_REFUSED,
+            403: AWAITING_REFUSED[403],
+        },
+    ),
+    retrieve=extend_schema(responses={200: s.AwaitingAdoptionSerializer, **AWAITING_REFUSED}),
+)
+class AwaitingAdoptionViewSet(AwaitingViewSet):
+    """RECP adoptions POs reported that nobody has verified yet, oldest adoption first, each with the
+    PO's evidence and the ME to visit. Filters: `po` (PO code), `district` (P-code). Verify one with
+    `POST <id>/verify/`: it then counts towards "MEs adopting at least two RECP practices" and leaves
+    the list (404 by id from then on)."""
+
+    serializer_class = s.AwaitingAdoptionSerializer
+    awaiting = staticmethod(work.awaiting_adoptions)
+
+    @extend_schema(
+        request=s.VerifyAwaitingAdoptionSerializer,
+        responses={
+            200: s.AdoptionVerifiedSerializer,
+            400: OpenApiResponse(
+                _field_errors("VerifyAdoptionErrors", "verified_on", "comment"),
+                description="`verified_on` is not a date, is in the future or is before the adoption; "
+                "the body names the field.",
+            ),
+            **AWAITING_REFUSED,
+            409: OpenApiResponse(
+                ErrorSerializer, description="Someone verified it in the meantime; the body says when."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, pk=None) -> Response:
+        """Verify the adoption: the practice was seen in use on `verified_on` (default today); the
+        comment is kept with the decision, with who and when."""
+        adoption = self.get_object()
+        payload = s.VerifyAwaitingAdoptionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        with _dates_refused_as("verified_on"):
+            verified = enterprise_services.verify_adoption(
+                user=request.user,
+                adoption=adoption,
+                verified_on=payload.validated_data.get("verified_on"),
+                comment=payload.validated_data["comment"],
+            )
+        return Response(s.AdoptionVerifiedSerializer(verified).data)
+
+    @extend_schema(
+        responses={
+            (200, "image/*"): OpenApiTypes.BINARY,
+            403: AWAITING_REFUSED[403],
+            404: OpenApiResponse(ErrorSerializer, description="Not awaiting, or no photo."),
+        }
+    )
+    @action(detail=True, methods=["get"])
+    def photo(self, request: Request, pk=None) -> FileResponse:
+        """The PO's evidence photo (JPEG or PNG), for PMU officers and verifiers only."""
+        return image_response(self.get_object().evidence_photo)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[s.AwaitingFilterSerializer],
+        responses={
+            200: s.AwaitingFacilitySerializer(many=True),
+            400: FILTER_REFUSED,
+            403: AWAITING_REFUSED[403],
+        },
+    ),
+    retrieve=extend_schema(responses={200: s.AwaitingFacilitySerializer, **AWAITING_REFUSED}),
+)
+class AwaitingFacilityViewSet(AwaitingViewSet):
+    """Common service facilities POs report operational whose operation nobody has confirmed yet, the
+    one opened earliest first. Filters: `po` (PO code), `district` (P-code). Confirm one with
+    `POST <id>/confirm-operational/`: it then counts as established and leaves the list (404 by id
+    from then on)."""
+
+    serializer_class = s.AwaitingFacilitySerializer
+    awaiting = staticmethod(work.awaiting_facilities)
+
+    @extend_schema(
+        request=s.ConfirmAwaitingFacilitySerializer,
+        responses={
+            200: s.FacilityConfirmedSerializer,
+            400: OpenApiResponse(
+                _field_errors("ConfirmFacilityErrors", "on", "comment"),
+                description="`on` is not a date, is in the future or is before the opening; the body "
+                "names the field.",
+            ),
+            **AWAITING_REFUSED,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Someone confirmed it in the meantime, or its PO no longer reports it "
+                "operational; the body says why.",
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="confirm-operational")
+    def confirm_operational(self, request: Request, pk=None) -> Response:
+        """Confirm that the facility operates: seen operating on `on` (default today); the comment is
+        kept with the decision, with who and when."""
+        facility = self.get_object()
+        payload = s.ConfirmAwaitingFacilitySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        with _dates_refused_as("on"):
+            confirmed = enterprise_services.confirm_facility_operational(
+                user=request.user,
+                facility=facility,
+                on=payload.validated_data.get("on"),
+                comment=payload.validated_data["comment"],
+            )
+        return Response(s.FacilityConfirmedSerializer(confirmed).data)
