@@ -10,7 +10,6 @@ import re
 
 import django_filters
 from django import forms
-from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -281,8 +280,7 @@ class FinancialSupportFilter(RecordFilter):
     def filter_project_financing(self, queryset, name, value):
         if value is None:
             return queryset
-        counted = Q(disbursed_on__gte=settings.PROGRAMME_START)
-        return queryset.filter(counted) if value else queryset.exclude(counted)
+        return queryset.project_financing() if value else queryset.before_programme()
 
 
 class AttendanceFilter(RecordFilter):
@@ -316,8 +314,7 @@ class AdoptionFilter(RecordFilter):
     def filter_verified(self, queryset, name, value):
         if value is None:
             return queryset
-        verified = Adoption.objects.verified_independently().values("pk")
-        return queryset.filter(pk__in=verified) if value else queryset.exclude(pk__in=verified)
+        return queryset.verified_independently() if value else queryset.awaiting_verification()
 
 
 class RecpProfileFilter(RecordFilter):

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, Upazila
-from core.uploads import DOCUMENT_KINDS, check_upload
+from core.uploads import check_document
+from enterprises import services
 from enterprises.imports import IMPORTERS
 from enterprises.models import (
     Adoption,
@@ -252,7 +253,7 @@ class RecpProfileForm(forms.ModelForm):
     def clean_report(self):
         report = self.cleaned_data.get("report")
         if report and hasattr(report, "content_type"):  # a new upload, not the stored file
-            check_upload(report, DOCUMENT_KINDS, settings.ATTACHMENT_MAX_MB * 1024 * 1024)
+            check_document(report)
         return report
 
 
@@ -307,6 +308,11 @@ class TrainingSessionForm(forms.ModelForm):
             "From the PMU's catalogue. Attendances count towards “increased knowledge on climate "
             "vulnerability” only at sessions of a module tagged climate vulnerability."
         )
+        if self.instance.pk and services.sessions_mapped_by_pmu([self.instance.pk]):
+            module.help_text = _(
+                "The PMU mapped this session to its module: only the PMU changes it now (ask them if it "
+                "is wrong)."
+            )
         if not self.instance.pk:
             self.instance.partner_organization_id = user.partner_organization_id
 

@@ -10,7 +10,6 @@ from enterprises.models import (
     CommonServiceFacility,
     DuplicateSuspect,
     Enterprise,
-    FacilityStatus,
     ImportJob,
     ImportStatus,
     ProfileStatus,
@@ -30,9 +29,7 @@ def pmu_review(user) -> dict | None:
     unmapped = TrainingSession.objects.filter(module__isnull=True).aggregate(
         oldest=Min("held_on"), count=Count("pk")
     )
-    unconfirmed = CommonServiceFacility.objects.filter(
-        status=FacilityStatus.OPERATIONAL, operational_confirmed_on__isnull=True
-    ).count()
+    unconfirmed = CommonServiceFacility.objects.awaiting_confirmation().count()
     return {
         "duplicates": duplicates,
         "profiles": profiles,

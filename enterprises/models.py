@@ -4,14 +4,16 @@ practices and profiles, environmental KPIs, common service facilities and cluste
 Contracts the results aggregation (monitoring) relies on, "as of a date D":
 - `Enterprise.objects.countable()`: the MEs that count (confirmed duplicates excluded). Field records
   entered on a confirmed duplicate count for its original: group by `counted_enterprise()`.
-- ME_FINANCED: `settings.PROGRAMME_START <= FinancialSupport.disbursed_on <= D`.
+- ME_FINANCED: `FinancialSupport.objects.project_financing(D)`, i.e.
+  `settings.PROGRAMME_START <= disbursed_on <= D` (`before_programme()`: the rest).
 - ME_CLIMATE_KNOWLEDGE: `Attendance.post_test_score > pre_test_score`, `session.held_on <= D` and
   `session.module.climate_vulnerability`.
-- ME_RECP_2PLUS: >= 2 distinct `Adoption.practice` in `Adoption.objects.verified_independently(D)`.
+- ME_RECP_2PLUS: >= 2 distinct `Adoption.practice` in `Adoption.objects.verified_independently(D)`
+  (`awaiting_verification()`: its exact complement, what a checker still has to verify).
 - ME_KPI_TRACKING: for one KPI, a reading with `is_baseline` and a later `period`, both `<= D`.
 - RECP_PROFILES_VALIDATED: `RecpProfile.status == validated` and `validated_on <= D`.
 - CSF_ESTABLISHED: `CommonServiceFacility.status == operational`, `opened_on <= D` and
-  `operational_confirmed_on <= D`.
+  `operational_confirmed_on <= D` (`awaiting_confirmation()`: operational, not yet confirmed).
 - Breakdowns: `Enterprise.sub_sector` (→ sector → business area), `division`, `district`,
   `partner_organization`, `owner_gender`, `climate_vulnerable` (stored, indexed).
 
@@ -390,6 +392,24 @@ def check_enterprise_open(enterprise: Enterprise | None, errors: dict) -> None:
         )
 
 
+def programme_start():
+    """The day the programme began (settings.PROGRAMME_START): earlier disbursements are recorded and
+    shown, never counted as project financing."""
+    return settings.PROGRAMME_START
+
+
+class FinancialSupportQuerySet(FieldRecordQuerySet):
+    def project_financing(self, as_of=None) -> FinancialSupportQuerySet:
+        """Disbursements from the programme start (to `as_of`, if given): the only project financing."""
+        counted = self.filter(disbursed_on__gte=programme_start())
+        return counted if as_of is None else counted.filter(disbursed_on__lte=as_of)
+
+    def before_programme(self) -> FinancialSupportQuerySet:
+        """Disbursements dated before the programme start: the exact complement of
+        `project_financing()`."""
+        return self.filter(disbursed_on__lt=programme_start())
+
+
 class SupportKind(models.TextChoices):
     LOAN = "loan", _("loan")
     GRANT = "grant", _("grant")
@@ -416,7 +436,7 @@ class FinancialSupport(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     history = HistoricalRecords()
-    objects = FieldRecordQuerySet.as_manager()
+    objects = FinancialSupportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-disbursed_on", "-pk"]
@@ -438,8 +458,9 @@ class FinancialSupport(models.Model):
 
     @property
     def is_before_programme_start(self) -> bool:
-        """Disbursed before settings.PROGRAMME_START: not counted as project financing."""
-        return bool(self.disbursed_on and self.disbursed_on < settings.PROGRAMME_START)
+        """Disbursed before the programme start: not counted as project financing. The row-level
+        twin of `FinancialSupport.objects.before_programme()` (same boundary, no query)."""
+        return bool(self.disbursed_on and self.disbursed_on < programme_start())
 
     def clean(self) -> None:
         super().clean()
@@ -696,16 +717,28 @@ class RecpPractice(models.Model):
         return f"{self.code} · {self.name}"
 
 
+def _verified_independently() -> Q:
+    """Verified (a date and a verifier) by someone who belongs to no PO. Only IS [NOT] NULL tests: the
+    condition is never unknown, so its negation is its exact complement."""
+    return Q(
+        verified_on__isnull=False,
+        verified_by__isnull=False,
+        verified_by__partner_organization__isnull=True,
+    )
+
+
 class AdoptionQuerySet(FieldRecordQuerySet):
     def verified_independently(self, as_of=None) -> AdoptionQuerySet:
         """Adoptions verified by someone outside any PO (a PMU officer or a verifier): the only ones
         that count towards ME_RECP_2PLUS. A date limits them to those verified on or before it."""
-        verified = self.filter(
-            verified_on__isnull=False,
-            verified_by__isnull=False,
-            verified_by__partner_organization__isnull=True,
-        )
+        verified = self.filter(_verified_independently())
         return verified if as_of is None else verified.filter(verified_on__lte=as_of)
+
+    def awaiting_verification(self) -> AdoptionQuerySet:
+        """The exact complement of `verified_independently()`: never verified, or recorded as verified
+        without counting (no verifier recorded, or a verifier who belongs to a PO). Each may be
+        verified (again) by `enterprises.services.verify_adoption`."""
+        return self.exclude(_verified_independently())
 
 
 def adoption_photo_path(instance: Adoption, filename: str) -> str:
@@ -741,9 +774,11 @@ class Adoption(models.Model):
     )
     # Independent verification (PMU or a verifier, never the PO's own staff): only verified adoptions
     # count towards ME_RECP_2PLUS. Set by enterprises.services.verify_adoption only.
+    # PROTECT: deleting the verifier's account would silently un-count everything they verified
+    # (deactivate the account instead).
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
@@ -781,7 +816,18 @@ class Adoption(models.Model):
 
     @property
     def is_verified(self) -> bool:
+        """A verification is recorded: the PO may no longer edit or delete the adoption."""
         return self.verified_on is not None
+
+    @property
+    def is_verified_independently(self) -> bool:
+        """Counts towards ME_RECP_2PLUS: the row-level twin of `Adoption.objects.verified_independently()`
+        (reads `verified_by`: select it with the adoption)."""
+        return (
+            self.verified_on is not None
+            and self.verified_by_id is not None
+            and self.verified_by.partner_organization_id is None
+        )
 
     def clean(self) -> None:
         super().clean()
@@ -1069,7 +1115,9 @@ class FacilityStatus(models.TextChoices):
 
 
 class FacilityQuerySet(POScopedQuerySet):
-    pass
+    def awaiting_confirmation(self) -> FacilityQuerySet:
+        """Reported operational by the PO, operation not yet confirmed by the PMU or a verifier."""
+        return self.filter(status=FacilityStatus.OPERATIONAL, operational_confirmed_on__isnull=True)
 
 
 class CommonServiceFacility(models.Model):
@@ -1106,9 +1154,10 @@ class CommonServiceFacility(models.Model):
     # A facility the PO reports operational counts in CSF_ESTABLISHED only once the PMU or a verifier
     # has confirmed it (enterprises.services.confirm_facility_operational); cleared when the PO changes
     # its status or opening date.
+    # PROTECT, like Adoption.verified_by: a confirmation outlives no deleted account silently.
     operational_confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
@@ -1162,6 +1211,11 @@ class CommonServiceFacility(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("enterprises:facility-detail", args=[self.pk])
+
+    @property
+    def awaits_confirmation(self) -> bool:
+        """The row-level twin of `CommonServiceFacility.objects.awaiting_confirmation()`."""
+        return self.status == FacilityStatus.OPERATIONAL and self.operational_confirmed_on is None
 
     def clean(self) -> None:
         super().clean()

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused
-from core.uploads import JPEG, PNG, check_upload
+from core.uploads import check_photo
 from enterprises import duplicates
 from enterprises.models import (
     Adoption,
@@ -38,7 +38,15 @@ from subprojects.models import SubProject, Transition
 
 # Set by the PMU or a verifier only (verify_adoption), never by the PO that reports the adoption.
 VERIFICATION_FIELDS = ("verified_on", "verified_by")
-PHOTO_KINDS = (JPEG, PNG)
+
+
+class FieldLocked(ActionRefused):
+    """A refusal (403) to change one field: pages put the message on the field, imports on its column,
+    the API answers 403 with it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, code="forbidden")
+        self.field = field
 
 
 def _assign(obj: models.Model, data: dict[str, Any], skip: set[str] = frozenset()) -> None:
@@ -149,10 +157,16 @@ def _create_record(user, model: type[models.Model], enterprise: Enterprise, data
 RECORD_LOCKED_FIELDS = {"enterprise", "created_by", "reported_by", *VERIFICATION_FIELDS}
 
 
-def _update_record(user, record: models.Model, data: dict[str, Any]):
+def _update_record(
+    user, record: models.Model, data: dict[str, Any], check: Callable[[models.Model], None] | None = None
+):
+    """Update under a row lock; `check(locked)` may refuse on what is stored now, not on what the
+    caller read earlier."""
     require_entry(user, record.enterprise.partner_organization_id)
     with transaction.atomic():
         locked = type(record).objects.select_for_update().get(pk=record.pk)
+        if check is not None:
+            check(locked)
         _assign(locked, data, RECORD_LOCKED_FIELDS)
         locked.full_clean(exclude=["created_by", "reported_by", "verified_by"])
         locked.save()
@@ -210,7 +224,7 @@ def _evidence_photo(data: dict[str, Any]) -> dict[str, Any]:
         data.pop("evidence_photo", None)
     elif hasattr(photo, "content_type"):  # an upload, not the stored file
         try:
-            check_upload(photo, PHOTO_KINDS, settings.ATTACHMENT_MAX_MB * 1024 * 1024)
+            check_photo(photo)
         except ValidationError as exc:
             raise ValidationError({"evidence_photo": exc.messages}) from None
     return data
@@ -224,27 +238,42 @@ def add_adoption(*, user, enterprise: Enterprise, data: dict[str, Any]) -> Adopt
     return _create_record(user, Adoption, enterprise, _evidence_photo(data), reported_by=user)
 
 
+def _refuse_if_verified(adoption: Adoption, message: str) -> None:
+    if adoption.is_verified:
+        raise ActionRefused(message, code="wrong_state")
+
+
 def update_adoption(*, user, adoption: Adoption, data: dict[str, Any]) -> Adoption:
+    """A verified adoption is evidence: refused (409) once a verification is recorded, checked on the
+    locked row (a verification committed meanwhile wins)."""
     require_entry(user, adoption.enterprise.partner_organization_id)
     refuse_verification_fields(data)
-    if adoption.is_verified:
-        raise ActionRefused(_("A verified adoption cannot be changed."), code="wrong_state")
-    return _update_record(user, adoption, _evidence_photo(data))
+    _refuse_if_verified(adoption, _("A verified adoption cannot be changed."))
+    return _update_record(
+        user,
+        adoption,
+        _evidence_photo(data),
+        check=lambda locked: _refuse_if_verified(locked, _("A verified adoption cannot be changed.")),
+    )
 
 
 def verify_adoption(
     *, user, adoption: Adoption, verified_on: date | None = None, comment: str = ""
 ) -> Adoption:
     """A PMU officer or a verifier (never the PO's own staff) has checked that the practice is in
-    use. Refused (403) for anyone else, (409) twice or with a date before the adoption or in the
-    future. The decision is kept in the audit trail with the comment."""
+    use. Refused (403) for anyone else, (409) once verified independently or with a date before the
+    adoption or in the future. An adoption recorded as verified that does not count (no verifier
+    recorded, or one who belongs to a PO) is verified again. The decision is kept in the audit trail
+    with the comment."""
     require_independent_checker(user, _("verifies an adoption"))
     verified_on = verified_on or today()
     with transaction.atomic():
         locked = (
-            Adoption.objects.select_for_update().select_related("enterprise__sub_project").get(pk=adoption.pk)
+            Adoption.objects.select_for_update()
+            .select_related("enterprise__sub_project", "verified_by")
+            .get(pk=adoption.pk)
         )
-        if locked.is_verified:
+        if locked.is_verified_independently:
             raise ActionRefused(
                 _("This adoption was already verified on %(date)s.")
                 % {"date": locked.verified_on.isoformat()},
@@ -256,11 +285,12 @@ def verify_adoption(
             not_before=locked.adopted_on,
             too_early=_("A practice is verified after it is adopted."),
         )
+        source = "reported" if not locked.is_verified else "not_independent"
         locked.verified_on = verified_on
         locked.verified_by = user
         locked.save(update_fields=["verified_on", "verified_by"])
         _record_decision(
-            locked, action="verify", source="reported", target="verified", user=user, comment=comment.strip()
+            locked, action="verify", source=source, target="verified", user=user, comment=comment.strip()
         )
     return locked
 
@@ -289,29 +319,87 @@ def update_attendance(*, user, attendance: Attendance, data: dict[str, Any]) -> 
 
 
 def delete_record(*, user, record: models.Model) -> None:
-    """Remove a mistaken entry. Verified adoptions stay: they are evidence the PMU relies on."""
+    """Remove a mistaken entry. Verified adoptions stay: they are evidence the PMU relies on (checked
+    on the locked row, so a verification committed meanwhile wins)."""
     enterprise = record.enterprise
     require_entry(user, enterprise.partner_organization_id)
-    if isinstance(record, Adoption) and record.is_verified:
-        raise ActionRefused(_("A verified adoption cannot be deleted."), code="wrong_state")
-    record.delete()
+    with transaction.atomic():
+        locked = type(record).objects.select_for_update().filter(pk=record.pk).first()
+        if locked is None:  # deleted meanwhile: nothing left to do
+            return
+        if isinstance(locked, Adoption):
+            _refuse_if_verified(locked, _("A verified adoption cannot be deleted."))
+        locked.delete()
 
 
 # --- Training sessions ----------------------------------------------------------------------------
 
 
+# The audit trail of a session's module: the PMU's mapping, and a PO's change of a module it had.
+# A session without a module is stored as "" (shown as "no module").
+MODULE_MAPPED = "assign_module"
+MODULE_CHANGED = "change_module"
+
+
+def sessions_mapped_by_pmu(session_ids: Iterable[int]) -> set[int]:
+    """Of these sessions, those the PMU has mapped to a module (one query)."""
+    return set(
+        Transition.objects.filter(
+            content_type=ContentType.objects.get_for_model(TrainingSession),
+            object_id__in=list(session_ids),
+            action=MODULE_MAPPED,
+        ).values_list("object_id", flat=True)
+    )
+
+
+def module_locked_message(session: TrainingSession) -> str:
+    """Why PO staff may not change a session's module (pages, API and imports say the same)."""
+    return _(
+        "The training module (“module”) of session %(code)s cannot be changed: the PMU mapped it. "
+        "Ask the PMU if it is wrong."
+    ) % {"code": session.po_code}
+
+
+def _module_code(module_id: int | None) -> str:
+    return TrainingModule.objects.get(pk=module_id).code if module_id else ""
+
+
 def save_training_session(
     *, user, data: dict[str, Any], session: TrainingSession | None = None
 ) -> TrainingSession:
-    """Every save names an active module of the catalogue (model rules)."""
+    """Every save names an active module of the catalogue (model rules). A module the PMU mapped is
+    not changed by PO staff (403, on the locked row); changing a module the session had is kept in the
+    audit trail."""
     sub_project = _require_entry_in_sub_project(user, data, session)
-    return _save_in_sub_project(user, TrainingSession, data, session, sub_project)
+    changed: list[int | None] = []
+
+    def guard_module(obj: TrainingSession, stored: TrainingSession | None) -> None:
+        if stored is None or obj.module_id == stored.module_id:
+            return
+        if sessions_mapped_by_pmu([stored.pk]):
+            raise FieldLocked("module", module_locked_message(stored))
+        if stored.module_id is not None:
+            changed.append(stored.module_id)
+
+    with transaction.atomic():
+        saved = _save_in_sub_project(user, TrainingSession, data, session, sub_project, adjust=guard_module)
+        if changed:
+            _record_decision(
+                saved,
+                action=MODULE_CHANGED,
+                source=_module_code(changed[0]),
+                target=_module_code(saved.module_id),
+                user=user,
+                comment="",
+            )
+    return saved
 
 
 def assign_training_module(*, user, session: TrainingSession, module: TrainingModule) -> TrainingSession:
     """The PMU maps a session to a module of the catalogue (sessions recorded before the catalogue
     have none, and count for no indicator until mapped), or corrects a mapping. A retired module may
-    be chosen: the mapping describes a session held in the past. Kept in the audit trail."""
+    be chosen: the mapping describes a session held in the past. Kept in the audit trail; from then
+    on only the PMU changes the session's module."""
     require_pmu(user, _("map training sessions to modules"))
     with transaction.atomic():
         locked = TrainingSession.objects.select_for_update().get(pk=session.pk)
@@ -327,8 +415,8 @@ def assign_training_module(*, user, session: TrainingSession, module: TrainingMo
         locked.save(update_fields=["module"])
         _record_decision(
             locked,
-            action="assign_module",
-            source=previous.code if previous else "unmapped",
+            action=MODULE_MAPPED,
+            source=previous.code if previous else "",
             target=module.code,
             user=user,
             comment="",
@@ -403,13 +491,13 @@ def confirm_facility_operational(
     on = on or today()
     with transaction.atomic():
         locked = CommonServiceFacility.objects.select_for_update().get(pk=facility.pk)
-        if locked.status != FacilityStatus.OPERATIONAL:
-            raise ActionRefused(
-                _("The facility is %(status)s: only a facility reported operational can be confirmed.")
-                % {"status": locked.get_status_display()},
-                code="wrong_state",
-            )
-        if locked.operational_confirmed_on is not None:
+        if not locked.awaits_confirmation:
+            if locked.status != FacilityStatus.OPERATIONAL:
+                raise ActionRefused(
+                    _("The facility is %(status)s: only a facility reported operational can be confirmed.")
+                    % {"status": locked.get_status_display()},
+                    code="wrong_state",
+                )
             raise ActionRefused(
                 _("This facility was already confirmed operating on %(date)s.")
                 % {"date": locked.operational_confirmed_on.isoformat()},

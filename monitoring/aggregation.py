@@ -160,10 +160,12 @@ def _values(definition: Definition, indicator: Indicator, groups: list[Group], a
     return rows
 
 
-def compute(as_of: date, run: AggregationRun | None = None) -> list[IndicatorValue]:
+def compute(
+    as_of: date, run: AggregationRun | None = None, labels: Labels | None = None
+) -> list[IndicatorValue]:
     """Every indicator as of the date, in total and by every breakdown, for the programme and for
     each PO. Reads only; nothing is written."""
-    labels = Labels()
+    labels = labels or Labels()
     indicators = {indicator.code: indicator for indicator in Indicator.objects.all()}
     rows: list[IndicatorValue] = []
     for definition in DEFINITIONS:
@@ -182,8 +184,9 @@ def compute(as_of: date, run: AggregationRun | None = None) -> list[IndicatorVal
 def refresh_snapshot(as_of: date, run: AggregationRun | None = None) -> int:
     """Compute and store the snapshot of `as_of` (indicators and environmental outcomes), replacing
     that date's values atomically."""
-    rows = compute(as_of, run)
-    outcome_rows = outcomes.compute(as_of, Labels(), run)
+    labels = Labels()
+    rows = compute(as_of, run, labels)
+    outcome_rows = outcomes.compute(as_of, labels, run)
     with transaction.atomic():
         IndicatorValue.objects.filter(as_of=as_of).delete()
         IndicatorValue.objects.bulk_create(rows, batch_size=2000)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, Sum
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from core.models import PartnerOrganization
 from core.permissions import is_po_staff
-from monitoring.indicators import QUALIFYING, bdt_per_usd, programme_start
+from monitoring.indicators import QUALIFYING, bdt_per_usd, committed_sub_projects, programme_start
 from monitoring.models import (
     AggregationRun,
     Dimension,
@@ -35,12 +36,10 @@ from monitoring.models import (
     Snapshot,
     Unit,
 )
-from subprojects.models import BudgetCategory, BudgetLine, CommittedResult, Financier, ProposalStatus
+from subprojects.models import BudgetCategory, BudgetLine, CommittedResult, Financier
 
 # Indicators whose figure is a count of enterprises: they drill down to the enterprise list.
 ENTERPRISE_INDICATORS = frozenset(QUALIFYING)
-# A proposal's commitments count for its PO once the PKSF authority approved it.
-APPROVED = (ProposalStatus.APPROVED, ProposalStatus.AWARDED)
 # Disbursements to MEs of a PO are measured against its approved budget lines for financing MEs.
 DISBURSED_BY_FINANCIER = {
     "MONEY_DISBURSED": None,
@@ -65,20 +64,32 @@ def scope_po(user, code: str | None = None) -> PartnerOrganization | None:
 
 
 def parse_as_of(value: str | None) -> date | None:
-    """The date asked for, or None for "the latest"; a clear error for a bad or too early date."""
+    """The date asked for, or None for "the latest"; a clear error for a bad date."""
     if not value:
         return None
     try:
         asked = date.fromisoformat(value)
     except ValueError as exc:
         raise ValidationError(_("Enter the date as YYYY-MM-DD, e.g. 2025-06-30.")) from exc
-    start = programme_start()
+    check_results_date(asked)
+    return asked
+
+
+def check_results_date(asked: date) -> None:
+    """Results exist from the programme start to today: a date outside is refused with the reason
+    (pages, API, runs and reports alike). A future date would store a snapshot that then passes
+    for the latest figures."""
+    start, today = programme_start(), timezone.localdate()
     if asked < start:
         raise ValidationError(
             _("The programme began on %(start)s: there are no results before that date.")
             % {"start": start.isoformat()}
         )
-    return asked
+    if asked > today:
+        raise ValidationError(
+            _("%(date)s is after today (%(today)s): results are known up to today only.")
+            % {"date": asked.isoformat(), "today": today.isoformat()}
+        )
 
 
 @dataclass
@@ -163,11 +174,13 @@ def percent_of(value: Decimal | None, target: Decimal | None) -> float | None:
     return float(value / target * 100)
 
 
-def po_commitments(po_id: int) -> dict[str, Decimal]:
-    """What a PO committed to in its approved proposals: results per indicator (SPP committed results)
-    and, for money disbursed to MEs, its budget lines for financing MEs in USD (in total and by
-    financier). Two queries."""
-    approved = Q(proposal__partner_organization_id=po_id, proposal__status__in=APPROVED)
+def po_commitments(po_id: int, as_of: date | None = None) -> dict[str, Decimal]:
+    """What a PO committed to in its proposals that had become sub-projects by the date (awarded
+    and not cancelled by then, as for the money committed): results per indicator (SPP committed
+    results) and, for money disbursed to MEs, its budget lines for financing MEs in USD (in total
+    and by financier). Three queries."""
+    committed = committed_sub_projects(as_of or timezone.localdate()).filter(partner_organization_id=po_id)
+    approved = Q(proposal__sub_project__in=committed)
     commitments = {
         row["indicator"]: Decimal(row["total"])
         for row in CommittedResult.objects.filter(approved).values("indicator").annotate(total=Sum("target"))
@@ -187,14 +200,20 @@ def po_commitments(po_id: int) -> dict[str, Decimal]:
 
 
 def progress(
-    indicator: Indicator, value: Decimal | None, *, po_id: int | None = None, commitments: dict | None = None
+    indicator: Indicator,
+    value: Decimal | None,
+    *,
+    po_id: int | None = None,
+    commitments: dict | None = None,
+    as_of: date | None = None,
 ) -> Progress:
-    """The one "% of target" rule. For a PO pass its `po_commitments()` (read once per page)."""
+    """The one "% of target" rule. For a PO pass its `po_commitments()` of the same date (read once
+    per page), or the date."""
     if po_id is None:
         target, basis = indicator.target, "programme"
     else:
         if commitments is None:
-            commitments = po_commitments(po_id)
+            commitments = po_commitments(po_id, as_of)
         target, basis = commitments.get(indicator.code), "po_commitment"
     if not target:
         return Progress(None, None, "")
@@ -202,7 +221,10 @@ def progress(
 
 
 def programme_share(indicator: Indicator, value: Decimal | None) -> float | None:
-    """A PO's figure as a share of the programme's target: shown only where labelled so."""
+    """A PO's figure as a share of the programme's target: shown only where labelled so. A share
+    (%) of a share means nothing: none for percentages."""
+    if indicator.unit == Unit.PERCENT:
+        return None
     return percent_of(value, indicator.target)
 
 
@@ -261,10 +283,12 @@ class Board:
         return self.as_of.snapshot
 
     def headline(self, code: str) -> Headline | None:
-        return self._all().get(code)
+        """Any indicator's headline: top-level, a part, or a companion."""
+        return self.by_code.get(code)
 
-    def _all(self) -> dict[str, Headline]:
-        found = {}
+    @cached_property
+    def by_code(self) -> dict[str, Headline]:
+        found = {h.indicator.code: h for h in self.companions.values() if h is not None}
         for headline in self.headlines:
             found[headline.indicator.code] = headline
             for part in headline.parts:
@@ -293,13 +317,15 @@ def board(*, as_of: AsOf | date | None = None, po_id: int | None = None) -> Boar
             "-value"
         ):
             values_by_indicator.setdefault(value.indicator_id, []).append(value)
-    commitments = po_commitments(po_id) if po_id is not None else None
+    commitments = po_commitments(po_id, snapshot.as_of if snapshot else None) if po_id is not None else None
     made: dict[int, Headline] = {}
     for indicator in indicators:
         values = values_by_indicator.get(indicator.pk, [])
         total = next((v.value for v in values if v.dimension == Dimension.TOTAL), None)
-        if snapshot and total is None:
-            total = Decimal("0")  # a PO without any figure for this indicator
+        if snapshot and total is None and po_id is not None:
+            # A PO without any figure for this indicator has none of it. (The programme always has
+            # a total: none means the snapshot was computed before the indicator existed.)
+            total = Decimal("0")
         breakdowns: dict[str, list[IndicatorValue]] = {}
         for value in values:
             if value.dimension != Dimension.TOTAL:
@@ -325,11 +351,9 @@ def board(*, as_of: AsOf | date | None = None, po_id: int | None = None) -> Boar
     return Board(chosen, headlines, {code: companions.get(c) for code, c in COMPANIONS.items()})
 
 
-def trend(code: str, *, po_code: str | None = None) -> list[tuple[date, Decimal]]:
-    """The indicator's total in every snapshot, oldest first."""
-    return list(
-        IndicatorValue.objects.trend(po_code=po_code)
-        .filter(indicator__code=code)
-        .order_by("as_of")
-        .values_list("as_of", "value")
-    )
+def trend(code: str, *, po_code: str | None = None, until: date | None = None) -> list[tuple[date, Decimal]]:
+    """The indicator's total in every snapshot (up to `until`), oldest first."""
+    values = IndicatorValue.objects.trend(po_code=po_code).filter(indicator__code=code)
+    if until is not None:
+        values = values.filter(as_of__lte=until)
+    return list(values.order_by("as_of").values_list("as_of", "value"))

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from enterprises.models import (
     Adoption,
@@ -32,6 +33,7 @@ from enterprises.models import (
     ProfileStatus,
     RecpProfile,
     counted_enterprise,
+    programme_start,
 )
 from monitoring.models import Dimension
 from subprojects.models import Financier, SubProject, SubProjectStatus, Transition
@@ -63,11 +65,6 @@ class Definition:
     dimensions: frozenset[str] = ME_DIMENSIONS
     # Shares are recomputed from summed numerators and denominators, never summed themselves.
     is_share: bool = False
-
-
-def programme_start() -> date:
-    """The day the project began (a setting): earlier financing is not project financing."""
-    return settings.PROGRAMME_START
 
 
 # --- Enterprise-based indicators ------------------------------------------------------------------
@@ -113,12 +110,34 @@ def _counted(records: QuerySet) -> QuerySet[Enterprise]:
 
 def project_financing(as_of: date) -> QuerySet[FinancialSupport]:
     """Loans and grants disbursed from the programme start to the date: the only project financing."""
-    return FinancialSupport.objects.filter(disbursed_on__gte=programme_start(), disbursed_on__lte=as_of)
+    return FinancialSupport.objects.project_financing(as_of)
 
 
 def financing_before_start() -> QuerySet[FinancialSupport]:
     """Disbursements dated before the programme began: recorded, shown, never counted."""
-    return FinancialSupport.objects.filter(disbursed_on__lt=programme_start())
+    return FinancialSupport.objects.before_programme()
+
+
+# Indicators whose rule leaves out disbursements dated before the programme start.
+EXCLUDES_EARLY_FINANCING = frozenset(
+    {
+        "ME_FINANCED",
+        "MONEY_DISBURSED",
+        "MONEY_DISBURSED_WORLD_BANK",
+        "MONEY_DISBURSED_PKSF",
+        "MONEY_DISBURSED_PO",
+    }
+)
+
+
+def excluded_financing(po_id: int | None = None) -> dict:
+    """What the programme-start rule leaves out, for the programme or one PO: how many disbursements,
+    how much (BDT), the earliest, and the start date (one query)."""
+    supports = financing_before_start()
+    if po_id is not None:
+        supports = supports.filter(enterprise__partner_organization_id=po_id)
+    totals = supports.aggregate(n=Count("pk"), amount=Sum("amount"), first=Min("disbursed_on"))
+    return {**totals, "start": programme_start()}
 
 
 def financed(as_of: date) -> QuerySet[Enterprise]:
@@ -260,6 +279,12 @@ def _facility_groups(facilities: QuerySet[CommonServiceFacility]) -> list[Group]
     ]
 
 
+def end_of_day(as_of: date) -> datetime:
+    """The first moment after the date, in the portal's time zone (Asia/Dhaka): what happened at a
+    moment before it happened "by" the date."""
+    return timezone.make_aware(datetime.combine(as_of + timedelta(days=1), time.min))
+
+
 def bdt_per_usd() -> Decimal:
     return Decimal(str(settings.BDT_PER_USD))
 
@@ -270,7 +295,7 @@ def committed_sub_projects(as_of: date) -> QuerySet[SubProject]:
         content_type=ContentType.objects.get_for_model(SubProject),
         object_id=OuterRef("pk"),
         to_state=SubProjectStatus.CANCELLED,
-        at__date__lte=as_of,
+        at__lt=end_of_day(as_of),
     )
     return SubProject.objects.filter(award_date__lte=as_of).exclude(Exists(cancelled))
 

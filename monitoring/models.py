@@ -7,6 +7,7 @@ Dashboards read snapshots only; monitoring.aggregation writes them.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -88,6 +89,13 @@ class Indicator(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if (self.baseline_value is None) != (self.baseline_date is None):
+            raise ValidationError(
+                {"baseline_date": _("Give the baseline value and its date together, or neither.")}
+            )
 
 
 class Milestone(models.Model):

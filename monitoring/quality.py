@@ -133,8 +133,10 @@ def _scoped(queryset: QuerySet, path: str, po_id: int | None) -> QuerySet:
 
 def _readings(po_id: int | None, since: date) -> dict[int, tuple[int, int]]:
     """PO id → (MEs with a baseline, those without any reading since `since`). One query."""
-    baseline = KpiReading.objects.filter(enterprise=OuterRef("pk"), is_baseline=True)
-    recent = KpiReading.objects.filter(enterprise=OuterRef("pk"), period__gte=since)
+    # An ME's readings, and those entered on a confirmed duplicate of it (counted as its own).
+    of_the_me = Q(enterprise=OuterRef("pk")) | Q(enterprise__duplicate_of=OuterRef("pk"))
+    baseline = KpiReading.objects.filter(of_the_me, is_baseline=True)
+    recent = KpiReading.objects.filter(of_the_me, period__gte=since)
     rows = (
         _scoped(Enterprise.objects.countable(), "partner_organization_id", po_id)
         .filter(Exists(baseline))

@@ -162,24 +162,18 @@ def check_request(
         errors["kind"] = [_("Choose the ISR results table or a PO results report.")]
     if file_format not in ReportFormat.values:
         errors["file_format"] = [_("Choose Excel (.xlsx) or PDF.")]
-    start, today = programme_start(), timezone.localdate()
     if as_of is None:
         errors["as_of"] = [_("Enter the reporting date, e.g. 2025-06-30.")]
-    elif as_of < start:
-        errors["as_of"] = [
-            _("The programme began on %(start)s: choose a reporting date from then on.")
-            % {"start": start.isoformat()}
-        ]
-    elif as_of > today:
-        errors["as_of"] = [_("The reporting date cannot be after today (%(today)s).") % {"today": today}]
-    if previous_as_of is not None:
-        if previous_as_of < start:
-            errors["previous_as_of"] = [
-                _("The programme began on %(start)s: choose a previous date from then on.")
-                % {"start": start.isoformat()}
-            ]
-        elif as_of is not None and previous_as_of >= as_of:
-            errors["previous_as_of"] = [_("The previous reporting date must be before the reporting date.")]
+    for name, day in (("as_of", as_of), ("previous_as_of", previous_as_of)):
+        if day is not None:
+            try:
+                dashboard.check_results_date(day)  # from the programme start to today
+            except ValidationError as exc:
+                errors[name] = exc.messages
+    if as_of is not None and previous_as_of is not None and previous_as_of >= as_of:
+        errors.setdefault("previous_as_of", []).append(
+            _("The previous reporting date must be before the reporting date.")
+        )
     po = None
     if kind == ReportKind.ISR:
         if not sees_whole_programme(user):
@@ -232,7 +226,11 @@ def check_request(
 def request_report(user, **request) -> ReportJob:
     """Check the request (see `check_request`), record the job and queue its generation once the
     transaction commits (in-process without a broker)."""
-    checked = check_request(user, **request)
+    return create_job(user, check_request(user, **request))
+
+
+def create_job(user, checked: ReportRequest) -> ReportJob:
+    """Record and queue a request already checked by `check_request` (e.g. by the page's form)."""
     job = ReportJob.objects.create(
         kind=checked.kind,
         file_format=checked.file_format,

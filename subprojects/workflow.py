@@ -38,7 +38,7 @@ from subprojects.models import (
     Transition,
 )
 from verification import checks as verification_checks
-from verification.models import CheckStatus, VerificationCheck
+from verification.models import VERIFYING_ROLES, CheckStatus, VerificationCheck
 
 Guard = Callable[..., None]  # raises ActionRefused when the action may not happen now
 
@@ -306,8 +306,8 @@ SUBPROJECT_RULES = [
 ]
 
 # Independent verification (verification app): a verifier or PMU officer who belongs to no PO records
-# what the visit found; confirming also verifies the adoption or the facility itself.
-VERIFIERS = {Role.PMU_OFFICER, Role.VERIFIER}
+# what the visit found (the role here, the rest by `who`: enterprises.permissions.is_independent_checker);
+# confirming also verifies the adoption or the facility itself.
 CHECK_RESULT = {
     "who": "outside_any_po",
     "guards": ("visit_recorded",),
@@ -316,14 +316,19 @@ CHECK_RESULT = {
 }
 CHECK_RULES = [
     _rule(
-        "confirm", _lazy("Confirmed"), [CheckStatus.PENDING], CheckStatus.CONFIRMED, VERIFIERS, **CHECK_RESULT
+        "confirm",
+        _lazy("Confirmed"),
+        [CheckStatus.PENDING],
+        CheckStatus.CONFIRMED,
+        set(VERIFYING_ROLES),
+        **CHECK_RESULT,
     ),
     _rule(
         "partly",
         _lazy("Partly confirmed"),
         [CheckStatus.PENDING],
         CheckStatus.PARTLY,
-        VERIFIERS,
+        set(VERIFYING_ROLES),
         comment_required=True,
         style="secondary",
         **CHECK_RESULT,
@@ -333,7 +338,7 @@ CHECK_RULES = [
         _lazy("Not found"),
         [CheckStatus.PENDING],
         CheckStatus.NOT_FOUND,
-        VERIFIERS,
+        set(VERIFYING_ROLES),
         comment_required=True,
         style="danger",
         **CHECK_RESULT,

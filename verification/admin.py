@@ -35,7 +35,16 @@ class VerificationPolicyAdmin(SimpleHistoryAdmin):
 
 class StratumInline(admin.TabularInline):
     model = models.RoundStratum
-    fields = ["partner_organization", "adoptions", "profiles", "facilities", "sample_size"]
+    fields = [
+        "partner_organization",
+        "adoptions",
+        "profiles",
+        "facilities",
+        "sample_size",
+        "adoptions_sha256",
+        "profiles_sha256",
+        "facilities_sha256",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False

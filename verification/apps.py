@@ -10,8 +10,8 @@ class VerificationConfig(AppConfig):
         from core import home, waiting
         from core.navigation import NavItem, register
         from core.roles import Role
+        from enterprises.permissions import is_independent_checker
         from verification import hooks
-        from verification.permissions import is_independent
 
         readers = (Role.PMU_OFFICER, Role.VERIFIER, Role.WORLD_BANK, Role.PKSF_APPROVER)
         register(
@@ -34,7 +34,7 @@ class VerificationConfig(AppConfig):
                 "verification:awaiting",
                 _("Reported adoptions not yet verified and facilities awaiting confirmation."),
                 roles=(Role.PMU_OFFICER, Role.VERIFIER),
-                condition=is_independent,
+                condition=is_independent_checker,
                 order=72,
             ),
             NavItem(

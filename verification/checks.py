@@ -3,7 +3,8 @@
 The rules themselves (confirm / partly / not_found, from pending, by a PMU officer or a verifier) are
 data in `subprojects.workflow.RULES`; this module holds their `who` check, guard and effect:
 
-- who: the actor belongs to no PO, so a PO's own staff can never verify what their PO reported;
+- who: `enterprises.permissions.is_independent_checker` (a PMU officer or verifier belonging to no
+  PO), so a PO's own staff can never verify what their PO reported;
 - guard: the visit is recorded (date, not in the future nor before the draw; GPS in Bangladesh, both or
   neither; a JPEG or PNG photo);
 - effect: the evidence is stored on the check, the comment as the finding; confirming an adoption not
@@ -17,19 +18,19 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused
-from core.uploads import JPEG, PNG, check_upload
+from core.uploads import check_photo
+from enterprises.permissions import is_independent_checker
 from enterprises.validation import check_gps, today
 from verification.models import VerificationCheck
 
 # Parameters of the three result actions, besides the comment (the finding).
 RESULT_PARAMS = ("visited_on", "latitude", "longitude", "photo")
-PHOTO_KINDS = (JPEG, PNG)
 
 
 def photo_problem(photo: UploadedFile | None) -> str:
@@ -37,7 +38,7 @@ def photo_problem(photo: UploadedFile | None) -> str:
     if not photo:
         return ""
     try:
-        check_upload(photo, PHOTO_KINDS, settings.ATTACHMENT_MAX_MB * 1024 * 1024)
+        check_photo(photo)
     except ValidationError as exc:
         return exc.messages[0]
     return ""
@@ -60,7 +61,7 @@ def visit_problems(
             "date": visited_on.isoformat()
         }
     else:
-        drawn_on = check.round.drawn_at.date()
+        drawn_on = timezone.localdate(check.round.drawn_at)  # the day in Dhaka, as `visited_on` is
         if visited_on < drawn_on:
             problems["visited_on"] = _("The visit date cannot be before the sample was drawn (%(date)s).") % {
                 "date": drawn_on.isoformat()
@@ -77,8 +78,9 @@ def visit_problems(
 
 
 def outside_any_po(user, check: VerificationCheck) -> bool:
-    """WHO: only someone belonging to no PO records a result (a verifier or PMU officer)."""
-    return user.partner_organization_id is None
+    """WHO: only a PMU officer or verifier belonging to no PO records a result (the same test as the
+    enterprise services that verify adoptions and confirm facilities)."""
+    return is_independent_checker(user)
 
 
 def visit_recorded(check: VerificationCheck, **context) -> None:
@@ -112,14 +114,15 @@ def record_check_result(check: VerificationCheck, **context) -> list[str]:
 
 
 def _verify_subject(check: VerificationCheck, user, visited_on: date, comment: str) -> None:
-    # The enterprise services check the role again and refuse what is already verified; only call them
-    # for what still needs it, so a check of an already verified item can still be confirmed.
+    # The enterprise services check the role again and refuse what already counts; only call them for
+    # what still needs it (what awaits: verification.work), so a check of an item that already counts
+    # can still be confirmed.
     from enterprises import services
     from enterprises.models import Adoption, CommonServiceFacility
 
     if check.adoption_id:
-        adoption = Adoption.objects.get(pk=check.adoption_id)
-        if not adoption.is_verified:
+        adoption = Adoption.objects.select_related("verified_by").get(pk=check.adoption_id)
+        if not adoption.is_verified_independently:
             services.verify_adoption(user=user, adoption=adoption, verified_on=visited_on, comment=comment)
     elif check.facility_id:
         facility = CommonServiceFacility.objects.get(pk=check.facility_id)

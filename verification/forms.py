@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import District, PartnerOrganization
 from enterprises.validation import today
+from enterprises.views.base import style_form
 from verification import checks, services
 from verification.models import VerificationCheck, VerificationPolicy
 
@@ -20,12 +21,7 @@ class BootstrapForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.Select):
-                widget.attrs.setdefault("class", "form-select form-select-sm")
-            else:
-                widget.attrs.setdefault("class", "form-control form-control-sm")
+        style_form(self)
 
     def full_clean(self):
         super().full_clean()
@@ -100,19 +96,11 @@ class CheckResultForm(BootstrapForm):
 class PolicyForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.widget.attrs.setdefault("class", "form-control form-control-sm")
+        style_form(self)
 
     class Meta:
         model = VerificationPolicy
         fields = ["threshold_percent", "margin_percent", "floor"]
-
-
-class VerifyForm(BootstrapForm):
-    """Verify an adoption or confirm a facility from the work list."""
-
-    on = forms.DateField(label=_("Seen on"), widget=DATE, initial=today)
-    comment = forms.CharField(label=_("Comment"), required=False, max_length=500)
 
 
 class AwaitingFilterForm(forms.Form):

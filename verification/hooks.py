@@ -8,9 +8,9 @@ from django.utils.translation import gettext as _
 from core.permissions import has_role
 from core.roles import Role
 from core.waiting import WaitingItem
+from enterprises.permissions import is_independent_checker
 from subprojects.workflow import RULES
 from verification.models import CheckStatus, VerificationCheck
-from verification.permissions import is_independent
 
 PER_KIND_LIMIT = 100
 PANEL_ROWS = 10
@@ -19,7 +19,7 @@ PANEL_ROWS = 10
 def _is_field_verifier(user) -> bool:
     # Pending checks wait on verifiers. PMU officers may record results too, but they follow rounds
     # on the rounds page: a quarter's sample would otherwise bury their other work.
-    return has_role(user, Role.VERIFIER) and is_independent(user)
+    return has_role(user, Role.VERIFIER) and is_independent_checker(user)
 
 
 def _pending():
@@ -39,7 +39,7 @@ def checks_waiting(user) -> list[WaitingItem]:
     return [
         WaitingItem(
             reference=check.reference,
-            title=check.subject_label,
+            title=_("%(kind)s: %(item)s") % {"kind": check.get_kind_display(), "item": check.subject_label},
             url=check.get_absolute_url(),
             what=_("Visit and record: %(results)s") % {"results": what},
             since=check.status_changed_at,

@@ -16,7 +16,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -66,14 +66,26 @@ class VerificationPolicy(models.Model):
         return str(_("Verification policy"))
 
     @classmethod
-    def current(cls) -> VerificationPolicy:
-        policy, _created = cls.objects.get_or_create(pk=1)
+    def current(cls, *, for_update: bool = False) -> VerificationPolicy:
+        """The policy; `for_update`: locked until the end of the transaction (draws take it so that
+        they run one at a time)."""
+        rows = cls.objects.select_for_update() if for_update else cls.objects
+        policy, _created = rows.get_or_create(pk=1)
         return policy
+
+
+class VerificationRoundQuerySet(models.QuerySet):
+    def with_progress(self) -> VerificationRoundQuerySet:
+        """Each round with `checks_sampled` (its checks) and `checks_done` (those with a result)."""
+        return self.annotate(
+            checks_sampled=Count("checks"),
+            checks_done=Count("checks", filter=~Q(checks__status=CheckStatus.PENDING)),
+        )
 
 
 class VerificationRound(models.Model):
     """One quarter's sample. Drawn once; the seed and the rule's settings are kept so the same draw
-    can be repeated and checked by anyone."""
+    can be repeated and checked by anyone (verification.sampling.replan)."""
 
     year = models.PositiveSmallIntegerField(_("year"), validators=[MinValueValidator(2023)])
     quarter = models.PositiveSmallIntegerField(
@@ -90,6 +102,8 @@ class VerificationRound(models.Model):
         verbose_name=_("drawn by"),
     )
     drawn_at = models.DateTimeField(_("drawn at"), default=timezone.now)
+
+    objects = VerificationRoundQuerySet.as_manager()
 
     class Meta:
         ordering = ["-year", "-quarter"]
@@ -114,9 +128,15 @@ class VerificationRound(models.Model):
         return f"VR-{self.year}-Q{self.quarter}"
 
 
+SHA256 = {"max_length": 64, "blank": True, "editable": False}
+
+
 class RoundStratum(models.Model):
-    """One PO's part of a round, as drawn: its population by kind and its sample size. Kept because
-    the same figures cannot be recomputed later (data change, and sampled items leave the population)."""
+    """One PO's part of a round, as drawn: its population by kind, a fingerprint of each kind's
+    population (SHA-256 of its sorted ids, verification.sampling.fingerprint) and its sample size.
+    Kept because the data change after the draw: the fingerprints tell whether a repeat of the draw
+    (verification.sampling.replan) starts from the same items. The sample size always equals the
+    number of the PO's checks in the round (the draw refuses otherwise; checks are never deleted)."""
 
     round = models.ForeignKey(
         VerificationRound, on_delete=models.CASCADE, related_name="strata", verbose_name=_("round")
@@ -127,6 +147,10 @@ class RoundStratum(models.Model):
     adoptions = models.PositiveIntegerField(_("adoptions in the population"), default=0)
     profiles = models.PositiveIntegerField(_("validated profiles in the population"), default=0)
     facilities = models.PositiveIntegerField(_("facilities in the population"), default=0)
+    # Empty for rounds drawn before the fingerprints were kept.
+    adoptions_sha256 = models.CharField(_("fingerprint of the adoptions (SHA-256)"), **SHA256)
+    profiles_sha256 = models.CharField(_("fingerprint of the profiles (SHA-256)"), **SHA256)
+    facilities_sha256 = models.CharField(_("fingerprint of the facilities (SHA-256)"), **SHA256)
     sample_size = models.PositiveIntegerField(_("sample size"))
 
     class Meta:
@@ -146,6 +170,15 @@ class RoundStratum(models.Model):
     def population(self) -> int:
         return self.adoptions + self.profiles + self.facilities
 
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        """Per kind (CheckKind value), the SHA-256 of the population's sorted ids as drawn."""
+        return {
+            CheckKind.ADOPTION: self.adoptions_sha256,
+            CheckKind.PROFILE: self.profiles_sha256,
+            CheckKind.FACILITY: self.facilities_sha256,
+        }
+
 
 class CheckKind(models.TextChoices):
     ADOPTION = "adoption", _("RECP adoption")
@@ -161,14 +194,46 @@ class CheckStatus(models.TextChoices):
 
 
 class VerificationCheckQuerySet(POScopedQuerySet):
+    def with_subject(self) -> VerificationCheckQuerySet:
+        """With everything the check's page and API show of the sampled record (the ME or facility,
+        where it is, the practice, the PO's evidence, who decided): no query per check."""
+        return self.select_related(
+            "round",
+            "partner_organization",
+            "district",
+            "checked_by",
+            "adoption__practice",
+            "adoption__reported_by",
+            "adoption__verified_by",
+            "adoption__enterprise__partner_organization",
+            "adoption__enterprise__district",
+            "adoption__enterprise__upazila",
+            "profile__validated_by",
+            "profile__enterprise__partner_organization",
+            "profile__enterprise__district",
+            "profile__enterprise__upazila",
+            "facility__partner_organization",
+            "facility__district",
+            "facility__upazila",
+            "facility__operational_confirmed_by",
+        ).prefetch_related("profile__recommended_practices")
+
     def visible_to(self, user):
-        """PMU and verifiers (belonging to no PO) see every check; programme-wide readers too. PO staff
-        see their own PO's checks once done: the sample is not announced before the visit."""
-        if user.is_authenticated and user.has_role(*VERIFYING_ROLES) and not user.partner_organization_id:
+        """PMU officers and verifiers belonging to no PO see every check; programme-wide readers too.
+        PO staff see their own PO's checks once done. Whoever belongs to a PO (a PMU officer seconded
+        from one included) never sees that PO's pending checks: the sample is not announced before
+        the visit."""
+        from enterprises.permissions import is_independent_checker  # enterprises imports this module
+
+        if is_independent_checker(user):
             return self
         checks = super().visible_to(user)
         if user.is_authenticated and not user.sees_whole_programme:
             checks = checks.exclude(status=CheckStatus.PENDING)
+        if user.is_authenticated and user.partner_organization_id:
+            checks = checks.exclude(
+                status=CheckStatus.PENDING, partner_organization_id=user.partner_organization_id
+            )
         return checks
 
 
@@ -201,6 +266,7 @@ class VerificationCheck(WorkflowObject):
         blank=True,
         related_name="checks",
     )
+    # Codes and names only (no words of any language): shown after the kind (`get_kind_display`).
     subject_label = models.CharField(_("sampled item"), max_length=250)
     # Where the item is, copied at the draw: the lists filter and group by it in one indexed column,
     # and it stays if the PO deletes the sampled record.

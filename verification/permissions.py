@@ -1,6 +1,7 @@
 """Who may open what in verification (pages and API share these predicates).
 
-- Record results, draw nothing: verifiers and PMU officers belonging to no PO ("independent").
+- Record results, draw nothing: verifiers and PMU officers belonging to no PO
+  (`enterprises.permissions.is_independent_checker`, the one test wherever it is asked).
 - Draw rounds and edit the policy: PMU officers only.
 - Follow rounds and every check: the independent, and the programme-wide readers (PMU, World Bank,
   PKSF approver).
@@ -21,14 +22,8 @@ from core.permissions import is_pmu, is_po_staff, sees_whole_programme
 from enterprises.permissions import is_independent_checker
 
 
-def is_independent(user) -> bool:
-    """A PMU officer or verifier who belongs to no PO: may verify what POs reported (the same test as
-    the enterprise services that verify adoptions and confirm facilities)."""
-    return is_independent_checker(user)
-
-
 def can_follow_rounds(user) -> bool:
-    return sees_whole_programme(user) or is_independent(user)
+    return sees_whole_programme(user) or is_independent_checker(user)
 
 
 def can_read_checks(user) -> bool:
@@ -39,8 +34,15 @@ def can_read_policy(user) -> bool:
     return bool(user.is_authenticated and user.is_active and (user.roles or user.is_superuser))
 
 
+def signed_in(user) -> bool:
+    """Anyone signed in (the view scopes what they get)."""
+    return bool(user.is_authenticated)
+
+
 def allowed(predicate: Callable[[object], bool]) -> Callable:
-    """Page views: signed in (else the login page) and `predicate(user)` (else 403)."""
+    """Page views: signed in (else the login page) and `predicate(user)` (else 403). Unlike
+    core.permissions.role_required (roles only) and enterprises.permissions.field_data_reader (one
+    fixed test), it takes any test: belonging to no PO is not a role."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)

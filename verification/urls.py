@@ -16,12 +16,14 @@ urlpatterns = [
     path("verification/awaiting/", views.awaiting, name="awaiting"),
     path(
         "verification/awaiting/adoptions/<int:pk>/verify/",
-        views.awaiting_adoption_verify,
+        views.awaiting_decide,
+        {"key": "adoptions"},
         name="adoption-verify",
     ),
     path(
         "verification/awaiting/facilities/<int:pk>/confirm/",
-        views.awaiting_facility_confirm,
+        views.awaiting_decide,
+        {"key": "facilities"},
         name="facility-confirm",
     ),
     path("verification/policy/", views.policy, name="policy"),

@@ -1,64 +1,53 @@
 """Pages of independent verification. Views stay thin: rules are in services, the lifecycle engine
 (subprojects.workflow, hooks in verification.checks), verification.rates and the enterprise services.
 
-Refusals: a role that may not act gets 403; another PO's check, or a pending one for PO staff, is a
-404; a refused action shows the unchanged page again with the reason and what was typed (409), a form
-with a mistake with the mistake named by field (400).
+Refusals: a role that may not act gets 403; another PO's check, or a pending one for whoever belongs
+to its PO, is a 404; a refused action shows the unchanged page again with the reason and what was
+typed (409), a form with a mistake (a date that does not fit included) with the mistake named by
+field (400), an unknown result 400.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Model
+from django.forms import BoundField
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ActionRefused
 from core.permissions import get_visible_or_404, is_pmu
-from enterprises import services as enterprise_services
-from enterprises.models import Adoption, CommonServiceFacility
+from enterprises.forms import CommentForm, VerifyAdoptionForm
+from enterprises.models import Adoption
+from enterprises.permissions import is_independent_checker
+from enterprises.validation import today
+from enterprises.views.base import attach_errors, querystring_without, style_form
 from subprojects import workflow
 from verification import sampling, services, work
 from verification.files import image_response
 from verification.filters import CheckFilter
-from verification.forms import AwaitingFilterForm, CheckResultForm, DrawRoundForm, PolicyForm, VerifyForm
-from verification.models import CheckStatus, VerificationCheck, VerificationPolicy, VerificationRound
-from verification.permissions import (
-    allowed,
-    can_follow_rounds,
-    can_read_checks,
-    can_read_policy,
-    is_independent,
-)
-from verification.rates import confirmation_rates, overall
+from verification.forms import AwaitingFilterForm, CheckResultForm, DrawRoundForm, PolicyForm
+from verification.models import VerificationCheck, VerificationPolicy, VerificationRound
+from verification.permissions import allowed, can_follow_rounds, can_read_checks, can_read_policy, signed_in
 
 PAGE_SIZE = 50
-
-
-def _querystring(request: HttpRequest, *without: str) -> str:
-    params = request.GET.copy()
-    for name in without:
-        params.pop(name, None)
-    return params.urlencode()
-
-
-def _attach(form, exc: ValidationError) -> None:
-    for name, errors in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
 
 
 # --- Rounds ---------------------------------------------------------------------------------------
 
 
 def _rounds_page(request: HttpRequest, form: DrawRoundForm | None = None, status: int = 200) -> HttpResponse:
-    rounds = VerificationRound.objects.select_related("drawn_by").annotate(
-        sampled=Count("checks"), done=Count("checks", filter=~Q(checks__status=CheckStatus.PENDING))
-    )
+    rounds = VerificationRound.objects.with_progress().select_related("drawn_by")
     can_draw = is_pmu(request.user)
     if can_draw and form is None:
         form = DrawRoundForm()
@@ -90,7 +79,7 @@ def round_draw(request: HttpRequest) -> HttpResponse:
     try:
         round_ = services.draw_round(user=request.user, **form.cleaned_data)
     except ValidationError as exc:
-        _attach(form, exc)
+        attach_errors(form, exc)
         return _rounds_page(request, form, status=400)
     except ActionRefused as exc:
         if exc.code == "forbidden":
@@ -108,28 +97,10 @@ def round_draw(request: HttpRequest) -> HttpResponse:
 @require_GET
 def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     round_ = get_object_or_404(VerificationRound.objects.select_related("drawn_by"), pk=pk)
-    policy = VerificationPolicy.current()
-    rates = confirmation_rates(round=round_, threshold=policy.threshold_percent)
-    strata = list(round_.strata.select_related("partner_organization").order_by("partner_organization__code"))
-    rows = [(stratum, rates.get(stratum.partner_organization_id)) for stratum in strata]
-    totals = {
-        "adoptions": sum(s.adoptions for s in strata),
-        "profiles": sum(s.profiles for s in strata),
-        "facilities": sum(s.facilities for s in strata),
-        "population": sum(s.population for s in strata),
-        "sample_size": sum(s.sample_size for s in strata),
-    }
     return render(
         request,
         "verification/round_detail.html",
-        {
-            "round": round_,
-            "rows": rows,
-            "totals": totals,
-            "overall": overall(rates, policy.threshold_percent),
-            "policy": policy,
-            "flagged": sum(1 for rate in rates.values() if rate.flagged),
-        },
+        {"round": round_, "summary": services.round_summary(round_)},
     )
 
 
@@ -146,38 +117,17 @@ def check_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(
         filterset.qs.order_by("-round__year", "-round__quarter", "status", "pk"), PAGE_SIZE
     ).get_page(request.GET.get("page"))
-    for field in filterset.form.fields.values():
-        field.widget.attrs.setdefault("class", "form-select form-select-sm")
     return render(
         request,
         "verification/check_list.html",
         {
-            "filter_form": filterset.form,
-            "show_po": request.user.sees_whole_programme or is_independent(request.user),
+            "filter_form": style_form(filterset.form),
+            "show_po": request.user.sees_whole_programme or is_independent_checker(request.user),
             "page_obj": page,
             "paginator": page.paginator,
-            "querystring": _querystring(request, "page"),
+            "querystring": querystring_without(request, "page"),
         },
     )
-
-
-CHECK_DETAIL_RELATED = (
-    "round",
-    "partner_organization",
-    "district",
-    "checked_by",
-    "adoption__enterprise__district",
-    "adoption__enterprise__upazila",
-    "adoption__practice",
-    "adoption__reported_by",
-    "adoption__verified_by",
-    "profile__enterprise__district",
-    "profile__enterprise__upazila",
-    "profile__validated_by",
-    "facility__district",
-    "facility__upazila",
-    "facility__operational_confirmed_by",
-)
 
 
 def _check_page(
@@ -208,9 +158,7 @@ def _check_page(
 
 
 def _visible_check(request: HttpRequest, pk: int) -> VerificationCheck:
-    return get_visible_or_404(
-        VerificationCheck.objects.select_related(*CHECK_DETAIL_RELATED), request.user, pk=pk
-    )
+    return get_visible_or_404(VerificationCheck.objects.with_subject(), request.user, pk=pk)
 
 
 @allowed(can_read_checks)
@@ -227,8 +175,8 @@ def check_result(request: HttpRequest, pk: int) -> HttpResponse:
     action = request.POST.get("action", "")
     try:
         rule = workflow.get_rule(VerificationCheck, action)
-    except ActionRefused as exc:
-        raise PermissionDenied(exc.message) from exc
+    except ActionRefused as exc:  # no such result: a malformed request, not a refusal
+        return _check_page(request, check, error=exc.message, status=400)
     if not workflow.may_act(request.user, check, rule):
         raise PermissionDenied
     form = CheckResultForm(request.POST, request.FILES, check=check, action=action)
@@ -265,134 +213,139 @@ def check_photo(request: HttpRequest, pk: int) -> FileResponse:
     return image_response(get_visible_or_404(VerificationCheck.objects.all(), request.user, pk=pk).photo)
 
 
+@allowed(signed_in)
 @require_GET
 def adoption_photo(request: HttpRequest, pk: int) -> HttpResponse:
     """The PO's evidence photo of an adoption: to the independent verifiers (who read no field data
     otherwise) and to whoever may see the adoption."""
-    if not request.user.is_authenticated:
-        from django.contrib.auth.views import redirect_to_login
-
-        return redirect_to_login(request.get_full_path())
     adoptions = (
-        Adoption.objects.all() if is_independent(request.user) else Adoption.objects.visible_to(request.user)
+        Adoption.objects.all()
+        if is_independent_checker(request.user)
+        else Adoption.objects.visible_to(request.user)
     )
     return image_response(get_object_or_404(adoptions, pk=pk).evidence_photo)
 
 
 # --- Awaiting independent verification ------------------------------------------------------------
 
-AWAITING_KINDS = ("adoptions", "facilities")
+
+@dataclass(frozen=True)
+class AwaitingTab:
+    """The page's side of a work list (verification.work): the enterprise page form it reuses, how an
+    item is named in messages, and what is said once it is decided."""
+
+    work_list: work.WorkList
+    form: type[forms.Form]
+    label: Callable[[Model], str]
+    done: str  # %(item)s: the item's label
+
+
+TABS = {
+    "adoptions": AwaitingTab(
+        work.ADOPTIONS,
+        VerifyAdoptionForm,
+        lambda adoption: (
+            f"{adoption.practice.code} · {adoption.enterprise.po_code} · {adoption.enterprise.name}"
+        ),
+        _lazy("%(item)s verified."),
+    ),
+    "facilities": AwaitingTab(
+        work.FACILITIES, CommentForm, lambda facility: facility.name, _lazy("%(item)s confirmed operational.")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RowForm:
+    """The date and comment inputs of one row, as typed (or blank), with the row's error."""
+
+    date: BoundField
+    comment: BoundField
+    error: str = ""
+
+    @classmethod
+    def of(cls, tab: AwaitingTab, form: forms.Form, error: str = "") -> RowForm:
+        return cls(form[tab.work_list.date_field], form["comment"], error)
 
 
 def _awaiting_page(
-    request: HttpRequest, *, kind: str = "", failed: dict | None = None, status: int = 200
+    request: HttpRequest, *, key: str = "", failed: dict | None = None, status: int = 200
 ) -> HttpResponse:
-    kind = kind or request.GET.get("kind", "adoptions")
-    if kind not in AWAITING_KINDS:
-        kind = "adoptions"
-    filters = AwaitingFilterForm(request.GET or None)
+    """The list of one tab. `failed`: the item whose decision was refused (`pk`, `label`), its form
+    as typed and the reason, shown in its row and above the list (the item may have left the list)."""
+    key = key or request.GET.get("kind", "")
+    tab = TABS.get(key) or TABS["adoptions"]
+    key = tab.work_list.key
+    filters = style_form(AwaitingFilterForm(request.GET or None))
     chosen = filters.cleaned_data if filters.is_valid() else None
-    querysets = {
-        "adoptions": work.awaiting_adoptions(chosen),
-        "facilities": work.awaiting_facilities(chosen),
+    page = Paginator(tab.work_list.items(chosen), PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = {
+        other: page.paginator.count if other == key else TABS[other].work_list.items(chosen).count()
+        for other in TABS
     }
-    for field in filters.fields.values():
-        field.widget.attrs.setdefault("class", "form-select form-select-sm")
-    other = "facilities" if kind == "adoptions" else "adoptions"
-    page = Paginator(querysets[kind], PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "verification/awaiting.html",
         {
-            "kind": kind,
-            "counts": {kind: page.paginator.count, other: querysets[other].count()},
+            "kind": key,
+            "counts": counts,
             "filter_form": filters,
             "page_obj": page,
             "paginator": page.paginator,
-            "querystring": _querystring(request, "page"),
-            "filter_querystring": _querystring(request, "page", "kind"),
+            "querystring": querystring_without(request, "page"),
+            "filter_querystring": querystring_without(request, "page", "kind"),
             "action_querystring": request.GET.urlencode(),
             "failed": failed or {},
-            "blank_form": VerifyForm(),
+            "blank_row": RowForm.of(tab, tab.form(initial={tab.work_list.date_field: today()})),
         },
         status=status,
     )
 
 
-@allowed(is_independent)
+@allowed(is_independent_checker)
 @require_GET
 def awaiting(request: HttpRequest) -> HttpResponse:
     return _awaiting_page(request)
 
 
-def _verify_from_list(request: HttpRequest, kind: str, pk: int, call) -> HttpResponse | None:
-    """Run the enterprise service with the row's date and comment. None when done; otherwise the list
-    again, unchanged, with the row's form as typed and the reason."""
-    form = VerifyForm(request.POST)
+@allowed(is_independent_checker)
+@require_POST
+def awaiting_decide(request: HttpRequest, key: str, pk: int) -> HttpResponse:
+    """Verify an adoption or confirm a facility from its row, with the row's date and comment. Done:
+    back to the list where the person was. Refused: the list again, unchanged, with the row's inputs
+    as typed and the reason, in the row and above the list: 400 for a date that does not fit, 409 when
+    someone else decided first or the facility is no longer reported operational."""
+    tab = TABS[key]
+    item = get_object_or_404(tab.work_list.model, pk=pk)
+    label = tab.label(item)
+    form = tab.form(request.POST)
+
+    def refused(error: str, status: int) -> HttpResponse:
+        failed = {"pk": pk, "label": label, "row": RowForm.of(tab, form, error), "error": error}
+        return _awaiting_page(request, key=key, failed=failed, status=status)
+
     if not form.is_valid():
-        return _awaiting_page(request, kind=kind, failed={"pk": pk, "form": form}, status=400)
+        return refused(" ".join(message for errors in form.errors.values() for message in errors), 400)
+    date_field = tab.work_list.date_field
     try:
-        call(on=form.cleaned_data["on"], comment=form.cleaned_data["comment"])
+        work.decide(
+            tab.work_list,
+            user=request.user,
+            item=item,
+            on=form.cleaned_data.get(date_field),
+            comment=form.cleaned_data.get("comment", ""),
+        )
     except ActionRefused as exc:
         if exc.code == "forbidden":
             raise PermissionDenied(exc.message) from exc
-        return _awaiting_page(
-            request, kind=kind, failed={"pk": pk, "form": form, "error": exc.message}, status=409
-        )
+        return refused(exc.message, 409)
     except ValidationError as exc:
-        error = " ".join(exc.messages)
-        return _awaiting_page(request, kind=kind, failed={"pk": pk, "form": form, "error": error}, status=400)
-    return None
-
-
-def _back_to_list(request: HttpRequest) -> HttpResponse:
+        attach_errors(form, exc)
+        return refused(" ".join(exc.messages), 400)
+    messages.success(request, tab.done % {"item": label})
     # The action URLs carry the list's filters and page, so the person lands where they were.
     query = request.GET.urlencode()
     return redirect(reverse("verification:awaiting") + (f"?{query}" if query else ""))
-
-
-@allowed(is_independent)
-@require_POST
-def awaiting_adoption_verify(request: HttpRequest, pk: int) -> HttpResponse:
-    adoption = get_object_or_404(Adoption.objects.select_related("enterprise", "practice"), pk=pk)
-    refused = _verify_from_list(
-        request,
-        "adoptions",
-        pk,
-        lambda on, comment: enterprise_services.verify_adoption(
-            user=request.user, adoption=adoption, verified_on=on, comment=comment
-        ),
-    )
-    if refused:
-        return refused
-    messages.success(
-        request,
-        _("%(practice)s at %(code)s · %(me)s verified.")
-        % {
-            "practice": adoption.practice.code,
-            "code": adoption.enterprise.po_code,
-            "me": adoption.enterprise.name,
-        },
-    )
-    return _back_to_list(request)
-
-
-@allowed(is_independent)
-@require_POST
-def awaiting_facility_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    facility = get_object_or_404(CommonServiceFacility, pk=pk)
-    refused = _verify_from_list(
-        request,
-        "facilities",
-        pk,
-        lambda on, comment: enterprise_services.confirm_facility_operational(
-            user=request.user, facility=facility, on=on, comment=comment
-        ),
-    )
-    if refused:
-        return refused
-    messages.success(request, _("%(facility)s confirmed operational.") % {"facility": facility.name})
-    return _back_to_list(request)
 
 
 # --- Policy ---------------------------------------------------------------------------------------
@@ -413,7 +366,7 @@ def policy(request: HttpRequest) -> HttpResponse:
             try:
                 services.update_policy(user=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                _attach(form, exc)
+                attach_errors(form, exc)
             else:
                 messages.success(request, _("Verification policy saved."))
                 return redirect("verification:policy")

@@ -49,6 +49,28 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
         return self.model.objects.visible_to(request.user)
 
 
+class ModuleCodeField(serializers.SlugRelatedField):
+    """A training module by its code, in any case (cv-01 is CV-01), as in imports. An exact match
+    wins should two codes differ only in case."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "error_messages",
+            {"does_not_exist": _("“{value}” is not a training module code (see training-modules).")},
+        )
+        super().__init__(slug_field="code", queryset=TrainingModule.objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        code = data.strip()
+        modules = self.get_queryset()
+        found = modules.filter(code=code).first() or modules.filter(code__iexact=code).order_by("pk").first()
+        if found is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return found
+
+
 # --- Enterprises ----------------------------------------------------------------------------------
 
 
@@ -170,10 +192,11 @@ class TrainingModuleSerializer(serializers.ModelSerializer):
 class TrainingSessionSerializer(serializers.ModelSerializer):
     partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     sub_project = ScopedRelatedField(SubProject)
-    module = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=TrainingModule.objects.all(),
-        help_text=_("Code of an active module of the catalogue (training-modules)."),
+    module = ModuleCodeField(
+        help_text=_(
+            "Code of an active module of the catalogue (training-modules), in any case. PO staff cannot "
+            "change a module the PMU mapped (403)."
+        ),
         error_messages={
             "does_not_exist": _("“{value}” is not a training module code (see training-modules)."),
             "null": _("Choose the training module of the session (see the catalogue)."),
@@ -213,13 +236,7 @@ class TrainingSessionSerializer(serializers.ModelSerializer):
 
 
 class AssignModuleSerializer(serializers.Serializer):
-    module = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=TrainingModule.objects.all(),
-        error_messages={
-            "does_not_exist": _("“{value}” is not a training module code (see training-modules).")
-        },
-    )
+    module = ModuleCodeField(help_text=_("Code of a module of the catalogue, in any case."))
 
 
 class AttendanceSerializer(RecordSerializer):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
+from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -188,10 +189,26 @@ class FinancialSupportViewSet(RecordViewSet):
         )
 
 
+SESSION_SAVE_REFUSED = {
+    400: REFUSED[400],
+    403: OpenApiResponse(
+        ErrorSerializer,
+        description="Your role may not enter this PO's data, or PO staff change a module the PMU mapped.",
+    ),
+    404: REFUSED[404],
+}
+
+
+@extend_schema_view(
+    update=extend_schema(responses={200: s.TrainingSessionSerializer, **SESSION_SAVE_REFUSED}),
+    partial_update=extend_schema(responses={200: s.TrainingSessionSerializer, **SESSION_SAVE_REFUSED}),
+)
 class TrainingSessionViewSet(ServiceSavedViewSet):
     """Training sessions held by a PO for one of its sub-projects, each of a module of the PMU's
-    catalogue (`module`: its code). A session with `module` null (recorded before the catalogue)
-    counts for no indicator until the PMU maps it (`assign-module`)."""
+    catalogue (`module`: its code, in any case). A session with `module` null (recorded before the
+    catalogue) counts for no indicator until the PMU maps it (`assign-module`). Once the PMU has
+    mapped a session, its PO may no longer change the module (403); a PO's change of a module the
+    session had is kept in the session's audit trail."""
 
     serializer_class = s.TrainingSessionSerializer
     permission_classes = [FieldDataPermission]
@@ -233,6 +250,16 @@ class TrainingModuleViewSet(ServiceErrors, NoDeleteViewSet):
     lookup_field = "code"
     lookup_value_regex = "[^/]+"
     search_fields = ["code", "name"]
+
+    def get_object(self):
+        """By code in any case, as sessions and imports name modules (an exact match wins)."""
+        code = self.kwargs[self.lookup_field]
+        modules = self.filter_queryset(self.get_queryset())
+        module = modules.filter(code=code).first() or modules.filter(code__iexact=code).order_by("pk").first()
+        if module is None:
+            raise Http404
+        self.check_object_permissions(self.request, module)
+        return module
 
     def perform_create(self, serializer):
         serializer.instance = services.save_training_module(

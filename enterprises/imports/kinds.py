@@ -14,6 +14,7 @@ from collections.abc import Hashable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -49,12 +50,21 @@ from enterprises.validation import (
     parse_int,
     parse_month,
 )
-from subprojects.models import Financier, SubProject
+from subprojects.models import Financier, SubProject, Transition
 
 GPS_PLACES = Decimal("0.000001")
 
 
-class ReferenceLookups:
+class GpsColumns:
+    """GPS cells in decimal degrees, for any importer (enterprises, facilities, adoptions)."""
+
+    def gps(self, row: RawRow, problems: RowProblems, column: str) -> Decimal | None:
+        value = self.convert(problems, column, parse_decimal, row.cells.get(column), column)
+        # Phones give 7+ decimals; 6 places are 0.1 m, more than enough.
+        return value.quantize(GPS_PLACES, rounding=ROUND_HALF_UP) if value is not None else None
+
+
+class ReferenceLookups(GpsColumns):
     """Reference data by code, P-code or name (case-insensitive), loaded by `prepare()`."""
 
     def load_reference(self) -> None:
@@ -124,11 +134,6 @@ class ReferenceLookups:
         if found is None:
             problems.add("district", _("“%(value)s” is not a district of Bangladesh.") % {"value": text})
         return found
-
-    def gps(self, row: RawRow, problems: RowProblems, column: str) -> Decimal | None:
-        value = self.convert(problems, column, parse_decimal, row.cells.get(column), column)
-        # Phones give 7+ decimals; 6 places are 0.1 m, more than enough.
-        return value.quantize(GPS_PLACES, rounding=ROUND_HALF_UP) if value is not None else None
 
     def upazila(
         self, row: RawRow, problems: RowProblems, district: District | None, required: bool = True
@@ -500,10 +505,47 @@ class TrainingImporter(ReferenceLookups, Importer):
         }
 
     def existing_queryset(self) -> QuerySet[TrainingSession]:
-        return TrainingSession.objects.filter(partner_organization=self.po)
+        sessions = TrainingSession.objects.filter(partner_organization=self.po)
+        # While writing (inside the import's transaction), the sessions are locked as in the services:
+        # a mapping by the PMU cannot slip in between the check of a row and its writing.
+        return sessions.select_for_update() if transaction.get_connection().in_atomic_block else sessions
+
+    def existing(self, keys: list[Hashable]) -> dict[Hashable, TrainingSession]:
+        found = super().existing(keys)
+        self.pmu_mapped = services.sessions_mapped_by_pmu(session.pk for session in found.values())
+        return found
 
     def new_instance(self, values: dict[str, Any]) -> TrainingSession:
         return TrainingSession(partner_organization=self.po, created_by=self.user, **values)
+
+    def extra_checks(self, plan: Planned, problems: RowProblems) -> None:
+        """A module the PMU mapped is not changed by the PO (as on the pages and in the API)."""
+        if plan.action == "update" and "module" in plan.before and plan.instance.pk in self.pmu_mapped:
+            problems.add("module", services.module_locked_message(plan.instance))
+
+    def write(self, plans: list[Planned], report: ImportReport) -> None:
+        # Sessions that had a module and get another: kept in the audit trail, as on the pages.
+        self._module_changes = [
+            (plan.instance, plan.before["module"])
+            for plan in plans
+            if plan.action == "update" and plan.before.get("module") is not None
+        ]
+        super().write(plans, report)
+
+    def after_write(self, created: list, updated: list, report: ImportReport) -> None:
+        if not self._module_changes:
+            return
+        codes = {module.pk: module.code for module in self.modules.values()}
+        Transition.objects.bulk_create(
+            Transition(
+                subject=session,
+                action=services.MODULE_CHANGED,
+                from_state=codes[previous_id],
+                to_state=codes[session.module_id],
+                actor=self.user,
+            )
+            for session, previous_id in self._module_changes
+        )
 
     def describe(self, values: dict[str, Any]) -> str:
         module = values["module"].code if values.get("module") else "?"
@@ -570,7 +612,7 @@ class AttendanceImporter(EnterpriseCodes, Importer):
 # --- RECP adoptions -------------------------------------------------------------------------------
 
 
-class AdoptionImporter(EnterpriseCodes, Importer):
+class AdoptionImporter(GpsColumns, EnterpriseCodes, Importer):
     kind = "adoptions"
     label = _lazy("RECP adoptions")
     model = Adoption
@@ -659,9 +701,6 @@ class AdoptionImporter(EnterpriseCodes, Importer):
             "evidence_longitude": self.gps(row, problems, "longitude"),
             "note": self.text(row, "note")[:250],
         }
-
-    def gps(self, row: RawRow, problems: RowProblems, column: str) -> Decimal | None:
-        return ReferenceLookups.gps(self, row, problems, column)
 
     def new_instance(self, values: dict[str, Any]) -> Adoption:
         # The importing PO staff member reports it; nobody has verified it yet.

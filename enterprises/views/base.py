@@ -24,7 +24,7 @@ from django.views import View
 
 from core.errors import ActionRefused
 from core.exports import export_or_refuse
-from enterprises.models import Adoption, CommonServiceFacility, FacilityStatus
+from enterprises.models import Adoption, CommonServiceFacility
 from enterprises.permissions import FieldDataReaderMixin
 from subprojects.models import Transition
 
@@ -198,9 +198,13 @@ def _by_whom_when(user, on) -> str:
 
 
 def verification_text(adoption: Adoption) -> str:
-    """How an adoption's state is shown in lists and on the ME page."""
-    if adoption.is_verified:
+    """How an adoption's state is shown in lists and on the ME page (select `verified_by` with it)."""
+    if adoption.is_verified_independently:
         return _("verified %(by)s") % {"by": _by_whom_when(adoption.verified_by, adoption.verified_on)}
+    if adoption.is_verified:
+        return _("recorded as verified %(by)s, not independently: awaiting verification") % {
+            "by": _by_whom_when(adoption.verified_by, adoption.verified_on)
+        }
     return _("reported, not yet verified")
 
 
@@ -209,6 +213,6 @@ def confirmation_text(facility: CommonServiceFacility) -> str:
         return _("operation confirmed %(by)s") % {
             "by": _by_whom_when(facility.operational_confirmed_by, facility.operational_confirmed_on)
         }
-    if facility.status == FacilityStatus.OPERATIONAL:
+    if facility.awaits_confirmation:
         return _("reported operational, awaiting confirmation")
     return ""

@@ -16,6 +16,7 @@ from core.errors import ActionRefused
 from core.exports import export_or_refuse
 from core.models import Upazila
 from core.permissions import get_visible_or_404
+from core.uploads import file_response
 from enterprises import duplicates, recp, services
 from enterprises.charts import kpi_charts
 from enterprises.exports import ENTERPRISE_RELATED, enterprise_columns
@@ -382,33 +383,49 @@ def adoption_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def adoption_photo(request: HttpRequest, pk: int) -> FileResponse:
     """The evidence photo, only to those who may see the adoption's PO."""
     adoption = get_visible_or_404(Adoption.objects.all(), request.user, pk=pk)
-    if not adoption.evidence_photo:
-        raise Http404
-    return FileResponse(
-        adoption.evidence_photo.open("rb"), filename=adoption.evidence_photo.name.rsplit("/", 1)[-1]
-    )
+    return file_response(adoption.evidence_photo, inline=True)
 
 
 @field_data_reader
 @require_POST
 def adoption_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    """A refusal or a date that is not one comes back on the enterprise's page, with what was typed
+    in that adoption's form: 400 with the field's error, 409 with the reason (the state or the date
+    does not fit); 403 for anyone who may not verify."""
     adoption = get_visible_or_404(
         Adoption.objects.select_related("enterprise", "practice"), request.user, pk=pk
     )
+    if not is_independent_checker(request.user):
+        raise PermissionDenied
     back = adoption.enterprise.get_absolute_url() + "#recp"
     form = VerifyAdoptionForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        return _detail_again(request, adoption, form, status=400)
     try:
         services.verify_adoption(
             user=request.user,
             adoption=adoption,
-            verified_on=form.cleaned_data.get("verified_on"),
-            comment=form.cleaned_data.get("comment", ""),
+            verified_on=form.cleaned_data["verified_on"],
+            comment=form.cleaned_data["comment"],
         )
     except ActionRefused as exc:
-        return refuse(request, exc, back)
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from None
+        return _detail_again(request, adoption, form, status=409, error=exc.message)
     messages.success(request, _("Adoption of %(code)s verified.") % {"code": adoption.practice.code})
     return redirect(back)
+
+
+def _detail_again(
+    request: HttpRequest, adoption: Adoption, form: VerifyAdoptionForm, *, status: int, error: str = ""
+) -> HttpResponse:
+    """The enterprise's page again, unchanged, with this adoption's verify form as it was sent."""
+    context = _detail_context(request, _enterprise(request, adoption.enterprise_id))
+    for shown in context["adoptions"]:
+        if shown.pk == adoption.pk:
+            shown.verify_form = form
+    context["action_error"] = error
+    return render(request, "enterprises/enterprise_detail.html", context, status=status)
 
 
 @field_data_reader
@@ -521,8 +538,4 @@ def profile_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @require_GET
 def profile_report(request: HttpRequest, pk: int) -> FileResponse:
     profile = get_visible_or_404(RecpProfile.objects.all(), request.user, enterprise_id=pk)
-    if not profile.report:
-        raise Http404
-    return FileResponse(
-        profile.report.open("rb"), as_attachment=True, filename=profile.report_name or "report"
-    )
+    return file_response(profile.report, name=profile.report_name or "report")

@@ -33,12 +33,12 @@ from enterprises.forms import (
     SessionAttendanceForm,
     TrainingModuleForm,
     TrainingSessionForm,
+    module_label,
 )
 from enterprises.models import (
     Adoption,
     Attendance,
     CommonServiceFacility,
-    FacilityStatus,
     FinancialSupport,
     Kpi,
     KpiReading,
@@ -61,6 +61,7 @@ from enterprises.views.base import (
     unmapped_badge,
     verification_text,
 )
+from subprojects.timeline import _display as display_value
 
 
 def _me_link(record) -> str:
@@ -344,7 +345,9 @@ def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "assign_form": AssignModuleForm(initial={"module": session.module_id})
             if is_pmu(request.user)
             else None,
-            "mappings": decisions_for([session], "assign_module").get(session.pk, []),
+            "mappings": decisions_for([session], services.MODULE_MAPPED, services.MODULE_CHANGED).get(
+                session.pk, []
+            ),
         },
     )
 
@@ -366,6 +369,8 @@ def sessions_to_map(request: HttpRequest) -> HttpResponse:
         .order_by("held_on", "pk")
     )
     page = Paginator(sessions, 50).get_page(request.GET.get("page"))
+    # Read once for every row's choice (the form's choices would query the catalogue per row).
+    modules = [(module.pk, module_label(module)) for module in AssignModuleForm().fields["module"].queryset]
     return render(
         request,
         "enterprises/sessions_to_map.html",
@@ -373,7 +378,7 @@ def sessions_to_map(request: HttpRequest) -> HttpResponse:
             "page_obj": page,
             "paginator": page.paginator,
             "querystring": "",
-            "form": AssignModuleForm(),
+            "modules": modules,
             "unmapped_badge": unmapped_badge(),
         },
     )
@@ -424,15 +429,22 @@ def _object_form(
     if not can_enter_for(user, po_id):
         raise PermissionDenied
     form = form_class(request.POST or None, instance=instance, user=user)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             saved = save(dict(form.cleaned_data))
         except ValidationError as exc:
             attach_errors(form, exc)
+        except services.FieldLocked as exc:
+            # The form again, with what was typed and the reason on the field (403: not theirs to change).
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            status = 403
         else:
             messages.success(request, done(saved))
             return redirect(saved)
-    return render(request, "enterprises/simple_form.html", {"form": form, "title": title, "back": back})
+    return render(
+        request, "enterprises/simple_form.html", {"form": form, "title": title, "back": back}, status=status
+    )
 
 
 def _session_form(request: HttpRequest, session: TrainingSession | None) -> HttpResponse:
@@ -516,15 +528,15 @@ def _facility(request: HttpRequest, pk: int) -> CommonServiceFacility:
     )
 
 
-@field_data_reader
-@require_GET
-def facility_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    facility = _facility(request, pk)
-    may_confirm = (
-        is_independent_checker(request.user)
-        and facility.status == FacilityStatus.OPERATIONAL
-        and facility.operational_confirmed_on is None
-    )
+def _facility_page(
+    request: HttpRequest,
+    facility: CommonServiceFacility,
+    confirm_form: CommentForm | None = None,
+    *,
+    status: int = 200,
+    error: str = "",
+) -> HttpResponse:
+    may_confirm = is_independent_checker(request.user) and facility.awaits_confirmation
     return render(
         request,
         "enterprises/facility_detail.html",
@@ -534,27 +546,43 @@ def facility_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_enter": can_enter_for(request.user, facility.partner_organization_id),
             "history": facility.history.select_related("history_user")[:10],
             "confirmation": confirmation_text(facility),
-            "confirm_form": CommentForm() if may_confirm else None,
+            "confirm_form": (confirm_form or CommentForm()) if may_confirm else None,
             "decisions": decisions_for([facility], "confirm_operational").get(facility.pk, []),
+            "action_error": error,
         },
+        status=status,
     )
+
+
+@field_data_reader
+@require_GET
+def facility_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _facility_page(request, _facility(request, pk))
 
 
 @field_data_reader
 @require_POST
 def facility_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """A date that is not one (400) or a refusal (409) comes back on the facility's page with what
+    was typed; 403 for anyone who may not confirm."""
     facility = _facility(request, pk)
+    if not is_independent_checker(request.user):
+        raise PermissionDenied
     form = CommentForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        return _facility_page(request, facility, form, status=400)
     try:
         services.confirm_facility_operational(
             user=request.user,
             facility=facility,
-            on=form.cleaned_data.get("on"),
-            comment=form.cleaned_data.get("comment", ""),
+            on=form.cleaned_data["on"],
+            comment=form.cleaned_data["comment"],
         )
     except ActionRefused as exc:
-        return refuse(request, exc, facility.get_absolute_url())
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from None
+        # Read again: the refusal may come from a confirmation recorded meanwhile.
+        return _facility_page(request, _facility(request, pk), form, status=409, error=exc.message)
     messages.success(request, _("Confirmed: %(name)s operates.") % {"name": facility.name})
     return redirect(facility)
 
@@ -671,16 +699,23 @@ def _count_of(sessions) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def _history_rows(module: TrainingModule) -> list[tuple]:
-    """Each recorded version with what changed from the one before (field, before, after)."""
+def _history_rows(module: TrainingModule, limit: int = 50) -> list[tuple]:
+    """The newest recorded versions, each with what changed from the one before (field, before,
+    after), the values shown as in sub-projects' audit trails. One query: each version is paired in
+    memory with the next older one (one more is read for the oldest shown)."""
+    records = list(
+        module.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
+    )
     rows = []
-    labels = {field.name: field.verbose_name for field in TrainingModule._meta.fields}
-    for record in module.history.select_related("history_user").order_by("-history_date", "-history_id")[:50]:
-        previous = record.prev_record
+    for record, previous in zip(records[:limit], [*records[1:], None], strict=False):
         changes = []
-        if previous is not None:
+        if previous is not None and record.history_type == "~":
             changes = [
-                (labels.get(change.field, change.field), change.old, change.new)
+                (
+                    TrainingModule._meta.get_field(change.field).verbose_name,
+                    display_value(TrainingModule, change.field, change.old),
+                    display_value(TrainingModule, change.field, change.new),
+                )
                 for change in record.diff_against(previous).changes
             ]
         rows.append((record, changes))

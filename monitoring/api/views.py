@@ -3,6 +3,7 @@ from snapshots), and aggregation runs (trigger one, follow its status)."""
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -25,6 +26,7 @@ from monitoring.models import (
     IndicatorValue,
     Milestone,
     OutcomeValue,
+    RunStatus,
     RunTrigger,
 )
 
@@ -83,14 +85,28 @@ class IndicatorSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["code", "name", "definition", "unit", "parent"]
 
+    def validate(self, attrs):
+        """The model's rules (a baseline goes with its date), as the page's form applies them."""
+        indicator = copy.copy(self.instance) if self.instance else Indicator()
+        for name, value in attrs.items():
+            setattr(indicator, name, value)
+        try:
+            indicator.clean()
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return attrs
+
     @extend_schema_field(LatestSerializer(allow_null=True))
     def get_latest(self, indicator: Indicator) -> dict | None:
         as_of: dashboard.AsOf | None = self.context.get("as_of")
         if as_of is None or as_of.snapshot is None:
             return None
-        # A PO without any figure for an indicator in the snapshot has none of it: zero, as on its dashboard.
-        latest = self.context.get("latest", {}).get(indicator.pk, Decimal(0))
         po = self.context.get("po")
+        latest = self.context.get("latest", {}).get(indicator.pk)
+        if latest is None:
+            if po is None:
+                return None  # a snapshot computed before the indicator existed
+            latest = Decimal(0)  # a PO without any figure for it has none of it, as on its dashboard
         progress = dashboard.progress(
             indicator, latest, po_id=po.pk if po else None, commitments=self.context.get("commitments")
         )
@@ -188,7 +204,11 @@ class AsOfScopeMixin:
             "status": as_of.run.status,
             "requested_as_of": as_of.requested,
         }
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Retry-After": "30"})
+        # Queued or running: accepted, come back. Skipped (another run held the lock) or failed:
+        # nothing is being computed for it now; asking again starts a new run.
+        computing = as_of.run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+        code = status.HTTP_202_ACCEPTED if computing else status.HTTP_409_CONFLICT
+        return Response(body, status=code, headers={"Retry-After": "30"})
 
 
 class IndicatorViewSet(
@@ -224,7 +244,9 @@ class IndicatorViewSet(
         po, as_of = self.scope()
         context.update({"po": po, "as_of": as_of, "latest": {}})
         if po is not None:
-            context["commitments"] = dashboard.po_commitments(po.pk)
+            context["commitments"] = dashboard.po_commitments(
+                po.pk, as_of.snapshot.as_of if as_of.snapshot else None
+            )
         snapshot = as_of.snapshot
         if snapshot is None:
             return context
@@ -240,9 +262,8 @@ class IndicatorViewSet(
                 .order_by("dimension", "-value")
             )
             context["history"] = [
-                {"as_of": as_of, "value": value}
-                for as_of, value in dashboard.trend(code, po_code=po.code if po else None)
-                if as_of <= snapshot.as_of
+                {"as_of": day, "value": value}
+                for day, value in dashboard.trend(code, po_code=po.code if po else None, until=snapshot.as_of)
             ]
         return context
 
@@ -272,6 +293,13 @@ class AggregationRunSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = [name for name in fields if name != "as_of"]
         extra_kwargs = {"as_of": {"required": False}}
+
+    def validate_as_of(self, value):
+        try:
+            dashboard.check_results_date(value)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+        return value
 
 
 class AggregationRunViewSet(

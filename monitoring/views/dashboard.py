@@ -5,7 +5,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Min, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,7 +17,7 @@ from core.models import PartnerOrganization
 from core.permissions import is_pmu, is_po_staff, role_required
 from core.roles import Role
 from monitoring import aggregation, dashboard, outcomes
-from monitoring.indicators import financing_before_start, programme_start
+from monitoring.indicators import EXCLUDES_EARLY_FINANCING, excluded_financing, programme_start
 from monitoring.models import AggregationRun, Dimension, Indicator, Level, Milestone, RunStatus, RunTrigger
 
 CHART_DIMENSIONS = [
@@ -88,11 +87,33 @@ def _as_of(request: HttpRequest) -> tuple[dashboard.AsOf, str]:
     return dashboard.snapshot_as_of(requested, user=request.user), ""
 
 
-@login_required
-def dashboard_page(request: HttpRequest) -> HttpResponse:
+def _results_context(request: HttpRequest) -> dict:
+    """What every results page starts from: the scope (programme or one PO, and the POs to choose
+    from), the snapshot answering the "as of" date, and the board of that snapshot and scope."""
     po, pos = _scope(request)
     as_of, date_problem = _as_of(request)
-    board = dashboard.board(as_of=as_of, po_id=po.pk if po else None)
+    return {
+        "po": po,
+        "pos": pos,
+        "as_of": as_of,
+        "date_problem": date_problem,
+        "requested_as_of": request.GET.get("as_of", ""),
+        "programme_start": programme_start(),
+        "scope_query": _scope_query(as_of, po, pos),
+        "board": dashboard.board(as_of=as_of, po_id=po.pk if po else None),
+    }
+
+
+def _trend(code: str, context: dict) -> list:
+    """The indicator's totals in the page's scope, up to the snapshot shown."""
+    po, snapshot = context["po"], context["board"].snapshot
+    return dashboard.trend(code, po_code=po.code if po else None, until=snapshot.as_of if snapshot else None)
+
+
+@login_required
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    context = _results_context(request)
+    board = context["board"]
     codes = {headline.indicator.code for headline in board.headlines}
     selected_code = request.GET.get("indicator") if request.GET.get("indicator") in codes else "ME_FINANCED"
     selected = board.headline(selected_code)
@@ -101,21 +122,9 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         for dimension in CHART_DIMENSIONS
         if selected is not None and selected.breakdowns.get(dimension)
     ]
-    trend = [
-        (day, value)
-        for day, value in dashboard.trend(selected_code, po_code=po.code if po else None)
-        if board.snapshot is None or day <= board.snapshot.as_of
-    ]
+    trend = _trend(selected_code, context)
     districts = selected.breakdowns.get(Dimension.DISTRICT, []) if selected else []
-    context = {
-        "board": board,
-        "as_of": as_of,
-        "scope_query": _scope_query(as_of, po, pos),
-        "date_problem": date_problem,
-        "requested_as_of": request.GET.get("as_of", ""),
-        "programme_start": programme_start(),
-        "po": po,
-        "pos": pos,
+    context |= {
         "selected": selected,
         "charts": charts,
         "districts": districts,
@@ -144,55 +153,22 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
 def indicator_page(request: HttpRequest, code: str) -> HttpResponse:
     """One indicator: its rule in words, its place in the results framework, its figure as of a date
     against the target that applies, its history, and what the rule leaves out."""
-    po, pos = _scope(request)
     indicator = get_object_or_404(Indicator.objects.select_related("parent"), code=code)
-    as_of, date_problem = _as_of(request)
-    board = dashboard.board(as_of=as_of, po_id=po.pk if po else None)
-    headline = board.headline(code) or next(
-        (h for h in board.companions.values() if h and h.indicator.code == code), None
-    )
-    history = [
-        (day, value)
-        for day, value in dashboard.trend(code, po_code=po.code if po else None)
-        if board.snapshot is None or day <= board.snapshot.as_of
-    ]
-    excluded = None
-    if code in EXCLUDES_EARLY_FINANCING:
-        excluded = excluded_financing(po.pk if po else None)
-    context = {
+    context = _results_context(request)
+    board, po = context["board"], context["po"]
+    context |= {
         "indicator": indicator,
-        "headline": headline,
+        "headline": board.headline(code),
         "companion": board.companions.get(code),
-        "board": board,
-        "as_of": as_of,
-        "scope_query": _scope_query(as_of, po, pos),
-        "date_problem": date_problem,
-        "requested_as_of": request.GET.get("as_of", ""),
-        "programme_start": programme_start(),
-        "po": po,
-        "pos": pos,
         "milestones": indicator.milestones.order_by("year"),
-        "history": history[-24:],
-        "excluded": excluded,
+        "history": _trend(code, context)[-24:],
+        "excluded": excluded_financing(po.pk if po else None) if code in EXCLUDES_EARLY_FINANCING else None,
         "can_edit": is_pmu(request.user),
         "changes": indicator.history.select_related("history_user").order_by("-history_date")[:10]
         if request.user.sees_whole_programme
         else [],
     }
     return render(request, "monitoring/indicator.html", context)
-
-
-# Indicators whose rule leaves out disbursements dated before the programme start.
-EXCLUDES_EARLY_FINANCING = frozenset({"ME_FINANCED", "MONEY_DISBURSED", *dashboard.DISBURSED_BY_FINANCIER})
-
-
-def excluded_financing(po_id: int | None) -> dict:
-    """How many disbursements (and how much, BDT) the programme-start rule leaves out."""
-    supports = financing_before_start()
-    if po_id is not None:
-        supports = supports.filter(enterprise__partner_organization_id=po_id)
-    totals = supports.aggregate(n=Count("pk"), amount=Sum("amount"), first=Min("disbursed_on"))
-    return {**totals, "start": programme_start()}
 
 
 class FrameworkForm(forms.ModelForm):
@@ -218,14 +194,6 @@ class FrameworkForm(forms.ModelForm):
             field.widget.attrs.setdefault(
                 "class", "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             )
-
-    def clean(self):
-        cleaned = super().clean()
-        if (cleaned.get("baseline_value") is None) != (cleaned.get("baseline_date") is None):
-            raise forms.ValidationError(
-                {"baseline_date": _("Give the baseline value and its date together, or neither.")}
-            )
-        return cleaned
 
 
 @role_required(Role.PMU_OFFICER)
@@ -398,22 +366,12 @@ JOB_CODES = ("WAGE_JOBS_WOMEN", "WAGE_JOBS_MEN", "WAGE_JOBS_WOMEN_ADDED", "WAGE_
 def outcomes_page(request: HttpRequest) -> HttpResponse:
     """Resource savings and emissions avoided (baseline vs latest per ME, from the snapshot) and wage
     jobs in financed MEs, in total or by sector, business area, district or PO."""
-    po, pos = _scope(request)
-    as_of, date_problem = _as_of(request)
+    context = _results_context(request)
+    board, po = context["board"], context["po"]
     breakdowns = [d for d in OUTCOME_BREAKDOWNS if po is None or d != Dimension.PARTNER_ORGANIZATION]
     dimension = request.GET.get("by") if request.GET.get("by") in breakdowns else Dimension.TOTAL
-    sections = outcomes.stored(as_of.snapshot, po_id=po.pk if po else None, dimension=dimension)
-    board = dashboard.board(as_of=as_of, po_id=po.pk if po else None)
-    context = {
-        "as_of": as_of,
-        "board": board,
-        "scope_query": _scope_query(as_of, po, pos),
-        "date_problem": date_problem,
-        "requested_as_of": request.GET.get("as_of", ""),
-        "programme_start": programme_start(),
-        "po": po,
-        "pos": pos,
-        "sections": sections,
+    context |= {
+        "sections": outcomes.stored(board.snapshot, po_id=po.pk if po else None, dimension=dimension),
         "rule": outcomes.RULE,
         "dimension": dimension,
         "breakdowns": [(d, Dimension(d).label) for d in breakdowns],

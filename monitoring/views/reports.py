@@ -121,7 +121,8 @@ class ReportRequestForm(forms.Form):
                 as_of=data.get("as_of"),
                 previous_as_of=data.get("previous_as_of"),
                 po_code=po.code if po else None,
-                comments=self.comments(),
+                # Comments belong to the ISR table; the form shows them whatever the kind chosen.
+                comments=self.comments() if data["kind"] == ReportKind.ISR else None,
             )
         except ValidationError as exc:
             for name, problems in exc.message_dict.items():
@@ -158,15 +159,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ReportRequestForm(request.POST, user=request.user, indicators=indicators)
         if form.is_valid():
-            job = reports.request_report(
-                request.user,
-                kind=form.checked.kind,
-                file_format=form.checked.file_format,
-                as_of=form.checked.as_of,
-                previous_as_of=form.cleaned_data.get("previous_as_of"),
-                po_code=form.checked.po.code if form.checked.po else None,
-                comments=form.comments(),
-            )
+            job = reports.create_job(request.user, form.checked)
             messages.info(request, _("Your report is being prepared. This page shows it when it is ready."))
             return redirect(f"{reverse('monitoring:reports')}?watch={job.pk}")
         messages.error(

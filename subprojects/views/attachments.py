@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ActionRefused
 from core.permissions import get_visible_or_404
+from core.uploads import file_response
 from subprojects import services
 from subprojects.forms import AttachmentForm
 from subprojects.models import Attachment, ConceptNote, Proposal
@@ -17,16 +18,7 @@ from subprojects.views.common import report_refusal
 
 def attachment_response(attachment: Attachment) -> FileResponse:
     """The file as a download that the browser never renders nor keeps (pages and API alike)."""
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404(_("The file is missing from storage.")) from exc
-    response = FileResponse(
-        handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.mime_type
-    )
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(attachment.file, name=attachment.original_name, content_type=attachment.mime_type)
 
 
 def _upload(request: HttpRequest, owner: ConceptNote | Proposal) -> HttpResponse:

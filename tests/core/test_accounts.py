@@ -147,6 +147,8 @@ def test_a_verifier_belongs_to_no_po(db, po_one):
     assert form.errors["partner_organization"] == [
         "A verifier belongs to no Partner Organization: leave the PO empty."
     ]
+    with pytest.raises(ValueError, match="could not be changed because the data didn't validate"):
+        form.save()
     user.refresh_from_db()
     assert user.partner_organization is None
 
@@ -159,7 +161,10 @@ def test_a_verifier_cannot_also_be_po_staff(db, po_one):
 
     assert not form.is_valid()
     assert "cannot also be PO staff" in form.errors["groups"][0]
-    assert not user.groups.exists()
+    with pytest.raises(ValueError, match="could not be changed because the data didn't validate"):
+        form.save()
+    user.refresh_from_db()
+    assert (user.partner_organization, list(user.groups.all())) == (None, [])
 
 
 def test_a_verifier_without_po_is_accepted(db):

@@ -7,6 +7,7 @@ import io
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db.models import F
 
 from core.models import PartnerOrganization
 from core.roles import Role
@@ -87,12 +88,15 @@ def test_demo_gives_each_active_sub_project_believable_field_data_and_is_idempot
     assert FinancialSupport.objects.filter(financier="po").exists()
     assert FinancialSupport.objects.filter(disbursed_on__lt=settings.PROGRAMME_START).count() == 3
     operational = CommonServiceFacility.objects.filter(status="operational")
-    assert (
-        not CommonServiceFacility.objects.filter(operational_confirmed_on__isnull=False)
-        .exclude(operational_confirmed_by=pmu)
-        .exists()
-    )
-    assert operational.filter(operational_confirmed_by=pmu).count() <= operational.count()
+    confirmed = CommonServiceFacility.objects.filter(operational_confirmed_on__isnull=False)
+    assert not confirmed.exclude(operational_confirmed_by=pmu).exists()
+    # Only operational facilities are confirmed, never before they opened, each with its decision
+    # kept; the others await confirmation.
+    assert not confirmed.exclude(status="operational").exists()
+    assert not confirmed.filter(operational_confirmed_on__lt=F("opened_on")).exists()
+    assert Transition.objects.filter(action="confirm_operational").count() == confirmed.count()
+    awaiting = CommonServiceFacility.objects.awaiting_confirmation()
+    assert confirmed.count() + awaiting.count() == operational.count()
 
 
 def test_demo_adoptions_are_verified_by_the_demo_verifier_when_there_is_one(sp_one, pmu, po1, verifier):

@@ -475,3 +475,289 @@ def test_refused_facility_data_changes_nothing(po1, pmu, sp_one):
 
     facility.refresh_from_db()
     assert (facility.opened_on, facility.operational_confirmed_on) == (date(2025, 1, 20), date(2025, 2, 1))
+
+
+# --- What counts, and what still awaits a check ---------------------------------------------------
+
+
+def _adoptions_in_every_state(me_one, po_one, pmu, verifier) -> dict[str, Adoption]:
+    """One adoption per state a verification can be in, legacy ones included."""
+    insider = make_user("insider", Role.PMU_OFFICER, Role.PO_STAFF, po=po_one)
+    codes = {
+        "reported": "AQ-04",
+        "by_pmu": "EE-01",
+        "by_verifier": "WS-04",
+        "no_verifier_recorded": "AQ-03",
+        "by_po_insider": "EE-02",
+    }
+    adoptions = {
+        name: AdoptionFactory(enterprise=me_one, practice=practice(code)) for name, code in codes.items()
+    }
+    verified = date(2025, 1, 10)
+    for name, user in [("by_pmu", pmu), ("by_verifier", verifier), ("by_po_insider", insider)]:
+        Adoption.objects.filter(pk=adoptions[name].pk).update(verified_on=verified, verified_by=user)
+    # Verified before the verifier's account was deleted (SET_NULL then): no verifier recorded.
+    Adoption.objects.filter(pk=adoptions["no_verifier_recorded"].pk).update(verified_on=verified)
+    return {
+        name: Adoption.objects.select_related("verified_by").get(pk=a.pk) for name, a in adoptions.items()
+    }
+
+
+def test_awaiting_verification_is_the_exact_complement_of_verified_independently(
+    me_one, po_one, pmu, verifier
+):
+    adoptions = _adoptions_in_every_state(me_one, po_one, pmu, verifier)
+    by_pk = {a.pk: name for name, a in adoptions.items()}
+
+    counted = {by_pk[pk] for pk in Adoption.objects.verified_independently().values_list("pk", flat=True)}
+    awaiting = {by_pk[pk] for pk in Adoption.objects.awaiting_verification().values_list("pk", flat=True)}
+
+    assert counted == {"by_pmu", "by_verifier"}
+    assert awaiting == {"reported", "no_verifier_recorded", "by_po_insider"}
+    assert {name for name, a in adoptions.items() if a.is_verified_independently} == counted
+    # The edit and delete locks still hold for every recorded verification.
+    assert {name for name, a in adoptions.items() if a.is_verified} == set(adoptions) - {"reported"}
+
+
+def test_the_adoption_filter_shows_what_counts_and_what_awaits(client, api, me_one, po_one, pmu, verifier):
+    adoptions = _adoptions_in_every_state(me_one, po_one, pmu, verifier)
+    client.force_login(pmu)
+
+    awaiting_page = client.get("/adoptions/", {"verified": "false"}).content.decode()
+    counted = api.as_user(pmu).get("/api/v1/adoptions/", {"verified": "true"}).json()
+    awaiting = api.get("/api/v1/adoptions/", {"verified": "false"}).json()
+
+    assert {row["id"] for row in counted["results"]} == {adoptions[n].pk for n in ("by_pmu", "by_verifier")}
+    assert {row["id"] for row in awaiting["results"]} == {
+        adoptions[n].pk for n in ("reported", "no_verifier_recorded", "by_po_insider")
+    }
+    assert "not independently: awaiting verification" in awaiting_page
+
+
+@pytest.mark.parametrize("state", ["no_verifier_recorded", "by_po_insider"])
+def test_an_adoption_verified_but_not_independently_is_verified_again(me_one, po_one, pmu, verifier, state):
+    adoption = _adoptions_in_every_state(me_one, po_one, pmu, verifier)[state]
+
+    services.verify_adoption(user=verifier, adoption=adoption, verified_on=date(2025, 2, 1), comment="Seen")
+
+    adoption.refresh_from_db()
+    assert (adoption.verified_on, adoption.verified_by) == (date(2025, 2, 1), verifier)
+    assert Adoption.objects.verified_independently().filter(pk=adoption.pk).exists()
+    row = Transition.objects.get()
+    assert (row.subject, row.action, row.from_state, row.to_state, row.actor) == (
+        adoption,
+        "verify",
+        "not_independent",
+        "verified",
+        verifier,
+    )
+
+
+def test_the_me_page_offers_to_verify_again_what_does_not_count(client, me_one, po_one, pmu, verifier):
+    adoptions = _adoptions_in_every_state(me_one, po_one, pmu, verifier)
+    client.force_login(pmu)
+
+    page = client.get(f"/enterprises/{me_one.pk}/").content.decode()
+
+    for name, adoption in adoptions.items():
+        offered = f"/adoptions/{adoption.pk}/verify/" in page
+        assert offered == (name in {"reported", "no_verifier_recorded", "by_po_insider"}), name
+    assert "recorded as verified by someone no longer registered on 10 Jan 2025" in page
+
+
+def test_a_verifiers_account_cannot_be_deleted_while_their_checks_count(me_one, pmu, verifier, sp_one):
+    from django.db.models import ProtectedError
+
+    adoption = AdoptionFactory(enterprise=me_one)
+    facility = FacilityFactory(sub_project=sp_one)
+    services.verify_adoption(user=verifier, adoption=adoption, verified_on=date(2025, 1, 10))
+    confirmer = make_user("confirmer", Role.PMU_OFFICER)
+    services.confirm_facility_operational(user=confirmer, facility=facility, on=date(2025, 2, 1))
+    Transition.objects.all().delete()  # the audit trail protects them too; here the records must
+
+    with pytest.raises(ProtectedError):
+        verifier.delete()
+    with pytest.raises(ProtectedError):
+        confirmer.delete()
+
+    assert Adoption.objects.verified_independently().get() == adoption
+    facility.refresh_from_db()
+    assert facility.operational_confirmed_by == confirmer
+
+
+def test_facilities_awaiting_confirmation_are_the_operational_unconfirmed_ones(pmu, sp_one):
+    waiting = FacilityFactory(sub_project=sp_one, name="Waiting")
+    confirmed = FacilityFactory(sub_project=sp_one, name="Confirmed")
+    planned = FacilityFactory(sub_project=sp_one, name="Planned", status="planned", opened_on=None)
+    services.confirm_facility_operational(user=pmu, facility=confirmed, on=date(2025, 2, 1))
+    confirmed.refresh_from_db()
+
+    assert list(CommonServiceFacility.objects.awaiting_confirmation()) == [waiting]
+    assert (waiting.awaits_confirmation, confirmed.awaits_confirmation, planned.awaits_confirmation) == (
+        True,
+        False,
+        False,
+    )
+
+
+def test_project_financing_and_before_the_programme_split_the_supports(me_one, settings):
+    from enterprises.models import FinancialSupport
+    from tests.enterprises.factories import FinancialSupportFactory
+
+    settings.PROGRAMME_START = date(2024, 7, 1)
+    early = FinancialSupportFactory(enterprise=me_one, disbursed_on=date(2024, 6, 30))
+    first_day = FinancialSupportFactory(enterprise=me_one, disbursed_on=date(2024, 7, 1))
+    later = FinancialSupportFactory(enterprise=me_one, disbursed_on=date(2024, 10, 1))
+    supports = FinancialSupport.objects.all()
+
+    assert set(supports.project_financing()) == {first_day, later}
+    assert set(supports.project_financing(as_of=date(2024, 9, 30))) == {first_day}
+    assert list(supports.before_programme()) == [early]
+    assert [s.is_before_programme_start for s in (early, first_day, later)] == [True, False, False]
+
+
+# --- The verify and confirm pages: errors and refusals come back with what was typed ---------------
+
+
+def test_a_verification_date_that_is_not_a_date_comes_back_with_the_error(client, pmu, me_one):
+    adoption = AdoptionFactory(enterprise=me_one)
+    client.force_login(pmu)
+
+    response = client.post(
+        f"/adoptions/{adoption.pk}/verify/",
+        {"verified_on": "2025-02-30", "comment": "LEDs in the cutting room"},
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Enter a valid date." in page
+    assert 'value="LEDs in the cutting room"' in page
+    adoption.refresh_from_db()
+    assert adoption.verified_on is None
+    assert not Transition.objects.exists()
+
+
+def test_a_refused_verification_comes_back_with_the_reason_and_the_comment(client, pmu, me_one):
+    adoption = AdoptionFactory(enterprise=me_one, adopted_on=date(2024, 12, 1))
+    client.force_login(pmu)
+
+    response = client.post(
+        f"/adoptions/{adoption.pk}/verify/",
+        {"verified_on": "2024-11-30", "comment": "LEDs in the cutting room"},
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 409
+    assert 'data-testid="action-error"' in page
+    assert "A practice is verified after it is adopted." in page
+    assert 'value="LEDs in the cutting room"' in page
+    assert 'value="2024-11-30"' in page
+    adoption.refresh_from_db()
+    assert adoption.verified_on is None
+
+
+def test_a_confirmation_date_that_is_not_a_date_comes_back_with_the_error(client, pmu, sp_one):
+    facility = FacilityFactory(sub_project=sp_one)
+    client.force_login(pmu)
+
+    response = client.post(
+        f"/facilities/{facility.pk}/confirm-operational/", {"on": "2025-13-01", "comment": "Machines running"}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Enter a valid date." in page
+    assert "Machines running</textarea>" in page
+    facility.refresh_from_db()
+    assert facility.operational_confirmed_on is None
+
+
+def test_a_refused_confirmation_comes_back_with_the_reason_and_the_comment(client, pmu, sp_one):
+    facility = FacilityFactory(sub_project=sp_one, opened_on=date(2025, 1, 20))
+    client.force_login(pmu)
+
+    response = client.post(
+        f"/facilities/{facility.pk}/confirm-operational/", {"on": "2025-01-19", "comment": "Machines running"}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 409
+    assert "A facility is confirmed operating on or after its opening date." in page
+    assert "Machines running</textarea>" in page
+    facility.refresh_from_db()
+    assert facility.operational_confirmed_on is None
+    assert not Transition.objects.exists()
+
+
+@pytest.mark.parametrize("persona", ["po1", "wb"])
+def test_who_may_not_verify_or_confirm_gets_403_whatever_they_typed(client, request, me_one, sp_one, persona):
+    adoption = AdoptionFactory(enterprise=me_one)
+    facility = FacilityFactory(sub_project=sp_one)
+    client.force_login(request.getfixturevalue(persona))
+
+    verify = client.post(f"/adoptions/{adoption.pk}/verify/", {"verified_on": "not a date"})
+    confirm = client.post(f"/facilities/{facility.pk}/confirm-operational/", {"on": "not a date"})
+
+    assert (verify.status_code, confirm.status_code) == (403, 403)
+
+
+# --- Refusals that must hold ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [Role.PMU_OFFICER, Role.VERIFIER])
+def test_a_checker_who_belongs_to_a_po_may_not_confirm_a_facility(client, api, sp_one, po_one, role):
+    insider = make_user("insider", role, Role.PO_STAFF, po=po_one)
+    facility = FacilityFactory(sub_project=sp_one)
+
+    with pytest.raises(ActionRefused) as refused:
+        services.confirm_facility_operational(user=insider, facility=facility)
+    client.force_login(insider)
+    page = client.post(f"/facilities/{facility.pk}/confirm-operational/", {"on": "2025-02-01"})
+    through_api = api.as_user(insider).post(f"/api/v1/facilities/{facility.pk}/confirm-operational/", {})
+
+    assert refused.value.code == "forbidden"
+    assert (page.status_code, through_api.status_code) == (403, 403)
+    facility.refresh_from_db()
+    assert facility.operational_confirmed_on is None
+    assert not Transition.objects.exists()
+
+
+def test_another_po_cannot_even_find_an_adoption_to_edit(client, api, po2, me_one):
+    adoption = AdoptionFactory(enterprise=me_one, note="before")
+    client.force_login(po2)
+
+    page = client.post(f"/adoptions/{adoption.pk}/edit/", {"adopted_on": "2024-12-01", "note": "after"})
+    through_api = api.as_user(po2).patch(f"/api/v1/adoptions/{adoption.pk}/", {"note": "after"})
+
+    assert (page.status_code, through_api.status_code) == (404, 404)
+    adoption.refresh_from_db()
+    assert adoption.note == "before"
+
+
+def test_the_pmu_does_not_edit_a_pos_adoption(client, api, pmu, me_one):
+    adoption = AdoptionFactory(enterprise=me_one, note="before")
+    client.force_login(pmu)
+
+    form = client.get(f"/adoptions/{adoption.pk}/edit/")
+    page = client.post(f"/adoptions/{adoption.pk}/edit/", {"adopted_on": "2024-12-01", "note": "after"})
+    through_api = api.as_user(pmu).patch(f"/api/v1/adoptions/{adoption.pk}/", {"note": "after"})
+
+    assert (form.status_code, page.status_code, through_api.status_code) == (403, 403, 403)
+    adoption.refresh_from_db()
+    assert adoption.note == "before"
+
+
+def test_a_verification_recorded_meanwhile_wins_over_an_edit_or_a_delete(po1, pmu, me_one):
+    adoption = AdoptionFactory(enterprise=me_one, note="before")
+    stale = Adoption.objects.get(pk=adoption.pk)  # read by the PO's page before the verification
+    services.verify_adoption(user=pmu, adoption=adoption, verified_on=date(2025, 1, 10))
+    assert not stale.is_verified
+
+    with pytest.raises(ActionRefused, match="A verified adoption cannot be changed") as edit:
+        services.update_adoption(user=po1, adoption=stale, data={"note": "after"})
+    with pytest.raises(ActionRefused, match="A verified adoption cannot be deleted") as delete:
+        services.delete_record(user=po1, record=stale)
+
+    assert (edit.value.code, delete.value.code) == ("wrong_state", "wrong_state")
+    adoption.refresh_from_db()
+    assert (adoption.note, adoption.verified_by) == ("before", pmu)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 import pytest
@@ -311,7 +312,7 @@ def test_the_pmu_maps_a_session_from_the_list_and_it_is_recorded(client, pmu, sp
     assert (row.subject, row.action, row.from_state, row.to_state, row.actor) == (
         session,
         "assign_module",
-        "unmapped",
+        "",
         "CV-02",
         pmu,
     )
@@ -361,7 +362,8 @@ def test_the_pmu_maps_a_session_through_the_api_by_module_code(api, pmu, sp_one)
     api.as_user(pmu)
 
     unknown = api.post(f"/api/v1/trainings/{session.pk}/assign-module/", {"module": "XX-9"})
-    mapped = api.post(f"/api/v1/trainings/{session.pk}/assign-module/", {"module": "cv-03".upper()})
+    # Any case, as in imports (the importer reads "cv-02" as CV-02).
+    mapped = api.post(f"/api/v1/trainings/{session.pk}/assign-module/", {"module": "cv-03"})
 
     assert unknown.json() == {"module": ["“XX-9” is not a training module code (see training-modules)."]}
     assert mapped.status_code == 200
@@ -370,13 +372,227 @@ def test_the_pmu_maps_a_session_through_the_api_by_module_code(api, pmu, sp_one)
     assert session.module.code == "CV-03"
 
 
-def test_the_pmu_home_and_the_field_data_hub_count_the_sessions_to_map(client, pmu, po1, sp_one):
+def _badge_after(page: str, testid: str) -> str:
+    """The number in the badge of the element carrying this test id."""
+    found = re.search(rf'data-testid="{testid}".*?<span class="badge[^"]*">([^<]*)</span>', page, re.DOTALL)
+    assert found, f"no {testid} with a badge"
+    return found.group(1).strip()
+
+
+def test_the_pmu_home_and_the_field_data_hub_count_the_sessions_to_map(client, pmu, po1, sp_one, sp_two):
     legacy_session(sp_one)
-    legacy_session(sp_one)
+    legacy_session(sp_two)
+    TrainingSessionFactory(sub_project=sp_one)  # mapped: not counted
     client.force_login(pmu)
 
-    assert 'data-testid="sessions-to-map-count"' in client.get("/").content.decode()
+    assert _badge_after(client.get("/").content.decode(), "sessions-to-map-count") == "2"
     hub = client.get("/field-data/").content.decode()
     assert "Sessions to map" in hub
+    assert _badge_after(hub, "unmapped-card") == "2"
     client.force_login(po1)
-    assert "Sessions not mapped to a module" in client.get("/field-data/").content.decode()
+    own = client.get("/field-data/").content.decode()
+    assert "Sessions not mapped to a module" in own
+    assert _badge_after(own, "unmapped-card") == "1"  # its own PO's only
+
+
+def test_the_api_and_the_catalogue_take_module_codes_in_any_case(api, po1, sp_one):
+    api.as_user(po1)
+    data = {"po_code": "TR-API", "sub_project": sp_one.pk, "held_on": "2024-10-10", "place": "Bhairab"}
+
+    created = api.post("/api/v1/trainings/", {**data, "module": "cv-02"})
+    module = api.get("/api/v1/training-modules/cv-01/")
+
+    assert created.status_code == 201, created.json()
+    assert created.json()["module"] == "CV-02"
+    assert TrainingSession.objects.get().module.code == "CV-02"
+    assert (module.status_code, module.json()["code"]) == (200, "CV-01")
+
+
+# --- A module the PMU mapped stays; a PO's change of module is recorded ---------------------------
+
+
+def _session_form(session: TrainingSession, **changes) -> dict:
+    data = {
+        "po_code": session.po_code,
+        "sub_project": session.sub_project_id,
+        "module": session.module_id,
+        "topic": session.topic,
+        "held_on": session.held_on.isoformat(),
+        "place": session.place,
+    }
+    return {**data, **changes}
+
+
+def _mapped_by_pmu(pmu, sp, code: str = "CV-02") -> TrainingSession:
+    session = legacy_session(sp, place="Bhairab")
+    return services.assign_training_module(user=pmu, session=session, module=training_module(code))
+
+
+def test_po_staff_cannot_change_a_module_the_pmu_mapped_on_the_page(client, po1, pmu, sp_one):
+    session = _mapped_by_pmu(pmu, sp_one)
+    client.force_login(po1)
+
+    form = client.get(f"/trainings/{session.pk}/edit/").content.decode()
+    refused = client.post(
+        f"/trainings/{session.pk}/edit/",
+        _session_form(session, module=training_module("RE-01").pk, place="Bhairab Bazar"),
+    )
+
+    assert "The PMU mapped this session to its module: only the PMU changes it now" in form
+    page = refused.content.decode()
+    assert refused.status_code == 403
+    assert (
+        f"The training module (“module”) of session {session.po_code} cannot be changed: the PMU mapped it."
+        in page
+    )
+    assert 'value="Bhairab Bazar"' in page  # what was typed is kept
+    session.refresh_from_db()
+    assert (session.module.code, session.place) == ("CV-02", "Bhairab")
+    assert list(Transition.objects.values_list("action", flat=True)) == ["assign_module"]
+
+    # The rest of the session stays the PO's to edit.
+    kept = client.post(f"/trainings/{session.pk}/edit/", _session_form(session, place="Bhairab Bazar"))
+    assert kept.status_code == 302
+    session.refresh_from_db()
+    assert (session.module.code, session.place) == ("CV-02", "Bhairab Bazar")
+
+
+def test_po_staff_cannot_change_a_module_the_pmu_mapped_through_the_api(api, po1, pmu, sp_one):
+    session = _mapped_by_pmu(pmu, sp_one)
+    api.as_user(po1)
+
+    refused = api.patch(f"/api/v1/trainings/{session.pk}/", {"module": "RE-01", "place": "Bhairab Bazar"})
+    same = api.patch(f"/api/v1/trainings/{session.pk}/", {"module": "cv-02", "place": "Bhairab Bazar"})
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "forbidden"
+    assert "(“module”)" in refused.json()["detail"]
+    assert "the PMU mapped it" in refused.json()["detail"]
+    assert same.status_code == 200, same.json()
+    session.refresh_from_db()
+    assert (session.module.code, session.place) == ("CV-02", "Bhairab Bazar")
+    # The PMU may still correct its own mapping.
+    services.assign_training_module(user=pmu, session=session, module=training_module("RE-01"))
+    session.refresh_from_db()
+    assert session.module.code == "RE-01"
+
+
+def test_an_import_cannot_change_a_module_the_pmu_mapped_and_names_the_column(po_one, po1, pmu, sp_one):
+    from tests.enterprises.test_imports import as_csv, run, session_row
+
+    session = _mapped_by_pmu(pmu, sp_one)
+    row = session_row(session.po_code, sp_one, module="RE-01", held_on="2024-11-05", place="Bhairab Bazar")
+
+    refused = run("trainings", as_csv([row]), po_one, po1)
+    kept = run("trainings", as_csv([{**row, "module": "cv-02"}]), po_one, po1)
+
+    assert not refused.committed
+    assert [(e.row, e.column) for e in refused.errors] == [(2, "module")]
+    assert "the PMU mapped it" in refused.errors[0].message
+    assert (kept.committed, kept.updated) == (True, 1)
+    session.refresh_from_db()
+    assert (session.module.code, session.place) == ("CV-02", "Bhairab Bazar")
+    assert list(Transition.objects.values_list("action", flat=True)) == ["assign_module"]
+
+
+def test_a_po_changing_its_sessions_module_is_kept_in_the_audit_trail(client, api, po1, sp_one):
+    by_page = TrainingSessionFactory(sub_project=sp_one, module=training_module("CV-01"))
+    by_api = TrainingSessionFactory(sub_project=sp_one, module=training_module("CV-01"))
+    client.force_login(po1)
+
+    client.post(f"/trainings/{by_page.pk}/edit/", _session_form(by_page, module=training_module("RE-01").pk))
+    api.as_user(po1).patch(f"/api/v1/trainings/{by_api.pk}/", {"module": "CV-03"})
+    page = client.get(f"/trainings/{by_page.pk}/").content.decode()
+
+    rows = {
+        row.object_id: (row.action, row.from_state, row.to_state, row.actor)
+        for row in Transition.objects.all()
+    }
+    assert rows == {
+        by_page.pk: ("change_module", "CV-01", "RE-01", po1),
+        by_api.pk: ("change_module", "CV-01", "CV-03", po1),
+    }
+    assert f"{po1.get_display_name()} changed the module from CV-01 to RE-01" in page
+
+
+def test_a_po_changing_a_module_by_import_is_kept_and_giving_a_first_module_is_not_a_change(
+    po_one, po1, sp_one
+):
+    from tests.enterprises.test_imports import as_csv, run, session_row
+
+    had = TrainingSessionFactory(
+        sub_project=sp_one, module=training_module("CV-01"), held_on=date(2024, 10, 12)
+    )
+    had_none = legacy_session(sp_one, held_on=date(2024, 10, 12))
+    rows = [
+        session_row(had.po_code, sp_one, module="RE-01", topic=had.topic, place=had.place, district=""),
+        session_row(had_none.po_code, sp_one, module="CV-02", topic=had_none.topic, place=had_none.place),
+    ]
+
+    report = run("trainings", as_csv(rows), po_one, po1)
+
+    assert (report.committed, report.updated) == (True, 2), report.errors
+    row = Transition.objects.get()
+    assert (row.subject, row.action, row.from_state, row.to_state, row.actor) == (
+        had,
+        "change_module",
+        "CV-01",
+        "RE-01",
+        po1,
+    )
+
+
+def test_the_session_page_shows_a_first_mapping_as_from_no_module(client, pmu, sp_one):
+    session = _mapped_by_pmu(pmu, sp_one)
+    client.force_login(pmu)
+
+    page = client.get(f"/trainings/{session.pk}/").content.decode()
+
+    assert f"{pmu.get_display_name()} mapped the session from no module to CV-02" in page
+
+
+# --- Pages that stay fast -------------------------------------------------------------------------
+
+
+def test_sessions_to_map_reads_the_catalogue_once_whatever_the_number_of_rows(client, pmu, sp_one):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    legacy_session(sp_one)
+    client.force_login(pmu)
+    with CaptureQueriesContext(connection) as one_row:
+        client.get("/trainings/to-map/")
+    for _ in range(6):
+        legacy_session(sp_one)
+
+    with CaptureQueriesContext(connection) as seven_rows:
+        page = client.get("/trainings/to-map/").content.decode()
+
+    assert len(seven_rows) == len(one_row)
+    # Each row offers every module of the catalogue, after its "choose…".
+    table = page.split('data-testid="sessions-to-map"')[1].split("</table>")[0]
+    assert table.count('<option value="') == 7 * (TrainingModule.objects.count() + 1)
+
+
+def test_the_module_history_pairs_versions_in_one_query_and_shows_values_as_words(client, pmu):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(pmu)
+    client.post("/training-modules/new/", NEW_MODULE)
+    module = TrainingModule.objects.get(code="CV-04")
+    edit = f"/training-modules/{module.pk}/edit/"
+    client.post(edit, {key: value for key, value in NEW_MODULE.items() if key != "climate_vulnerability"})
+    with CaptureQueriesContext(connection) as two_versions:
+        client.get(f"/training-modules/{module.pk}/")
+    for position in range(10, 15):
+        client.post(edit, {**NEW_MODULE, "position": str(position)})
+
+    with CaptureQueriesContext(connection) as seven_versions:
+        page = client.get(f"/training-modules/{module.pk}/").content.decode()
+
+    assert len(seven_versions) == len(two_versions)
+    assert "tagged: climate vulnerability: yes → no" in page
+    assert "tagged: climate vulnerability: no → yes" in page
+    assert "position: 13 → 14" in page
+    assert "True" not in page.split('data-testid="module-history"')[1]

@@ -303,7 +303,7 @@ def test_api_refuses_a_bad_date_or_an_unknown_po(api, pmu, snapshot):
         ("2025-03-31", "2025-03-31"),
         ("2025-05-31", "2025-03-31"),
         ("2025-06-30", "2025-06-30"),
-        ("2031-01-01", "2025-06-30"),
+        ("2026-01-01", "2025-06-30"),
     ],
 )
 def test_api_answers_any_date_with_the_snapshot_it_used(api, pmu, snapshot, asked, used):
@@ -393,7 +393,46 @@ def test_a_date_that_cannot_be_computed_now_says_so_and_can_be_asked_again(api, 
     answer = api.as_user(pmu).get("/api/v1/indicators/", {"as_of": "2024-12-31"})
 
     assert "computing them did not succeed" in page
-    assert answer.status_code == 202
+    assert answer.status_code == 409  # nothing is being computed for it: not "accepted"
     assert answer.json()["status"] == "skipped"
     AggregationLock.objects.update(held_by=None, held_until=timezone.now())
     assert api.get("/api/v1/indicators/", {"as_of": "2024-12-31"}).status_code == 200  # asked again: computed
+
+
+def test_a_date_after_today_is_refused_everywhere(api, client, pmu, snapshot):
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/", {"as_of": tomorrow}).content.decode()
+    button = client.post("/dashboard/runs/new/", {"as_of": tomorrow}, follow=True).content.decode()
+    api.as_user(pmu)
+    indicators = api.get("/api/v1/indicators/", {"as_of": tomorrow})
+    run = api.post("/api/v1/aggregation-runs/", {"as_of": tomorrow})
+
+    assert "is after today" in page
+    assert "is after today" in button
+    assert indicators.status_code == 400
+    assert "is after today" in indicators.json()["as_of"][0]
+    assert run.status_code == 400
+    assert "is after today" in run.json()["as_of"][0]
+    assert not AggregationRun.objects.exists()  # a future snapshot would pass for the latest figures
+
+
+def test_the_runs_api_refuses_a_date_before_the_programme(api, pmu, db):
+    response = api.as_user(pmu).post("/api/v1/aggregation-runs/", {"as_of": "2023-07-31"})
+
+    assert response.status_code == 400
+    assert "programme began" in response.json()["as_of"][0]
+    assert not AggregationRun.objects.exists()
+
+
+def test_a_snapshot_computed_before_an_indicator_existed_shows_no_figure_for_it(api, client, pmu, snapshot):
+    IndicatorValue.objects.filter(indicator__code="WAGE_JOBS_MEN").delete()  # as in an older snapshot
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/").content.decode()
+    latest = {row["code"]: row["latest"] for row in api.as_user(pmu).get("/api/v1/indicators/").json()}
+
+    assert 'data-testid="figure-WAGE_JOBS_MEN">—<' in page  # not a zero
+    assert latest["WAGE_JOBS_MEN"] is None
+    assert latest["ME_FINANCED"]["value"] == "5.0000"

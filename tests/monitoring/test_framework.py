@@ -318,3 +318,46 @@ def test_the_outcomes_api_by_district_and_for_one_po(api, pmu, po1, po2, program
 
 def test_the_outcomes_api_refuses_tec_members(api, tec1, programme):
     assert api.as_user(tec1).get("/api/v1/environmental-outcomes/").status_code == 403
+
+
+def test_the_api_applies_the_baseline_rule_of_the_page(api, pmu, db):
+    api.as_user(pmu)
+
+    alone = api.patch("/api/v1/indicators/WOMEN_LED_SHARE/", {"baseline_value": "35"})  # it has no baseline
+    dropped = api.patch("/api/v1/indicators/ME_KPI_TRACKING/", {"baseline_date": None})
+
+    assert alone.status_code == 400
+    assert "baseline_date" in alone.json()
+    assert dropped.status_code == 400
+    assert Indicator.objects.get(code="WOMEN_LED_SHARE").baseline_value is None
+    assert Indicator.objects.get(code="ME_KPI_TRACKING").baseline_date is not None
+    both = api.patch(
+        "/api/v1/indicators/WOMEN_LED_SHARE/", {"baseline_value": "35", "baseline_date": "2024-01-31"}
+    )
+    assert both.json()["baseline_value"] == "35.00"
+
+
+def test_a_po_share_of_a_percentage_target_is_not_given(api, po1, programme):
+    Indicator.objects.filter(code="WOMEN_LED_SHARE").update(target=50)
+
+    latest = api.as_user(po1).get("/api/v1/indicators/WOMEN_LED_SHARE/").json()["latest"]
+
+    assert latest["percent_of_programme_target"] is None  # a share of a share means nothing
+
+
+def test_a_pos_commitments_are_those_of_the_date(api, po1, pmu, programme):
+    """Commitments of sub-projects awarded after the date, or cancelled by then, do not count."""
+    from django.utils import timezone
+
+    from subprojects import workflow
+
+    sub_project = SubProject.objects.get(partner_organization__code="PO-T01")
+    early = api.as_user(po1).get("/api/v1/indicators/ME_FINANCED/", {"as_of": "2024-06-30"})
+    workflow.apply(sub_project, "cancel", pmu, comment="The PO withdrew.")
+    aggregation.refresh_snapshot(timezone.localdate())
+
+    assert early.status_code == 200
+    assert early.json()["latest"]["target"] is None  # awarded on 1 July 2024
+    mid_2025 = api.get("/api/v1/indicators/ME_FINANCED/", {"as_of": "2025-06-30"}).json()["latest"]
+    assert mid_2025["target"] == "12.00"  # then it was a sub-project
+    assert api.get("/api/v1/indicators/ME_FINANCED/").json()["latest"]["target"] is None  # cancelled today

@@ -314,3 +314,16 @@ def test_api_po_staff_get_their_row_and_404_for_another_po(data, api, po1):
 def test_api_refuses_tec_members_and_anonymous_clients(data, api, tec1):
     assert api.get("/api/v1/data-quality/").status_code == 401
     assert api.as_user(tec1).get("/api/v1/data-quality/").status_code == 403
+
+
+def test_readings_entered_on_a_confirmed_duplicate_count_for_its_original(po_one):
+    sp = sub_project_for(po_one)
+    original, silent = EnterpriseFactory(sub_project=sp), EnterpriseFactory(sub_project=sp)
+    duplicate = EnterpriseFactory(sub_project=sp, duplicate_of=original)
+    readings(original, baseline="2025-01")
+    readings(duplicate, "2025-06")  # the recent reading sits on the duplicate's record
+    readings(silent, "2025-01", baseline="2024-12")
+
+    row = quality.panel(po_id=po_one.pk, today=TODAY).row(po_one.pk)
+
+    assert (row.mes_with_baseline, row.readings_overdue) == (2, 1)  # only `silent` is overdue

@@ -259,7 +259,7 @@ def test_bad_requests_name_the_field(pmu, db):
 
     errors = refused.value.message_dict
     assert errors["file_format"] == ["Choose Excel (.xlsx) or PDF."]
-    assert errors["as_of"] == ["The programme began on 2023-08-01: choose a reporting date from then on."]
+    assert errors["as_of"] == ["The programme began on 2023-08-01: there are no results before that date."]
     assert errors["po"] == ["Choose the PO whose report you want."]
     assert errors["comments"] == ["Comments go in the ISR results table only."]
     assert not ReportJob.objects.exists()
@@ -546,3 +546,31 @@ def test_api_scoping_and_refusals(jobs, api, po1, wb, tec1):
     with_comment = {**isr, "comments": {"ME_FINANCED": "x"}}
     assert wb_client.post("/api/v1/results-reports/", with_comment, format="json").status_code == 403
     assert ReportJob.objects.count() == 4
+
+
+def test_a_po_report_can_be_asked_for_on_a_date_with_isr_comments(programme, client, pmu, po_one):
+    make(pmu, kind="isr", file_format="xlsx", as_of=AS_OF, comments={"ME_FINANCED": "Ahead of plan."})
+    client.force_login(pmu)
+
+    # The form shows the comment boxes, filled from the ISR of that date, whatever the kind chosen.
+    response = client.post(
+        "/dashboard/reports/",
+        {
+            "kind": "po",
+            "po": po_one.code,
+            "file_format": "pdf",
+            "as_of": "2025-06-30",
+            "comment_ME_FINANCED": "Ahead of plan.",
+        },
+    )
+
+    assert response.status_code == 302
+    job = ReportJob.objects.get(kind="po")
+    assert (job.partner_organization, job.comments) == (po_one, {})
+
+
+@pytest.mark.parametrize("persona", ["po1", "wb", "tec1"])
+def test_only_the_pmu_reads_the_comment_boxes(db, client, request, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.get("/dashboard/reports/comments/", {"as_of": "2025-06-30"}).status_code == 403

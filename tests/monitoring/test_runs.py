@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -27,6 +28,7 @@ from monitoring.models import (
     Snapshot,
 )
 from monitoring.reference_sql import HEADLINE, headline_counts, other_figures
+from subprojects.models import Transition
 from tests.enterprises.factories import (
     AdoptionFactory,
     AttendanceFactory,
@@ -136,15 +138,69 @@ def test_indicator_values_equal_an_independent_sql_count(programme, as_of):
         code: int(oracle[code]) for code in ("CSF_REVENUE", "CSF_NON_REVENUE", "CSF_UNCONFIRMED")
     }
     assert computed["ME_RECP_2PLUS_PENDING"] == oracle["ME_RECP_2PLUS_PENDING"]
-    assert exact["MONEY_COMMITTED"] * 100 == oracle["COMMITTED_WB_PKSF_BDT"]
+    # Money at 100 BDT to the USD.
+    assert exact["MONEY_COMMITTED"] * 100 == oracle["COMMITTED_WORLD_BANK_BDT"] + oracle["COMMITTED_PKSF_BDT"]
+    assert exact["MONEY_COMMITTED_WORLD_BANK"] * 100 == oracle["COMMITTED_WORLD_BANK_BDT"]
+    assert exact["MONEY_COMMITTED_PKSF"] * 100 == oracle["COMMITTED_PKSF_BDT"]
     assert exact["MONEY_COMMITTED_PO"] * 100 == oracle["COMMITTED_PO_BDT"]
     assert exact["MONEY_DISBURSED"] * 100 == oracle["DISBURSED_BDT"]
-    women = IndicatorValue.objects.get(
-        as_of=as_of, indicator__code="WOMEN_LED_SHARE", scope_po=None, dimension=Dimension.TOTAL
+    for financier in ("WORLD_BANK", "PKSF", "PO"):
+        assert exact[f"MONEY_DISBURSED_{financier}"] * 100 == oracle[f"DISBURSED_{financier}_BDT"], financier
+    shares = {
+        row.indicator.code: (row.numerator, row.denominator)
+        for row in IndicatorValue.objects.filter(
+            as_of=as_of,
+            indicator__code__startswith="WOMEN_LED_SHARE",
+            scope_po=None,
+            dimension=Dimension.TOTAL,
+        ).select_related("indicator")
+    }
+    assert shares["WOMEN_LED_SHARE"] == (oracle["FINANCED_WOMEN_LED"], computed["ME_FINANCED"])
+    assert shares["WOMEN_LED_SHARE_REGISTERED"] == (oracle["REGISTERED_WOMEN_LED"], oracle["REGISTERED"])
+    for code in ("WAGE_JOBS_WOMEN", "WAGE_JOBS_MEN", "WAGE_JOBS_WOMEN_ADDED", "WAGE_JOBS_MEN_ADDED"):
+        assert exact[code] == oracle[code], code
+
+
+@pytest.mark.parametrize("as_of", [AS_OF, date(2026, 12, 31)])
+def test_each_pos_figures_equal_its_row_of_the_programme_breakdown_by_po(programme, as_of):
+    aggregation.refresh_snapshot(as_of)
+    values = IndicatorValue.objects.filter(as_of=as_of).select_related("indicator", "scope_po")
+
+    by_po_breakdown = {
+        (v.indicator.code, v.key): v.value
+        for v in values
+        if v.scope_po is None and v.dimension == Dimension.PARTNER_ORGANIZATION
+    }
+    within_po = {
+        (v.indicator.code, v.scope_po.code): v.value
+        for v in values
+        if v.scope_po is not None
+        and v.dimension == Dimension.TOTAL
+        and not v.indicator.code.startswith("WOMEN")
+    }
+
+    assert within_po
+    assert within_po == {
+        key: value for key, value in by_po_breakdown.items() if not key[0].startswith("WOMEN")
+    }
+
+
+def test_a_cancellation_counts_from_the_day_it_happened_in_dhaka(programme, pmu, po_two):
+    """01:00 in Dhaka on 1 July is still 30 June in UTC: the sub-project was committed all of 30 June."""
+    cancelled = sub_project_for(po_two)
+    moment = datetime(2025, 7, 1, 1, 0, tzinfo=ZoneInfo("Asia/Dhaka"))
+    cancelled.status = "cancelled"
+    cancelled.save(update_fields=["status"])
+    Transition.objects.create(
+        subject=cancelled, action="cancel", from_state="active", to_state="cancelled", actor=pmu, at=moment
     )
-    assert (women.numerator, women.denominator) == (oracle["FINANCED_WOMEN_LED"], computed["ME_FINANCED"])
-    assert exact["WAGE_JOBS_WOMEN"] == oracle["WAGE_JOBS_WOMEN"]
-    assert exact["WAGE_JOBS_MEN_ADDED"] == oracle["WAGE_JOBS_MEN_ADDED"]
+
+    for as_of, counted in ((date(2025, 6, 30), True), (date(2025, 7, 1), False)):
+        aggregation.refresh_snapshot(as_of)
+        oracle = other_figures(as_of)
+        assert exact_totals(as_of)["MONEY_COMMITTED_PO"] * 100 == oracle["COMMITTED_PO_BDT"], as_of
+        with_it = oracle["COMMITTED_PO_BDT"] == 3 * cancelled.budget_po
+        assert with_it is counted, as_of
 
 
 def test_the_same_data_gives_the_same_figures_on_every_database(programme):

@@ -31,6 +31,13 @@ def verifier_with_po(po_one):
 
 
 @pytest.fixture
+def pmu_with_po(po_one):
+    """A PMU officer who is also staff of po1's PO: sees the programme, but never that PO's pending
+    checks (the sample is not announced), and may not verify (not independent)."""
+    return make_user("pmu-po", Role.PMU_OFFICER, Role.PO_STAFF, po=po_one)
+
+
+@pytest.fixture
 def sp_one(po_one):
     return sub_project_for(po_one, agreement_number="PKSF/SMART/SP/V001")
 

@@ -7,11 +7,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from enterprises.models import Enterprise, ProfileStatus
+from tests.enterprises.factories import (
+    AdoptionFactory,
+    EnterpriseFactory,
+    FacilityFactory,
+    RecpProfileFactory,
+    practice,
+)
 from tests.verification.conftest import bulk_adoptions, tiny_png
 from tests.verification.factories import CheckFactory, RoundFactory
 from verification import services
@@ -66,6 +75,54 @@ def test_a_round_in_detail_gives_each_po_and_its_rate(api, pmu, verifier, sp_one
     ]
 
 
+def test_a_round_in_detail_has_the_total_line_and_the_fingerprints(api, pmu, verifier, sp_one, sp_two):
+    bulk_adoptions(sp_one, 4)
+    bulk_adoptions(sp_two, 2)
+    round_ = services.draw_round(user=pmu, year=2025, quarter=1, seed=3)
+    client = api.as_user(verifier)
+    for check, action in zip(round_.checks.order_by("pk")[:2], ["confirm", "partly"], strict=True):
+        client.post(
+            f"{CHECKS}{check.pk}/{action}/", {"visited_on": today(), "comment": "Seen."}, format="json"
+        )
+
+    body = client.get(f"{ROUNDS}{round_.pk}/").json()
+
+    assert body["totals"] == {
+        "adoptions": 6,
+        "profiles": 0,
+        "facilities": 0,
+        "population": 6,
+        "sample_size": 6,
+        "done": 2,
+        "confirmed": 1,
+        "partly": 1,
+        "not_found": 0,
+        "rate": "75.0",
+        "flagged": True,
+    }
+    assert body["threshold_percent"] == "90.00"
+    stored = {s.partner_organization.code: s for s in round_.strata.select_related("partner_organization")}
+    assert [
+        (row["partner_organization"], row["adoptions"], row["profiles"], row["facilities"])
+        for row in body["fingerprints"]
+    ] == [
+        (code, stratum.adoptions_sha256, stratum.profiles_sha256, stratum.facilities_sha256)
+        for code, stratum in sorted(stored.items())
+    ]
+
+
+def test_a_round_in_detail_reads_the_round_once(api, pmu, sp_one):
+    bulk_adoptions(sp_one, 2)
+    round_ = services.draw_round(user=pmu, year=2025, quarter=1, seed=3)
+    client = api.as_user(pmu)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(f"{ROUNDS}{round_.pk}/").status_code == 200
+
+    reads = [q["sql"] for q in captured if 'FROM "verification_verificationround"' in q["sql"]]
+    assert len(reads) == 1
+
+
 # --- Checks ---------------------------------------------------------------------------------------
 
 
@@ -86,6 +143,19 @@ def test_checks_are_scoped(api, check_of, adoption_one, adoption_two, facility_o
     assert api.get(f"{CHECKS}{pending.pk}/").status_code == 404
     assert api.get(f"{CHECKS}{other_po.pk}/").status_code == 404
     assert api.as_user(tec1).get(CHECKS).status_code == 403
+
+
+def test_a_pmu_officer_from_a_po_never_sees_that_pos_pending_checks(
+    api, check_of, adoption_one, adoption_two, facility_one, pmu_with_po
+):
+    own_pending = check_of(adoption_one)
+    own_done = check_of(facility_one, status=CheckStatus.CONFIRMED)
+    other_pending = check_of(adoption_two)
+    client = api.as_user(pmu_with_po)
+
+    assert _ids(client.get(CHECKS)) == {own_done.pk, other_pending.pk}
+    assert client.get(f"{CHECKS}{own_pending.pk}/").status_code == 404
+    assert client.get(f"{CHECKS}{other_pending.pk}/").status_code == 200
 
 
 def test_checks_filters(api, check_of, adoption_one, adoption_two, facility_one, pmu, po_two):
@@ -127,6 +197,71 @@ def test_a_verifier_confirms_with_json(api, check_of, adoption_one, verifier):
     assert adoption_one.verified_by == verifier
     history = client.get(f"{CHECKS}{check.pk}/history/").json()
     assert [(entry["action"], entry["to_state"]) for entry in history] == [("confirm", "confirmed")]
+
+
+def test_a_check_says_what_to_visit(api, check_of, adoption_one, me_one, facility_one, profile_one, verifier):
+    Enterprise.objects.filter(pk=me_one.pk).update(latitude=Decimal("24.05"), longitude=Decimal("90.98"))
+    adoption_one.evidence_latitude, adoption_one.evidence_longitude = Decimal("24.051"), Decimal("90.981")
+    adoption_one.evidence_photo.save("in-use.png", ContentFile(tiny_png()))
+    adoption_check, facility_check = check_of(adoption_one), check_of(facility_one)
+    profile_check = check_of(profile_one)
+    client = api.as_user(verifier)
+
+    adoption = client.get(f"{CHECKS}{adoption_check.pk}/").json()["subject"]
+    facility = client.get(f"{CHECKS}{facility_check.pk}/").json()["subject"]
+    profile = client.get(f"{CHECKS}{profile_check.pk}/").json()["subject"]
+
+    assert (adoption["profile"], adoption["facility"]) == (None, None)
+    assert adoption["adoption"]["practice"] == {
+        "code": adoption_one.practice.code,
+        "name": adoption_one.practice.name,
+    }
+    assert adoption["adoption"]["enterprise"] == {
+        "id": me_one.pk,
+        "partner_organization": "PO-T01",
+        "code": "ME-0001",
+        "name": "Rahima Shoe Works",
+        "owner_name": "Rahima Begum",
+        "phone": "+8801711000001",
+        "upazila": {"pcode": me_one.upazila.pcode, "name": me_one.upazila.name},
+        "district": {"pcode": me_one.district.pcode, "name": "Kishoreganj"},
+        "latitude": "24.050000",
+        "longitude": "90.980000",
+    }
+    evidence = adoption["adoption"]["evidence"]
+    assert (evidence["observed_on"], evidence["latitude"], evidence["has_photo"]) == (
+        "2025-02-12",
+        "24.051000",
+        True,
+    )
+    assert evidence["photo_url"] == f"{CHECKS}{adoption_check.pk}/evidence-photo/"
+    photo = client.get(evidence["photo_url"])
+    assert (photo.status_code, photo["Content-Type"]) == (200, "image/png")
+    assert (adoption["adoption"]["verified_on"], adoption["adoption"]["verified_by"]) == (None, "")
+    assert "verify_url" not in adoption["adoption"]
+    assert facility["facility"]["name"] == "Bhairab Recycling CSF"
+    assert (facility["facility"]["status"], facility["facility"]["opened_on"]) == (
+        "operational",
+        "2025-01-20",
+    )
+    assert facility["adoption"] is None
+    assert profile["profile"]["validated_on"] == "2025-03-03"
+    assert profile["profile"]["enterprise"]["owner_name"] == "Rahima Begum"
+    assert client.get(f"{CHECKS}{facility_check.pk}/evidence-photo/").status_code == 404
+
+
+def test_the_evidence_photo_follows_the_checks_visibility(api, check_of, adoption_one, po1, po2):
+    adoption_one.evidence_photo.save("in-use.png", ContentFile(tiny_png()))
+    pending = check_of(adoption_one)
+    done = check_of(
+        AdoptionFactory(enterprise=adoption_one.enterprise, practice=practice("EE-01")),
+        status=CheckStatus.CONFIRMED,
+    )
+    done.adoption.evidence_photo.save("in-use.png", ContentFile(tiny_png()))
+
+    assert api.as_user(po1).get(f"{CHECKS}{done.pk}/evidence-photo/").status_code == 200
+    assert api.get(f"{CHECKS}{pending.pk}/evidence-photo/").status_code == 404
+    assert api.as_user(po2).get(f"{CHECKS}{done.pk}/evidence-photo/").status_code == 404
 
 
 def test_a_photo_goes_by_multipart(api, check_of, facility_one, verifier):
@@ -235,7 +370,7 @@ def test_a_done_check_is_409(api, check_of, adoption_one, verifier):
 
 def test_a_visit_before_the_draw_is_400(api, check_of, adoption_one, verifier):
     check = check_of(adoption_one)
-    before = (check.round.drawn_at - timedelta(days=1)).date().isoformat()
+    before = (timezone.localdate(check.round.drawn_at) - timedelta(days=1)).isoformat()
     response = api.as_user(verifier).post(
         f"{CHECKS}{check.pk}/confirm/", {"visited_on": before}, format="json"
     )
@@ -279,6 +414,12 @@ def test_anonymous_clients_get_nothing(api, round_q1):
 # --- Lists do not grow in queries with their rows -------------------------------------------------
 
 
+def _validated_profile(sub_project, on: date):
+    return RecpProfileFactory(
+        enterprise=EnterpriseFactory(sub_project=sub_project), status=ProfileStatus.VALIDATED, validated_on=on
+    )
+
+
 def _queries(client, path: str) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get(path).status_code == 200
@@ -286,11 +427,17 @@ def _queries(client, path: str) -> int:
 
 
 def test_api_lists_take_as_many_queries_for_one_row_as_for_many(api, pmu, sp_one, sp_two):
+    """Checks carry their subject (adoption, profile or facility): still no query per row."""
     bulk_adoptions(sp_one, 1)
+    FacilityFactory(sub_project=sp_one, opened_on=date(2025, 1, 3))
+    _validated_profile(sp_one, date(2025, 2, 3))
     services.draw_round(user=pmu, year=2025, quarter=1, seed=1)
     client = api.as_user(pmu)
     few = {path: _queries(client, path) for path in (ROUNDS, CHECKS)}
 
+    for _ in range(3):
+        FacilityFactory(sub_project=sp_two, opened_on=date(2025, 4, 3))
+        _validated_profile(sp_two, date(2025, 5, 3))
     bulk_adoptions(sp_one, 20, on=date(2025, 4, 3))
     bulk_adoptions(sp_two, 20, on=date(2025, 5, 3))
     services.draw_round(user=pmu, year=2025, quarter=2, seed=1)

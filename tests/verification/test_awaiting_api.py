@@ -18,7 +18,7 @@ from django.utils import timezone
 from enterprises.models import Adoption, CommonServiceFacility, Enterprise, FacilityStatus
 from monitoring.indicators import established_facilities
 from subprojects.models import Transition
-from tests.enterprises.factories import FacilityFactory
+from tests.enterprises.factories import AdoptionFactory, FacilityFactory, practice
 from tests.factories import district
 from tests.verification.conftest import bulk_adoptions, tiny_png
 from verification.api import views
@@ -143,6 +143,36 @@ def test_the_verification_date_defaults_to_today(api, adoption_one, verifier):
     assert response.status_code == 200, response.content
     adoption_one.refresh_from_db()
     assert adoption_one.verified_on == timezone.localdate()
+
+
+def test_the_lists_hold_exactly_what_does_not_count_yet(api, me_one, sp_one, verifier, po1, pmu):
+    """Awaiting is the complement of what counts (`verified_independently()`, established
+    facilities): an adoption recorded as verified by someone belonging to a PO still awaits."""
+    never = AdoptionFactory(enterprise=me_one, practice=practice("EE-01"), adopted_on=date(2025, 2, 1))
+    by_po_staff = AdoptionFactory(
+        enterprise=me_one,
+        practice=practice("EE-02"),
+        adopted_on=date(2025, 2, 2),
+        verified_on=date(2025, 2, 3),
+        verified_by=po1,
+    )
+    counted = AdoptionFactory(
+        enterprise=me_one,
+        practice=practice("EE-03"),
+        adopted_on=date(2025, 2, 4),
+        verified_on=date(2025, 2, 5),
+        verified_by=pmu,
+    )
+    unconfirmed = FacilityFactory(sub_project=sp_one, opened_on=date(2025, 1, 5))
+    FacilityFactory(sub_project=sp_one, opened_on=date(2025, 1, 6), operational_confirmed_on=date(2025, 1, 9))
+    client = api.as_user(verifier)
+
+    listed = _ids(client.get(ADOPTIONS))
+
+    assert listed == [never.pk, by_po_staff.pk]
+    assert set(listed).isdisjoint(Adoption.objects.verified_independently().values_list("pk", flat=True))
+    assert counted.pk in Adoption.objects.verified_independently().values_list("pk", flat=True)
+    assert _ids(client.get(FACILITIES)) == [unconfirmed.pk]
 
 
 # --- Who may --------------------------------------------------------------------------------------

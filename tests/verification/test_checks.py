@@ -3,7 +3,7 @@ kept, the confirmation's effect on the adoption or facility, the log, notificati
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ from core.roles import Role
 from subprojects import workflow
 from subprojects.models import Transition
 from tests.verification.conftest import tiny_png
+from verification import checks, hooks
 from verification.models import CheckStatus, VerificationCheck
 
 RULES = workflow.rules_for(VerificationCheck)
@@ -136,6 +137,17 @@ def test_a_badly_recorded_visit_is_refused(check_of, adoption_one, verifier, det
     assert adoption_one.verified_on is None
 
 
+def test_the_draw_day_is_the_day_in_dhaka(check_of, adoption_one):
+    """A visit is compared with the day of the draw where the portal works, not in UTC."""
+    check = check_of(adoption_one)
+    check.round.drawn_at = datetime(2025, 3, 31, 20, 0, tzinfo=UTC)  # 1 April, 02:00 in Dhaka
+
+    refused = checks.visit_problems(check, visited_on=date(2025, 3, 31))
+
+    assert "before the sample was drawn (2025-04-01)" in refused["visited_on"]
+    assert checks.visit_problems(check, visited_on=date(2025, 4, 1)) == {}
+
+
 def test_the_photo_is_kept(check_of, adoption_one, verifier):
     check = check_of(adoption_one)
     workflow.apply(check, "confirm", verifier, photo=SimpleUploadedFile("site.png", tiny_png()), **visit())
@@ -233,7 +245,7 @@ def test_po_staff_can_never_cause_a_verification(client, api, check_of, adoption
     )
     listed = client.post(
         reverse("verification:adoption-verify", args=[adoption_one.pk]),
-        {"on": timezone.localdate().isoformat()},
+        {"verified_on": timezone.localdate().isoformat()},
     )
     confirmed = client.post(
         reverse("verification:facility-confirm", args=[facility_one.pk]),
@@ -296,6 +308,29 @@ def test_pending_checks_wait_on_verifiers(client, check_of, adoption_one, facili
     assert 'data-testid="verifier-panel"' in home
     client.force_login(pmu)
     assert waiting.reference not in client.get("/").content.decode()
+
+
+def test_a_waiting_check_names_its_kind(check_of, profile_one, verifier):
+    check = check_of(profile_one, subject_label="ME-0001 · Rahima Shoe Works")
+    [item] = hooks.checks_waiting(verifier)
+    assert (item.reference, item.title) == (
+        check.reference,
+        "validated RECP profile: ME-0001 · Rahima Shoe Works",
+    )
+
+
+def test_a_pmu_officer_from_a_po_never_sees_that_pos_pending_checks(
+    client, check_of, adoption_one, adoption_two, pmu_with_po
+):
+    own_pending, other_pending = check_of(adoption_one), check_of(adoption_two)
+    client.force_login(pmu_with_po)
+
+    listing = client.get(reverse("verification:check-list")).content.decode()
+
+    assert other_pending.reference in listing
+    assert own_pending.reference not in listing
+    assert client.get(own_pending.get_absolute_url()).status_code == 404
+    assert set(VerificationCheck.objects.visible_to(pmu_with_po)) == {other_pending}
 
 
 def test_a_verifier_with_a_po_has_nothing_waiting(client, check_of, adoption_one, verifier_with_po):

@@ -3,13 +3,18 @@ checks are created in one go, and nothing is sampled twice."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from core.errors import ActionRefused
 from enterprises.models import Adoption
@@ -128,6 +133,76 @@ def test_a_quarter_that_has_not_started_is_refused(pmu):
     assert not VerificationRound.objects.exists()
 
 
+def test_the_current_quarter_is_refused_until_it_is_over(sp_one, pmu):
+    """Drawn mid-way, a quarter would miss what is reported for it later."""
+    today = timezone.localdate()
+    quarter = (today.month - 1) // 3 + 1
+    _start, end = sampling.quarter_bounds(today.year, quarter)
+    bulk_adoptions(sp_one, 3, on=today)
+
+    with pytest.raises(ValidationError) as refusal:
+        services.draw_round(user=pmu, year=today.year, quarter=quarter)
+
+    message = refusal.value.message_dict["quarter"][0]
+    assert "is not over yet" in message
+    assert end.strftime("%d %b %Y") in message
+    assert not VerificationRound.objects.exists()
+
+
+def test_a_quarter_may_be_drawn_from_the_day_after_its_end():
+    assert "quarter" in services.quarter_problems(2025, 1, on=date(2025, 3, 31))
+    assert services.quarter_problems(2025, 1, on=date(2025, 4, 1)) == {}
+
+
+def test_the_page_and_the_api_refuse_the_current_quarter(client, api, pmu):
+    today = timezone.localdate()
+    quarter = (today.month - 1) // 3 + 1
+    client.force_login(pmu)
+    page = client.post(reverse("verification:round-draw"), {"year": today.year, "quarter": quarter})
+    response = api.as_user(pmu).post(DRAW_URL, {"year": today.year, "quarter": quarter}, format="json")
+    assert page.status_code == 400
+    assert "is not over yet" in page.content.decode()
+    assert response.status_code == 400
+    assert "is not over yet" in response.json()["quarter"][0]
+
+
+def test_draws_run_one_at_a_time(reported, pmu):
+    """The draw locks the policy row before anything else, so a second draw waits for the first to
+    finish (and then finds the quarter drawn, or leaves out what the first sampled)."""
+    VerificationPolicy.current()
+    with CaptureQueriesContext(connection) as captured:
+        services.draw_round(user=pmu, year=2025, quarter=1, seed=1)
+
+    sqls = [query["sql"] for query in captured]
+    policy_reads = [i for i, sql in enumerate(sqls) if 'FROM "verification_verificationpolicy"' in sql]
+    first_round_read = next(i for i, sql in enumerate(sqls) if "verification_verificationround" in sql)
+    assert len(policy_reads) == 1
+    assert policy_reads[0] < first_round_read
+    if connection.features.has_select_for_update:
+        assert "FOR UPDATE" in sqls[policy_reads[0]]
+
+
+def test_each_stratums_sample_size_is_its_number_of_checks(reported, pmu):
+    round_ = services.draw_round(user=pmu, year=2025, quarter=1, seed=8)
+    for stratum in round_.strata.all():
+        assert (
+            stratum.sample_size
+            == round_.checks.filter(partner_organization_id=stratum.partner_organization_id).count()
+        )
+
+
+def test_the_stored_labels_hold_codes_and_names_only(reported, pmu, profile_one, facility_one):
+    services.update_policy(user=pmu, threshold_percent=Decimal("90"), margin_percent=Decimal("5"), floor=40)
+    round_ = services.draw_round(user=pmu, year=2025, quarter=1, seed=1)
+
+    profile_check = round_.checks.get(profile=profile_one)
+    facility_check = round_.checks.get(facility=facility_one)
+
+    assert profile_check.subject_label == "ME-0001 · Rahima Shoe Works"
+    assert facility_check.subject_label == "Bhairab Recycling CSF"
+    assert profile_check.get_kind_display() == "validated RECP profile"
+
+
 @override_settings(PROGRAMME_START=date(2023, 8, 1))
 def test_a_quarter_before_the_programme_is_refused(pmu):
     with pytest.raises(ValidationError) as refusal:
@@ -242,3 +317,19 @@ def test_api_draw_refusals(api, pmu, verifier, reported):
         api.as_user(verifier).post(DRAW_URL, {"year": 2025, "quarter": 2}, format="json").status_code == 403
     )
     assert VerificationRound.objects.count() == 1
+
+
+def test_profile_labels_drawn_before_lose_their_words(check_of, profile_one, adoption_one):
+    """Migration 0005: stored labels hold codes and names only."""
+    migration = importlib.import_module("verification.migrations.0005_profile_check_labels_data_only")
+    old = check_of(profile_one, subject_label="RECP profile — ME-0001 · Rahima Shoe Works")
+    adoption = check_of(adoption_one, subject_label="RECP profile — kept as it is")
+
+    migration.drop_the_words(django_apps, None)
+
+    old.refresh_from_db()
+    adoption.refresh_from_db()
+    assert (old.subject_label, adoption.subject_label) == (
+        "ME-0001 · Rahima Shoe Works",
+        "RECP profile — kept as it is",
+    )

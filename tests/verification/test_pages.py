@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from enterprises import services as enterprise_services
 from enterprises.models import Adoption
 from subprojects import workflow
 from tests.enterprises.factories import FacilityFactory
@@ -128,6 +129,19 @@ def test_the_round_page_shows_each_po_and_flags(client, pmu, sp_one, sp_two, po_
     assert f'data-testid="stratum-{po_two.code}"' in page
 
 
+def test_the_round_page_shows_the_population_fingerprints(client, pmu, sp_one, po_one):
+    bulk_adoptions(sp_one, 3)
+    round_ = services.draw_round(user=pmu, year=2025, quarter=1, seed=1)
+    stratum = round_.strata.get()
+    client.force_login(pmu)
+
+    page = client.get(url("round-detail", round_.pk)).content.decode()
+
+    assert 'data-testid="fingerprints"' in page
+    assert stratum.adoptions_sha256 in page
+    assert len(stratum.adoptions_sha256) == 64
+
+
 # --- The result form ------------------------------------------------------------------------------
 
 
@@ -234,14 +248,48 @@ def test_a_refusal_from_the_engine_shows_the_reason_and_the_typed_finding(
     assert "Walls only." in body
 
 
-@pytest.mark.parametrize("persona", ["po2", "tec1"])
-def test_outsiders_cannot_post_results(client, request, check_of, adoption_one, persona):
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [
+        ("po1", 404),  # their own PO's pending check is not announced
+        ("po2", 404),  # another PO's check
+        ("tec1", 403),  # no verification pages at all
+        ("verifier_with_po", 403),
+        ("pmu_with_po", 404),  # a PMU officer from the PO: its pending checks are not announced either
+    ],
+)
+def test_outsiders_cannot_post_results(client, request, check_of, adoption_one, persona, status):
     check = check_of(adoption_one)
     client.force_login(request.getfixturevalue(persona))
     response = client.post(
         url("check-result", check.pk), {"action": "confirm", "visited_on": TODAY().isoformat()}
     )
-    assert response.status_code in {403, 404}
+    assert response.status_code == status
+    check.refresh_from_db()
+    assert check.status == CheckStatus.PENDING
+
+
+def test_po_staff_may_not_post_on_their_own_pos_done_check(client, check_of, adoption_one, po1):
+    check = check_of(adoption_one, status=CheckStatus.NOT_FOUND, finding="Closed.")
+    client.force_login(po1)
+    assert client.get(url("check-detail", check.pk)).status_code == 200  # they see it
+    response = client.post(
+        url("check-result", check.pk), {"action": "confirm", "visited_on": TODAY().isoformat()}
+    )
+    assert response.status_code == 403
+    check.refresh_from_db()
+    assert check.status == CheckStatus.NOT_FOUND
+
+
+@pytest.mark.parametrize("action", ["approve", "", "CONFIRM"])
+def test_an_unknown_result_is_400(client, check_of, adoption_one, verifier, action):
+    check = check_of(adoption_one)
+    client.force_login(verifier)
+    response = client.post(
+        url("check-result", check.pk), {"action": action, "visited_on": TODAY().isoformat()}
+    )
+    assert response.status_code == 400
+    assert 'data-testid="action-error"' in response.content.decode()
     check.refresh_from_db()
     assert check.status == CheckStatus.PENDING
 
@@ -295,7 +343,7 @@ def test_the_work_list_verifies_adoptions_and_confirms_facilities(
 
     verified = client.post(
         url("adoption-verify", adoption_one.pk) + "?kind=adoptions",
-        {"on": TODAY().isoformat(), "comment": "Seen."},
+        {"verified_on": TODAY().isoformat(), "comment": "Seen."},
     )
     confirmed = client.post(
         url("facility-confirm", facility_one.pk) + "?kind=facilities", {"on": TODAY().isoformat()}
@@ -328,16 +376,68 @@ def test_a_refused_verification_keeps_the_row_as_typed(client, adoption_one, ver
     too_early = (adoption_one.adopted_on - timedelta(days=3)).isoformat()
 
     response = client.post(
-        url("adoption-verify", adoption_one.pk), {"on": too_early, "comment": "Typed comment"}
+        url("adoption-verify", adoption_one.pk), {"verified_on": too_early, "comment": "Typed comment"}
     )
 
-    assert response.status_code == 409
+    # A date that does not fit is a mistake in what was typed: 400 naming the date, as in the API
+    # (it was a 409 before the review).
+    assert response.status_code == 400
     body = response.content.decode()
     assert 'data-testid="row-error"' in body
+    assert "A practice is verified after it is adopted." in body
+    assert "is-invalid" in body
     assert "Typed comment" in body
     assert too_early in body
     adoption_one.refresh_from_db()
     assert adoption_one.verified_on is None
+
+
+@pytest.mark.parametrize("typed", ["31/02/2025", ""])
+def test_an_unreadable_or_missing_date_is_400(client, adoption_one, verifier, typed):
+    client.force_login(verifier)
+    response = client.post(url("adoption-verify", adoption_one.pk), {"verified_on": typed})
+    assert response.status_code == 400
+    assert 'data-testid="row-error"' in response.content.decode()
+    adoption_one.refresh_from_db()
+    assert adoption_one.verified_on is None
+
+
+def test_a_facility_date_before_the_opening_is_400(client, facility_one, pmu):
+    client.force_login(pmu)
+    before = (facility_one.opened_on - timedelta(days=1)).isoformat()
+    response = client.post(url("facility-confirm", facility_one.pk) + "?kind=facilities", {"on": before})
+    assert response.status_code == 400
+    assert "on or after its opening date" in response.content.decode()
+    facility_one.refresh_from_db()
+    assert facility_one.operational_confirmed_on is None
+
+
+def test_a_verification_someone_else_made_first_is_409_with_the_reason_above_the_list(
+    client, adoption_one, verifier, pmu
+):
+    """The row has left the list (the PMU verified it meanwhile): the reason is shown above the list."""
+    enterprise_services.verify_adoption(user=pmu, adoption=adoption_one, verified_on=TODAY())
+    client.force_login(verifier)
+
+    response = client.post(
+        url("adoption-verify", adoption_one.pk) + "?kind=adoptions",
+        {"verified_on": TODAY().isoformat(), "comment": "Typed comment"},
+    )
+
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert f'data-testid="row-{adoption_one.pk}"' not in body
+    assert 'data-testid="action-error"' in body
+    assert "already verified" in body
+    assert adoption_one.enterprise.name in body  # which item the reason is about
+    adoption_one.refresh_from_db()
+    assert adoption_one.verified_by == pmu
+
+
+def test_the_facility_row_offers_today(client, facility_one, verifier):
+    client.force_login(verifier)
+    page = client.get(url("awaiting"), {"kind": "facilities"}).content.decode()
+    assert f'name="on" id="on-{facility_one.pk}" value="{TODAY().isoformat()}"' in page
 
 
 # --- Policy ---------------------------------------------------------------------------------------

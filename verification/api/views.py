@@ -13,14 +13,11 @@ decided meanwhile), with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import contextmanager
-from typing import Any
-
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Q, QuerySet
-from django.http import FileResponse
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -34,7 +31,8 @@ from rest_framework.serializers import as_serializer_error
 
 from core.errors import ActionRefused
 from core.permissions import is_pmu
-from enterprises import services as enterprise_services
+from enterprises.api.serializers import ConfirmOperationalSerializer, VerifyRequestSerializer
+from enterprises.permissions import is_independent_checker
 from smart_portal.api import ErrorSerializer
 from subprojects import workflow
 from subprojects.api.serializers import TimelineEntrySerializer
@@ -42,21 +40,14 @@ from verification import services, work
 from verification.api import serializers as s
 from verification.files import image_response
 from verification.filters import CheckFilter
-from verification.models import CheckStatus, VerificationCheck, VerificationPolicy, VerificationRound
-from verification.permissions import (
-    Allowed,
-    can_follow_rounds,
-    can_read_checks,
-    can_read_policy,
-    is_independent,
-)
-from verification.rates import confirmation_rates
+from verification.models import VerificationCheck, VerificationPolicy, VerificationRound
+from verification.permissions import Allowed, can_follow_rounds, can_read_checks, can_read_policy
 
 REFUSED = {
-    400: OpenApiResponse(description="A field breaks a rule; the body names it."),
-    403: OpenApiResponse(ErrorSerializer, description="Your role may not do this."),
-    404: OpenApiResponse(description="Not found, or not visible to you."),
-    409: OpenApiResponse(ErrorSerializer, description="Not possible now; the body says why."),
+    400: OpenApiResponse(description=gettext_lazy("A field breaks a rule; the body names it.")),
+    403: OpenApiResponse(ErrorSerializer, description=gettext_lazy("Your role may not do this.")),
+    404: OpenApiResponse(description=gettext_lazy("Not found, or not visible to you.")),
+    409: OpenApiResponse(ErrorSerializer, description=gettext_lazy("Not possible now; the body says why.")),
 }
 
 
@@ -88,39 +79,30 @@ class RoundViewSet(
 
     def get_queryset(self):
         return (
-            VerificationRound.objects.select_related("drawn_by")
-            .annotate(
-                checks_sampled=Count("checks"),
-                checks_done=Count("checks", filter=~Q(checks__status=CheckStatus.PENDING)),
-            )
-            .order_by("-year", "-quarter")
+            VerificationRound.objects.with_progress().select_related("drawn_by").order_by("-year", "-quarter")
         )
 
     def get_serializer_class(self):
+        # The detail adds the round's summary (verification.services.round_summary), as on its page.
         return s.RoundDetailSerializer if self.action in {"retrieve", "create"} else s.RoundSerializer
-
-    def _detail(self, round_id: int) -> dict:
-        round_ = self.get_queryset().prefetch_related("strata__partner_organization").get(pk=round_id)
-        context = {**self.get_serializer_context(), "rates": confirmation_rates(round=round_)}
-        return s.RoundDetailSerializer(round_, context=context).data
-
-    def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        return Response(self._detail(self.get_object().pk))
 
     @extend_schema(request=s.DrawRequestSerializer, responses={201: s.RoundDetailSerializer, **REFUSED})
     def create(self, request: Request, *args, **kwargs) -> Response:
         """Draw the sample of a quarter (PMU). 409 if that quarter already has one; 400 if the quarter
-        has not started or ended before the programme started."""
+        is not over yet or ended before the programme started."""
         payload = s.DrawRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         round_ = services.draw_round(user=request.user, **payload.validated_data)
-        return Response(self._detail(round_.pk), status=status.HTTP_201_CREATED)
+        drawn = self.get_queryset().get(pk=round_.pk)  # with its progress
+        return Response(self.get_serializer(drawn).data, status=status.HTTP_201_CREATED)
 
 
 class CheckViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Sampled items and their results. The PMU, verifiers and programme-wide readers see every check;
-    PO staff see their own PO's checks once a result is recorded (the sample is not announced).
-    Filters: `round` (id), `partner_organization` (code), `kind`, `status`, `district` (P-code)."""
+    """Sampled items and their results, each with what to visit (`subject`: the ME or facility, where
+    it is, the practice and the PO's evidence). The PMU, verifiers and programme-wide readers see
+    every check; PO staff see their own PO's checks once a result is recorded (the sample is not
+    announced), and nobody belonging to a PO sees that PO's pending checks. Filters: `round` (id),
+    `partner_organization` (code), `kind`, `status`, `district` (P-code)."""
 
     serializer_class = s.CheckSerializer
     permission_classes = [Allowed.to(can_read_checks, can_read_checks)]
@@ -130,11 +112,7 @@ class CheckViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     parser_classes = [JSONParser]
 
     def get_queryset(self):
-        return (
-            VerificationCheck.objects.visible_to(self.request.user)
-            .select_related("round", "partner_organization", "district", "checked_by")
-            .order_by("pk")
-        )
+        return VerificationCheck.objects.visible_to(self.request.user).with_subject().order_by("pk")
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -150,6 +128,20 @@ class CheckViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def photo(self, request: Request, pk=None) -> FileResponse:
         """The verifier's photo."""
         return image_response(self.get_object().photo)
+
+    @extend_schema(
+        responses={
+            (200, "image/*"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description=gettext_lazy("Not an adoption's check, or no photo.")),
+        }
+    )
+    @action(detail=True, methods=["get"], url_path="evidence-photo")
+    def evidence_photo(self, request: Request, pk=None) -> FileResponse:
+        """The PO's evidence photo of the sampled adoption, to whoever may see the check."""
+        check = self.get_object()
+        if check.adoption is None:
+            raise Http404(_("This check is not of an adoption."))
+        return image_response(check.adoption.evidence_photo)
 
 
 def _add_result_actions() -> None:
@@ -260,65 +252,91 @@ def _field_errors(name: str, *fields: str):
 
 AWAITING_REFUSED = {
     403: OpenApiResponse(
-        ErrorSerializer, description="Only PMU officers and verifiers belonging to no PO (PO staff never)."
+        ErrorSerializer,
+        description=gettext_lazy("Only PMU officers and verifiers belonging to no PO (PO staff never)."),
     ),
     404: OpenApiResponse(
         ErrorSerializer,
-        description="Not awaiting: unknown, or already verified or confirmed (it has left the list).",
+        description=gettext_lazy(
+            "Not awaiting: unknown, or already verified or confirmed (it has left the list)."
+        ),
     ),
 }
 
 
 FILTER_REFUSED = OpenApiResponse(
     _field_errors("AwaitingFilterErrors", "po", "district"),
-    description="An unknown PO code or district P-code; the body names the parameter.",
+    description=gettext_lazy("An unknown PO code or district P-code; the body names the parameter."),
 )
 
 
-@contextmanager
-def _dates_refused_as(field: str):
-    """The enterprise services refuse an action's date (in the future, or before the adoption or the
-    opening) with code `invalid`; here the date is a field of the request, so it is a 400 naming it."""
-    try:
-        yield
-    except ActionRefused as exc:
-        if exc.code != "invalid":
-            raise
-        raise DRFValidationError({field: [str(exc.message)]}) from exc
+def _list_schema(serializer_class: type[serializers.Serializer]):
+    return extend_schema_view(
+        list=extend_schema(
+            parameters=[s.AwaitingFilterSerializer],
+            responses={200: serializer_class(many=True), 400: FILTER_REFUSED, 403: AWAITING_REFUSED[403]},
+        ),
+        retrieve=extend_schema(responses={200: serializer_class, **AWAITING_REFUSED}),
+    )
 
 
 class AwaitingViewSet(
     ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Shared by the two work lists: what `verification.work` says awaits, for PMU officers and
-    verifiers who belong to no PO (everyone else 403, PO staff included, even for their own PO's
+    """Shared by the two work lists (`verification.work.WORK_LISTS`): what awaits, for PMU officers
+    and verifiers who belong to no PO (everyone else 403, PO staff included, even for their own PO's
     items). An item that no longer awaits is not in the resource: 404 by id."""
 
-    permission_classes = [Allowed.to(is_independent, is_independent)]
+    permission_classes = [Allowed.to(is_independent_checker, is_independent_checker)]
     parser_classes = [JSONParser]
     filter_backends = []
-    # The work list of verification.work, given the chosen filters (set by each resource).
-    awaiting: Callable[[Mapping[str, Any] | None], QuerySet]
+    work_list: work.WorkList  # set by each resource
+    # The enterprise API's request and the answer of the decision.
+    request_serializer: type[serializers.Serializer]
+    decided_serializer: type[serializers.Serializer]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         if self.action != "list" or getattr(self, "swagger_fake_view", False):
-            return self.awaiting(None)
+            return self.work_list.items(None)
         chosen = s.AwaitingFilterSerializer(data=self.request.query_params)
         chosen.is_valid(raise_exception=True)
-        return self.awaiting(chosen.validated_data)
+        return self.work_list.items(chosen.validated_data)
+
+    def _decide(self, request: Request) -> Response:
+        """Run the decision on the item with the request's date (default today) and comment: a date
+        that does not fit is a 400 naming the field (verification.work.decide)."""
+        item = self.get_object()
+        payload = self.request_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        decided = work.decide(
+            self.work_list,
+            user=request.user,
+            item=item,
+            on=payload.validated_data.get(self.work_list.date_field),
+            comment=payload.validated_data.get("comment", ""),
+        )
+        return Response(self.decided_serializer(decided).data)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[s.AwaitingFilterSerializer],
+def _decision_schema(request_serializer, decided_serializer, date_field: str, errors_name: str, conflict):
+    return extend_schema(
+        request=request_serializer,
         responses={
-            200: s.AwaitingAdoptionSerializer(many=True),
-            400: FILTER_REFUSED,
-            403: AWAITING_REFUSED[403],
+            200: decided_serializer,
+            400: OpenApiResponse(
+                _field_errors(errors_name, date_field, "comment"),
+                description=gettext_lazy(
+                    "The date is not a date, is in the future or is before the adoption or the "
+                    "opening; the body names the field."
+                ),
+            ),
+            **AWAITING_REFUSED,
+            409: OpenApiResponse(ErrorSerializer, description=conflict),
         },
-    ),
-    retrieve=extend_schema(responses={200: s.AwaitingAdoptionSerializer, **AWAITING_REFUSED}),
-)
+    )
+
+
+@_list_schema(s.AwaitingAdoptionSerializer)
 class AwaitingAdoptionViewSet(AwaitingViewSet):
     """RECP adoptions POs reported that nobody has verified yet, oldest adoption first, each with the
     PO's evidence and the ME to visit. Filters: `po` (PO code), `district` (P-code). Verify one with
@@ -326,44 +344,28 @@ class AwaitingAdoptionViewSet(AwaitingViewSet):
     the list (404 by id from then on)."""
 
     serializer_class = s.AwaitingAdoptionSerializer
-    awaiting = staticmethod(work.awaiting_adoptions)
+    work_list = work.ADOPTIONS
+    request_serializer = VerifyRequestSerializer
+    decided_serializer = s.AdoptionVerifiedSerializer
 
-    @extend_schema(
-        request=s.VerifyAwaitingAdoptionSerializer,
-        responses={
-            200: s.AdoptionVerifiedSerializer,
-            400: OpenApiResponse(
-                _field_errors("VerifyAdoptionErrors", "verified_on", "comment"),
-                description="`verified_on` is not a date, is in the future or is before the adoption; "
-                "the body names the field.",
-            ),
-            **AWAITING_REFUSED,
-            409: OpenApiResponse(
-                ErrorSerializer, description="Someone verified it in the meantime; the body says when."
-            ),
-        },
+    @_decision_schema(
+        VerifyRequestSerializer,
+        s.AdoptionVerifiedSerializer,
+        "verified_on",
+        "VerifyAdoptionErrors",
+        gettext_lazy("Someone verified it in the meantime; the body says when."),
     )
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, pk=None) -> Response:
         """Verify the adoption: the practice was seen in use on `verified_on` (default today); the
         comment is kept with the decision, with who and when."""
-        adoption = self.get_object()
-        payload = s.VerifyAwaitingAdoptionSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        with _dates_refused_as("verified_on"):
-            verified = enterprise_services.verify_adoption(
-                user=request.user,
-                adoption=adoption,
-                verified_on=payload.validated_data.get("verified_on"),
-                comment=payload.validated_data["comment"],
-            )
-        return Response(s.AdoptionVerifiedSerializer(verified).data)
+        return self._decide(request)
 
     @extend_schema(
         responses={
             (200, "image/*"): OpenApiTypes.BINARY,
             403: AWAITING_REFUSED[403],
-            404: OpenApiResponse(ErrorSerializer, description="Not awaiting, or no photo."),
+            404: OpenApiResponse(ErrorSerializer, description=gettext_lazy("Not awaiting, or no photo.")),
         }
     )
     @action(detail=True, methods=["get"])
@@ -372,17 +374,7 @@ class AwaitingAdoptionViewSet(AwaitingViewSet):
         return image_response(self.get_object().evidence_photo)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[s.AwaitingFilterSerializer],
-        responses={
-            200: s.AwaitingFacilitySerializer(many=True),
-            400: FILTER_REFUSED,
-            403: AWAITING_REFUSED[403],
-        },
-    ),
-    retrieve=extend_schema(responses={200: s.AwaitingFacilitySerializer, **AWAITING_REFUSED}),
-)
+@_list_schema(s.AwaitingFacilitySerializer)
 class AwaitingFacilityViewSet(AwaitingViewSet):
     """Common service facilities POs report operational whose operation nobody has confirmed yet, the
     one opened earliest first. Filters: `po` (PO code), `district` (P-code). Confirm one with
@@ -390,37 +382,22 @@ class AwaitingFacilityViewSet(AwaitingViewSet):
     from then on)."""
 
     serializer_class = s.AwaitingFacilitySerializer
-    awaiting = staticmethod(work.awaiting_facilities)
+    work_list = work.FACILITIES
+    request_serializer = ConfirmOperationalSerializer
+    decided_serializer = s.FacilityConfirmedSerializer
 
-    @extend_schema(
-        request=s.ConfirmAwaitingFacilitySerializer,
-        responses={
-            200: s.FacilityConfirmedSerializer,
-            400: OpenApiResponse(
-                _field_errors("ConfirmFacilityErrors", "on", "comment"),
-                description="`on` is not a date, is in the future or is before the opening; the body "
-                "names the field.",
-            ),
-            **AWAITING_REFUSED,
-            409: OpenApiResponse(
-                ErrorSerializer,
-                description="Someone confirmed it in the meantime, or its PO no longer reports it "
-                "operational; the body says why.",
-            ),
-        },
+    @_decision_schema(
+        ConfirmOperationalSerializer,
+        s.FacilityConfirmedSerializer,
+        "on",
+        "ConfirmFacilityErrors",
+        gettext_lazy(
+            "Someone confirmed it in the meantime, or its PO no longer reports it operational; the "
+            "body says why."
+        ),
     )
     @action(detail=True, methods=["post"], url_path="confirm-operational")
     def confirm_operational(self, request: Request, pk=None) -> Response:
         """Confirm that the facility operates: seen operating on `on` (default today); the comment is
         kept with the decision, with who and when."""
-        facility = self.get_object()
-        payload = s.ConfirmAwaitingFacilitySerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        with _dates_refused_as("on"):
-            confirmed = enterprise_services.confirm_facility_operational(
-                user=request.user,
-                facility=facility,
-                on=payload.validated_data.get("on"),
-                comment=payload.validated_data["comment"],
-            )
-        return Response(s.FacilityConfirmedSerializer(confirmed).data)
+        return self._decide(request)
