@@ -269,7 +269,8 @@ def verify_adoption(
     verified_on = verified_on or today()
     with transaction.atomic():
         locked = (
-            Adoption.objects.select_for_update()
+            # Lock the adoption only: PostgreSQL refuses FOR UPDATE on the outer join to verified_by.
+            Adoption.objects.select_for_update(of=("self",))
             .select_related("enterprise__sub_project", "verified_by")
             .get(pk=adoption.pk)
         )
