@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from simple_history.admin import SimpleHistoryAdmin
 
-from subprojects import scoring
+from subprojects import evaluation
 from subprojects.models import (
     Activity,
     AgendaItem,
@@ -85,7 +85,7 @@ class CallAdmin(CreatedByAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             # As services.create_call: every call starts with SPEC 4's criteria.
-            scoring.seed_default_rubric(obj)
+            evaluation.seed_default_rubric(obj)
 
 
 @admin.register(ConceptNote)

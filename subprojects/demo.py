@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from core.models import District, PartnerOrganization, Sector, SubSector, User
-from subprojects import scoring
+from subprojects import evaluation
 from subprojects.models import (
     Activity,
     AgendaItem,
@@ -405,7 +405,7 @@ class Seeder:
         self, item: AgendaItem, action: str, moment: datetime, text: str, conditions: list[str]
     ) -> Decision:
         """The chair's decision, recorded by the rule's own effect and dated to the meeting."""
-        scoring.record_decision(
+        evaluation.record_decision(
             item.proposal, _action=action, _user=item.meeting.chair, _comment=text, conditions=conditions
         )
         Decision.objects.filter(agenda_item=item).update(decided_at=moment)
@@ -603,7 +603,7 @@ def _first_round(seeder: Seeder) -> None:
         at("2024-02-15", 17),
         CallStatus.CLOSED,
     )
-    scoring.seed_default_rubric(call)
+    evaluation.seed_default_rubric(call)
     meetings = {
         number: seeder.meeting(number, at(day, 10), attended_by=seeder.tec)
         for number, day in TEC_MEETING_DATES.items()
@@ -749,7 +749,7 @@ def _second_round(seeder: Seeder) -> None:
         now + timedelta(days=60),
         CallStatus.OPEN,
     )
-    scoring.seed_default_rubric(call)
+    evaluation.seed_default_rubric(call)
     upcoming = seeder.meeting(3, now + timedelta(days=5), attended_by=[])
     for index, (po_code, state, title, sector, sub_sector, districts) in enumerate(SECOND_ROUND):
         po = seeder.pos[po_code]

@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from core.models import User
 from core.roles import GROUP_NAMES, Role
 from subprojects import workflow
+from subprojects.evaluation import HUNDRED, OUTCOME_BY_ACTION, weights_total
 from subprojects.forms import DATETIME_INPUT, RowForm
 from subprojects.models import Criterion, DecisionOutcome, Proposal, ProposalStatus, Rubric, TecMeeting
-from subprojects.scoring import HUNDRED, OUTCOME_BY_ACTION, weights_total
 
 
 class RubricForm(forms.ModelForm):

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused
 from core.permissions import is_pmu, is_po_staff
-from subprojects import scoring, workflow
+from subprojects import evaluation, workflow
 from subprojects.models import (
     TARGETING_M2M,
     Activity,
@@ -63,7 +63,7 @@ def create_call(*, user, data: dict[str, Any]) -> Call:
         call.save()
         _assign_m2m(call, data, CALL_M2M)
         # Every call starts with SPEC 4's six criteria; the PMU adapts them until scoring starts.
-        scoring.seed_default_rubric(call)
+        evaluation.seed_default_rubric(call)
     return call
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from core.permissions import is_po_staff
 from core.roles import Role
 from core.waiting import WaitingItem
-from subprojects import scoring
+from subprojects import evaluation
 from subprojects.models import (
     Call,
     CallStatus,
@@ -153,15 +153,15 @@ def calls_waiting(user) -> list[WaitingItem]:
 
 
 def _scores_complete(proposal) -> bool:
-    item = scoring.current_agenda_item(proposal)
-    return item is not None and scoring.consolidate(item).complete
+    item = evaluation.current_agenda_item(proposal)
+    return item is not None and evaluation.consolidate(item).complete
 
 
 def evaluations_waiting(user) -> list[WaitingItem]:
     """TEC members: declare conflicts of interest, then score and submit, for each agenda item."""
     if not user.has_role(Role.TEC_MEMBER):
         return []
-    agenda = scoring.member_agenda(user)
+    agenda = evaluation.member_agenda(user)
     # The member's declarations and score sheets for the whole queue, in two queries.
     mine = {"member": user, "agenda_item__in": agenda}
     declarations = {d.agenda_item_id: d for d in ConflictDeclaration.objects.filter(**mine)}

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from core.errors import ActionRefused
 from core.permissions import is_pmu
 from core.roles import Role
-from subprojects import scoring
+from subprojects import evaluation
 from subprojects.models import (
     TARGETING_FIELDS,
     TARGETING_M2M,
@@ -455,7 +455,7 @@ def proposal_complete(proposal: Proposal, **_kwargs) -> None:
 
 
 def no_open_conditions(proposal: Proposal, **_kwargs) -> None:
-    scoring.open_conditions_block_award(proposal)
+    evaluation.open_conditions_block_award(proposal)
 
 
 def award_terms_valid(proposal: Proposal, **params) -> None:
@@ -472,13 +472,13 @@ GUARDS: dict[str, Guard] = {
     "proposal_complete": proposal_complete,
     "award_terms_valid": award_terms_valid,
     "no_open_conditions": no_open_conditions,
-    "meeting_ready": scoring.meeting_ready,
-    "decision_ready": scoring.decision_ready,
+    "meeting_ready": evaluation.meeting_ready,
+    "decision_ready": evaluation.decision_ready,
     "visit_recorded": verification_checks.visit_recorded,
 }
 
 WHO: dict[str, Callable] = {
-    "chair_or_pmu": scoring.is_chair_or_pmu,
+    "chair_or_pmu": evaluation.is_chair_or_pmu,
     "outside_any_po": verification_checks.outside_any_po,
 }
 
@@ -511,8 +511,8 @@ def create_sub_project(proposal: Proposal, **params) -> list[str]:
 EFFECTS: dict[str, Callable[..., list[str]]] = {
     "stamp_submitted": stamp_submitted,
     "create_sub_project": create_sub_project,
-    "put_on_agenda": scoring.put_on_agenda,
-    "record_decision": scoring.record_decision,
+    "put_on_agenda": evaluation.put_on_agenda,
+    "record_decision": evaluation.record_decision,
     "record_check_result": verification_checks.record_check_result,
 }
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from core.models import User
 from core.permissions import ReadScopedWritePMU
 from core.roles import Role
-from subprojects import scoring, workflow
+from subprojects import evaluation, workflow
 from subprojects.models import (
     AgendaItem,
     Condition,
@@ -55,15 +55,15 @@ class RubricSerializer(serializers.ModelSerializer):
         read_only_fields = ["call"]
 
     def get_locked(self, rubric: Rubric) -> bool:
-        return scoring.rubric_is_locked(rubric)
+        return evaluation.rubric_is_locked(rubric)
 
     @extend_schema_field(serializers.DecimalField(max_digits=6, decimal_places=2))
     def get_weights_total(self, rubric: Rubric) -> Decimal:
-        return scoring.weights_total(list(rubric.criteria.all()))
+        return evaluation.weights_total(list(rubric.criteria.all()))
 
     def validate_criteria(self, criteria):
-        total = scoring.weights_total(criteria)
-        if total != scoring.HUNDRED:
+        total = evaluation.weights_total(criteria)
+        if total != evaluation.HUNDRED:
             raise serializers.ValidationError(
                 _("The weights add up to %(total)s; they must add up to 100.") % {"total": f"{total:g}"}
             )
@@ -175,7 +175,7 @@ class TecMeetingViewSet(
         )
 
     def perform_create(self, serializer):
-        serializer.instance = scoring.save_meeting(
+        serializer.instance = evaluation.save_meeting(
             user=self.request.user, meeting=None, data=serializer.validated_data
         )
 
@@ -185,7 +185,7 @@ class TecMeetingViewSet(
             "chair": serializer.instance.chair,
             **serializer.validated_data,
         }
-        serializer.instance = scoring.save_meeting(
+        serializer.instance = evaluation.save_meeting(
             user=self.request.user, meeting=serializer.instance, data=data
         )
 
@@ -205,11 +205,11 @@ class TecMeetingViewSet(
     def consolidation(self, request: Request, pk=None) -> Response:
         """Consolidated scores of each agenda item the user may see (members: after submitting theirs)."""
         items = list(self.get_object().agenda.order_by("position"))
-        consolidations = scoring.consolidate_many(items)
+        consolidations = evaluation.consolidate_many(items)
         visible = [
             consolidations[item.pk]
             for item in items
-            if scoring.may_see_consolidation(request.user, consolidations[item.pk])
+            if evaluation.may_see_consolidation(request.user, consolidations[item.pk])
         ]
         return Response(ConsolidationSerializer(visible, many=True).data)
 
@@ -241,7 +241,7 @@ class ConflictDeclarationViewSet(
         item = serializer.validated_data["agenda_item"]
         if not TecMeeting.objects.visible_to(self.request.user).filter(pk=item.meeting_id).exists():
             raise PermissionDenied("Only members of the meeting declare for its agenda.")
-        serializer.instance = scoring.declare(
+        serializer.instance = evaluation.declare(
             user=self.request.user,
             item=item,
             has_conflict=serializer.validated_data["has_conflict"],
@@ -274,7 +274,7 @@ class ScoreSheetSerializer(serializers.ModelSerializer):
         if not sheet.is_submitted:
             return None
         criteria = list(sheet.agenda_item.proposal.call.rubric.criteria.all())
-        return scoring.weighted_total({s.criterion_id: s.value for s in sheet.scores.all()}, criteria)
+        return evaluation.weighted_total({s.criterion_id: s.value for s in sheet.scores.all()}, criteria)
 
 
 class ScoreSheetWriteSerializer(serializers.Serializer):
@@ -310,7 +310,7 @@ class ScoreSheetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         values = {
             s["criterion"]: (s["value"], s.get("comment", "")) for s in payload.validated_data["scores"]
         }
-        sheet = scoring.save_scores(
+        sheet = evaluation.save_scores(
             user=request.user,
             item=item,
             values=values,
@@ -353,7 +353,7 @@ class ConditionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         """PMU checks the condition off, with a note (or on the PO's evidence)."""
         payload = ConditionNoteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        condition = scoring.meet_condition(
+        condition = evaluation.meet_condition(
             user=request.user, condition=self.get_object(), **payload.validated_data
         )
         return Response(ConditionSerializer(condition).data)
@@ -364,7 +364,7 @@ class ConditionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         """The PO records its evidence that the condition is met."""
         payload = ConditionEvidenceSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        condition = scoring.add_evidence(
+        condition = evaluation.add_evidence(
             user=request.user, condition=self.get_object(), **payload.validated_data
         )
         return Response(ConditionSerializer(condition).data)

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from core.permissions import ReadScopedWritePMU, is_pmu
 from core.roles import Role
 from smart_portal.api import ErrorSerializer
-from subprojects import scoring, services, workflow
+from subprojects import evaluation, services, workflow
 from subprojects.api import serializers as s
 from subprojects.api.evaluation import DecisionRequestSerializer, MeetingRequestSerializer, RubricSerializer
 from subprojects.filters import ConceptNoteFilter, ProposalFilter, SubProjectFilter
@@ -146,14 +146,14 @@ class CallViewSet(
     @action(detail=True, methods=["get", "put"])
     def rubric(self, request: Request, pk=None) -> Response:
         """The call's evaluation rubric; the PMU replaces it (weights add up to 100) until scoring starts."""
-        rubric = scoring.rubric_for(self.get_object())
+        rubric = evaluation.rubric_for(self.get_object())
         if request.method == "GET":
             return Response(RubricSerializer(rubric).data)
         if not is_pmu(request.user):
             raise PermissionDenied("Only PMU officers edit rubrics.")
         payload = RubricSerializer(rubric, data=request.data)
         payload.is_valid(raise_exception=True)
-        scoring.save_rubric(
+        evaluation.save_rubric(
             user=request.user,
             rubric=rubric,
             pass_mark=payload.validated_data["pass_mark"],

@@ -1,7 +1,7 @@
 """Technical evaluation of proposals (SPEC 4): rubrics, TEC meetings and their agendas, conflicts of
 interest, blind scoring, the committee's decisions and the conditions attached to them.
 
-Rules (who may score, when scores lock, what a decision needs) live in subprojects.scoring;
+Rules (who may score, when scores lock, what a decision needs) live in subprojects.evaluation;
 the models hold data and the constraints the database can enforce.
 """
 
@@ -161,7 +161,7 @@ class TecMeeting(models.Model):
 
 class AgendaItemQuerySet(models.QuerySet):
     def for_consolidation(self) -> AgendaItemQuerySet:
-        """Everything scoring.consolidate() reads, in a fixed number of queries however many items."""
+        """Everything evaluation.consolidate() reads, in a fixed number of queries however many items."""
         return self.select_related("meeting", "proposal__call__rubric").prefetch_related(
             Prefetch("meeting__members", queryset=User.objects.order_by("last_name", "username")),
             "proposal__call__rubric__criteria",

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ActionRefused
 from core.permissions import get_visible_or_404, is_pmu, role_required
 from core.roles import Role
-from subprojects import scoring, workflow
+from subprojects import evaluation, workflow
 from subprojects.evaluation_forms import (
     AgendaForm,
     CriterionFormSet,
@@ -63,8 +63,8 @@ def _may_decide(user, proposal: Proposal) -> bool:
 @login_required
 def rubric(request: HttpRequest, call_pk: int) -> HttpResponse:
     call = get_visible_or_404(Call.objects.all(), request.user, pk=call_pk)
-    rubric_obj = scoring.rubric_for(call)
-    locked = scoring.rubric_is_locked(rubric_obj)
+    rubric_obj = evaluation.rubric_for(call)
+    locked = evaluation.rubric_is_locked(rubric_obj)
     editable = is_pmu(request.user) and not locked
     data = request.POST if request.method == "POST" else None
     if data is not None and not editable:
@@ -74,7 +74,7 @@ def rubric(request: HttpRequest, call_pk: int) -> HttpResponse:
     if data is not None and form.is_valid() and formset.is_valid():
         rows = [f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         try:
-            scoring.save_rubric(
+            evaluation.save_rubric(
                 user=request.user,
                 rubric=rubric_obj,
                 pass_mark=form.cleaned_data["pass_mark"],
@@ -96,7 +96,7 @@ def rubric(request: HttpRequest, call_pk: int) -> HttpResponse:
             "call": call,
             "rubric": rubric_obj,
             "criteria": criteria,
-            "total": scoring.weights_total(criteria),
+            "total": evaluation.weights_total(criteria),
             "locked": locked,
             "editable": editable,
             "form": form,
@@ -128,17 +128,17 @@ def _agenda_rows(user, meeting: TecMeeting) -> list[dict]:
     items = list(
         meeting.agenda.select_related("proposal__partner_organization", "decision").order_by("position")
     )
-    consolidations = scoring.consolidate_many(items)
+    consolidations = evaluation.consolidate_many(items)
     rows = []
     for item in items:
         consolidation = consolidations[item.pk]
-        visible = scoring.may_see_consolidation(user, consolidation)
+        visible = evaluation.may_see_consolidation(user, consolidation)
         mine = consolidation.row_of(user)
         rows.append(
             {
                 "item": item,
                 "consolidation": consolidation if visible else None,
-                "mine": scoring.MEMBER_STEPS[mine.status] if mine else None,
+                "mine": evaluation.MEMBER_STEPS[mine.status] if mine else None,
             }
         )
     return rows
@@ -165,7 +165,7 @@ def meeting_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     form = TecMeetingForm(request.POST or None, instance=meeting)
     if request.method == "POST" and form.is_valid():
         try:
-            meeting = scoring.save_meeting(user=request.user, meeting=meeting, data=form.cleaned_data)
+            meeting = evaluation.save_meeting(user=request.user, meeting=meeting, data=form.cleaned_data)
         except ActionRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -213,10 +213,10 @@ def my_evaluations(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "item": item,
-            "declaration": scoring.declaration_of(request.user, item),
-            "sheet": scoring.sheet_of(request.user, item),
+            "declaration": evaluation.declaration_of(request.user, item),
+            "sheet": evaluation.sheet_of(request.user, item),
         }
-        for item in scoring.member_agenda(request.user)
+        for item in evaluation.member_agenda(request.user)
     ]
     return render(request, "subprojects/my_evaluations.html", {"rows": rows})
 
@@ -235,12 +235,12 @@ def _visible_item(user, pk: int) -> AgendaItem:
 
 def _item_page(request: HttpRequest, item: AgendaItem, **forms) -> HttpResponse:
     user = request.user
-    is_member = scoring.is_member(user, item)
-    declaration = scoring.declaration_of(user, item) if is_member else None
-    sheet = scoring.sheet_of(user, item) if is_member else None
-    consolidation = scoring.consolidate(item)
+    is_member = evaluation.is_member(user, item)
+    declaration = evaluation.declaration_of(user, item) if is_member else None
+    sheet = evaluation.sheet_of(user, item) if is_member else None
+    consolidation = evaluation.consolidate(item)
     criteria = consolidation.criteria
-    open_for_scoring = scoring.open_for_scoring(item)
+    open_for_scoring = evaluation.open_for_scoring(item)
     context = {
         "item": item,
         "proposal": item.proposal,
@@ -251,7 +251,7 @@ def _item_page(request: HttpRequest, item: AgendaItem, **forms) -> HttpResponse:
         "criteria": criteria,
         "open_for_scoring": open_for_scoring,
         "decision": getattr(item, "decision", None),
-        "consolidation": consolidation if scoring.may_see_consolidation(user, consolidation) else None,
+        "consolidation": consolidation if evaluation.may_see_consolidation(user, consolidation) else None,
         "can_decide": open_for_scoring and _may_decide(user, item.proposal),
     }
     if is_member and open_for_scoring and declaration is None:
@@ -284,7 +284,7 @@ def declare(request: HttpRequest, pk: int) -> HttpResponse:
         return _item_page(request, item, declaration_form=form)
     _attempt(
         request,
-        lambda: scoring.declare(
+        lambda: evaluation.declare(
             user=request.user,
             item=item,
             has_conflict=form.cleaned_data["has_conflict"],
@@ -306,7 +306,7 @@ def score(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Please correct the scores marked below. Nothing has been saved yet."))
         return _item_page(request, item, score_form=form)
     try:
-        scoring.save_scores(
+        evaluation.save_scores(
             user=request.user,
             item=item,
             values=form.values(),
@@ -331,8 +331,8 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = item.proposal
     if not _may_decide(request.user, proposal):
         raise PermissionDenied
-    consolidation = scoring.consolidate(item)
-    allow_override = scoring.is_chair(request.user, item) and not consolidation.complete
+    consolidation = evaluation.consolidate(item)
+    allow_override = evaluation.is_chair(request.user, item) and not consolidation.complete
     form = DecisionForm(request.POST or None, allow_override=allow_override)
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -381,7 +381,7 @@ def condition_met(request: HttpRequest, pk: int) -> HttpResponse:
     note = request.POST.get("note", "")
     _attempt(
         request,
-        lambda: scoring.meet_condition(user=request.user, condition=condition, note=note),
+        lambda: evaluation.meet_condition(user=request.user, condition=condition, note=note),
         _("Condition checked off."),
     )
     return redirect(condition.proposal.get_absolute_url() + "#conditions")
@@ -394,7 +394,7 @@ def condition_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     evidence = request.POST.get("evidence", "")
     _attempt(
         request,
-        lambda: scoring.add_evidence(user=request.user, condition=condition, evidence=evidence),
+        lambda: evaluation.add_evidence(user=request.user, condition=condition, evidence=evidence),
         _("Evidence added; the PMU will check the condition off."),
     )
     return redirect(condition.proposal.get_absolute_url() + "#conditions")
@@ -406,8 +406,8 @@ def proposal_page_extension(request: HttpRequest, proposal: Proposal) -> dict:
     context: dict = {
         "conditions": list(proposal.conditions.select_related("met_by")),
         "agenda_items": list(proposal.agenda_items.select_related("meeting", "decision")),
-        "can_meet_conditions": scoring.may_meet_conditions(user, proposal),
-        "can_add_evidence": scoring.may_add_evidence(user, proposal),
+        "can_meet_conditions": evaluation.may_meet_conditions(user, proposal),
+        "can_add_evidence": evaluation.may_add_evidence(user, proposal),
     }
     context["can_put_on_agenda"] = is_pmu(user) and proposal.status == ProposalStatus.SUBMITTED
     if context["can_put_on_agenda"]:
@@ -429,8 +429,8 @@ def minutes_context(user, pk: int) -> dict:
         .prefetch_related("declarations__member", "decision__conditions")
         .order_by("position")
     )
-    consolidations = scoring.consolidate_many(items)
-    if not scoring.may_see_minutes(user, consolidations.values()):
+    consolidations = evaluation.consolidate_many(items)
+    if not evaluation.may_see_minutes(user, consolidations.values()):
         raise PermissionDenied(_("The minutes show everyone's scores; submit yours on every proposal first."))
     return {
         "meeting": meeting,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from subprojects import scoring
+from subprojects import evaluation
 from subprojects.models import AgendaItem, ProposalStatus, ScoreSheet
 from tests.factories import PASSWORD
 from tests.subprojects.factories import ConceptNoteFactory, ProposalFactory
@@ -21,8 +21,8 @@ def test_tec_member_declares_scores_and_submits(sign_in, live_server, pmu, tec1,
         partner_organization=po1.partner_organization, created_by=po1, status="shortlisted"
     )
     proposal = ProposalFactory(concept_note=note, invited_by=pmu, status=ProposalStatus.UNDER_EVALUATION)
-    scoring.seed_default_rubric(proposal.call)
-    meeting = scoring.save_meeting(
+    evaluation.seed_default_rubric(proposal.call)
+    meeting = evaluation.save_meeting(
         user=pmu,
         meeting=None,
         data={
@@ -36,8 +36,10 @@ def test_tec_member_declares_scores_and_submits(sign_in, live_server, pmu, tec1,
     item = AgendaItem.objects.create(meeting=meeting, proposal=proposal, position=1)
     criteria = list(proposal.call.rubric.criteria.all())
     # tec2 has already submitted: tec1 must not see those scores before submitting.
-    scoring.declare(user=tec2, item=item, has_conflict=False)
-    scoring.save_scores(user=tec2, item=item, values={c.pk: (Decimal(9), "") for c in criteria}, submit=True)
+    evaluation.declare(user=tec2, item=item, has_conflict=False)
+    evaluation.save_scores(
+        user=tec2, item=item, values={c.pk: (Decimal(9), "") for c in criteria}, submit=True
+    )
 
     page: Page = sign_in("tec1", PASSWORD)
     page.get_by_test_id("waiting-on-you").get_by_role("link", name=proposal.reference).click()

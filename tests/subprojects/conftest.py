@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from subprojects import scoring
+from subprojects import evaluation
 from subprojects.models import AgendaItem, NoteStatus
 from tests.subprojects.factories import CallFactory, ConceptNoteFactory, ProposalFactory
 
@@ -66,7 +66,7 @@ def make_meeting(pmu, tec1, tec2):
 
     def make(*extra_members, chair=None, number=None):
         chair = chair or tec1
-        return scoring.save_meeting(
+        return evaluation.save_meeting(
             user=pmu,
             meeting=None,
             data={
@@ -87,7 +87,7 @@ def on_agenda(make_meeting):
     conflict and submit the given score on every criterion (of 10)."""
 
     def put(proposal, *, meeting=None, scored=(), value=Decimal("7")):
-        rubric = scoring.seed_default_rubric(proposal.call)
+        rubric = evaluation.seed_default_rubric(proposal.call)
         meeting = meeting or make_meeting()
         item = AgendaItem.objects.create(
             meeting=meeting, proposal=proposal, position=meeting.agenda.count() + 1
@@ -101,8 +101,8 @@ def on_agenda(make_meeting):
 
 
 def score(item, member, value=Decimal("7"), submit=True):
-    scoring.declare(user=member, item=item, has_conflict=False)
+    evaluation.declare(user=member, item=item, has_conflict=False)
     criteria = item.proposal.call.rubric.criteria.all()
-    return scoring.save_scores(
+    return evaluation.save_scores(
         user=member, item=item, values={c.pk: (Decimal(value), "") for c in criteria}, submit=submit
     )

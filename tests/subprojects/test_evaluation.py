@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.errors import ActionRefused
 from core.roles import Role
-from subprojects import scoring, workflow
+from subprojects import evaluation, workflow
 from subprojects.models import (
     AgendaItem,
     Call,
@@ -109,7 +109,7 @@ def test_rubric_locks_at_the_first_submitted_score(client, pmu, tec1, item):
     assert 'data-testid="rubric-form"' not in locked_page
     assert post.status_code == 403
     with pytest.raises(ActionRefused, match="can no longer change"):
-        scoring.save_rubric(
+        evaluation.save_rubric(
             user=pmu,
             rubric=item.proposal.call.rubric,
             pass_mark=Decimal(50),
@@ -126,9 +126,9 @@ def test_only_pmu_edits_rubrics(db, client, request, open_call, persona):
 
     assert client.post(f"/calls/{open_call.pk}/rubric/", rubric_post(Relevance="100")).status_code == 403
     with pytest.raises(ActionRefused) as refusal:
-        scoring.save_rubric(
+        evaluation.save_rubric(
             user=user,
-            rubric=scoring.rubric_for(open_call),
+            rubric=evaluation.rubric_for(open_call),
             pass_mark=Decimal(50),
             spread_threshold=Decimal(20),
             criteria=[{"name": "Only", "weight": 100, "max_score": 10}],
@@ -139,9 +139,9 @@ def test_only_pmu_edits_rubrics(db, client, request, open_call, persona):
 
 def test_rubric_criteria_have_distinct_names(pmu, open_call):
     with pytest.raises(ActionRefused) as refusal:
-        scoring.save_rubric(
+        evaluation.save_rubric(
             user=pmu,
-            rubric=scoring.rubric_for(open_call),
+            rubric=evaluation.rubric_for(open_call),
             pass_mark=Decimal(50),
             spread_threshold=Decimal(20),
             criteria=[
@@ -156,8 +156,8 @@ def test_rubric_criteria_have_distinct_names(pmu, open_call):
 
 def test_a_criterion_with_draft_scores_cannot_be_removed(pmu, tec1, item):
     rubric = item.proposal.call.rubric
-    scoring.declare(user=tec1, item=item, has_conflict=False)
-    scoring.save_scores(user=tec1, item=item, values=values(item, 5))  # a draft: the rubric is open
+    evaluation.declare(user=tec1, item=item, has_conflict=False)
+    evaluation.save_scores(user=tec1, item=item, values=values(item, 5))  # a draft: the rubric is open
     kept = [
         {"id": c.pk, "name": c.name, "weight": c.weight, "max_score": c.max_score}
         for c in rubric.criteria.all()
@@ -165,7 +165,7 @@ def test_a_criterion_with_draft_scores_cannot_be_removed(pmu, tec1, item):
     kept[1]["weight"] += kept.pop(0)["weight"]
 
     with pytest.raises(ActionRefused) as refusal:
-        scoring.save_rubric(
+        evaluation.save_rubric(
             user=pmu, rubric=rubric, pass_mark=Decimal(60), spread_threshold=Decimal(20), criteria=kept
         )
 
@@ -178,7 +178,7 @@ def test_a_criterion_with_draft_scores_cannot_be_removed(pmu, tec1, item):
 
 def test_putting_a_proposal_on_an_agenda_starts_its_evaluation(pmu, proposal_in, make_meeting):
     proposal = proposal_in(ProposalStatus.SUBMITTED)
-    scoring.seed_default_rubric(proposal.call)
+    evaluation.seed_default_rubric(proposal.call)
     meeting = make_meeting()
 
     workflow.apply(proposal, "start_evaluation", pmu, meeting=meeting)
@@ -189,7 +189,7 @@ def test_putting_a_proposal_on_an_agenda_starts_its_evaluation(pmu, proposal_in,
 
 def test_no_evaluation_without_a_complete_rubric(pmu, proposal_in, make_meeting):
     proposal = proposal_in(ProposalStatus.SUBMITTED)
-    rubric = scoring.rubric_for(proposal.call)
+    rubric = evaluation.rubric_for(proposal.call)
     rubric.criteria.create(name="Relevance", weight=50, max_score=10)
 
     with pytest.raises(ActionRefused, match=r"weights add up to 50\.00, not 100"):
@@ -206,9 +206,9 @@ def meeting_data(chair, *members) -> dict:
 
 def test_the_chair_must_be_a_member_and_members_tec(pmu, tec1, tec2, po1):
     with pytest.raises(ActionRefused, match="Not TEC members"):
-        scoring.save_meeting(user=pmu, meeting=None, data=meeting_data(tec1, tec1, po1))
+        evaluation.save_meeting(user=pmu, meeting=None, data=meeting_data(tec1, tec1, po1))
     with pytest.raises(ActionRefused) as refusal:
-        scoring.save_meeting(user=pmu, meeting=None, data=meeting_data(tec1, tec2))
+        evaluation.save_meeting(user=pmu, meeting=None, data=meeting_data(tec1, tec2))
 
     assert refusal.value.code == "chair"
     assert not TecMeeting.objects.exists()
@@ -219,7 +219,7 @@ def test_only_pmu_organises_meetings(db, api, request, tec1, tec2, persona):
     user = request.getfixturevalue(persona)
 
     with pytest.raises(ActionRefused) as refusal:
-        scoring.save_meeting(user=user, meeting=None, data=meeting_data(tec1, tec1, tec2))
+        evaluation.save_meeting(user=user, meeting=None, data=meeting_data(tec1, tec1, tec2))
     response = api.as_user(user).post(
         "/api/v1/tec-meetings/",
         {"number": 1, "held_on": "2030-01-01T10:00Z", "venue": "x", "chair": tec1.pk, "members": [tec1.pk]},
@@ -232,11 +232,11 @@ def test_only_pmu_organises_meetings(db, api, request, tec1, tec2, persona):
 
 
 def test_a_member_who_started_scoring_stays_on_the_meeting(pmu, tec1, tec2, tec3, item):
-    scoring.declare(user=tec2, item=item, has_conflict=False)
-    scoring.save_scores(user=tec2, item=item, values=values(item, 5))
+    evaluation.declare(user=tec2, item=item, has_conflict=False)
+    evaluation.save_scores(user=tec2, item=item, values=values(item, 5))
 
     with pytest.raises(ActionRefused, match="cannot be removed") as refusal:
-        scoring.save_meeting(user=pmu, meeting=item.meeting, data=meeting_data(tec1, tec1, tec3))
+        evaluation.save_meeting(user=pmu, meeting=item.meeting, data=meeting_data(tec1, tec1, tec3))
 
     assert refusal.value.code == "members"
     assert set(item.meeting.members.all()) == {tec1, tec2}
@@ -244,7 +244,7 @@ def test_a_member_who_started_scoring_stays_on_the_meeting(pmu, tec1, tec2, tec3
 
 def test_a_proposal_goes_on_an_agenda_once_and_needs_a_meeting(pmu, item, proposal_in):
     with pytest.raises(ActionRefused) as again:
-        scoring.meeting_ready(item.proposal, meeting=item.meeting)
+        evaluation.meeting_ready(item.proposal, meeting=item.meeting)
     submitted = proposal_in(ProposalStatus.SUBMITTED)
     with pytest.raises(ActionRefused) as no_meeting:
         workflow.apply(submitted, "start_evaluation", pmu)
@@ -256,7 +256,7 @@ def test_a_proposal_goes_on_an_agenda_once_and_needs_a_meeting(pmu, item, propos
 
 def test_only_pmu_sets_agendas_through_the_api(api, tec1, proposal_in, make_meeting):
     proposal = proposal_in(ProposalStatus.SUBMITTED)
-    scoring.seed_default_rubric(proposal.call)
+    evaluation.seed_default_rubric(proposal.call)
     meeting = make_meeting()
 
     response = api.as_user(tec1).post(f"/api/v1/tec-meetings/{meeting.pk}/agenda/", {"proposal": proposal.pk})
@@ -296,19 +296,19 @@ def test_members_read_the_proposals_on_their_agenda(client, tec1, item):
 
 def test_scoring_needs_a_declaration_first(tec1, item):
     with pytest.raises(ActionRefused, match="Declare any conflict of interest before scoring"):
-        scoring.save_scores(user=tec1, item=item, values=values(item, 7))
+        evaluation.save_scores(user=tec1, item=item, values=values(item, 7))
 
     assert not ScoreSheet.objects.exists()
 
 
 def test_a_conflicted_member_cannot_score_and_is_shown_as_such(client, tec1, tec2, item, pmu):
-    scoring.declare(user=tec2, item=item, has_conflict=True, explanation="My brother chairs the PO.")
+    evaluation.declare(user=tec2, item=item, has_conflict=True, explanation="My brother chairs the PO.")
 
     with pytest.raises(ActionRefused, match="conflict of interest"):
-        scoring.save_scores(user=tec2, item=item, values=values(item, 7))
+        evaluation.save_scores(user=tec2, item=item, values=values(item, 7))
     score(item, tec1, 8)
 
-    consolidation = scoring.consolidate(item)
+    consolidation = evaluation.consolidate(item)
     assert [row.status for row in consolidation.rows if row.member == tec2] == ["conflict"]
     assert consolidation.complete  # the conflicted member is not waited for
     client.force_login(pmu)
@@ -319,17 +319,17 @@ def test_a_conflicted_member_cannot_score_and_is_shown_as_such(client, tec1, tec
 
 def test_a_conflict_needs_an_explanation_and_declarations_are_final(tec1, item):
     with pytest.raises(ActionRefused, match="Say what the conflict of interest is"):
-        scoring.declare(user=tec1, item=item, has_conflict=True, explanation=" ")
-    scoring.declare(user=tec1, item=item, has_conflict=False)
+        evaluation.declare(user=tec1, item=item, has_conflict=True, explanation=" ")
+    evaluation.declare(user=tec1, item=item, has_conflict=False)
 
     with pytest.raises(ActionRefused, match="already declared"):
-        scoring.declare(user=tec1, item=item, has_conflict=True, explanation="Changed my mind")
+        evaluation.declare(user=tec1, item=item, has_conflict=True, explanation="Changed my mind")
 
 
 def test_only_members_declare_and_score(tec3, pmu, item):
     for user in (tec3, pmu):
         with pytest.raises(ActionRefused) as refusal:
-            scoring.declare(user=user, item=item, has_conflict=False)
+            evaluation.declare(user=user, item=item, has_conflict=False)
         assert refusal.value.code == "forbidden"
 
 
@@ -357,22 +357,22 @@ def test_no_scoring_once_the_committee_has_decided(tec1, tec2, tec3, item):
     item.meeting.members.add(tec3)
     score(item, tec1, 8)
     score(item, tec2, 8)
-    scoring.declare(user=tec3, item=item, has_conflict=False)
+    evaluation.declare(user=tec3, item=item, has_conflict=False)
     workflow.apply(item.proposal, "recommend", tec1, override_reason="tec3 is travelling.")
     item = AgendaItem.objects.get(pk=item.pk)
 
     with pytest.raises(ActionRefused) as refusal:
-        scoring.save_scores(user=tec3, item=item, values=values(item, 7))
+        evaluation.save_scores(user=tec3, item=item, values=values(item, 7))
 
     assert refusal.value.code == "wrong_state"
     assert not ScoreSheet.objects.filter(member=tec3).exists()
 
 
 def test_scores_only_for_the_rubrics_criteria(tec1, item):
-    scoring.declare(user=tec1, item=item, has_conflict=False)
+    evaluation.declare(user=tec1, item=item, has_conflict=False)
 
     with pytest.raises(ActionRefused) as refusal:
-        scoring.save_scores(user=tec1, item=item, values={**values(item, 5), 999_999: (Decimal(5), "")})
+        evaluation.save_scores(user=tec1, item=item, values={**values(item, 5), 999_999: (Decimal(5), "")})
 
     assert refusal.value.code == "criteria"
     assert not ScoreSheet.objects.exists()
@@ -383,8 +383,8 @@ def test_scores_only_for_the_rubrics_criteria(tec1, item):
 
 def test_before_submitting_a_member_sees_no_other_scores_anywhere(client, api, tec1, tec2, item):
     score(item, tec2, 9)  # tec2 has submitted
-    scoring.declare(user=tec1, item=item, has_conflict=False)
-    scoring.save_scores(user=tec1, item=item, values=values(item, 5))  # tec1: a draft only
+    evaluation.declare(user=tec1, item=item, has_conflict=False)
+    evaluation.save_scores(user=tec1, item=item, values=values(item, 5))  # tec1: a draft only
 
     client.force_login(tec1)
     page = client.get(f"/tec/agenda/{item.pk}/").content.decode()
@@ -416,8 +416,8 @@ def test_after_submitting_a_member_sees_the_others_submitted_scores(client, api,
 
 
 def test_draft_scores_of_others_stay_hidden_even_after_submitting(api, tec1, tec2, item):
-    scoring.declare(user=tec2, item=item, has_conflict=False)
-    scoring.save_scores(user=tec2, item=item, values=values(item, 2))  # tec2's draft
+    evaluation.declare(user=tec2, item=item, has_conflict=False)
+    evaluation.save_scores(user=tec2, item=item, values=values(item, 2))  # tec2's draft
     score(item, tec1, 5)
 
     sheets = api.as_user(tec1).get("/api/v1/scores/").json()["results"]
@@ -429,7 +429,7 @@ def test_submitted_scores_cannot_be_changed_by_anyone(api, tec1, pmu, item):
     sheet = score(item, tec1, 6)
 
     with pytest.raises(ActionRefused, match="can no longer change"):
-        scoring.save_scores(user=tec1, item=item, values=values(item, 9))
+        evaluation.save_scores(user=tec1, item=item, values=values(item, 9))
     refused = api.as_user(tec1).post(
         "/api/v1/scores/",
         {"agenda_item": item.pk, "scores": [{"criterion": c, "value": "9"} for c in values(item, 9)]},
@@ -449,10 +449,10 @@ def test_submitted_scores_cannot_be_changed_by_anyone(api, tec1, pmu, item):
 
 
 def test_every_change_before_submission_is_in_the_audit_trail(tec1, item):
-    scoring.declare(user=tec1, item=item, has_conflict=False)
+    evaluation.declare(user=tec1, item=item, has_conflict=False)
     first = next(iter(values(item, 0)))
-    scoring.save_scores(user=tec1, item=item, values={first: (Decimal("4"), "weak")})
-    scoring.save_scores(user=tec1, item=item, values={first: (Decimal("6"), "better on re-reading")})
+    evaluation.save_scores(user=tec1, item=item, values={first: (Decimal("4"), "weak")})
+    evaluation.save_scores(user=tec1, item=item, values={first: (Decimal("6"), "better on re-reading")})
 
     history = Score.history.filter(criterion_id=first).order_by("history_date")
 
@@ -463,12 +463,12 @@ def test_every_change_before_submission_is_in_the_audit_trail(tec1, item):
 
 
 def test_scores_stay_within_each_criterion_maximum(tec1, item):
-    scoring.declare(user=tec1, item=item, has_conflict=False)
+    evaluation.declare(user=tec1, item=item, has_conflict=False)
 
     with pytest.raises(ActionRefused, match="between 0 and 10"):
-        scoring.save_scores(user=tec1, item=item, values=values(item, 11))
+        evaluation.save_scores(user=tec1, item=item, values=values(item, 11))
     with pytest.raises(ActionRefused, match="Score every criterion before submitting"):
-        scoring.save_scores(
+        evaluation.save_scores(
             user=tec1, item=item, values={next(iter(values(item, 1))): (Decimal(5), "")}, submit=True
         )
 
@@ -483,8 +483,8 @@ def test_consolidation_equals_a_hand_computation(tec1, tec2, pmu, item, make_mee
     capacity = rubric.criteria.create(name="Capacity", weight=Decimal("30"), max_score=5)
     budget = rubric.criteria.create(name="Budget", weight=Decimal("20"), max_score=20)
     for member, marks in ((tec1, (9, 3, 10)), (tec2, (4, 2, 20))):
-        scoring.declare(user=member, item=item, has_conflict=False)
-        scoring.save_scores(
+        evaluation.declare(user=member, item=item, has_conflict=False)
+        evaluation.save_scores(
             user=member,
             item=item,
             values={
@@ -493,7 +493,7 @@ def test_consolidation_equals_a_hand_computation(tec1, tec2, pmu, item, make_mee
             submit=True,
         )
 
-    consolidation = scoring.consolidate(item)
+    consolidation = evaluation.consolidate(item)
 
     # tec1: 9/10*50 + 3/5*30 + 10/20*20 = 45 + 18 + 10 = 73
     # tec2: 4/10*50 + 2/5*30 + 20/20*20 = 20 + 12 + 20 = 52
@@ -507,7 +507,7 @@ def test_consolidation_equals_a_hand_computation(tec1, tec2, pmu, item, make_mee
     assert not consolidation.below_pass_mark  # default pass mark 60
     rubric.pass_mark, rubric.spread_threshold = Decimal("65"), Decimal("25")
     rubric.save()
-    again = scoring.consolidate(item)
+    again = evaluation.consolidate(item)
     assert again.below_pass_mark
     assert not again.wide_spread
 
@@ -613,7 +613,7 @@ def test_revision_requested_goes_back_to_the_po_and_a_new_agenda(
     again = api.as_user(pmu).post(f"/api/v1/tec-meetings/{second.pk}/agenda/", {"proposal": item.proposal_id})
 
     assert again.status_code == 201
-    assert scoring.current_agenda_item(Proposal.objects.get(pk=item.proposal_id)).meeting == second
+    assert evaluation.current_agenda_item(Proposal.objects.get(pk=item.proposal_id)).meeting == second
 
 
 def test_decision_page_for_the_chair(client, tec1, tec2, item):
@@ -685,14 +685,14 @@ def test_checking_a_condition_off_needs_a_note_or_evidence_and_happens_once(
     condition = approved_with_condition.conditions.get()
 
     with pytest.raises(ActionRefused) as no_note:
-        scoring.meet_condition(user=pmu, condition=condition, note=" ")
+        evaluation.meet_condition(user=pmu, condition=condition, note=" ")
     with pytest.raises(ActionRefused) as no_evidence:
-        scoring.add_evidence(user=po1, condition=condition, evidence=" ")
-    scoring.meet_condition(user=pmu, condition=condition, note="DoE letter seen.")
+        evaluation.add_evidence(user=po1, condition=condition, evidence=" ")
+    evaluation.meet_condition(user=pmu, condition=condition, note="DoE letter seen.")
     with pytest.raises(ActionRefused) as again:
-        scoring.meet_condition(user=pmu, condition=condition, note="Seen twice.")
+        evaluation.meet_condition(user=pmu, condition=condition, note="Seen twice.")
     with pytest.raises(ActionRefused) as late_evidence:
-        scoring.add_evidence(user=po1, condition=condition, evidence="DoE letter 45/2026")
+        evaluation.add_evidence(user=po1, condition=condition, evidence="DoE letter 45/2026")
 
     assert (no_note.value.code, no_evidence.value.code) == ("note_required", "evidence_required")
     assert (again.value.code, late_evidence.value.code) == ("wrong_state", "wrong_state")
@@ -737,7 +737,7 @@ def test_a_member_reads_the_minutes_once_every_item_is_scored_or_conflicted(
     url = f"/tec-meetings/{item.meeting_id}/minutes/"
 
     before = client.get(url)
-    scoring.declare(user=tec1, item=second, has_conflict=True, explanation="Advises the PO.")
+    evaluation.declare(user=tec1, item=second, has_conflict=True, explanation="Advises the PO.")
     after = client.get(url)
 
     assert before.status_code == 403
@@ -798,7 +798,7 @@ def test_demo_consolidation_equals_a_hand_computation():
                 for s in sheet.scores.all()
             )
             totals.append(total.quantize(Decimal("0.01")))
-        consolidation = scoring.consolidate(item)
+        consolidation = evaluation.consolidate(item)
         assert sorted(row.total for row in consolidation.submitted) == sorted(totals)
         assert consolidation.mean == (sum(totals) / len(totals)).quantize(Decimal("0.01"))
         assert consolidation.spread == max(totals) - min(totals)
@@ -809,8 +809,8 @@ def test_a_new_member_of_the_pmu_and_the_tec_may_both_record_and_score(db, item)
     both = make_user("both", Role.PMU_OFFICER, Role.TEC_MEMBER)
     item.meeting.members.add(both)
 
-    scoring.declare(user=both, item=item, has_conflict=False)
-    scoring.save_scores(user=both, item=item, values=values(item, 7), submit=True)
+    evaluation.declare(user=both, item=item, has_conflict=False)
+    evaluation.save_scores(user=both, item=item, values=values(item, 7), submit=True)
 
     assert ScoreSheet.objects.get(member=both).is_submitted
 
@@ -831,4 +831,4 @@ def test_a_new_call_starts_with_the_six_default_criteria(client, pmu):
 
     call = Call.objects.get(reference="SMART/SPCN/RUBRIC")
     assert call.rubric.criteria.count() == 6
-    assert scoring.weights_total(list(call.rubric.criteria.all())) == 100
+    assert evaluation.weights_total(list(call.rubric.criteria.all())) == 100
