@@ -27,12 +27,19 @@ run: $(VENV)/.installed  ## set up, migrate the embedded database, load demo dat
 	$(RUN_ENV) $(MANAGE) seed_demo
 	$(RUN_ENV) $(MANAGE) runserver 127.0.0.1:8000
 
+# --reuse-db: the first run migrates the test database from scratch and keeps a copy of it in
+# var/test-databases/ (named by a hash of the migrations); later runs start from that copy until a
+# migration changes (see tests/conftest.py). `--create-db` forces migrating from scratch.
 test: $(VENV)/.installed  ## set up and run the whole test suite (embedded SQLite, in-process tasks, browser tests)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --reuse-db
 
-lint: $(VENV)/.installed  ## ruff lint and format check
+test-fast: $(VENV)/.installed  ## the suite without the browser journeys and the slow tests, for quick local loops
+	$(BIN)/python -m pytest -n auto --reuse-db -m "not slow and not browser"
+
+lint: $(VENV)/.installed  ## ruff lint and format check, mypy on the engine and the services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(RUN_ENV) $(BIN)/mypy
 
 fmt: $(VENV)/.installed  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     from django.test.utils import override_settings
 
     import benchmarks
-    from enterprises.scale import synthetic_enterprises
+    from demo.scale import synthetic_enterprises
 
     log("migrating the benchmark database")
     call_command("migrate", verbosity=0)

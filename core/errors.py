@@ -1,12 +1,15 @@
-"""The one error type for a refused business action (a transition, an award, a locked score...).
+"""The error types of a refused business action (a transition, an award, a locked score...).
 
-Pages turn it into a message on an unchanged page; the API answers 409 with its message.
+Pages turn them into a message on an unchanged page (Forbidden: 403); the API answers 409 with the
+message (Forbidden: 403), see smart_portal.api.exception_handler.
 """
 
 from __future__ import annotations
 
 
 class ActionRefused(Exception):
+    """Not possible now (409): the object's state, a deadline, missing details..."""
+
     def __init__(self, message: str, *, code: str = "refused") -> None:
         super().__init__(message)
         self.message = message
@@ -14,3 +17,17 @@ class ActionRefused(Exception):
 
     def __str__(self) -> str:
         return str(self.message)
+
+    @property
+    def is_forbidden(self) -> bool:
+        return self.code == FORBIDDEN
+
+
+FORBIDDEN = "forbidden"
+
+
+class Forbidden(ActionRefused):
+    """Not for this person (403), whatever the object's state."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=FORBIDDEN)

@@ -95,6 +95,8 @@ class AdoptionAdmin(BigTableAdmin):
     list_display = ["enterprise", "practice", "adopted_on", "evidence_observed_on", "verified_on"]
     raw_id_fields = ["enterprise"]
     list_filter = ["practice__category"]
+    # States move through core.lifecycle (pages and API), never by an edit here.
+    readonly_fields = ["verification", "verified_on", "verified_by"]
 
 
 @admin.register(models.RecpProfile)
@@ -102,6 +104,7 @@ class RecpProfileAdmin(SimpleHistoryAdmin, BigTableAdmin):
     list_display = ["enterprise", "assessment_date", "status", "validated_on"]
     list_filter = ["status"]
     raw_id_fields = ["enterprise"]
+    readonly_fields = ["validated_by", "validated_on", "prepared_by", "prepared_on"]
 
 
 @admin.register(models.KpiReading)
@@ -118,6 +121,7 @@ class FacilityAdmin(SimpleHistoryAdmin, BigTableAdmin):
     raw_id_fields = ["partner_organization", "sub_project", "sub_sector", "district", "upazila", "created_by"]
     filter_horizontal = []
     exclude = ["mes_served"]
+    readonly_fields = ["status", "opened_on", "operational_confirmed_on", "operational_confirmed_by"]
 
 
 @admin.register(models.Cluster)
@@ -131,6 +135,7 @@ class DuplicateSuspectAdmin(BigTableAdmin):
     list_display = ["enterprise", "matched_enterprise", "status", "found_at"]
     list_filter = ["status", "cross_po"]
     raw_id_fields = ["enterprise", "matched_enterprise", "resolved_by"]
+    readonly_fields = ["status", "resolved_by", "resolved_at"]
 
 
 @admin.register(models.ImportJob)
@@ -138,7 +143,7 @@ class ImportJobAdmin(BigTableAdmin):
     list_display = ["original_name", "kind", "partner_organization", "status", "created_at"]
     list_filter = ["kind", "status"]
     raw_id_fields = ["partner_organization", "created_by", "committed_by"]
-    readonly_fields = ["errors", "preview"]
+    readonly_fields = ["status", "errors", "preview"]
 
 
 @admin.register(models.ClusterSuggestion)

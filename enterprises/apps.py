@@ -13,7 +13,12 @@ class EnterprisesConfig(AppConfig):
         from core.models import District, Upazila
         from core.navigation import NavItem, register
         from core.roles import Role
-        from enterprises import hooks
+
+        # Besides the hooks: clusters, duplicates, recp and lifecycles register their rule tables
+        # (cluster suggestions, duplicate decisions, RECP profiles; adoption verification, facility
+        # status, import jobs) on core.lifecycle when they load; load them now, so that no state
+        # moves without its log row.
+        from enterprises import clusters, duplicates, hooks, lifecycles, recp  # noqa: F401
 
         readers = (Role.PO_STAFF, Role.PMU_OFFICER, Role.WORLD_BANK, Role.PKSF_APPROVER)
         register(

@@ -13,8 +13,9 @@ Algorithm (`suggest()`), linear in the number of MEs with a GPS point:
    leave the pool. Distances use an equirectangular projection around each centre (error far below
    1% at these distances).
 At 80,000 MEs this is one query and about a second of Python in a Celery task; the PMU then accepts
-(creating a Cluster, with members edited if needed) or dismisses each suggestion. A dismissed group
-(same members) is not proposed again.
+(creating a Cluster, with members edited if needed) or dismisses each suggestion, through the rule
+table SUGGESTION_RULES on core.lifecycle (each decision logged with who, when and the comment). A
+dismissed group (same members) is not proposed again.
 """
 
 from __future__ import annotations
@@ -25,14 +26,18 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import fmean
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from core import lifecycle
 from core.errors import ActionRefused
+from core.roles import Role
 from enterprises.models import (
     Cluster,
     ClusterSuggestion,
@@ -181,6 +186,98 @@ def suggest() -> int:
     return len(fresh)
 
 
+# --- The PMU's decision on a suggestion, on the portal's one engine (core.lifecycle) ---------------
+#
+# A PMU officer accepts a proposed suggestion (creating the cluster, possibly leaving out some of the
+# proposed members) or dismisses it (the same group is not proposed again). Each goes through
+# `lifecycle.apply(suggestion, action, user, comment=..., **params)`, which logs who, when, from, to and
+# the comment. `suggest()` replaces the proposed suggestions wholesale: creating and deleting them is
+# not a decision (a proposed suggestion has no history yet).
+
+
+def _proposed_points(suggestion: ClusterSuggestion, member_ids: list[int] | None) -> list[tuple]:
+    proposed = suggestion.members.filter(cluster__isnull=True)
+    if member_ids is not None:
+        proposed = proposed.filter(pk__in=member_ids)
+    return list(proposed.values_list("pk", "latitude", "longitude"))
+
+
+def cluster_can_be_formed(suggestion: ClusterSuggestion, **context: Any) -> None:
+    """GUARD: a name no other cluster has, and at least two enterprises not yet in a cluster."""
+    name = (context.get("name") or "").strip()
+    if not name:
+        raise ActionRefused(_("Give the cluster a name."), code="invalid")
+    if taken := _name_taken(name):
+        raise ActionRefused(taken, code="invalid")
+    if len(_proposed_points(suggestion, context.get("member_ids"))) < 2:
+        raise ActionRefused(
+            _("A cluster needs at least two enterprises not yet in a cluster."), code="invalid"
+        )
+
+
+def form_cluster(suggestion: ClusterSuggestion, **context: Any) -> list[str]:
+    """EFFECT: create the cluster from the members kept, centred on them; the suggestion points to it."""
+    user = context["_user"]
+    points = _proposed_points(suggestion, context.get("member_ids"))
+    cluster = Cluster.objects.create(
+        name=context["name"].strip(),
+        sub_sector_id=suggestion.sub_sector_id,
+        district_id=suggestion.district_id,
+        centre_latitude=Decimal(f"{fmean(float(lat) for _pk, lat, _lon in points):.6f}"),
+        centre_longitude=Decimal(f"{fmean(float(lon) for _pk, _lat, lon in points):.6f}"),
+        description=context.get("description") or "",
+        created_by=user,
+    )
+    Enterprise.objects.filter(pk__in=[pk for pk, _lat, _lon in points], cluster__isnull=True).update(
+        cluster=cluster
+    )
+    suggestion.cluster = cluster
+    return ["cluster", *stamp_resolution(suggestion, **context)]
+
+
+def stamp_resolution(suggestion: ClusterSuggestion, **context: Any) -> list[str]:
+    """EFFECT: who decided, and when (the log has it too, with the comment)."""
+    suggestion.resolved_by = context["_user"]
+    suggestion.resolved_at = timezone.now()
+    return ["resolved_by", "resolved_at"]
+
+
+PMU = {Role.PMU_OFFICER}
+SUGGESTION_RULES = [
+    lifecycle.rule(
+        "accept",
+        _lazy("Create the cluster"),
+        [SuggestionStatus.PROPOSED],
+        SuggestionStatus.ACCEPTED,
+        PMU,
+        guards=("cluster_can_be_formed",),
+        effect="form_cluster",
+        params=("name", "member_ids", "description"),
+        # Taken from the suggestion's own form (name, members), not from a plain button.
+        button=False,
+    ),
+    lifecycle.rule(
+        "dismiss",
+        _lazy("Dismiss"),
+        [SuggestionStatus.PROPOSED],
+        SuggestionStatus.DISMISSED,
+        PMU,
+        effect="stamp_resolution",
+        style="secondary",
+        waits=False,
+    ),
+]
+
+SUGGESTION_LIFECYCLE = lifecycle.register(
+    lifecycle.Lifecycle(
+        ClusterSuggestion,
+        SUGGESTION_RULES,
+        guards={"cluster_can_be_formed": cluster_can_be_formed},
+        effects={"form_cluster": form_cluster, "stamp_resolution": stamp_resolution},
+    )
+)
+
+
 def accept_suggestion(
     *,
     user,
@@ -188,64 +285,23 @@ def accept_suggestion(
     name: str,
     member_ids: list[int] | None = None,
     description: str = "",
+    comment: str = "",
 ) -> Cluster:
-    """Create the cluster from a suggestion; the PMU may leave out some of the proposed members."""
-    require_pmu(user, _("accept cluster suggestions"))
-    name = (name or "").strip()
-    if not name:
-        raise ActionRefused(_("Give the cluster a name."), code="invalid")
-    with transaction.atomic():
-        locked = _lock_proposed(suggestion)
-        if taken := _name_taken(name):
-            raise ActionRefused(taken, code="invalid")
-        proposed = locked.members.filter(cluster__isnull=True)
-        if member_ids is not None:
-            proposed = proposed.filter(pk__in=member_ids)
-        points = list(proposed.values_list("pk", "latitude", "longitude"))
-        if len(points) < 2:
-            raise ActionRefused(
-                _("A cluster needs at least two enterprises not yet in a cluster."), code="invalid"
-            )
-        cluster = Cluster.objects.create(
-            name=name,
-            sub_sector_id=locked.sub_sector_id,
-            district_id=locked.district_id,
-            centre_latitude=Decimal(f"{fmean(float(lat) for _pk, lat, _lon in points):.6f}"),
-            centre_longitude=Decimal(f"{fmean(float(lon) for _pk, _lat, lon in points):.6f}"),
-            description=description,
-            created_by=user,
-        )
-        Enterprise.objects.filter(pk__in=[pk for pk, _lat, _lon in points], cluster__isnull=True).update(
-            cluster=cluster
-        )
-        locked.cluster = cluster
-        _resolve(locked, user, SuggestionStatus.ACCEPTED)
+    """Accept a suggestion through the engine and return the cluster it created (the PMU may leave
+    out some of the proposed members)."""
+    accepted = lifecycle.apply(
+        suggestion,
+        "accept",
+        user,
+        comment=comment,
+        name=name,
+        member_ids=member_ids,
+        description=description,
+    )
+    cluster = accepted.cluster
+    if cluster is None:  # never: the rule's effect (form_cluster) sets it
+        raise RuntimeError("an accepted cluster suggestion has no cluster")
     return cluster
-
-
-def dismiss_suggestion(*, user, suggestion: ClusterSuggestion) -> ClusterSuggestion:
-    require_pmu(user, _("dismiss cluster suggestions"))
-    with transaction.atomic():
-        locked = _lock_proposed(suggestion)
-        _resolve(locked, user, SuggestionStatus.DISMISSED)
-    return locked
-
-
-def _lock_proposed(suggestion: ClusterSuggestion) -> ClusterSuggestion:
-    locked = ClusterSuggestion.objects.select_for_update().get(pk=suggestion.pk)
-    if locked.status != SuggestionStatus.PROPOSED:
-        raise ActionRefused(
-            _("This suggestion was already %(status)s.") % {"status": locked.get_status_display()},
-            code="wrong_state",
-        )
-    return locked
-
-
-def _resolve(suggestion: ClusterSuggestion, user, status: str) -> None:
-    suggestion.status = status
-    suggestion.resolved_by = user
-    suggestion.resolved_at = timezone.now()
-    suggestion.save(update_fields=["status", "cluster", "resolved_by", "resolved_at"])
 
 
 def _name_taken(name: str, cluster: Cluster | None = None) -> str:

@@ -6,8 +6,10 @@ within the same upazila equals the other's. Matching is set-based on indexed col
 candidates, then a hash join in memory; never a loop comparing rows.
 
 Suspicions are stored as `DuplicateSuspect` pairs; the PMU confirms (the later ME becomes
-`duplicate_of` the earlier one's original and stops counting) or dismisses them. A PO only ever
-learns that a match exists in another PO, never which ME or whose data.
+`duplicate_of` the earlier one's original and stops counting) or dismisses them, and may reopen a
+decision: a rule table on core.lifecycle (DUPLICATE_RULES below), so each decision is logged with
+who, when, from, to and the note. A PO only ever learns that a match exists in another PO, never which
+ME or whose data.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from core import lifecycle
 from core.errors import ActionRefused
+from core.roles import Role
 from enterprises.models import DuplicateStatus, DuplicateSuspect, Enterprise
-from enterprises.permissions import require_pmu
 
 CHUNK = 500
 
@@ -66,6 +71,8 @@ def _chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
 
 
 _FIELDS = ("pk", "partner_organization_id", "duplicate_of_id")
+# What a stored pair says about why it was raised, recomputed for open pairs.
+REASON_FIELDS = ["same_phone", "same_trade_licence", "same_name_and_upazila", "cross_po"]
 
 
 def find_matches(candidates: Sequence[MatchKeys]) -> list[MatchResult]:
@@ -125,8 +132,9 @@ def keys_of(enterprise: Enterprise) -> MatchKeys:
 def flag_duplicates(enterprise_ids: Iterable[int]) -> int:
     """Record suspected pairs for these (saved) MEs; return how many open suspicions involve them.
 
-    Open suspicions of these MEs are recomputed (an edited phone may clear one); pairs the PMU has
-    confirmed or dismissed are left as decided. Runs inside the caller's transaction."""
+    Open suspicions of these MEs are recomputed (an edited phone may clear one; one that still matches
+    keeps its row and its history); pairs the PMU has confirmed or dismissed are left as decided.
+    Runs inside the caller's transaction."""
     ids = sorted(set(enterprise_ids))
     if not ids:
         return 0
@@ -145,9 +153,12 @@ def flag_duplicates(enterprise_ids: Iterable[int]) -> int:
             )
         ]
         for candidate, result in zip(keys, find_matches(keys), strict=True):
+            own_pk = candidate.pk
+            if own_pk is None:  # never: the keys were read from saved rows
+                raise ValueError("flag_duplicates takes saved enterprises only")
             for match in result.matches.values():
                 # A confirmed duplicate stands for its original: the pair is raised with the original.
-                mine, theirs = candidate.duplicate_of_id or candidate.pk, match.duplicate_of_id or match.pk
+                mine, theirs = candidate.duplicate_of_id or own_pk, match.duplicate_of_id or match.pk
                 if mine == theirs:
                     continue
                 later, earlier = max(mine, theirs), min(mine, theirs)
@@ -161,8 +172,23 @@ def flag_duplicates(enterprise_ids: Iterable[int]) -> int:
                 pair.same_phone |= match.same_phone
                 pair.same_trade_licence |= match.same_trade_licence
                 pair.same_name_and_upazila |= match.same_name_and_upazila
-        DuplicateSuspect.objects.open().involving_any(chunk).delete()
-    # Decided pairs stay as they are (ignore_conflicts keeps the existing row).
+    # An open pair that still matches keeps its row, and so its decisions history (a pair the PMU
+    # reopened); its reasons are brought up to date. One that no longer matches goes.
+    stale: set[int] = set()
+    changed: dict[int, DuplicateSuspect] = {}
+    for chunk in _chunks(ids):
+        for existing in DuplicateSuspect.objects.open().involving_any(chunk):
+            fresh = pairs.get((existing.enterprise_id, existing.matched_enterprise_id))
+            if fresh is None:
+                stale.add(existing.pk)
+            elif any(getattr(existing, name) != getattr(fresh, name) for name in REASON_FIELDS):
+                for name in REASON_FIELDS:
+                    setattr(existing, name, getattr(fresh, name))
+                changed[existing.pk] = existing
+    for chunk in _chunks(sorted(stale)):
+        DuplicateSuspect.objects.filter(pk__in=chunk).delete()
+    DuplicateSuspect.objects.bulk_update(changed.values(), REASON_FIELDS, batch_size=CHUNK)
+    # Pairs already stored, open or decided, stay as they are (ignore_conflicts keeps the row).
     DuplicateSuspect.objects.bulk_create(pairs.values(), batch_size=CHUNK, ignore_conflicts=True)
     open_ids: set[int] = set()
     for chunk in _chunks(ids):
@@ -198,77 +224,112 @@ def suspicion_for(enterprise: Enterprise) -> Suspicion:
     return Suspicion(in_other_po=len(own) < len(other_ids), own_matches=own)
 
 
-# --- PMU decisions --------------------------------------------------------------------------------
+# --- PMU decisions, on the portal's one engine (core.lifecycle) ----------------------------------
+#
+# A PMU officer confirms a suspected pair (the later ME then counts as the earlier one's original) or
+# dismisses it, and may reopen either decision. Each goes through
+# `lifecycle.apply(suspect, action, user, comment=...)`, which logs who, when, from, to and the note.
+# The row keeps the *current* decision (`resolved_by`, `resolved_at`, `resolution_note`): a reopened
+# pair is open again, so these are cleared (the note becomes the reopening's), while the log keeps who
+# decided what before.
 
 
-def _lock_open(suspect: DuplicateSuspect, user) -> DuplicateSuspect:
-    require_pmu(user, _("resolve suspected duplicates"))
-    locked = DuplicateSuspect.objects.select_for_update().get(pk=suspect.pk)
-    if locked.status != DuplicateStatus.SUSPECTED:
+def not_counted_as_another(suspect: DuplicateSuspect, **context: Any) -> None:
+    """GUARD: a ME already confirmed as the duplicate of another enterprise is not confirmed as a
+    duplicate of a third one; that decision is reopened first."""
+    duplicate = Enterprise.objects.select_for_update().get(pk=suspect.enterprise_id)
+    original = Enterprise.objects.select_for_update().get(pk=suspect.matched_enterprise_id)
+    root_id = original.duplicate_of_id or original.pk
+    if duplicate.duplicate_of_id and duplicate.duplicate_of_id != root_id:
         raise ActionRefused(
-            _("This pair was already resolved (%(status)s).") % {"status": locked.get_status_display()},
+            _("%(me)s is already confirmed as a duplicate of another enterprise; reopen that decision first.")
+            % {"me": duplicate.po_code},
             code="wrong_state",
         )
-    return locked
 
 
-def confirm_duplicate(*, user, suspect: DuplicateSuspect, note: str = "") -> DuplicateSuspect:
-    """The later ME is the same as the earlier one: it (and anything counted as it) now counts as
-    the earlier ME's original, once."""
-    with transaction.atomic():
-        locked = _lock_open(suspect, user)
-        duplicate = Enterprise.objects.select_for_update().get(pk=locked.enterprise_id)
-        original = Enterprise.objects.select_for_update().get(pk=locked.matched_enterprise_id)
-        root_id = original.duplicate_of_id or original.pk
-        if duplicate.duplicate_of_id and duplicate.duplicate_of_id != root_id:
-            raise ActionRefused(
-                _(
-                    "%(me)s is already confirmed as a duplicate of another enterprise; "
-                    "reopen that decision first."
-                )
-                % {"me": duplicate.po_code},
-                code="wrong_state",
-            )
-        duplicate.duplicate_of_id = root_id
-        duplicate.save(update_fields=["duplicate_of", "updated_at"])
-        # MEs already counted as this one now count as the root, so no chain of duplicates forms.
-        Enterprise.objects.filter(duplicate_of_id=duplicate.pk).update(duplicate_of_id=root_id)
-        _resolve(locked, user, DuplicateStatus.CONFIRMED, note)
-    return locked
-
-
-def dismiss_duplicate(*, user, suspect: DuplicateSuspect, note: str = "") -> DuplicateSuspect:
-    with transaction.atomic():
-        locked = _lock_open(suspect, user)
-        _resolve(locked, user, DuplicateStatus.DISMISSED, note)
-    return locked
-
-
-def reopen_duplicate(*, user, suspect: DuplicateSuspect, note: str = "") -> DuplicateSuspect:
-    """Undo a decision; a confirmed duplicate counts again on its own."""
-    require_pmu(user, _("resolve suspected duplicates"))
-    with transaction.atomic():
-        locked = DuplicateSuspect.objects.select_for_update().get(pk=suspect.pk)
-        if locked.status == DuplicateStatus.SUSPECTED:
-            raise ActionRefused(_("This pair is still open."), code="wrong_state")
-        if locked.status == DuplicateStatus.CONFIRMED:
-            duplicate = Enterprise.objects.select_for_update().get(pk=locked.enterprise_id)
-            duplicate.duplicate_of = None
-            duplicate.save(update_fields=["duplicate_of", "updated_at"])
-        locked.status = DuplicateStatus.SUSPECTED
-        locked.resolved_by = None
-        locked.resolved_at = None
-        locked.resolution_note = note
-        locked.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note"])
-    return locked
-
-
-def _resolve(suspect: DuplicateSuspect, user, status: str, note: str) -> None:
-    suspect.status = status
-    suspect.resolved_by = user
+def _decided(suspect: DuplicateSuspect, context: dict[str, Any]) -> list[str]:
+    suspect.resolved_by = context["_user"]
     suspect.resolved_at = timezone.now()
-    suspect.resolution_note = note
-    suspect.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note"])
+    suspect.resolution_note = context["_comment"]
+    return ["resolved_by", "resolved_at", "resolution_note"]
+
+
+def count_as_original(suspect: DuplicateSuspect, **context: Any) -> list[str]:
+    """EFFECT: the later ME is the same as the earlier one: it (and anything counted as it) now
+    counts as the earlier ME's original, once."""
+    duplicate = Enterprise.objects.select_for_update().get(pk=suspect.enterprise_id)
+    original = Enterprise.objects.get(pk=suspect.matched_enterprise_id)
+    root_id = original.duplicate_of_id or original.pk
+    duplicate.duplicate_of_id = root_id
+    duplicate.save(update_fields=["duplicate_of", "updated_at"])
+    # MEs already counted as this one now count as the root, so no chain of duplicates forms.
+    Enterprise.objects.filter(duplicate_of_id=duplicate.pk).update(duplicate_of_id=root_id)
+    return _decided(suspect, context)
+
+
+def keep_both(suspect: DuplicateSuspect, **context: Any) -> list[str]:
+    """EFFECT: two different enterprises; the pair is not raised again."""
+    return _decided(suspect, context)
+
+
+def undo_decision(suspect: DuplicateSuspect, **context: Any) -> list[str]:
+    """EFFECT: the pair is open again; a confirmed duplicate counts again on its own."""
+    if suspect.status == DuplicateStatus.CONFIRMED:
+        duplicate = Enterprise.objects.select_for_update().get(pk=suspect.enterprise_id)
+        duplicate.duplicate_of = None
+        duplicate.save(update_fields=["duplicate_of", "updated_at"])
+    suspect.resolved_by = None
+    suspect.resolved_at = None
+    suspect.resolution_note = context["_comment"]
+    return ["resolved_by", "resolved_at", "resolution_note"]
+
+
+PMU = {Role.PMU_OFFICER}
+DUPLICATE_RULES = [
+    lifecycle.rule(
+        "confirm",
+        _lazy("Confirm the duplicate"),
+        [DuplicateStatus.SUSPECTED],
+        DuplicateStatus.CONFIRMED,
+        PMU,
+        guards=("not_counted_as_another",),
+        effect="count_as_original",
+        style="danger",
+    ),
+    lifecycle.rule(
+        "dismiss",
+        _lazy("Dismiss: different enterprises"),
+        [DuplicateStatus.SUSPECTED],
+        DuplicateStatus.DISMISSED,
+        PMU,
+        effect="keep_both",
+        style="secondary",
+    ),
+    lifecycle.rule(
+        "reopen",
+        _lazy("Reopen"),
+        [DuplicateStatus.CONFIRMED, DuplicateStatus.DISMISSED],
+        DuplicateStatus.SUSPECTED,
+        PMU,
+        effect="undo_decision",
+        style="secondary",
+        waits=False,
+    ),
+]
+
+DUPLICATE_LIFECYCLE = lifecycle.register(
+    lifecycle.Lifecycle(
+        DuplicateSuspect,
+        DUPLICATE_RULES,
+        guards={"not_counted_as_another": not_counted_as_another},
+        effects={
+            "count_as_original": count_as_original,
+            "keep_both": keep_both,
+            "undo_decision": undo_decision,
+        },
+    )
+)
 
 
 def recheck_after_commit(enterprise_ids) -> None:

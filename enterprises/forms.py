@@ -341,6 +341,12 @@ class FacilityForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("ME codes of your PO, separated by commas or new lines."),
     )
+    status_comment = forms.CharField(
+        label=_("Why the status changes"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 1}),
+        help_text=_("Optional; kept in the facility's history with the change of status."),
+    )
 
     class Meta:
         model = CommonServiceFacility
@@ -378,10 +384,14 @@ class FacilityForm(forms.ModelForm):
         link_upazilas(self, self.instance.district_id)
         if not self.instance.pk:
             self.instance.partner_organization_id = user.partner_organization_id
+            # A new facility starts in the status given: there is no change to explain yet.
+            del self.fields["status_comment"]
         else:
             self.initial["mes_served_codes"] = ", ".join(
                 self.instance.mes_served.values_list("po_code", flat=True)
             )
+        # The comment right under the status and opening date it explains.
+        self.order_fields([*self._meta.fields[: self._meta.fields.index("opened_on") + 1], "status_comment"])
 
     def clean_mes_served_codes(self) -> list[Enterprise]:
         codes = [code for code in re.split(r"[,;\s]+", self.cleaned_data["mes_served_codes"]) if code]

@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from core.errors import ActionRefused
+from core.errors import Forbidden
 from core.permissions import has_role, is_pmu, is_po_staff, sees_whole_programme
 from verification.models import VERIFYING_ROLES
 
@@ -35,12 +35,12 @@ def can_enter_for(user, partner_organization_id: int | None) -> bool:
 def require_entry(user, partner_organization_id: int | None) -> None:
     """Raise (403) unless the user is staff of this PO."""
     if not can_enter_for(user, partner_organization_id):
-        raise ActionRefused(_("Only the PO's own staff enter its field data."), code="forbidden")
+        raise Forbidden(_("Only the PO's own staff enter its field data."))
 
 
 def require_pmu(user, what: str) -> None:
     if not is_pmu(user):
-        raise ActionRefused(_("Only PMU officers %(what)s.") % {"what": what}, code="forbidden")
+        raise Forbidden(_("Only PMU officers %(what)s.") % {"what": what})
 
 
 def is_independent_checker(user) -> bool:
@@ -51,10 +51,7 @@ def is_independent_checker(user) -> bool:
 def require_independent_checker(user, what: str) -> None:
     """Raise (403) unless the user may check a PO's results; `what` completes "Only ... %(what)s"."""
     if not is_independent_checker(user):
-        raise ActionRefused(
-            _("Only a PMU officer or a verifier, belonging to no PO, %(what)s.") % {"what": what},
-            code="forbidden",
-        )
+        raise Forbidden(_("Only a PMU officer or a verifier, belonging to no PO, %(what)s.") % {"what": what})
 
 
 class FieldDataReaderMixin(AccessMixin):

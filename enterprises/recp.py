@@ -1,90 +1,37 @@
-"""RECP profiles: draft → prepared → validated, as a small table of rules.
+"""RECP profiles: draft → prepared → validated, as a rule table on the portal's one engine
+(core.lifecycle).
 
 The PO's staff write the profile and mark it prepared; a PMU officer validates it (it then counts
 in RECP_PROFILES_VALIDATED from `validated_on`), or returns it to draft with a comment. A validated
 profile can be reopened by the PMU (with a comment) if it must be corrected; it stops counting until
-validated again. Pages, the API and the buttons read the same table.
+validated again. Every step goes through `lifecycle.apply(profile, action, user, comment=..., on=...)`,
+which logs who, when, from, to and the comment; pages, the API and the buttons read the same table.
+
+- who: `prepare` is for the staff of the enterprise's own PO (`po_owned`, the owner being the
+  enterprise's PO);
+- guards: a profile is complete before it is prepared (`profile_problems`); the validation date
+  (`on`, today by default) is neither in the future nor before the assessment;
+- effects: preparing and validating stamp who and when; reopening clears the validation (the log
+  keeps who validated); every step keeps its comment as the profile's `review_comment`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from core import lifecycle
 from core.errors import ActionRefused
 from core.roles import Role
 from enterprises.models import Enterprise, ProfileStatus, RecpProfile
 from enterprises.permissions import require_entry
 from enterprises.validation import check_action_date, today
 
-
-@dataclass(frozen=True)
-class ProfileRule:
-    action: str
-    label: str | Promise
-    sources: frozenset[str]
-    target: str
-    role: Role
-    comment_required: bool = False
-    style: str = "primary"
-    confirm: str | Promise = ""
-
-
-PROFILE_RULES = [
-    ProfileRule(
-        "prepare",
-        _lazy("Mark prepared"),
-        frozenset({ProfileStatus.DRAFT}),
-        ProfileStatus.PREPARED,
-        Role.PO_STAFF,
-        confirm=_lazy("Send the profile to the PMU for validation? You cannot edit it meanwhile."),
-    ),
-    ProfileRule(
-        "validate",
-        _lazy("Validate"),
-        frozenset({ProfileStatus.PREPARED}),
-        ProfileStatus.VALIDATED,
-        Role.PMU_OFFICER,
-    ),
-    ProfileRule(
-        "return",
-        _lazy("Return to the PO"),
-        frozenset({ProfileStatus.PREPARED}),
-        ProfileStatus.DRAFT,
-        Role.PMU_OFFICER,
-        comment_required=True,
-        style="secondary",
-    ),
-    ProfileRule(
-        "reopen",
-        _lazy("Reopen"),
-        frozenset({ProfileStatus.VALIDATED}),
-        ProfileStatus.DRAFT,
-        Role.PMU_OFFICER,
-        comment_required=True,
-        style="danger",
-        confirm=_lazy("Reopen the validated profile? It stops counting until validated again."),
-    ),
-]
-RULES_BY_ACTION = {rule.action: rule for rule in PROFILE_RULES}
-
-
-def may_act(user, profile: RecpProfile, rule: ProfileRule) -> bool:
-    if not user.is_authenticated or not user.has_role(rule.role):
-        return False
-    if rule.role == Role.PO_STAFF:
-        return user.partner_organization_id == profile.enterprise.partner_organization_id
-    return True
-
-
-def available_rules(user, profile: RecpProfile) -> list[ProfileRule]:
-    return [rule for rule in PROFILE_RULES if profile.status in rule.sources and may_act(user, profile, rule)]
+PMU = {Role.PMU_OFFICER}
 
 
 def profile_problems(profile: RecpProfile) -> list[str]:
@@ -101,57 +48,120 @@ def profile_problems(profile: RecpProfile) -> list[str]:
     return problems
 
 
-def apply_profile_action(
-    *, user, profile: RecpProfile, action: str, comment: str = "", on: date | None = None
-) -> RecpProfile:
-    rule = RULES_BY_ACTION.get(action)
-    if rule is None:
+# --- Hooks of the lifecycle engine ----------------------------------------------------------------
+
+
+def profile_complete(profile: RecpProfile, **context: Any) -> None:
+    """GUARD: the PMU only reviews a complete profile."""
+    problems = profile_problems(profile)
+    if problems:
         raise ActionRefused(
-            _("“%(action)s” is not an action on RECP profiles.") % {"action": action}, code="unknown"
+            _("The profile is not complete: %(problems)s.") % {"problems": "; ".join(problems)},
+            code="incomplete",
         )
-    if not may_act(user, profile, rule):
-        raise ActionRefused(
-            _("Your role may not take “%(action)s” on this profile.") % {"action": rule.label},
-            code="forbidden",
-        )
-    comment = (comment or "").strip()
-    with transaction.atomic():
-        locked = RecpProfile.objects.select_for_update().get(pk=profile.pk)
-        if locked.status not in rule.sources:
-            raise ActionRefused(
-                _("The profile is %(status)s: “%(action)s” is not possible now.")
-                % {"status": locked.get_status_display(), "action": rule.label},
-                code="wrong_state",
-            )
-        if rule.comment_required and not comment:
-            raise ActionRefused(_("Say why in the comment."), code="comment_required")
-        update = ["status", "review_comment"]
-        if action == "prepare":
-            problems = profile_problems(locked)
-            if problems:
-                raise ActionRefused(
-                    _("The profile is not complete: %(problems)s.") % {"problems": "; ".join(problems)},
-                    code="incomplete",
-                )
-            locked.prepared_by, locked.prepared_on = user, today()
-            update += ["prepared_by", "prepared_on"]
-        elif action == "validate":
-            on = on or today()
-            check_action_date(
-                on,
-                what=_("The validation date"),
-                not_before=locked.assessment_date,
-                too_early=_("A profile is validated after its assessment."),
-            )
-            locked.validated_by, locked.validated_on = user, on
-            update += ["validated_by", "validated_on"]
-        elif action == "reopen":
-            locked.validated_by, locked.validated_on = None, None
-            update += ["validated_by", "validated_on"]
-        locked.status = rule.target
-        locked.review_comment = comment
-        locked.save(update_fields=update)
-    return locked
+
+
+def validation_date(profile: RecpProfile, **context: Any) -> None:
+    """GUARD: the validation date (today unless given) is not in the future nor before the assessment."""
+    check_action_date(
+        context.get("on") or today(),
+        what=_("The validation date"),
+        not_before=profile.assessment_date,
+        too_early=_("A profile is validated after its assessment."),
+    )
+
+
+def _keep_comment(profile: RecpProfile, context: dict[str, Any]) -> list[str]:
+    # The PMU's last word stays on the profile, where the PO reads it (a new step clears it).
+    profile.review_comment = context["_comment"]
+    return ["review_comment"]
+
+
+def stamp_prepared(profile: RecpProfile, **context: Any) -> list[str]:
+    """EFFECT: who prepared the profile, and when."""
+    profile.prepared_by, profile.prepared_on = context["_user"], today()
+    return ["prepared_by", "prepared_on", *_keep_comment(profile, context)]
+
+
+def stamp_validated(profile: RecpProfile, **context: Any) -> list[str]:
+    """EFFECT: who validated the profile, and as of which date (it counts from then)."""
+    on: date = context.get("on") or today()
+    profile.validated_by, profile.validated_on = context["_user"], on
+    return ["validated_by", "validated_on", *_keep_comment(profile, context)]
+
+
+def returned(profile: RecpProfile, **context: Any) -> list[str]:
+    """EFFECT: back to the PO, with the PMU's comment."""
+    return _keep_comment(profile, context)
+
+
+def clear_validation(profile: RecpProfile, **context: Any) -> list[str]:
+    """EFFECT: a reopened profile stops counting until validated again (the log keeps who validated)."""
+    profile.validated_by, profile.validated_on = None, None
+    return ["validated_by", "validated_on", *_keep_comment(profile, context)]
+
+
+PROFILE_RULES = [
+    lifecycle.rule(
+        "prepare",
+        _lazy("Mark prepared"),
+        [ProfileStatus.DRAFT],
+        ProfileStatus.PREPARED,
+        {Role.PO_STAFF},
+        po_owned=True,
+        guards=("profile_complete",),
+        effect="stamp_prepared",
+        confirm=_lazy("Send the profile to the PMU for validation? You cannot edit it meanwhile."),
+    ),
+    lifecycle.rule(
+        "validate",
+        _lazy("Validate"),
+        [ProfileStatus.PREPARED],
+        ProfileStatus.VALIDATED,
+        PMU,
+        guards=("validation_date",),
+        effect="stamp_validated",
+        params=("on",),
+    ),
+    lifecycle.rule(
+        "return",
+        _lazy("Return to the PO"),
+        [ProfileStatus.PREPARED],
+        ProfileStatus.DRAFT,
+        PMU,
+        comment_required=True,
+        style="secondary",
+        effect="returned",
+        waits=False,
+    ),
+    lifecycle.rule(
+        "reopen",
+        _lazy("Reopen"),
+        [ProfileStatus.VALIDATED],
+        ProfileStatus.DRAFT,
+        PMU,
+        comment_required=True,
+        style="danger",
+        effect="clear_validation",
+        waits=False,
+        confirm=_lazy("Reopen the validated profile? It stops counting until validated again."),
+    ),
+]
+
+PROFILE_LIFECYCLE = lifecycle.register(
+    lifecycle.Lifecycle(
+        RecpProfile,
+        PROFILE_RULES,
+        guards={"profile_complete": profile_complete, "validation_date": validation_date},
+        effects={
+            "stamp_prepared": stamp_prepared,
+            "stamp_validated": stamp_validated,
+            "returned": returned,
+            "clear_validation": clear_validation,
+        },
+        owner=lambda profile: profile.enterprise.partner_organization_id,
+    )
+)
 
 
 def save_profile(

@@ -9,18 +9,20 @@ enterprises.validation and the database constraints), saves inside one transacti
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from core.errors import ActionRefused
+from core import lifecycle
+from core.errors import ActionRefused, Forbidden
 from core.uploads import check_photo
 from enterprises import duplicates
+from enterprises.lifecycles import status_action
 from enterprises.models import (
     Adoption,
     Attendance,
@@ -33,23 +35,23 @@ from enterprises.models import (
     TrainingSession,
 )
 from enterprises.permissions import require_entry, require_independent_checker, require_pmu
-from enterprises.validation import check_action_date, today
+from enterprises.validation import today
 from subprojects.models import SubProject, Transition
 
 # Set by the PMU or a verifier only (verify_adoption), never by the PO that reports the adoption.
-VERIFICATION_FIELDS = ("verified_on", "verified_by")
+VERIFICATION_FIELDS = ("verification", "verified_on", "verified_by")
 
 
-class FieldLocked(ActionRefused):
+class FieldLocked(Forbidden):
     """A refusal (403) to change one field: pages put the message on the field, imports on its column,
     the API answers 403 with it."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message, code="forbidden")
+        super().__init__(message)
         self.field = field
 
 
-def _assign(obj: models.Model, data: dict[str, Any], skip: set[str] = frozenset()) -> None:
+def _assign(obj: models.Model, data: dict[str, Any], skip: Set[str] = frozenset()) -> None:
     m2m = {f.name for f in obj._meta.many_to_many}
     for name, value in data.items():
         if name not in skip and name not in m2m:
@@ -68,9 +70,12 @@ def _assign_m2m(obj: models.Model, data: dict[str, Any]) -> None:
 LOCKED_FIELDS = {"partner_organization", "created_by"}
 ENTERPRISE_LOCKED_FIELDS = LOCKED_FIELDS | {"duplicate_of", "created_at"}
 
+# What PO staff create in one of their sub-projects (each checked as itself).
+InSubProject = TypeVar("InSubProject", Enterprise, TrainingSession, CommonServiceFacility)
+
 
 def _require_entry_in_sub_project(
-    user, data: dict[str, Any], instance: models.Model | None
+    user, data: dict[str, Any], instance: Enterprise | TrainingSession | CommonServiceFacility | None
 ) -> SubProject | None:
     """Refused (403) unless the user enters field data for the PO the object belongs to and for the
     PO of the sub-project it is created in or moved to. Returns that sub-project, if any."""
@@ -84,17 +89,19 @@ def _require_entry_in_sub_project(
 
 def _save_in_sub_project(
     user,
-    model: type[models.Model],
+    model: type[InSubProject],
     data: dict[str, Any],
-    instance: models.Model | None,
+    instance: InSubProject | None,
     sub_project: SubProject | None,
-    skip: set[str] = LOCKED_FIELDS,
-    adjust: Callable[[models.Model, models.Model | None], None] | None = None,
-) -> models.Model:
+    skip: Set[str] = LOCKED_FIELDS,
+    adjust: Callable[[InSubProject, InSubProject | None], None] | None = None,
+) -> InSubProject:
     """Create (in `sub_project`, for its PO) or update under a row lock; validate all; save.
     `adjust(obj, stored)` may derive fields from the change (`stored`: the record before it)."""
     with transaction.atomic():
         if instance is None:
+            if sub_project is None:  # never: a new object's sub-project is required before (403)
+                raise ValueError("a new object is created in a sub-project")
             obj = model(partner_organization_id=sub_project.partner_organization_id, created_by=user)
             stored = None
         else:
@@ -142,7 +149,13 @@ def _save_enterprise(
 # --- Records on one enterprise --------------------------------------------------------------------
 
 
-def _create_record(user, model: type[models.Model], enterprise: Enterprise, data: dict[str, Any], **fixed):
+# The records PO staff keep on one of their enterprises (each checked as itself).
+Record = TypeVar("Record", FinancialSupport, KpiReading, Adoption)
+
+
+def _create_record(
+    user, model: type[Record], enterprise: Enterprise, data: dict[str, Any], **fixed: Any
+) -> Record:
     require_entry(user, enterprise.partner_organization_id)
     with transaction.atomic():
         record = model(enterprise=enterprise, **fixed)
@@ -158,8 +171,8 @@ RECORD_LOCKED_FIELDS = {"enterprise", "created_by", "reported_by", *VERIFICATION
 
 
 def _update_record(
-    user, record: models.Model, data: dict[str, Any], check: Callable[[models.Model], None] | None = None
-):
+    user, record: Record, data: dict[str, Any], check: Callable[[Record], None] | None = None
+) -> Record:
     """Update under a row lock; `check(locked)` may refuse on what is stored now, not on what the
     caller read earlier."""
     require_entry(user, record.enterprise.partner_organization_id)
@@ -264,36 +277,28 @@ def verify_adoption(
     use. Refused (403) for anyone else, (409) once verified independently or with a date before the
     adoption or in the future. An adoption recorded as verified that does not count (no verifier
     recorded, or one who belongs to a PO) is verified again. The decision is kept in the audit trail
-    with the comment."""
-    require_independent_checker(user, _("verifies an adoption"))
+    with the comment.
+
+    The rule "verify" of the adoption's lifecycle (enterprises.lifecycles) decides and logs it; the
+    refusals keep their wording here."""
     verified_on = verified_on or today()
-    with transaction.atomic():
-        locked = (
-            # Lock the adoption only: PostgreSQL refuses FOR UPDATE on the outer join to verified_by.
-            Adoption.objects.select_for_update(of=("self",))
-            .select_related("enterprise__sub_project", "verified_by")
-            .get(pk=adoption.pk)
-        )
-        if locked.is_verified_independently:
-            raise ActionRefused(
-                _("This adoption was already verified on %(date)s.")
-                % {"date": locked.verified_on.isoformat()},
-                code="wrong_state",
-            )
-        check_action_date(
-            verified_on,
-            what=_("The verification date"),
-            not_before=locked.adopted_on,
-            too_early=_("A practice is verified after it is adopted."),
-        )
-        source = "reported" if not locked.is_verified else "not_independent"
-        locked.verified_on = verified_on
-        locked.verified_by = user
-        locked.save(update_fields=["verified_on", "verified_by"])
-        _record_decision(
-            locked, action="verify", source=source, target="verified", user=user, comment=comment.strip()
-        )
-    return locked
+    try:
+        return lifecycle.apply(adoption, "verify", user, comment=comment, verified_on=verified_on)
+    except ActionRefused as exc:
+        if exc.is_forbidden:
+            # Refused in today's words (the rule's `who` is the same test); else as the engine said.
+            require_independent_checker(user, _("verifies an adoption"))
+            raise
+        if exc.code != "wrong_state":
+            raise
+        # The rule starts from every state but "verified (independently)".
+        stored = Adoption.objects.get(pk=adoption.pk)
+        if stored.verified_on is None:  # never: a verified adoption has its date (constraint)
+            raise
+        raise ActionRefused(
+            _("This adoption was already verified on %(date)s.") % {"date": stored.verified_on.isoformat()},
+            code="wrong_state",
+        ) from None
 
 
 def add_attendance(
@@ -319,7 +324,7 @@ def update_attendance(*, user, attendance: Attendance, data: dict[str, Any]) -> 
     return locked
 
 
-def delete_record(*, user, record: models.Model) -> None:
+def delete_record(*, user, record: FinancialSupport | KpiReading | Adoption | Attendance) -> None:
     """Remove a mistaken entry. Verified adoptions stay: they are evidence the PMU relies on (checked
     on the locked row, so a verification committed meanwhile wins)."""
     enterprise = record.enterprise
@@ -442,7 +447,8 @@ def save_training_module(
         )
         _assign(obj, data)
         obj.full_clean()
-        obj._history_user = user
+        # simple_history's author of the edit: an attribute it reads, not one the model declares.
+        setattr(obj, "_history_user", user)  # noqa: B010
         obj.save()
     return obj
 
@@ -462,11 +468,26 @@ def clear_stale_confirmation(facility: CommonServiceFacility, stored: CommonServ
     return True
 
 
+def move_facility_status(
+    *, user, facility: CommonServiceFacility, status: str, opened_on: date | None, comment: str = ""
+) -> CommonServiceFacility:
+    """Take the rule of the facility's lifecycle that leads to `status` (with the opening date an
+    operational facility needs): checked, saved and logged by the engine, or refused (403/409)."""
+    params = {"opened_on": opened_on} if status == FacilityStatus.OPERATIONAL else {}
+    action = status_action(facility.status, status)
+    return lifecycle.apply(facility, action, user, comment=comment, **params)
+
+
 def save_facility(
-    *, user, data: dict[str, Any], facility: CommonServiceFacility | None = None
+    *, user, data: dict[str, Any], facility: CommonServiceFacility | None = None, comment: str = ""
 ) -> CommonServiceFacility:
     """PO staff create or edit their facility; changing the status or the opening date of a
-    confirmed facility clears its confirmation."""
+    confirmed facility clears its confirmation.
+
+    A new facility starts in the status given (creation is not a change of state). On an edit, the
+    whole record is validated as sent, the other fields are saved, and a new status moves through
+    the facility's lifecycle (`move_facility_status`, with `comment`), in the same transaction: a
+    refused move changes nothing."""
     sub_project = _require_entry_in_sub_project(user, data, facility)
     served = data.get("mes_served")
     if served is not None:
@@ -477,9 +498,26 @@ def save_facility(
             raise ValidationError(
                 {"mes_served": _("Not enterprises of this PO: %(codes)s.") % {"codes": ", ".join(outsiders)}}
             )
-    return _save_in_sub_project(
-        user, CommonServiceFacility, data, facility, sub_project, adjust=clear_stale_confirmation
-    )
+    if facility is None:
+        return _save_in_sub_project(user, CommonServiceFacility, data, None, sub_project)
+    with transaction.atomic():
+        obj = CommonServiceFacility.objects.select_for_update().get(pk=facility.pk)
+        stored = copy.copy(obj)
+        _assign(obj, data, LOCKED_FIELDS)
+        clear_stale_confirmation(obj, stored)
+        obj.full_clean(exclude=["created_by"])
+        status, opened_on = obj.status, obj.opened_on
+        moving = status != stored.status
+        if moving:
+            # Saved as stored: the engine moves the status, with the opening date that goes with it.
+            obj.status, obj.opened_on = stored.status, stored.opened_on
+        obj.save()
+        _assign_m2m(obj, data)
+        if moving:
+            obj = move_facility_status(
+                user=user, facility=obj, status=status, opened_on=opened_on, comment=comment
+            )
+    return obj
 
 
 def confirm_facility_operational(
@@ -487,42 +525,25 @@ def confirm_facility_operational(
 ) -> CommonServiceFacility:
     """A PMU officer or a verifier (never the PO's own staff) has seen the facility operating: it
     counts as established from then. Refused (403) for anyone else; (409) unless reported
-    operational and not yet confirmed, or with a date before the opening or in the future."""
-    require_independent_checker(user, _("confirms that a facility operates"))
-    on = on or today()
-    with transaction.atomic():
-        locked = CommonServiceFacility.objects.select_for_update().get(pk=facility.pk)
-        if not locked.awaits_confirmation:
-            if locked.status != FacilityStatus.OPERATIONAL:
-                raise ActionRefused(
-                    _("The facility is %(status)s: only a facility reported operational can be confirmed.")
-                    % {"status": locked.get_status_display()},
-                    code="wrong_state",
-                )
-            raise ActionRefused(
-                _("This facility was already confirmed operating on %(date)s.")
-                % {"date": locked.operational_confirmed_on.isoformat()},
-                code="wrong_state",
-            )
-        check_action_date(
-            on,
-            what=_("The confirmation date"),
-            not_before=locked.opened_on,
-            too_early=_("A facility is confirmed operating on or after its opening date."),
-        )
-        locked.operational_confirmed_by = user
-        locked.operational_confirmed_on = on
-        locked._history_user = user
-        locked.save(update_fields=["operational_confirmed_by", "operational_confirmed_on"])
-        _record_decision(
-            locked,
-            action="confirm_operational",
-            source="operational",
-            target="confirmed",
-            user=user,
-            comment=comment.strip(),
-        )
-    return locked
+    operational and not yet confirmed, or with a date before the opening or in the future.
+
+    The rule "confirm_operational" of the facility's lifecycle (operational → operational) decides
+    and logs it; the refusals keep their wording here."""
+    try:
+        return lifecycle.apply(facility, "confirm_operational", user, comment=comment, on=on or today())
+    except ActionRefused as exc:
+        if exc.is_forbidden:
+            # Refused in today's words (the rule's `who` is the same test); else as the engine said.
+            require_independent_checker(user, _("confirms that a facility operates"))
+            raise
+        stored = CommonServiceFacility.objects.get(pk=facility.pk)
+        if exc.code != "wrong_state" or stored.status == FacilityStatus.OPERATIONAL:
+            raise  # a date that does not fit, or already confirmed (the guard says so)
+        raise ActionRefused(
+            _("The facility is %(status)s: only a facility reported operational can be confirmed.")
+            % {"status": stored.get_status_display()},
+            code="wrong_state",
+        ) from None
 
 
 # --- Climate flags --------------------------------------------------------------------------------

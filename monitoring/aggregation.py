@@ -4,7 +4,9 @@ the API and `manage.py aggregate_indicators` all come here.
 One grouped query per indicator (monitoring.indicators); the groups are then rolled up into every
 breakdown, for the programme and within each PO. A snapshot replaces that date's values in one
 transaction, so running twice changes nothing and a failed run leaves the last good values in place.
-Two runs never overlap: a run takes the lock row with a compare-and-set update or is skipped.
+Two runs never overlap: a run takes the lock row with a compare-and-set update or is skipped. Every
+move of a run (start, skip, succeed, fail) goes through its lifecycle (monitoring.lifecycles), which
+also makes sure a run handed to two workers is started by one only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import lifecycle
+from core.errors import ActionRefused
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector
 from enterprises.models import Gender
 from monitoring import outcomes
@@ -31,7 +35,6 @@ from monitoring.models import (
     Indicator,
     IndicatorValue,
     OutcomeValue,
-    RunStatus,
     RunTrigger,
     Snapshot,
 )
@@ -253,32 +256,46 @@ def first_data_date() -> date:
 
 
 def execute(run: AggregationRun, *, backfill: bool = False) -> AggregationRun:
-    """Run the aggregation of `run` (and, with backfill, every month-end before it), under the lock."""
+    """Run the aggregation of `run` (and, with backfill, every month-end before it), under the lock.
+    Each move of the run goes through its lifecycle (monitoring.lifecycles), taken by the portal. A run
+    no longer queued (another worker was handed it too) is left as it is and returned as stored."""
     if not _take_lock(run):
         holder = AggregationLock.objects.get(name=LOCK_NAME).held_by
-        run.status = RunStatus.SKIPPED
-        run.finished_at = timezone.now()
-        run.error = f"run {holder.pk if holder else '?'} was in progress"
-        run.save(update_fields=["status", "finished_at", "error"])
-        log.info("aggregation run %s skipped: %s", run.pk, run.error)
-        return run
-    run.status, run.started_at = RunStatus.RUNNING, timezone.now()
-    run.save(update_fields=["status", "started_at"])
+        error = f"run {holder.pk if holder else '?'} was in progress"
+        skipped = _move(run, "skip", comment=error, error=error)
+        if skipped is not None:
+            log.info("aggregation run %s skipped: %s", run.pk, error)
+            return skipped
+        return AggregationRun.objects.get(pk=run.pk)
     try:
-        dates = month_ends(first_data_date(), run.as_of) if backfill else [run.as_of]
-        written = 0
-        for as_of in dates:
-            written += refresh_snapshot(as_of, run)
-    except Exception as exc:  # any failure is recorded; the last good snapshot stays
-        log.exception("aggregation run %s failed", run.pk)
-        run.status, run.error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
-    else:
-        run.status, run.rows_written = RunStatus.SUCCEEDED, written
+        started = _move(run, "start")
+        if started is None:
+            return AggregationRun.objects.get(pk=run.pk)
+        run = started
+        try:
+            dates = month_ends(first_data_date(), run.as_of) if backfill else [run.as_of]
+            written = 0
+            for as_of in dates:
+                written += refresh_snapshot(as_of, run)
+        except Exception as exc:  # any failure is recorded; the last good snapshot stays
+            log.exception("aggregation run %s failed", run.pk)
+            error = f"{type(exc).__name__}: {exc}"
+            return _move(run, "fail", comment=error, error=error) or AggregationRun.objects.get(pk=run.pk)
+        return _move(run, "succeed", rows_written=written) or AggregationRun.objects.get(pk=run.pk)
     finally:
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "rows_written", "finished_at"])
         _release_lock(run)
-    return run
+
+
+def _move(run: AggregationRun, action: str, comment: str = "", **params) -> AggregationRun | None:
+    """The run after the portal's `action`, or None when it was no longer in a state to take it (another
+    worker took it first; `apply()` then changed nothing)."""
+    try:
+        return lifecycle.apply(run, action, None, comment=comment, **params)
+    except ActionRefused as exc:
+        if exc.code != "wrong_state":
+            raise
+        log.warning("aggregation run %s: %s refused (%s)", run.pk, action, exc)
+        return None
 
 
 def run_now(

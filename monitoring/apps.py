@@ -9,6 +9,7 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from core.navigation import NavItem, register
         from core.roles import Role
+        from monitoring import lifecycles  # noqa: F401  (registers the lifecycles of runs and reports)
 
         register(
             NavItem(

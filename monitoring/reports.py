@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import io
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
@@ -37,6 +35,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import lifecycle
+from core.errors import ActionRefused
 from core.models import PartnerOrganization
 from core.permissions import is_pmu, is_po_staff, sees_whole_programme
 from monitoring import aggregation, dashboard, quality
@@ -47,7 +47,6 @@ from monitoring.models import (
     ReportFormat,
     ReportJob,
     ReportKind,
-    RunStatus,
     RunTrigger,
     Unit,
 )
@@ -868,31 +867,57 @@ def download_name(job: ReportJob) -> str:
 
 def generate(job: ReportJob) -> ReportJob:
     """Make the report of `job` and store its file (under the media root); any failure is recorded on
-    the job with a message for the person who asked, never raised."""
-    job.status, job.error = RunStatus.RUNNING, ""
-    job.save(update_fields=["status", "error"])
-    who = job.requested_by.get_display_name() if job.requested_by else ""
+    the job with a message for the person who asked, never raised. Each move of the job goes through
+    its lifecycle (monitoring.lifecycles), taken by the portal: a job no longer queued (another worker
+    was handed it too) is left as it is and returned as stored."""
+    started = _move(job, "start")
+    if started is None:
+        return ReportJob.objects.get(pk=job.pk)
+    job = started
     try:
-        current = snapshot_for(job.as_of, job.requested_by)
-        if job.kind == ReportKind.ISR:
-            previous = snapshot_for(job.previous_as_of, job.requested_by) if job.previous_as_of else None
-            report = isr_report(current, previous, job.comments or {})
-        else:
-            report = po_report(job.partner_organization, current)
-        report.requested_by = who
-        content = render(report, job.file_format)
-        job.file.save(f"{uuid.uuid4().hex}.{job.file_format}", ContentFile(content), save=False)
+        content = _make(job)
     except ReportError as exc:
-        job.status, job.error = RunStatus.FAILED, str(exc)
+        return _fail(job, str(exc))
     except Exception as exc:  # any failure is recorded on the job; the page offers to request it again
         log.exception("report job %s failed", job.pk)
-        job.status = RunStatus.FAILED
-        job.error = _(
-            "The report could not be made (%(error)s). Request it again; if it fails again, tell the PMU."
-        ) % {"error": f"{type(exc).__name__}: {exc}"}
+        return _fail(job, _unexpected(exc))
+    try:
+        ready = _move(job, "succeed", content=content)
+    except Exception as exc:  # the file could not be stored
+        log.exception("report job %s failed", job.pk)
+        return _fail(job, _unexpected(exc))
+    return ready or ReportJob.objects.get(pk=job.pk)
+
+
+def _make(job: ReportJob) -> bytes:
+    """The file's content, from the snapshots (computing a missing one first)."""
+    current = snapshot_for(job.as_of, job.requested_by)
+    if job.kind == ReportKind.ISR:
+        previous = snapshot_for(job.previous_as_of, job.requested_by) if job.previous_as_of else None
+        report = isr_report(current, previous, job.comments or {})
     else:
-        job.status = RunStatus.SUCCEEDED
-    finally:
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "error", "file", "finished_at"])
-    return job
+        report = po_report(job.partner_organization, current)
+    report.requested_by = job.requested_by.get_display_name() if job.requested_by else ""
+    return render(report, job.file_format)
+
+
+def _unexpected(exc: Exception) -> str:
+    return _(
+        "The report could not be made (%(error)s). Request it again; if it fails again, tell the PMU."
+    ) % {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _fail(job: ReportJob, error: str) -> ReportJob:
+    return _move(job, "fail", comment=error, error=error) or ReportJob.objects.get(pk=job.pk)
+
+
+def _move(job: ReportJob, action: str, comment: str = "", **params) -> ReportJob | None:
+    """The job after the portal's `action`, or None when it was no longer in a state to take it
+    (another worker took it first; `apply()` then changed nothing)."""
+    try:
+        return lifecycle.apply(job, action, None, comment=comment, **params)
+    except ActionRefused as exc:
+        if exc.code != "wrong_state":
+            raise
+        log.warning("report job %s: %s refused (%s)", job.pk, action, exc)
+        return None

@@ -11,6 +11,7 @@ class SubprojectsConfig(AppConfig):
         from core.navigation import NavItem, register
         from core.roles import Role
         from subprojects import waiting as lifecycle_waiting
+        from subprojects import workflow  # noqa: F401  (registers the lifecycles on core.lifecycle)
 
         programme = (Role.PMU_OFFICER, Role.WORLD_BANK, Role.PKSF_APPROVER)
         register(

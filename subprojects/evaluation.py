@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from core import lifecycle
 from core.errors import ActionRefused
 from core.models import User
 from core.permissions import is_pmu
@@ -37,6 +38,16 @@ from subprojects.models import (
     ScoreSheetStatus,
     TecMeeting,
 )
+from subprojects.permissions import (
+    is_chair,
+    may_add_evidence,
+    may_edit_rubric,
+    may_meet_conditions,
+    may_organise_meetings,
+    may_override_decision,
+    may_score,
+    require,
+)
 
 HUNDRED = Decimal("100")
 TWO_PLACES = Decimal("0.01")
@@ -56,6 +67,7 @@ DEFAULT_CRITERIA = [
 
 
 def _refuse(message: str, code: str = "refused") -> None:
+    """Not possible now (409); who may act is asked with `permissions.require` (403)."""
     raise ActionRefused(message, code=code)
 
 
@@ -82,18 +94,23 @@ def weights_total(criteria: list[dict[str, Any]] | list[Criterion]) -> Decimal:
     return sum((Decimal(c["weight"] if isinstance(c, dict) else c.weight) for c in criteria), Decimal("0"))
 
 
+def weights_error(criteria: list[dict[str, Any]] | list[Criterion]) -> str:
+    """The rubric's rule, as its form, the API and save_rubric say it: the weights add up to 100
+    ("" when they do)."""
+    total = weights_total(criteria)
+    if total == HUNDRED:
+        return ""
+    return _("The weights add up to %(total)s; they must add up to 100.") % {"total": f"{total:g}"}
+
+
 def save_rubric(
     *, user, rubric: Rubric, pass_mark: Decimal, spread_threshold: Decimal, criteria: list[dict]
 ) -> Rubric:
     """Replace the rubric's criteria (rows may carry the `id` of an existing criterion)."""
-    if not is_pmu(user):
-        _refuse(_("Only PMU officers edit rubrics."), "forbidden")
-    total = weights_total(criteria)
-    if total != HUNDRED:
-        _refuse(
-            _("The weights add up to %(total)s; they must add up to 100.") % {"total": _round(total)},
-            "weights",
-        )
+    require(may_edit_rubric(user), _("Only PMU officers edit rubrics."))
+    error = weights_error(criteria)
+    if error:
+        _refuse(error, "weights")
     if len({c["name"].strip().lower() for c in criteria}) != len(criteria):
         _refuse(_("Two criteria have the same name."), "duplicate")
     with transaction.atomic():
@@ -147,17 +164,25 @@ def seed_default_rubric(call: Call) -> Rubric:
 # --- Meetings and agendas -------------------------------------------------------------------------
 
 
+def chair_error(chair: User | None, members) -> str:
+    """The meeting's rule, as its form, the API and save_meeting say it: the chair is one of the
+    members ("" when so, or when either is not given yet)."""
+    if chair is not None and members is not None and chair not in members:
+        return _("The chair must be one of the members.")
+    return ""
+
+
 def _check_members(members: list[User], chair: User) -> None:
     not_tec = [member.get_display_name() for member in members if not member.has_role(Role.TEC_MEMBER)]
     if not_tec:
         _refuse(_("Not TEC members: %(names)s.") % {"names": ", ".join(not_tec)}, "members")
-    if chair not in members:
-        _refuse(_("The chair must be one of the meeting's members."), "chair")
+    error = chair_error(chair, members)
+    if error:
+        _refuse(error, "chair")
 
 
 def save_meeting(*, user, meeting: TecMeeting | None, data: dict[str, Any]) -> TecMeeting:
-    if not is_pmu(user):
-        _refuse(_("Only PMU officers organise TEC meetings."), "forbidden")
+    require(may_organise_meetings(user), _("Only PMU officers organise TEC meetings."))
     members = list(data["members"])
     _check_members(members, data["chair"])
     with transaction.atomic():
@@ -176,7 +201,13 @@ def save_meeting(*, user, meeting: TecMeeting | None, data: dict[str, Any]) -> T
 
 
 def current_agenda_item(proposal: Proposal) -> AgendaItem | None:
-    """The agenda item under which the proposal is being evaluated now (the latest one)."""
+    """The agenda item under which the proposal is being evaluated now (the latest one).
+
+    A list of proposals fetched with prefetch_related(Prefetch("agenda_items",
+    queryset=AgendaItem.objects.select_related("meeting"))) costs no query per proposal."""
+    prefetched = getattr(proposal, "_prefetched_objects_cache", {}).get("agenda_items")
+    if prefetched is not None:
+        return max(prefetched, key=lambda item: (item.meeting.held_on, item.pk), default=None)
     return proposal.agenda_items.select_related("meeting").order_by("-meeting__held_on", "-pk").first()
 
 
@@ -205,18 +236,14 @@ def put_on_agenda(proposal: Proposal, meeting: TecMeeting, **_params) -> list[st
 # --- Conflicts of interest and scores -------------------------------------------------------------
 
 
-def is_member(user, item: AgendaItem) -> bool:
-    """A TEC member sitting on the item's meeting: they declare and score its proposals."""
-    return user.has_role(Role.TEC_MEMBER) and item.meeting.members.filter(pk=user.pk).exists()
-
-
 def open_for_scoring(item: AgendaItem) -> bool:
     return item.proposal.status == ProposalStatus.UNDER_EVALUATION and not hasattr(item, "decision")
 
 
 def _member_item(user, item: AgendaItem) -> None:
-    if not is_member(user, item):
-        _refuse(_("Only members of %(meeting)s score its agenda.") % {"meeting": item.meeting}, "forbidden")
+    require(
+        may_score(user, item), _("Only members of %(meeting)s score its agenda.") % {"meeting": item.meeting}
+    )
     if not open_for_scoring(item):
         _refuse(_("%(spp)s is no longer under evaluation.") % {"spp": item.proposal.reference}, "wrong_state")
 
@@ -308,11 +335,10 @@ def save_scores(
                 score.value, score.comment = value, criterion_comment
                 score.save(update_fields=["value", "comment"])
         sheet.comment = comment
-        if submit:
-            sheet.status = ScoreSheetStatus.SUBMITTED
-            sheet.submitted_at = timezone.now()
-        # One save: a submitted sheet refuses any later save.
         sheet.save()
+        if submit:
+            # Through the engine: the submission is logged; a submitted sheet refuses any later save.
+            sheet = lifecycle.apply(sheet, "submit", user)
     return sheet
 
 
@@ -454,11 +480,6 @@ def may_see_minutes(user, consolidations: Iterable[Consolidation]) -> bool:
 # --- Decisions and conditions ---------------------------------------------------------------------
 
 
-def is_chair(user, item: AgendaItem) -> bool:
-    """The meeting's chair: the only one who may decide without every member's scores."""
-    return item.meeting.chair_id == user.pk
-
-
 def is_chair_or_pmu(user, proposal: Proposal) -> bool:
     if is_pmu(user):
         return True
@@ -491,8 +512,11 @@ def decision_ready(
     if hasattr(item, "decision"):
         _refuse(_("The committee has already decided on %(spp)s.") % {"spp": proposal.reference}, "decided")
     override_reason = (override_reason or "").strip()
-    if override_reason and (_user is None or not is_chair(_user, item)):
-        _refuse(_("Only the chair of the meeting can decide without every member's scores."), "forbidden")
+    if override_reason:
+        require(
+            _user is not None and may_override_decision(_user, item),
+            _("Only the chair of the meeting can decide without every member's scores."),
+        )
     consolidation = consolidate(item)
     if not consolidation.complete and not override_reason:
         waiting = ", ".join(row.member.get_display_name() for row in consolidation.waiting_for) or _(
@@ -549,19 +573,8 @@ def open_conditions_block_award(proposal: Proposal) -> None:
         )
 
 
-def may_meet_conditions(user, proposal: Proposal) -> bool:
-    """The PMU checks conditions off, until the award."""
-    return is_pmu(user) and proposal.status != ProposalStatus.AWARDED
-
-
-def may_add_evidence(user, proposal: Proposal) -> bool:
-    """The staff of the proposal's PO add their evidence that a condition is met."""
-    return user.has_role(Role.PO_STAFF) and user.partner_organization_id == proposal.partner_organization_id
-
-
 def meet_condition(*, user, condition: Condition, note: str) -> Condition:
-    if not is_pmu(user):
-        _refuse(_("Only PMU officers check conditions off."), "forbidden")
+    require(may_meet_conditions(user), _("Only PMU officers check conditions off."))
     note = (note or "").strip()
     if not note and not condition.evidence:
         _refuse(_("Say how the condition was met (a note, or the PO's evidence)."), "note_required")
@@ -577,8 +590,9 @@ def meet_condition(*, user, condition: Condition, note: str) -> Condition:
 
 
 def add_evidence(*, user, condition: Condition, evidence: str) -> Condition:
-    if not may_add_evidence(user, condition.proposal):
-        _refuse(_("Only the PO's staff add evidence to its conditions."), "forbidden")
+    require(
+        may_add_evidence(user, condition.proposal), _("Only the PO's staff add evidence to its conditions.")
+    )
     evidence = (evidence or "").strip()
     if not evidence:
         _refuse(_("Describe the evidence."), "evidence_required")

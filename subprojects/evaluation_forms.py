@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from core.models import User
 from core.roles import GROUP_NAMES, Role
 from subprojects import workflow
-from subprojects.evaluation import HUNDRED, OUTCOME_BY_ACTION, weights_total
+from subprojects.evaluation import OUTCOME_BY_ACTION, chair_error, weights_error
 from subprojects.forms import DATETIME_INPUT, RowForm
 from subprojects.models import Criterion, DecisionOutcome, Proposal, ProposalStatus, Rubric, TecMeeting
 
@@ -35,11 +35,9 @@ class BaseCriterionFormSet(forms.BaseInlineFormSet):
         rows = [f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         if not rows:
             raise ValidationError(_("A rubric needs at least one criterion."))
-        total = weights_total(rows)
-        if total != HUNDRED:
-            raise ValidationError(
-                _("The weights add up to %(total)s; they must add up to 100.") % {"total": f"{total:g}"}
-            )
+        error = weights_error(rows)
+        if error:
+            raise ValidationError(error)
 
 
 CriterionFormSet = forms.inlineformset_factory(
@@ -75,9 +73,10 @@ class TecMeetingForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        chair, members = cleaned.get("chair"), cleaned.get("members")
-        if chair is not None and members is not None and chair not in members:
-            self.add_error("chair", _("The chair must be one of the members."))
+        members = cleaned.get("members")
+        error = chair_error(cleaned.get("chair"), members)
+        if error:
+            self.add_error("chair", error)
         attendees = cleaned.get("attendees")
         if attendees and members is not None:
             strangers = [a.get_display_name() for a in attendees if a not in members]

@@ -5,7 +5,6 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, Sector, SubSector, Upazila
@@ -19,7 +18,13 @@ from subprojects.models import (
     Proposal,
     SubProject,
 )
-from subprojects.validation import attachment_mime_type, budget_lines_error, targeting_errors
+from subprojects.validation import (
+    attachment_mime_type,
+    award_date_rules,
+    budget_lines_error,
+    deadline_problem,
+    targeting_errors,
+)
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -187,16 +192,11 @@ class BudgetLineForm(RowForm):
 
 
 class ActivityForm(RowForm):
+    """The months' order is the model's rule (Activity.clean), checked by the ModelForm."""
+
     class Meta:
         model = Activity
         fields = ["description", "start_month", "end_month"]
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start_month"), cleaned.get("end_month")
-        if start and end and end < start:
-            self.add_error("end_month", _("An activity cannot end before it starts."))
-        return cleaned
 
 
 class CommittedResultForm(RowForm):
@@ -218,29 +218,18 @@ class BaseBudgetFormSet(forms.BaseInlineFormSet):
             raise ValidationError(error)
 
 
-class BaseResultFormSet(forms.BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        seen = set()
-        for form in self.forms:
-            if form.cleaned_data and not form.cleaned_data.get("DELETE"):
-                indicator = form.cleaned_data.get("indicator")
-                if indicator in seen:
-                    form.add_error("indicator", _("This indicator is listed twice."))
-                seen.add(indicator)
-
-
 BudgetLineFormSet = forms.inlineformset_factory(
     Proposal, BudgetLine, form=BudgetLineForm, formset=BaseBudgetFormSet, extra=2, can_delete=True
 )
 ActivityFormSet = forms.inlineformset_factory(Proposal, Activity, form=ActivityForm, extra=2, can_delete=True)
 CommittedResultFormSet = forms.inlineformset_factory(
-    Proposal, CommittedResult, form=CommittedResultForm, formset=BaseResultFormSet, extra=2, can_delete=True
+    # One commitment per indicator: the model's unique constraint, which the formset checks.
+    Proposal,
+    CommittedResult,
+    form=CommittedResultForm,
+    extra=2,
+    can_delete=True,
 )
-
-
-class TransitionForm(forms.Form):
-    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class InviteForm(forms.Form):
@@ -251,8 +240,9 @@ class InviteForm(forms.Form):
 
     def clean_deadline(self):
         deadline = self.cleaned_data["deadline"]
-        if deadline <= timezone.now():
-            raise ValidationError(_("The deadline must be in the future."))
+        problem = deadline_problem(deadline)
+        if problem:
+            raise ValidationError(problem)
         return deadline
 
 
@@ -272,28 +262,19 @@ class AwardForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        start, end, award = cleaned.get("start_date"), cleaned.get("end_date"), cleaned.get("award_date")
-        if award and award > timezone.localdate():
-            self.add_error("award_date", _("The award date cannot be in the future."))
-        if start and award and start < award:
-            self.add_error("start_date", _("The start date cannot be before the award date."))
-        if start and end and end <= start:
-            self.add_error("end_date", _("The end date must be after the start date."))
+        dates = {name: cleaned.get(name) for name in ("award_date", "start_date", "end_date")}
+        for field_name, error, _problem in award_date_rules(**dates):
+            self.add_error(field_name, error)
         return cleaned
 
 
 class SubProjectForm(forms.ModelForm):
+    """The dates' order is the model's rule (SubProject.clean), checked by the ModelForm."""
+
     class Meta:
         model = SubProject
         fields = ["title", "start_date", "end_date", "budget_world_bank", "budget_pksf", "budget_po"]
         widgets = {"start_date": DATE_INPUT, "end_date": DATE_INPUT}
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start_date"), cleaned.get("end_date")
-        if start and end and end <= start:
-            self.add_error("end_date", _("The end date must be after the start date."))
-        return cleaned
 
 
 class AttachmentForm(forms.Form):

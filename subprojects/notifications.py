@@ -11,10 +11,10 @@ from django.core.mail import EmailMessage, get_connection
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from core.lifecycle import rules_for
 from core.models import User
 from core.roles import GROUP_NAMES, Role
 from subprojects.models import Call, CallStatus, Transition
-from subprojects.workflow import RULES
 
 
 def transition_happened(transition_id: int) -> None:
@@ -28,7 +28,7 @@ def recipients(transition: Transition) -> list[User]:
     model = type(subject)
     active = User.objects.filter(is_active=True).exclude(email="")
     audience = Q(pk__in=[])
-    for rule in RULES[model]:
+    for rule in rules_for(model):
         if transition.to_state not in rule.sources:
             continue
         role_filter = Q(groups__name__in=[GROUP_NAMES[role] for role in rule.roles])

@@ -1,7 +1,8 @@
 """Editing calls, concept notes, proposals and sub-projects: who may edit what, when.
 
 Pages and the API validate shape (forms, serializers) and then call these functions, which check the
-rules and save inside one transaction. State changes are not here: see workflow.apply().
+rules and save inside one transaction: who may act (subprojects.permissions: `Forbidden`, 403), then
+whether it is possible now (`ActionRefused`, 409). State changes are not here: see workflow.apply().
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused
-from core.permissions import is_pmu, is_po_staff
 from subprojects import evaluation, workflow
 from subprojects.models import (
     TARGETING_M2M,
@@ -30,6 +29,16 @@ from subprojects.models import (
     ProposalStatus,
     SubProject,
 )
+from subprojects.permissions import (
+    may_amend_sub_project,
+    may_change_deadline,
+    may_edit_call,
+    may_edit_note,
+    may_edit_proposal,
+    may_write_for_po,
+    require,
+)
+from subprojects.validation import deadline_problem
 
 CALL_M2M = ("eligible_sectors",)
 
@@ -46,7 +55,8 @@ def _assign_m2m(obj: models.Model, data: dict[str, Any], m2m: Iterable[str]) -> 
             getattr(obj, name).set(data[name])
 
 
-def _refuse_unless(condition: bool, message: str, code: str = "refused") -> None:
+def _refuse_unless(condition: bool, message: str, code: str) -> None:
+    """Not possible now (409); who may act is asked with `permissions.require` (403)."""
     if not condition:
         raise ActionRefused(message, code=code)
 
@@ -55,7 +65,7 @@ def _refuse_unless(condition: bool, message: str, code: str = "refused") -> None
 
 
 def create_call(*, user, data: dict[str, Any]) -> Call:
-    _refuse_unless(is_pmu(user), _("Only PMU officers create calls."), "forbidden")
+    require(may_edit_call(user), _("Only PMU officers create calls."))
     with transaction.atomic():
         call = Call(created_by=user, status=CallStatus.DRAFT)
         _assign(call, data, CALL_M2M)
@@ -68,7 +78,7 @@ def create_call(*, user, data: dict[str, Any]) -> Call:
 
 
 def update_call(*, user, call: Call, data: dict[str, Any]) -> Call:
-    _refuse_unless(is_pmu(user), _("Only PMU officers edit calls."), "forbidden")
+    require(may_edit_call(user), _("Only PMU officers edit calls."))
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
         _refuse_unless(locked.is_editable, _("A closed call cannot be edited."), "wrong_state")
@@ -83,15 +93,12 @@ def update_call(*, user, call: Call, data: dict[str, Any]) -> Call:
 
 
 def _check_po_editor(user, obj: ConceptNote | Proposal) -> None:
-    _refuse_unless(
-        is_po_staff(user) and user.partner_organization_id == obj.partner_organization_id,
-        _("Only staff of %(po)s edit this.") % {"po": obj.partner_organization},
-        "forbidden",
-    )
+    may_edit = may_edit_note if isinstance(obj, ConceptNote) else may_edit_proposal
+    require(may_edit(user, obj), _("Only staff of %(po)s edit this.") % {"po": obj.partner_organization})
 
 
 def create_concept_note(*, user, call: Call, data: dict[str, Any]) -> ConceptNote:
-    _refuse_unless(is_po_staff(user), _("Only PO staff write concept notes."), "forbidden")
+    require(may_write_for_po(user), _("Only PO staff write concept notes."))
     _refuse_unless(
         call.accepts_submissions(),
         _("The call %(call)s does not accept concept notes now (deadline %(deadline)s).")
@@ -124,7 +131,9 @@ def update_concept_note(*, user, note: ConceptNote, data: dict[str, Any]) -> Con
 
 # --- Proposals ------------------------------------------------------------------------------------
 
-CHILD_MODELS = {
+# A proposal's child rows: their model, and the fields the proposal form gives for each row.
+ChildModel = type[BudgetLine] | type[Activity] | type[CommittedResult]
+CHILD_MODELS: dict[str, tuple[ChildModel, tuple[str, ...]]] = {
     "budget_lines": (BudgetLine, ("category", "description", "amount", "financier")),
     "activities": (Activity, ("description", "start_month", "end_month")),
     "committed_results": (CommittedResult, ("indicator", "target")),
@@ -183,7 +192,7 @@ def save_proposal(
 
 
 def change_proposal_deadline(*, user, proposal: Proposal, deadline: datetime) -> Proposal:
-    _refuse_unless(is_pmu(user), _("Only PMU officers change proposal deadlines."), "forbidden")
+    require(may_change_deadline(user), _("Only PMU officers change proposal deadlines."))
     with transaction.atomic():
         locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
         _refuse_unless(
@@ -191,9 +200,8 @@ def change_proposal_deadline(*, user, proposal: Proposal, deadline: datetime) ->
             _("The deadline only matters before the proposal is submitted."),
             "wrong_state",
         )
-        _refuse_unless(
-            deadline > timezone.now(), _("The new deadline must be in the future."), "bad_deadline"
-        )
+        problem = deadline_problem(deadline)
+        _refuse_unless(not problem, problem, "bad_deadline")
         locked.deadline = deadline
         locked._change_reason = "deadline changed"
         locked.save(update_fields=["deadline", "updated_at"])
@@ -204,7 +212,7 @@ def change_proposal_deadline(*, user, proposal: Proposal, deadline: datetime) ->
 
 
 def update_sub_project(*, user, sub_project: SubProject, data: dict[str, Any]) -> SubProject:
-    _refuse_unless(is_pmu(user), _("Only PMU officers amend sub-projects."), "forbidden")
+    require(may_amend_sub_project(user), _("Only PMU officers amend sub-projects."))
     with transaction.atomic():
         locked = SubProject.objects.select_for_update().get(pk=sub_project.pk)
         _refuse_unless(

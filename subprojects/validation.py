@@ -6,17 +6,25 @@ the PO sees every missing piece at once.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.uploads import DOCUMENT_KINDS, check_upload
 from subprojects.models import Call, ConceptNote, Proposal, RiskCategory, SubProject
+
+
+def deadline_problem(deadline: datetime | None) -> str:
+    """A proposal deadline (at the invitation, or moved later) lies in the future."""
+    if deadline is None or deadline <= timezone.now():
+        return _("The deadline must be in the future.")
+    return ""
 
 
 def _money(value: Decimal) -> str:
@@ -160,6 +168,37 @@ def proposal_problems(proposal: Proposal) -> list[str]:
     return problems
 
 
+def award_date_rules(
+    award_date: date | None, start_date: date | None, end_date: date | None
+) -> list[tuple[str, str, str]]:
+    """The rules of an award's dates, each stated once, for the dates given: `(field, error,
+    problem)` for each broken one, `error` as the award form shows it on the field and `problem` as
+    a refused award lists it. The end date is the sub-project's own rule (SubProject.clean)."""
+    broken = []
+    if award_date and award_date > timezone.localdate():
+        broken.append(
+            (
+                "award_date",
+                _("The award date cannot be in the future."),
+                _("Award date cannot be in the future"),
+            )
+        )
+    if start_date and award_date and start_date < award_date:
+        broken.append(
+            (
+                "start_date",
+                _("The start date cannot be before the award date."),
+                _("Start date cannot be before the award date"),
+            )
+        )
+    try:
+        SubProject(start_date=start_date, end_date=end_date).clean()
+    except ValidationError as exc:
+        for message in exc.message_dict.get("end_date", []):
+            broken.append(("end_date", message, _("End date must be after the start date")))
+    return broken
+
+
 def _as_decimal(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value))
@@ -180,12 +219,7 @@ def award_problems(proposal: Proposal, params: dict[str, Any]) -> list[str]:
         if not isinstance(value, date):
             problems.append(_("%(field)s is missing") % {"field": labels[name]})
     if all(isinstance(value, date) for value in dates.values()):
-        if dates["award_date"] > timezone.localdate():
-            problems.append(_("Award date cannot be in the future"))
-        if dates["start_date"] < dates["award_date"]:
-            problems.append(_("Start date cannot be before the award date"))
-        if dates["end_date"] <= dates["start_date"]:
-            problems.append(_("End date must be after the start date"))
+        problems += [problem for _field, _error, problem in award_date_rules(**dates)]
     shares = {
         name: _as_decimal(params.get(name)) for name in ("budget_world_bank", "budget_pksf", "budget_po")
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
+from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -12,6 +12,7 @@ from core.roles import Role
 from core.waiting import WaitingItem
 from subprojects import evaluation
 from subprojects.models import (
+    AgendaItem,
     Call,
     CallStatus,
     ConceptNote,
@@ -34,13 +35,15 @@ def _waiting_rules(user, model):
 
 
 def _last_comments(model, ids: list[int]) -> dict[int, Transition]:
-    latest: dict[int, Transition] = {}
-    rows = Transition.objects.filter(
-        content_type=ContentType.objects.get_for_model(model), object_id__in=ids
-    ).order_by("at", "pk")
-    for row in rows:
-        latest[row.object_id] = row
-    return latest
+    """The latest transition of each object (by time, then id), in one query however many objects."""
+    content_type = ContentType.objects.get_for_model(model)
+    latest = (
+        Transition.objects.filter(content_type=content_type, object_id=OuterRef("object_id"))
+        .order_by("-at", "-pk")
+        .values("pk")[:1]
+    )
+    rows = Transition.objects.filter(content_type=content_type, object_id__in=ids, pk=Subquery(latest))
+    return {row.object_id: row for row in rows}
 
 
 def _actions_text(rules, obj) -> str:
@@ -90,15 +93,29 @@ def proposals_waiting(user) -> list[WaitingItem]:
         return []
     states = set().union(*(rule.sources for rule in rules))
     proposals = Proposal.objects.visible_to(user).filter(status__in=states)
-    proposals = list(
-        proposals.select_related("partner_organization").order_by("status_changed_at")[:PER_KIND_LIMIT]
-    )
+    proposals = proposals.select_related("partner_organization").order_by("status_changed_at")
+    if any(rule.who or rule.effect == "record_decision" for rule in rules):
+        # The committee's rules read each proposal's current agenda item (who chairs it, whether the
+        # scores are in): fetched for the whole list at once, see evaluation.current_agenda_item().
+        proposals = proposals.prefetch_related(
+            Prefetch("agenda_items", queryset=AgendaItem.objects.select_related("meeting"))
+        )
+    proposals = list(proposals[:PER_KIND_LIMIT])
     last = _last_comments(Proposal, [proposal.pk for proposal in proposals])
+    # Some rules narrow who may act beyond the role (the meeting's chair for TEC decisions).
+    mine_by_pk = {
+        proposal.pk: [
+            rule for rule in rules if proposal.status in rule.sources and may_act(user, proposal, rule)
+        ]
+        for proposal in proposals
+    }
+    # The committee's decision waits for the scores first.
+    deciding = [p for p in proposals if mine_by_pk[p.pk] and mine_by_pk[p.pk][0].effect == "record_decision"]
+    complete = _scores_complete(deciding)
     items = []
     for proposal in proposals:
-        # Some rules narrow who may act beyond the role (the meeting's chair for TEC decisions).
-        mine = [rule for rule in rules if proposal.status in rule.sources and may_act(user, proposal, rule)]
-        if not mine or (mine[0].effect == "record_decision" and not _scores_complete(proposal)):
+        mine = mine_by_pk[proposal.pk]
+        if not mine or (mine[0].effect == "record_decision" and proposal.pk not in complete):
             continue  # nothing for this user; or the committee's decision waits for the scores first
         transition = last.get(proposal.pk)
         note_text = ""
@@ -152,9 +169,16 @@ def calls_waiting(user) -> list[WaitingItem]:
     ]
 
 
-def _scores_complete(proposal) -> bool:
-    item = evaluation.current_agenda_item(proposal)
-    return item is not None and evaluation.consolidate(item).complete
+def _scores_complete(proposals: list[Proposal]) -> set[int]:
+    """The proposals (pks) whose current agenda item has every member's scores: one consolidation
+    for all of them (a fixed number of queries)."""
+    items = {}
+    for proposal in proposals:
+        item = evaluation.current_agenda_item(proposal)
+        if item is not None:
+            items[proposal.pk] = item
+    consolidations = evaluation.consolidate_many(items.values()) if items else {}
+    return {pk for pk, item in items.items() if consolidations[item.pk].complete}
 
 
 def evaluations_waiting(user) -> list[WaitingItem]:

@@ -1,27 +1,34 @@
-"""The lifecycle of SPEC 3 as data, and the one function that moves anything along it.
+"""The lifecycle of SPEC 3 as data: calls, concept notes, proposals and sub-projects.
 
-Each rule says: this action, from these states, by these roles, leads to that state. Pages, the API,
-tasks, buttons, "waiting on you" lists, notifications and the refusal tests all read the same table.
-`apply()` locks the row, checks the rule and its guard, saves, writes the Transition log and queues
-notifications after commit; any refusal raises ActionRefused and changes nothing.
+Each rule says: this action, from these states, by these roles, leads to that state. The tables are
+registered on the portal's one engine (core.lifecycle), which checks them, moves the state and logs
+each transition; this module holds the sub-projects' rules, guards and effects, and re-exports the
+engine's functions for the code that works with these records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from core import lifecycle
 from core.errors import ActionRefused
-from core.permissions import is_pmu
+from core.lifecycle import (  # noqa: F401  (the engine, as the sub-project code calls it)
+    Guard,
+    Rule,
+    action_label,
+    apply,
+    available_rules,
+    get_rule,
+    may_act,
+    rules_for,
+)
 from core.roles import Role
 from subprojects import evaluation
 from subprojects.models import (
@@ -33,43 +40,18 @@ from subprojects.models import (
     NoteStatus,
     Proposal,
     ProposalStatus,
+    ScoreSheet,
+    ScoreSheetStatus,
     SubProject,
     SubProjectStatus,
     Transition,
 )
-from verification import checks as verification_checks
-from verification.models import VERIFYING_ROLES, CheckStatus, VerificationCheck
-
-Guard = Callable[..., None]  # raises ActionRefused when the action may not happen now
-
-
-@dataclass(frozen=True)
-class Rule:
-    action: str
-    label: str | Promise
-    sources: frozenset[str]
-    target: str
-    roles: frozenset[Role]
-    comment_required: bool = False
-    # Buttons for irreversible or heavy actions ask for confirmation in the browser.
-    confirm: str | Promise = ""
-    # "primary", "danger" or "secondary": how the button looks.
-    style: str = "primary"
-    # Extra checks (deadline, completeness, ...) and side effects, by name in this module.
-    guards: tuple[str, ...] = ()
-    effect: str = ""
-    # Actions taken by a PO's staff on their own PO's object.
-    po_owned: bool = False
-    # Parameters the action takes (besides the comment), validated by the guard/effect.
-    params: tuple[str, ...] = field(default=())
-    # Whether the object then "waits on" the role (home page list); optional actions don't.
-    waits: bool = True
-    # A further check of *who* may act, beyond the role (e.g. the meeting's chair), by name in WHO.
-    who: str = ""
+from subprojects.permissions import may_invite, require
+from subprojects.validation import deadline_problem
 
 
 def _rule(action, label, sources, target, roles, **kwargs) -> Rule:
-    return Rule(action, label, frozenset(sources), target, frozenset(roles), **kwargs)
+    return lifecycle.rule(action, label, sources, target, roles, **kwargs)
 
 
 PMU = {Role.PMU_OFFICER}
@@ -103,6 +85,8 @@ CALL_RULES = [
         PMU,
         style="secondary",
         waits=False,
+        # The portal closes open calls at their deadline (subprojects.tasks).
+        by_portal=True,
         confirm=_lazy("Close the call? No more concept notes can be submitted."),
     ),
 ]
@@ -305,43 +289,18 @@ SUBPROJECT_RULES = [
     ),
 ]
 
-# Independent verification (verification app): a verifier or PMU officer who belongs to no PO records
-# what the visit found (the role here, the rest by `who`: enterprises.permissions.is_independent_checker);
-# confirming also verifies the adoption or the facility itself.
-CHECK_RESULT = {
-    "who": "outside_any_po",
-    "guards": ("visit_recorded",),
-    "effect": "record_check_result",
-    "params": verification_checks.RESULT_PARAMS,
-}
-CHECK_RULES = [
+# A TEC member's score sheet: submitting locks it for good (the scores form submits it, no button).
+SHEET_RULES = [
     _rule(
-        "confirm",
-        _lazy("Confirmed"),
-        [CheckStatus.PENDING],
-        CheckStatus.CONFIRMED,
-        set(VERIFYING_ROLES),
-        **CHECK_RESULT,
-    ),
-    _rule(
-        "partly",
-        _lazy("Partly confirmed"),
-        [CheckStatus.PENDING],
-        CheckStatus.PARTLY,
-        set(VERIFYING_ROLES),
-        comment_required=True,
-        style="secondary",
-        **CHECK_RESULT,
-    ),
-    _rule(
-        "not_found",
-        _lazy("Not found"),
-        [CheckStatus.PENDING],
-        CheckStatus.NOT_FOUND,
-        set(VERIFYING_ROLES),
-        comment_required=True,
-        style="danger",
-        **CHECK_RESULT,
+        "submit",
+        _lazy("Submit my scores"),
+        [ScoreSheetStatus.DRAFT],
+        ScoreSheetStatus.SUBMITTED,
+        {Role.TEC_MEMBER},
+        who="sheet_owner",
+        effect="stamp_submitted",
+        button=False,
+        waits=False,
     ),
 ]
 
@@ -350,51 +309,7 @@ RULES: dict[type[Model], list[Rule]] = {
     ConceptNote: NOTE_RULES,
     Proposal: PROPOSAL_RULES,
     SubProject: SUBPROJECT_RULES,
-    VerificationCheck: CHECK_RULES,
 }
-
-
-def rules_for(model: type[Model]) -> list[Rule]:
-    return RULES[model]
-
-
-def get_rule(model: type[Model], action: str) -> Rule:
-    for rule in RULES[model]:
-        if rule.action == action:
-            return rule
-    raise ActionRefused(
-        _("“%(action)s” is not an action of this kind of record.") % {"action": action}, code="unknown"
-    )
-
-
-def action_label(model: type[Model], action: str) -> str:
-    """How an action logged in the Transition table reads to people (the invitation is not a rule)."""
-    if action == "invite":
-        return _("Invited")
-    for rule in RULES.get(model, []):
-        if rule.action == action:
-            return str(rule.label)
-    return action.replace("_", " ")
-
-
-def _owns(user, obj: Model) -> bool:
-    po_id = getattr(obj, "partner_organization_id", None)
-    return po_id is not None and user.partner_organization_id == po_id
-
-
-def may_act(user, obj: Model, rule: Rule) -> bool:
-    """Role (and, for PO actions, ownership; for committee decisions, the chair) only; the state is
-    checked separately."""
-    if not user.is_authenticated or not user.has_role(*rule.roles):
-        return False
-    if rule.po_owned and not _owns(user, obj):
-        return False
-    return not rule.who or WHO[rule.who](user, obj)
-
-
-def available_rules(user, obj: Model) -> list[Rule]:
-    """The actions this user may take on this object now (for buttons)."""
-    return [rule for rule in RULES[type(obj)] if obj.status in rule.sources and may_act(user, obj, rule)]
 
 
 # --- Guards ---------------------------------------------------------------------------------------
@@ -474,19 +389,23 @@ GUARDS: dict[str, Guard] = {
     "no_open_conditions": no_open_conditions,
     "meeting_ready": evaluation.meeting_ready,
     "decision_ready": evaluation.decision_ready,
-    "visit_recorded": verification_checks.visit_recorded,
 }
 
+
+def sheet_owner(user, sheet: ScoreSheet) -> bool:
+    return sheet.member_id == user.pk
+
+
 WHO: dict[str, Callable] = {
+    "sheet_owner": sheet_owner,
     "chair_or_pmu": evaluation.is_chair_or_pmu,
-    "outside_any_po": verification_checks.outside_any_po,
 }
 
 
 # --- Effects --------------------------------------------------------------------------------------
 
 
-def stamp_submitted(obj: ConceptNote | Proposal, **_kwargs) -> list[str]:
+def stamp_submitted(obj: ConceptNote | Proposal | ScoreSheet, **_kwargs) -> list[str]:
     obj.submitted_at = timezone.now()
     return ["submitted_at"]
 
@@ -513,78 +432,43 @@ EFFECTS: dict[str, Callable[..., list[str]]] = {
     "create_sub_project": create_sub_project,
     "put_on_agenda": evaluation.put_on_agenda,
     "record_decision": evaluation.record_decision,
-    "record_check_result": verification_checks.record_check_result,
 }
 
 
-# --- The one way to change a state ----------------------------------------------------------------
+# --- Registered on the one engine ---------------------------------------------------------------
 
 
-def apply(obj: Model, action: str, user, comment: str = "", **params: Any) -> Model:
-    """Take `action` on `obj` as `user`. Returns the updated object; raises ActionRefused."""
-    model = type(obj)
-    rule = get_rule(model, action)
-    comment = (comment or "").strip()
-    with transaction.atomic():
-        locked = model.objects.select_for_update().get(pk=obj.pk)
-        if user is not None and not may_act(user, locked, rule):
-            raise ActionRefused(
-                _("Your role does not allow “%(action)s” on %(object)s.")
-                % {"action": rule.label, "object": locked},
-                code="forbidden",
-            )
-        if locked.status not in rule.sources:
-            raise ActionRefused(
-                _("“%(action)s” is not possible while %(object)s is %(state)s.")
-                % {"action": rule.label, "object": locked.reference, "state": locked.get_status_display()},
-                code="wrong_state",
-            )
-        if rule.comment_required and not comment:
-            raise ActionRefused(
-                _("“%(action)s” needs a comment saying why.") % {"action": rule.label},
-                code="comment_required",
-            )
-        unknown = set(params) - set(rule.params)
-        if unknown:
-            raise ActionRefused(_("Unexpected details: %(names)s.") % {"names": ", ".join(sorted(unknown))})
-        # Guards and effects see who acts and why, besides the action's own parameters.
-        context = {"_user": user, "_action": rule.action, "_comment": comment, **params}
-        for guard in rule.guards:
-            GUARDS[guard](locked, **context)
-        from_state = locked.status
-        changed = ["status", "status_changed_at", "updated_at"]
-        if rule.effect:
-            changed += EFFECTS[rule.effect](locked, **context)
-        locked.status = rule.target
-        locked.status_changed_at = timezone.now()
-        locked._change_reason = f"{rule.action}: {comment}" if comment else rule.action
-        locked.save(update_fields=changed)
-        _log(locked, rule.action, from_state, rule.target, user, comment)
-    return locked
-
-
-def _log(subject: Model, action: str, from_state: str, to_state: str, user, comment: str) -> None:
-    """The Transition row, and the emails about it once the transaction commits."""
+def _notify(transition: Transition) -> None:
     from subprojects import notifications
 
-    record = Transition.objects.create(
-        subject=subject,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        actor=user,
-        at=subject.status_changed_at,
-        comment=comment,
+    notifications.transition_happened(transition.pk)
+
+
+for _model, _rules in RULES.items():
+    lifecycle.register(
+        lifecycle.Lifecycle(
+            _model,
+            _rules,
+            guards=GUARDS,
+            effects=EFFECTS,
+            who=WHO,
+            on_commit=_notify,
+            event_labels={"invite": _lazy("Invited")},
+            url_name=f"subprojects:{str(_model._meta.model_name).replace('conceptnote', 'note')}-transition",
+        )
     )
-    transaction.on_commit(lambda: notifications.transition_happened(record.pk))
+
+# Scores are blind until the committee decides: no emails, no buttons, only the log row.
+lifecycle.register(
+    lifecycle.Lifecycle(ScoreSheet, SHEET_RULES, effects=EFFECTS, who=WHO, owner=lambda sheet: None)
+)
 
 
 def invite_proposal(note: ConceptNote, user, *, deadline, comment: str = "") -> Proposal:
     """PMU invites a shortlisted concept note to a full proposal, pre-filled from the note."""
     with transaction.atomic():
         locked = ConceptNote.objects.select_for_update().get(pk=note.pk)
-        if not is_pmu(user):
-            raise ActionRefused(_("Only PMU officers invite proposals."), code="forbidden")
+        require(may_invite(user), _("Only PMU officers invite proposals."))
         if locked.status != NoteStatus.SHORTLISTED:
             raise ActionRefused(
                 _("Only a shortlisted concept note can be invited to a proposal; %(note)s is %(state)s.")
@@ -595,8 +479,9 @@ def invite_proposal(note: ConceptNote, user, *, deadline, comment: str = "") -> 
             raise ActionRefused(
                 _("%(note)s has already been invited.") % {"note": locked.reference}, code="exists"
             )
-        if deadline is None or deadline <= timezone.now():
-            raise ActionRefused(_("The proposal deadline must be in the future."), code="bad_deadline")
+        problem = deadline_problem(deadline)
+        if problem:
+            raise ActionRefused(problem, code="bad_deadline")
         copied = {name: getattr(locked, name) for name in TARGETING_FIELDS if name not in TARGETING_M2M}
         proposal = Proposal.objects.create(
             concept_note=locked,
@@ -609,7 +494,7 @@ def invite_proposal(note: ConceptNote, user, *, deadline, comment: str = "") -> 
         )
         for name in TARGETING_M2M:
             getattr(proposal, name).set(getattr(locked, name).all())
-        _log(proposal, "invite", "", ProposalStatus.INVITED, user, (comment or "").strip())
+        lifecycle.record(proposal, "invite", user, comment, from_state="", to_state=ProposalStatus.INVITED)
     return proposal
 
 

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import sqlite3
 import time
+from contextlib import closing
+from importlib import metadata
+from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -14,6 +21,27 @@ from tests.factories import PASSWORD, PartnerOrganizationFactory, district, make
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+# --- Slow tests -------------------------------------------------------------------------------------
+# `make test` runs everything; `make test-fast` leaves out the browser journeys and the tests marked
+# `slow` (seconds each: demo data, large files, crawls). Mark a slow test where it is written
+# (`@pytest.mark.slow`); the tests below are marked here until their files say so themselves.
+SLOW_ELSEWHERE = [
+    # (file, start of the test's name)
+    ("tests/enterprises/test_imports.py", "test_a_10000_row_file"),
+    ("tests/enterprises/test_demo_and_scale.py", "test_demo_gives_each_active_sub_project"),
+    ("tests/enterprises/test_demo_and_scale.py", "test_demo_adoptions_are_verified"),
+    ("tests/enterprises/test_demo_and_scale.py", "test_generate_scale_builds"),
+]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if any(path == file and item.name.startswith(name) for file, name in SLOW_ELSEWHERE):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -142,6 +170,94 @@ def api(db):
     return PortalAPIClient()
 
 
+# --- The test database: migrated from scratch, or a copy of the last migrated one (--reuse-db) -----
+#
+# Migrating takes most of the time of creating the test database (Django re-renders the migration
+# state at each operation). With `--reuse-db` (`make test`, `make test-fast`), the first run migrates
+# the SQLite test database from scratch as always and keeps a copy of it, as the migrations left it,
+# in var/test-databases/, named by a hash of everything the migrations read (their files, the roles,
+# the reference data, the installed packages' versions). Later runs, and the other test workers, copy
+# that file into their in-memory database instead of migrating again; a changed migration changes
+# the hash, so the next run migrates from scratch again. `--create-db` always migrates from scratch.
+# The copy is never a database tests have used (transactional tests leave theirs flushed), which is
+# why pytest-django's own keep-the-database mode is off; on PostgreSQL each run creates its databases
+# (CI migrates them from scratch with --create-db).
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATED_DATABASES = ROOT / "var" / "test-databases"
+MIGRATED_KEPT = 3  # copies of other migration states kept (e.g. for switching branches)
+
+
+def migrations_key() -> str:
+    """A hash of what the migrated database depends on."""
+    digest = hashlib.sha256()
+    sources = [*ROOT.glob("*/migrations/*.py"), ROOT / "core" / "roles.py", *ROOT.glob("core/data/**/*")]
+    for path in sorted(p for p in sources if p.is_file()):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    for dist in sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()):
+        digest.update(dist.encode())
+    return digest.hexdigest()[:20]
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb() -> bool:
+    # Never keep a used database; --reuse-db reuses the migrated copy instead (see above).
+    return False
+
+
+def _migrated_copy(request, connection):
+    """Wrap `connection.creation.create_test_db` so that its `migrate` restores the migrated copy when
+    there is one, and otherwise migrates and keeps a copy. A lock makes concurrent workers wait for
+    the one that migrates."""
+    from django.core import management
+
+    template = MIGRATED_DATABASES / f"{migrations_key()}.sqlite3"
+    fresh = request.config.getvalue("create_db")
+    real_create, real_call_command = connection.creation.create_test_db, management.call_command
+
+    def call_command(name, *args, **options):
+        if name != "migrate" or options.get("database", "default") != connection.alias:
+            return real_call_command(name, *args, **options)
+        connection.ensure_connection()
+        if template.exists() and not fresh:
+            with closing(sqlite3.connect(f"file:{template}?mode=ro", uri=True)) as source:
+                source.backup(connection.connection)
+            return None
+        result = real_call_command(name, *args, **options)
+        partial = template.with_name(f"{template.name}.{os.getpid()}.part")
+        with closing(sqlite3.connect(partial)) as copy:
+            connection.connection.backup(copy)
+        os.replace(partial, template)
+        copies = sorted(MIGRATED_DATABASES.glob("*.sqlite3"), key=lambda path: path.stat().st_mtime)
+        for old in copies[: -(MIGRATED_KEPT + 1)]:
+            old.unlink(missing_ok=True)
+        return result
+
+    def create_test_db(*args, **kwargs):
+        MIGRATED_DATABASES.mkdir(parents=True, exist_ok=True)
+        with open(MIGRATED_DATABASES / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with mock.patch.object(management, "call_command", call_command):
+                return real_create(*args, **kwargs)
+
+    return create_test_db
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
+    """With --reuse-db, an in-memory SQLite test database starts as a copy of the migrated one."""
+    from django.db import connections
+
+    if not request.config.getvalue("reuse_db"):
+        return
+    for connection in connections.all(initialized_only=False):
+        if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(
+            connection.creation._get_test_db_name()
+        ):
+            connection.creation.create_test_db = _migrated_copy(request, connection)
+
+
 # --- Browser tests ---------------------------------------------------------------------------------
 
 # The database as the migrations left it (reference data, roles), captured before any browser test.
@@ -149,13 +265,114 @@ SERIALIZED_DATABASE: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
+def django_db_setup(django_db_setup, django_db_blocker):
     from django.db import connections
 
     for alias in connections:
         contents = getattr(connections[alias], "_test_serialized_contents", None)
         if contents:
             SERIALIZED_DATABASE[alias] = contents
+    with django_db_blocker.unblock():
+        MIGRATED.update(in_memory=_in_memory_sqlite(), copy=_copy_of_database())
+
+
+# --- The demo programme (`seed_demo`), loaded once per test process --------------------------------
+#
+# Loading the demo data takes seconds. On the in-memory SQLite test database it is loaded once per
+# test process, into the database as the migrations left it, and kept as an in-memory copy; the tests
+# that use it get that copy restored, and what was there before afterwards. On PostgreSQL it is
+# loaded in a transaction for each class (or module) that uses it, and rolled back after it.
+
+MIGRATED: dict = {}  # the database as the migrations left it (in-memory SQLite only)
+DEMO: dict = {}  # the demo programme (in-memory SQLite only) and seed_demo's output
+
+
+def _in_memory_sqlite() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "sqlite" and connection.is_in_memory_db()
+
+
+def _copy_of_database() -> sqlite3.Connection | None:
+    """An in-memory copy of the in-memory SQLite test database, or None on another database."""
+    from django.db import connection
+
+    if not _in_memory_sqlite():
+        return None
+    connection.ensure_connection()
+    copy = sqlite3.connect(":memory:", check_same_thread=False)
+    connection.connection.backup(copy)
+    return copy
+
+
+def _restore(copy: sqlite3.Connection) -> None:
+    from django.db import connection
+
+    assert not connection.in_atomic_block, "a database is restored outside any transaction"
+    connection.ensure_connection()
+    copy.backup(connection.connection)
+
+
+def _seed_demo() -> str:
+    """Run `seed_demo` (with tasks in-process), as inside a test's transaction: the notifications of
+    the demo's transitions are not sent. Returns its output."""
+    import io
+
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    out = io.StringIO()
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        with transaction.atomic():
+            call_command("seed_demo", "--force", stdout=out)
+            connection.run_on_commit = []
+    finally:
+        celery_app.conf.task_always_eager = eager
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def demo_programme(django_db_setup, django_db_blocker) -> dict:
+    """On SQLite: the demo programme, seeded once per test process into the migrated database."""
+    if MIGRATED["in_memory"] and "copy" not in DEMO:
+        with django_db_blocker.unblock():
+            before = _copy_of_database()
+            _restore(MIGRATED["copy"])
+            DEMO["output"] = _seed_demo()
+            DEMO["copy"] = _copy_of_database()
+            _restore(before)
+    return DEMO
+
+
+@pytest.fixture(scope="class")
+def demo_data(demo_programme, django_db_blocker):
+    """The demo programme in the database for the tests of a class (or of a module, for tests outside
+    any class), and gone after them; its value is what `seed_demo` printed. For `db` tests;
+    `demo_data_committed` is for transactional ones."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        if MIGRATED["in_memory"]:
+            before = _copy_of_database()
+            _restore(demo_programme["copy"])
+            yield demo_programme["output"]
+            _restore(before)
+            return
+        with transaction.atomic():
+            yield _seed_demo()
+            transaction.set_rollback(True)
+
+
+@pytest.fixture
+def demo_data_committed(transactional_db, demo_programme):
+    """The demo programme in the database of a transactional test (a browser journey): the test's
+    end empties the database as always."""
+    if MIGRATED["in_memory"]:
+        _restore(demo_programme["copy"])
+        return demo_programme["output"]
+    return _seed_demo()
 
 
 @pytest.fixture(scope="session")

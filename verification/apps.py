@@ -11,7 +11,7 @@ class VerificationConfig(AppConfig):
         from core.navigation import NavItem, register
         from core.roles import Role
         from enterprises.permissions import is_independent_checker
-        from verification import hooks
+        from verification import checks, hooks  # noqa: F401  (checks registers the lifecycle of a check)
 
         readers = (Role.PMU_OFFICER, Role.VERIFIER, Role.WORLD_BANK, Role.PKSF_APPROVER)
         register(

@@ -1,7 +1,7 @@
-"""What the shared lifecycle engine (subprojects.workflow) runs for a verification check.
+"""The lifecycle of a verification check on the portal's one engine (core.lifecycle).
 
-The rules themselves (confirm / partly / not_found, from pending, by a PMU officer or a verifier) are
-data in `subprojects.workflow.RULES`; this module holds their `who` check, guard and effect:
+The rules (confirm / partly / not_found, from pending, by a PMU officer or a verifier) are the table
+CHECK_RULES below; this module also holds their `who` check, guard and effect:
 
 - who: `enterprises.permissions.is_independent_checker` (a PMU officer or verifier belonging to no
   PO), so a PO's own staff can never verify what their PO reported;
@@ -22,12 +22,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from core import lifecycle
 from core.errors import ActionRefused
 from core.uploads import check_photo
 from enterprises.permissions import is_independent_checker
 from enterprises.validation import check_gps, today
-from verification.models import VerificationCheck
+from verification.models import VERIFYING_ROLES, CheckStatus, VerificationCheck
 
 # Parameters of the three result actions, besides the comment (the finding).
 RESULT_PARAMS = ("visited_on", "latitude", "longitude", "photo")
@@ -130,3 +132,62 @@ def _verify_subject(check: VerificationCheck, user, visited_on: date, comment: s
             services.confirm_facility_operational(
                 user=user, facility=facility, on=visited_on, comment=comment
             )
+
+
+# A verifier or PMU officer who belongs to no PO records what the visit found; confirming also
+# verifies the adoption or the facility itself.
+CHECK_RESULT = {
+    "who": "outside_any_po",
+    "guards": ("visit_recorded",),
+    "effect": "record_check_result",
+    "params": RESULT_PARAMS,
+}
+CHECK_RULES = [
+    lifecycle.rule(
+        "confirm",
+        _lazy("Confirmed"),
+        [CheckStatus.PENDING],
+        CheckStatus.CONFIRMED,
+        VERIFYING_ROLES,
+        **CHECK_RESULT,
+    ),
+    lifecycle.rule(
+        "partly",
+        _lazy("Partly confirmed"),
+        [CheckStatus.PENDING],
+        CheckStatus.PARTLY,
+        VERIFYING_ROLES,
+        comment_required=True,
+        style="secondary",
+        **CHECK_RESULT,
+    ),
+    lifecycle.rule(
+        "not_found",
+        _lazy("Not found"),
+        [CheckStatus.PENDING],
+        CheckStatus.NOT_FOUND,
+        VERIFYING_ROLES,
+        comment_required=True,
+        style="danger",
+        **CHECK_RESULT,
+    ),
+]
+
+
+def _notify(transition) -> None:
+    # The PO hears what the visit found, by the same emails as the sub-project lifecycle.
+    from subprojects import notifications
+
+    notifications.transition_happened(transition.pk)
+
+
+CHECK_LIFECYCLE = lifecycle.register(
+    lifecycle.Lifecycle(
+        VerificationCheck,
+        CHECK_RULES,
+        guards={"visit_recorded": visit_recorded},
+        effects={"record_check_result": record_check_result},
+        who={"outside_any_po": outside_any_po},
+        on_commit=_notify,
+    )
+)

@@ -9,7 +9,7 @@ from core.permissions import has_role
 from core.roles import Role
 from core.waiting import WaitingItem
 from enterprises.permissions import is_independent_checker
-from subprojects.workflow import RULES
+from verification.checks import CHECK_RULES
 from verification.models import CheckStatus, VerificationCheck
 
 PER_KIND_LIMIT = 100
@@ -30,7 +30,7 @@ def checks_waiting(user) -> list[WaitingItem]:
     """Verifiers: each pending check, oldest first (at most 100)."""
     if not _is_field_verifier(user):
         return []
-    what = " · ".join(str(rule.label) for rule in RULES[VerificationCheck])
+    what = " · ".join(str(rule.label) for rule in CHECK_RULES)
     checks = (
         _pending()
         .select_related("round", "partner_organization", "district")

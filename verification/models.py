@@ -3,8 +3,9 @@
 Each quarter the PMU draws a reproducible random sample, stratified by PO, of what POs reported:
 RECP adoptions, validated RECP profiles and facilities claimed operational. Verifiers (a third-party
 monitoring firm or PMU field staff, belonging to no PO) visit each sampled item and record what they
-found. A check is a lifecycle on the shared engine (subprojects.workflow): pending → confirmed |
-partly confirmed | not found, each decision logged with who, when and the evidence comment.
+found. A check is a lifecycle on the shared engine (core.lifecycle, rules in verification.checks):
+pending → confirmed | partly confirmed | not found, each decision logged with who, when and the
+evidence comment.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -29,6 +31,12 @@ from subprojects.models import POScopedQuerySet, WorkflowObject
 VERIFYING_ROLES = (Role.PMU_OFFICER, Role.VERIFIER)
 
 GPS = {"max_digits": 9, "decimal_places": 6, "null": True, "blank": True}
+
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
+
+    # A `**GPS` field is nullable, which the django-stubs plugin cannot read through the dict.
+    GPSField = models.DecimalField[str | float | Decimal | Combinable | None, Decimal | None]
 
 
 class VerificationPolicy(models.Model):
@@ -284,8 +292,8 @@ class VerificationCheck(WorkflowObject):
     visited_on = models.DateField(_("visited on"), null=True, blank=True)
     finding = models.TextField(_("what was found"), blank=True)
     photo = models.FileField(_("photo"), upload_to=check_photo_path, max_length=200, blank=True)
-    latitude = models.DecimalField(_("latitude"), **GPS)
-    longitude = models.DecimalField(_("longitude"), **GPS)
+    latitude: GPSField = models.DecimalField(_("latitude"), **GPS)
+    longitude: GPSField = models.DecimalField(_("longitude"), **GPS)
     checked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -1,8 +1,8 @@
 """Business rules of verification that are not transitions: drawing a round, a round's summary (its
 strata, results and rates, for the page and the API alike) and the PMU's policy.
 
-Results of checks are transitions on the shared engine (`subprojects.workflow.apply`, rules in its
-table, hooks in verification.checks). Pages, the API and tasks all call these functions; they raise
+Results of checks are transitions on the shared engine (`core.lifecycle.apply`; the table, its
+guard and effect are in verification.checks). Pages, the API and tasks all call these functions; they raise
 `ValidationError` by field (400) or `ActionRefused` (403 for the wrong role, 409 otherwise) and write
 nothing when they refuse.
 """
@@ -21,12 +21,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import lifecycle
 from core.errors import ActionRefused
 from core.models import PartnerOrganization
 from enterprises.models import Adoption, CommonServiceFacility, RecpProfile
 from enterprises.permissions import require_pmu
 from enterprises.validation import today
-from subprojects import workflow
 from subprojects.timeline import TimelineEntry
 from verification import sampling
 from verification.models import (
@@ -85,21 +85,22 @@ def _labels(kind: str, ids: list[int]) -> dict[int, tuple[str, int | None]]:
     if not ids:
         return {}
     if kind == CheckKind.ADOPTION:
-        rows = Adoption.objects.filter(pk__in=ids).select_related("enterprise", "practice")
+        adoptions = Adoption.objects.filter(pk__in=ids).select_related("enterprise", "practice")
         return {
             a.pk: (
                 f"{a.practice.code} · {a.practice.name} — {a.enterprise.po_code} · {a.enterprise.name}",
                 a.enterprise.district_id,
             )
-            for a in rows
+            for a in adoptions
         }
     if kind == CheckKind.PROFILE:
-        rows = RecpProfile.objects.filter(pk__in=ids).select_related("enterprise")
+        profiles = RecpProfile.objects.filter(pk__in=ids).select_related("enterprise")
         return {
-            p.pk: (f"{p.enterprise.po_code} · {p.enterprise.name}", p.enterprise.district_id) for p in rows
+            p.pk: (f"{p.enterprise.po_code} · {p.enterprise.name}", p.enterprise.district_id)
+            for p in profiles
         }
-    rows = CommonServiceFacility.objects.filter(pk__in=ids)
-    return {f.pk: (f.name, f.district_id) for f in rows}
+    facilities = CommonServiceFacility.objects.filter(pk__in=ids)
+    return {f.pk: (f.name, f.district_id) for f in facilities}
 
 
 def draw_round(*, user, year: int, quarter: int, seed: int | None = None) -> VerificationRound:
@@ -206,7 +207,8 @@ def update_policy(
         policy.margin_percent = margin_percent
         policy.floor = floor
         policy.full_clean()
-        policy._history_user = user
+        # simple_history's author of the edit: an attribute it reads, not one the model declares.
+        setattr(policy, "_history_user", user)  # noqa: B010
         policy.save()
     return policy
 
@@ -286,7 +288,7 @@ def check_timeline(check: VerificationCheck) -> list[TimelineEntry]:
             "transition",
             _("%(action)s: %(from)s → %(to)s")
             % {
-                "action": workflow.action_label(VerificationCheck, t.action),
+                "action": lifecycle.action_label(VerificationCheck, t.action),
                 "from": states.get(t.from_state, t.from_state),
                 "to": states.get(t.to_state, t.to_state),
             },

@@ -1,5 +1,5 @@
 """Pages of independent verification. Views stay thin: rules are in services, the lifecycle engine
-(subprojects.workflow, hooks in verification.checks), verification.rates and the enterprise services.
+(core.lifecycle, table and hooks in verification.checks), verification.rates and the enterprise services.
 
 Refusals: a role that may not act gets 403; another PO's check, or a pending one for whoever belongs
 to its PO, is a 404; a refused action shows the unchanged page again with the reason and what was
@@ -25,14 +25,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import lifecycle
 from core.errors import ActionRefused
+from core.lifecycle.views import raise_if_forbidden
 from core.permissions import get_visible_or_404, is_pmu
 from enterprises.forms import CommentForm, VerifyAdoptionForm
 from enterprises.models import Adoption
 from enterprises.permissions import is_independent_checker
 from enterprises.validation import today
 from enterprises.views.base import attach_errors, querystring_without, style_form
-from subprojects import workflow
 from verification import sampling, services, work
 from verification.files import image_response
 from verification.filters import CheckFilter
@@ -82,8 +83,7 @@ def round_draw(request: HttpRequest) -> HttpResponse:
         attach_errors(form, exc)
         return _rounds_page(request, form, status=400)
     except ActionRefused as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from exc
+        raise_if_forbidden(exc)
         form.add_error(None, exc.message)
         return _rounds_page(request, form, status=409)
     messages.success(
@@ -138,7 +138,7 @@ def _check_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    rules = workflow.available_rules(request.user, check)
+    rules = lifecycle.available_rules(request.user, check)
     if rules and form is None:
         form = CheckResultForm(check=check)
     return render(
@@ -174,17 +174,17 @@ def check_result(request: HttpRequest, pk: int) -> HttpResponse:
     check = _visible_check(request, pk)
     action = request.POST.get("action", "")
     try:
-        rule = workflow.get_rule(VerificationCheck, action)
+        rule = lifecycle.get_rule(VerificationCheck, action)
     except ActionRefused as exc:  # no such result: a malformed request, not a refusal
         return _check_page(request, check, error=exc.message, status=400)
-    if not workflow.may_act(request.user, check, rule):
+    if not lifecycle.may_act(request.user, check, rule):
         raise PermissionDenied
     form = CheckResultForm(request.POST, request.FILES, check=check, action=action)
     if not form.is_valid():
         return _check_page(request, check, form=form, status=400)
     data = form.cleaned_data
     try:
-        workflow.apply(
+        lifecycle.apply(
             check,
             action,
             request.user,
@@ -195,8 +195,7 @@ def check_result(request: HttpRequest, pk: int) -> HttpResponse:
             photo=data["photo"],
         )
     except ActionRefused as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from exc
+        raise_if_forbidden(exc)
         return _check_page(request, _visible_check(request, pk), form=form, error=exc.message, status=409)
     check = _visible_check(request, pk)
     messages.success(
@@ -336,8 +335,7 @@ def awaiting_decide(request: HttpRequest, key: str, pk: int) -> HttpResponse:
             comment=form.cleaned_data.get("comment", ""),
         )
     except ActionRefused as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from exc
+        raise_if_forbidden(exc)
         return refused(exc.message, 409)
     except ValidationError as exc:
         attach_errors(form, exc)

@@ -299,10 +299,11 @@ class AdoptionSerializer(RecordSerializer):
             "evidence_longitude",
             "note",
             "reported_by",
+            "verification",
             "verified_on",
             "verified_by",
         ]
-        read_only_fields = ["verified_on"]
+        read_only_fields = ["verification", "verified_on"]
         validators = []
 
     def to_internal_value(self, data):
@@ -456,6 +457,12 @@ class FacilitySerializer(serializers.ModelSerializer):
     )
     mes_served = ScopedRelatedField(Enterprise, many=True, required=False)
     operational_confirmed_by = serializers.StringRelatedField(read_only=True)
+    status_comment = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        help_text=_("Why the status changes; kept in the facility's history with the change."),
+    )
 
     class Meta:
         model = CommonServiceFacility
@@ -477,6 +484,7 @@ class FacilitySerializer(serializers.ModelSerializer):
             "operational_confirmed_on",
             "operational_confirmed_by",
             "mes_served",
+            "status_comment",
         ]
         read_only_fields = ["operational_confirmed_on"]
         validators = []
@@ -532,6 +540,9 @@ class AcceptSuggestionSerializer(serializers.Serializer):
         required=False,
         help_text=_("Ids to keep; all proposed members by default."),
     )
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text=_("Why; kept with the decision.")
+    )
 
 
 class DuplicateSideSerializer(serializers.ModelSerializer):
@@ -574,7 +585,11 @@ class DuplicateSuspectSerializer(serializers.ModelSerializer):
 
 
 class NoteRequestSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True)
+    """A decision on a suspected pair: the note is the decision's comment in its history."""
+
+    note = serializers.CharField(
+        source="comment", default="", allow_blank=True, help_text=_("Why; kept with the decision.")
+    )
 
 
 class RowErrorSerializer(serializers.Serializer):

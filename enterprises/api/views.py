@@ -17,11 +17,13 @@ from rest_framework.filters import SearchFilter
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
-from rest_framework.serializers import as_serializer_error
 
+from core import lifecycle
+from core.lifecycle.api import TransitionRequestSerializer, add_transition_actions
 from core.permissions import ReadScopedWritePMU, is_pmu, sees_whole_programme
-from enterprises import clusters, duplicates, filters, recp, services
+from enterprises import clusters, filters, recp, services
 from enterprises.api import serializers as s
+from enterprises.decisions import decisions_of
 from enterprises.imports.jobs import create_job, request_commit
 from enterprises.models import (
     Adoption,
@@ -43,6 +45,7 @@ from enterprises.models import (
 from enterprises.permissions import FieldDataPermission, FieldDataReadPMUWrite, can_read_field_data
 from enterprises.tasks import suggest_clusters
 from smart_portal.api import ErrorSerializer
+from subprojects.api.serializers import TimelineEntrySerializer
 
 REFUSED = {
     400: OpenApiResponse(description="A field breaks a rule; the body names it."),
@@ -64,16 +67,6 @@ class ProgrammeWideReader(BasePermission):
         return sees_whole_programme(request.user)
 
 
-class ServiceErrors:
-    """Rules broken inside a service come back as 400 by field (refusals, `ActionRefused`, are 403 or
-    409 by the project's exception handler)."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, DjangoValidationError):
-            exc = DRFValidationError(detail=as_serializer_error(exc))
-        return super().handle_exception(exc)
-
-
 class NoDeleteViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -84,7 +77,7 @@ class NoDeleteViewSet(
     """List, read, create and update: what indicators and the audit trail rely on is never deleted."""
 
 
-class ServiceSavedViewSet(ServiceErrors, NoDeleteViewSet):
+class ServiceSavedViewSet(NoDeleteViewSet):
     """Creates and updates go through a service (`write`); the answer is re-read through
     `get_queryset()`, so it carries the same annotations as the list."""
 
@@ -151,7 +144,7 @@ class EnterpriseViewSet(ServiceSavedViewSet):
         return enterprise
 
 
-class RecordViewSet(ServiceErrors, WriteSerializerMixin, viewsets.ModelViewSet):
+class RecordViewSet(WriteSerializerMixin, viewsets.ModelViewSet):
     """Records on one enterprise: PO staff of its PO write them; the others read."""
 
     permission_classes = [FieldDataPermission]
@@ -239,7 +232,7 @@ class TrainingSessionViewSet(ServiceSavedViewSet):
         return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
 
 
-class TrainingModuleViewSet(ServiceErrors, NoDeleteViewSet):
+class TrainingModuleViewSet(NoDeleteViewSet):
     """The PMU's catalogue of training modules (looked up by `code`): field-data readers read, PMU
     officers add and edit (never delete: sessions keep their module; retire one with `is_active`)."""
 
@@ -336,7 +329,17 @@ class AdoptionViewSet(RecordViewSet):
         )
 
 
-class RecpProfileViewSet(WriteSerializerMixin, ServiceSavedViewSet):
+class DecisionHistoryMixin:
+    @extend_schema(responses=TimelineEntrySerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def history(self, request, pk=None):
+        """The decisions on this record: who took which action, when, from which state to which, and
+        the comment; newest first."""
+        entries = [entry.as_dict() for entry in decisions_of(self.get_object())]
+        return Response(TimelineEntrySerializer(entries, many=True).data)
+
+
+class RecpProfileViewSet(DecisionHistoryMixin, WriteSerializerMixin, ServiceSavedViewSet):
     """RECP profiles: draft → prepared (PO staff) → validated (PMU); the PMU may return a prepared
     profile to draft or reopen a validated one, with a comment."""
 
@@ -357,42 +360,27 @@ class RecpProfileViewSet(WriteSerializerMixin, ServiceSavedViewSet):
         enterprise = data.pop("enterprise") if instance is None else instance.enterprise
         return recp.save_profile(user=self.request.user, enterprise=enterprise, data=data, profile=instance)
 
-    def _act(self, request, action_name: str):
-        profile = self.get_object()
-        payload = s.ProfileActionSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        recp.apply_profile_action(
-            user=request.user,
-            profile=profile,
-            action=action_name,
-            comment=payload.validated_data.get("comment", ""),
-            on=payload.validated_data.get("on"),
-        )
-        return Response(self.get_serializer(self.get_queryset().get(pk=profile.pk)).data)
+    def get_permissions(self):
+        # The decisions (one action per rule of recp.PROFILE_RULES, added below): any field-data
+        # reader reaches them, and the rule table decides who may act (403) and when (409).
+        if self.action in PROFILE_ACTIONS:
+            return [FieldDataReader()]
+        return super().get_permissions()
 
-    @extend_schema(request=s.ProfileActionSerializer, responses={200: s.RecpProfileSerializer, **REFUSED})
-    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
-    def prepare(self, request, pk=None):
-        """PO staff: the profile is complete; send it to the PMU (draft → prepared)."""
-        return self._act(request, "prepare")
 
-    @extend_schema(request=s.ProfileActionSerializer, responses={200: s.RecpProfileSerializer, **REFUSED})
-    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
-    def validate(self, request, pk=None):
-        """PMU: validate a prepared profile (it counts from `validated_on`)."""
-        return self._act(request, "validate")
-
-    @extend_schema(request=s.ProfileActionSerializer, responses={200: s.RecpProfileSerializer, **REFUSED})
-    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader], url_path="return")
-    def return_to_po(self, request, pk=None):
-        """PMU: return a prepared profile to the PO, with a comment (prepared → draft)."""
-        return self._act(request, "return")
-
-    @extend_schema(request=s.ProfileActionSerializer, responses={200: s.RecpProfileSerializer, **REFUSED})
-    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
-    def reopen(self, request, pk=None):
-        """PMU: reopen a validated profile, with a comment (validated → draft)."""
-        return self._act(request, "reopen")
+PROFILE_ACTIONS = {rule.action for rule in recp.PROFILE_RULES}
+PROFILE_ACTION_DOCS = {
+    "prepare": "PO staff: the profile is complete; send it to the PMU (draft → prepared).",
+    "validate": "PMU: validate a prepared profile (it counts from `validated_on`, `on`, today by default).",
+    "return": "PMU: return a prepared profile to the PO, with a comment (prepared → draft).",
+    "reopen": "PMU: reopen a validated profile, with a comment (validated → draft).",
+}
+add_transition_actions(
+    RecpProfileViewSet,
+    RecpProfile,
+    lambda rule: s.ProfileActionSerializer if "on" in rule.params else TransitionRequestSerializer,
+    describe=lambda rule: PROFILE_ACTION_DOCS.get(rule.action, str(rule.label)),
+)
 
 
 class KpiReadingViewSet(RecordViewSet):
@@ -420,7 +408,8 @@ class KpiReadingViewSet(RecordViewSet):
 
 class FacilityViewSet(ServiceSavedViewSet):
     """Common service facilities. CSF_ESTABLISHED counts operational ones once their operation is
-    confirmed (`confirm-operational`); a PO changing the status or `opened_on` clears the confirmation."""
+    confirmed (`confirm-operational`); a PO changing the status or `opened_on` clears the confirmation.
+    A new `status` is a move of the facility's lifecycle, kept in its history with `status_comment`."""
 
     serializer_class = s.FacilitySerializer
     permission_classes = [FieldDataPermission]
@@ -437,7 +426,9 @@ class FacilityViewSet(ServiceSavedViewSet):
         )
 
     def write(self, data, instance):
-        return services.save_facility(user=self.request.user, data=data, facility=instance)
+        # A new status moves through the facility's lifecycle, logged with `status_comment`.
+        comment = data.pop("status_comment", "")
+        return services.save_facility(user=self.request.user, data=data, facility=instance, comment=comment)
 
     @extend_schema(request=s.ConfirmOperationalSerializer, responses={200: s.FacilitySerializer, **REFUSED})
     @action(
@@ -486,7 +477,6 @@ class KpiViewSet(NoDeleteViewSet):
 
 @extend_schema_view(destroy=extend_schema(description="PMU: dissolve the cluster (its members leave it)."))
 class ClusterViewSet(
-    ServiceErrors,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -518,7 +508,10 @@ class ClusterViewSet(
 
 
 class ClusterSuggestionViewSet(
-    ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    DecisionHistoryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Groups proposed by the cluster suggestion (PMU): accept (creates the cluster) or dismiss."""
 
@@ -529,10 +522,20 @@ class ClusterSuggestionViewSet(
     def get_queryset(self):
         return ClusterSuggestion.objects.select_related("sub_sector", "district").prefetch_related("members")
 
+    def _may_decide(self, action_name: str) -> ClusterSuggestion:
+        """The suggestion, once the rule says this caller may take the action (403) now (409)."""
+        suggestion = self.get_object()
+        rule = lifecycle.get_rule(ClusterSuggestion, action_name)
+        lifecycle.check_may_act(self.request.user, suggestion, rule)
+        lifecycle.check_state(suggestion, rule)
+        return suggestion
+
     @extend_schema(request=s.AcceptSuggestionSerializer, responses={201: s.ClusterSerializer, **REFUSED})
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
-        suggestion = self.get_object()
+        """PMU: create the cluster from a proposed suggestion, possibly leaving out some members
+        (proposed → accepted)."""
+        suggestion = self._may_decide("accept")
         payload = s.AcceptSuggestionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         cluster = clusters.accept_suggestion(
@@ -541,15 +544,25 @@ class ClusterSuggestionViewSet(
             name=payload.validated_data["name"],
             member_ids=payload.validated_data.get("members"),
             description=payload.validated_data.get("description", ""),
+            comment=payload.validated_data.get("comment", ""),
         )
         cluster = Cluster.objects.annotate(member_count=Count("members")).get(pk=cluster.pk)
         return Response(s.ClusterSerializer(cluster).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: s.ClusterSuggestionSerializer, **REFUSED})
+    @extend_schema(
+        request=TransitionRequestSerializer, responses={200: s.ClusterSuggestionSerializer, **REFUSED}
+    )
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
-        suggestion = clusters.dismiss_suggestion(user=request.user, suggestion=self.get_object())
-        return Response(self.get_serializer(suggestion).data)
+        """PMU: dismiss a proposed suggestion; the same group is not proposed again (proposed →
+        dismissed)."""
+        suggestion = self._may_decide("dismiss")
+        payload = TransitionRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        lifecycle.apply(
+            suggestion, "dismiss", request.user, comment=payload.validated_data.get("comment", "")
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=suggestion.pk)).data)
 
     @extend_schema(request=None, responses={202: OpenApiResponse(description="Recomputing.")})
     @action(detail=False, methods=["post"])
@@ -562,7 +575,10 @@ class ClusterSuggestionViewSet(
 
 
 class DuplicateSuspectViewSet(
-    ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    DecisionHistoryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Pairs of enterprises that may be the same (programme-wide roles only: a pair shows two POs'
     data). The PMU confirms (the later one counts as the earlier one) or dismisses."""
@@ -580,36 +596,24 @@ class DuplicateSuspectViewSet(
             "matched_enterprise__upazila",
         )
 
-    def _resolve(self, request, function):
-        payload = s.NoteRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        suspect = function(
-            user=request.user, suspect=self.get_object(), note=payload.validated_data.get("note", "")
-        )
-        return Response(self.get_serializer(self.get_queryset().get(pk=suspect.pk)).data)
 
-    @extend_schema(request=s.NoteRequestSerializer, responses={200: s.DuplicateSuspectSerializer, **REFUSED})
-    @action(detail=True, methods=["post"])
-    def confirm(self, request, pk=None):
-        return self._resolve(request, duplicates.confirm_duplicate)
-
-    @extend_schema(request=s.NoteRequestSerializer, responses={200: s.DuplicateSuspectSerializer, **REFUSED})
-    @action(detail=True, methods=["post"])
-    def dismiss(self, request, pk=None):
-        return self._resolve(request, duplicates.dismiss_duplicate)
-
-    @extend_schema(request=s.NoteRequestSerializer, responses={200: s.DuplicateSuspectSerializer, **REFUSED})
-    @action(detail=True, methods=["post"])
-    def reopen(self, request, pk=None):
-        return self._resolve(request, duplicates.reopen_duplicate)
+# One `POST /duplicate-suspects/<id>/<action>/` per rule of duplicates.DUPLICATE_RULES (confirm,
+# dismiss, reopen); the request's `note` is the decision's comment.
+add_transition_actions(
+    DuplicateSuspectViewSet,
+    DuplicateSuspect,
+    lambda rule: s.NoteRequestSerializer,
+    describe=lambda rule: (
+        f"PMU: {rule.label} ({', '.join(sorted(rule.sources))} → {rule.target}); the note is kept with "
+        "the decision."
+    ),
+)
 
 
 # --- Imports --------------------------------------------------------------------------------------
 
 
-class ImportJobViewSet(
-    ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Spreadsheet imports: upload (`POST`, multipart: kind + file) checks the file; `commit`
     writes it when the check found no problem. Poll the job for progress."""
 

@@ -2,6 +2,9 @@
 committed by another run of the task. Progress and the report are kept on the ImportJob row, so the
 page can poll it. Without a broker the task runs in-process (CELERY_TASK_ALWAYS_EAGER) and the page
 shows the finished result straight away.
+
+Every change of a job's status is a rule of its lifecycle (enterprises.lifecycles), taken by the
+portal (the task) or, for "commit", by the PO's staff, and logged with who and when.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl.utils.exceptions import InvalidFileException
 
-from core.errors import ActionRefused
+from core import lifecycle
+from core.errors import ActionRefused, Forbidden
 from core.permissions import is_po_staff
 from core.uploads import CSV, SPREADSHEET_KINDS, check_upload
 from enterprises.imports import IMPORTERS, import_file
@@ -42,7 +45,7 @@ def create_job(*, user, kind: str, upload: UploadedFile) -> ImportJob:
     """Store the upload and queue its check. Raises ValidationError for a file that is not a
     spreadsheet (type read from the content), ActionRefused for a user who may not import."""
     if not is_po_staff(user):
-        raise ActionRefused(_("Only PO staff import their PO's field data."), code="forbidden")
+        raise Forbidden(_("Only PO staff import their PO's field data."))
     if kind not in IMPORTERS:
         raise ValidationError({"kind": _("Choose what the file contains.")})
     file_kind = check_upload(upload, SPREADSHEET_KINDS, max_upload_bytes())
@@ -61,23 +64,24 @@ def create_job(*, user, kind: str, upload: UploadedFile) -> ImportJob:
 
 def may_commit(user, job: ImportJob) -> bool:
     """Only the PO's own staff import its data (the page shows the button by the same rule)."""
-    return is_po_staff(user) and user.partner_organization_id == job.partner_organization_id
+    return lifecycle.may_act(user, job, lifecycle.get_rule(ImportJob, "commit"))
 
 
 def request_commit(*, user, job: ImportJob) -> ImportJob:
-    """Write a checked file. Only its PO's staff, only once, only if the check found no error."""
-    if not may_commit(user, job):
-        raise ActionRefused(_("Only the PO's own staff import its data."), code="forbidden")
-    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.VALIDATED).update(
-        status=ImportStatus.COMMITTING, phase="queued", rows_done=0, committed_by=user
-    )
-    if not claimed:
+    """Write a checked file. Only its PO's staff, only once, only if the check found no error: the
+    rule "commit" of the job's lifecycle (enterprises.lifecycles), which locks the row and checks it
+    is still "ready to import", so of two requests only one is taken."""
+    try:
+        lifecycle.apply(job, "commit", user)
+    except ActionRefused as exc:
+        if exc.is_forbidden:
+            raise Forbidden(_("Only the PO's own staff import its data.")) from None
         job.refresh_from_db()
         raise ActionRefused(
             _("This file cannot be imported now (its status: %(status)s).")
             % {"status": job.get_status_display()},
             code="wrong_state",
-        )
+        ) from None
     start(job.pk, commit=True)
     job.refresh_from_db()
     return job
@@ -94,17 +98,38 @@ def start(job_id: int, *, commit: bool) -> None:
         transaction.on_commit(lambda: run_import_job.delay(job_id, commit))
 
 
-def run_job(job_id: int, *, commit: bool) -> str:
-    """The task's body. A compare-and-set claims the job, so a redelivered task does nothing."""
+def _claim(job_id: int, *, commit: bool) -> bool:
+    """Whether this run takes the job, so that a redelivered task does nothing. A check claims a
+    pending job by the rule "check" (pending → validating: the engine locks the row and refuses a job
+    no longer pending). An import was moved to "importing" by the person who asked for it ("commit",
+    queued): a compare-and-set on its phase, not a change of state, claims it."""
     if commit:
-        claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.COMMITTING, phase="queued").update(
-            phase="checking"
+        return bool(
+            ImportJob.objects.filter(pk=job_id, status=ImportStatus.COMMITTING, phase="queued").update(
+                phase="checking"
+            )
         )
-    else:
-        claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.PENDING).update(
-            status=ImportStatus.VALIDATING, phase="checking"
-        )
-    if not claimed:
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return False
+    try:
+        lifecycle.apply(job, "check", None)
+    except ActionRefused:
+        return False
+    return True
+
+
+def _move(job_id: int, action: str, comment: str = "", **params) -> None:
+    """The portal moves the job on (the worker's own rules); a job moved meanwhile stays as it is."""
+    try:
+        lifecycle.apply(ImportJob.objects.get(pk=job_id), action, None, comment=comment, **params)
+    except ActionRefused as exc:
+        logger.warning("import job %s: %s refused: %s", job_id, action, exc)
+
+
+def run_job(job_id: int, *, commit: bool) -> str:
+    """The task's body: claim the job, check (or check and write) the file, store the result."""
+    if not _claim(job_id, commit=commit):
         return "skipped"
     job = ImportJob.objects.select_related("partner_organization", "created_by", "committed_by").get(
         pk=job_id
@@ -143,7 +168,7 @@ def run_job(job_id: int, *, commit: bool) -> str:
                 "The import stopped on an unexpected error (%(error)s); nothing was written. "
                 "Try again later; if it happens again, tell the PMU."
             ) % {"error": type(exc).__name__}
-        ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.FAILED, phase="", failure=failure)
+        _move(job_id, "fail", comment=failure)
         cache.delete(job.progress_cache_key)
         return "failed"
     _store(job_id, report, commit=commit)
@@ -152,29 +177,12 @@ def run_job(job_id: int, *, commit: bool) -> str:
 
 
 def _store(job_id: int, report: ImportReport, *, commit: bool) -> None:
-    now = timezone.now()
+    """The result, by the rule that leads to it; the report is stored by its effect."""
     if commit:
-        status = ImportStatus.DONE if report.committed else ImportStatus.INVALID
+        action = "finish" if report.committed else "find_errors"
     else:
-        status = ImportStatus.VALIDATED if report.ok else ImportStatus.INVALID
-    fields = {
-        "status": status,
-        "phase": "",
-        "rows_total": report.rows,
-        "rows_done": report.rows,
-        "created_count": report.created,
-        "updated_count": report.updated,
-        "unchanged_count": report.unchanged,
-        "error_count": report.error_count,
-        "duplicate_count": report.duplicates,
-        "errors": [error.as_dict() for error in report.errors],
-        "preview": report.preview,
-    }
-    if commit:
-        fields["committed_at"] = now
-    else:
-        fields["checked_at"] = now
-    ImportJob.objects.filter(pk=job_id).update(**fields)
+        action = "pass_check" if report.ok else "find_errors"
+    _move(job_id, action, report=report)
 
 
 def error_report_csv(job: ImportJob) -> bytes:

@@ -10,7 +10,7 @@ Stable keys (re-importing a row updates that record, never duplicates it):
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -19,10 +19,20 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from core import lifecycle
+from core.errors import ActionRefused
 from core.models import District, Division, SubSector, Upazila
 from enterprises import duplicates, services
-from enterprises.imports.base import Column, Importer, ImportReport, Planned, RowProblems
+from enterprises.imports.base import (
+    Column,
+    ImportAborted,
+    Importer,
+    ImportReport,
+    Planned,
+    RowProblems,
+)
 from enterprises.imports.files import RawRow
+from enterprises.lifecycles import status_action
 from enterprises.models import (
     GENDER_SYNONYMS,
     Adoption,
@@ -949,9 +959,50 @@ class FacilityImporter(ReferenceLookups, EnterpriseCodes, Importer):
     def describe(self, values: dict[str, Any]) -> str:
         return f"{values['name']} ({values['sub_project'].agreement_number})"
 
+    def extra_checks(self, plan: Planned, problems: RowProblems) -> None:
+        """A new status is a move of the facility's lifecycle: one the importing user may not take
+        is refused in the check already, on the row's status."""
+        if plan.action != "update" or "status" not in plan.before:
+            return
+        try:
+            rule = lifecycle.get_rule(
+                CommonServiceFacility, status_action(plan.before["status"], plan.values["status"])
+            )
+        except ActionRefused as exc:
+            problems.add("status", str(exc))
+            return
+        if not lifecycle.may_act(self.user, plan.instance, rule):
+            problems.add("status", str(lifecycle.refuse_who(rule, plan.instance)))
+
+    def write_fields(self) -> Iterable[str]:
+        # The status is never written in bulk: it moves through the engine (`write`).
+        return [name for name in super().write_fields() if name != "status"]
+
     def write(self, plans: list[Planned], report: ImportReport) -> None:
+        """The rows are written in bulk as they are, but for a new status: the facility keeps its
+        stored status (and opening date) until the rule leading to the new one is applied, row by
+        row, logged with the importing user. A refused move aborts the whole import."""
         self._served = {plan.key: plan.values["mes_served"] for plan in plans}
+        moves = []
+        for plan in plans:
+            if plan.action == "update" and "status" in plan.before:
+                facility = plan.instance
+                moves.append((plan, facility.status, facility.opened_on))
+                facility.status = plan.before["status"]
+                facility.opened_on = plan.before.get("opened_on", facility.opened_on)
         super().write(plans, report)
+        for plan, status, opened_on in moves:
+            try:
+                services.move_facility_status(
+                    user=self.user,
+                    facility=plan.instance,
+                    status=status,
+                    opened_on=opened_on,
+                    comment=_("Spreadsheet import, row %(row)s.") % {"row": plan.number},
+                )
+            except ActionRefused as exc:
+                report.add_error(plan.number, "status", str(exc))
+                raise ImportAborted from None
 
     def after_write(self, created: list, updated: list, report: ImportReport) -> None:
         """The MEs served by the chunk's facilities, all at once (replaced on update)."""

@@ -9,9 +9,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
@@ -24,9 +23,11 @@ from django.views import View
 
 from core.errors import ActionRefused
 from core.exports import export_or_refuse
+from core.lifecycle.views import report_refusal
 from enterprises.models import Adoption, CommonServiceFacility
 from enterprises.permissions import FieldDataReaderMixin
 from subprojects.models import Transition
+from subprojects.timeline import TimelineEntry, log_entries
 
 
 def programme_start_note() -> str:
@@ -71,6 +72,25 @@ def decisions_for(objects: list[Model], *actions: str) -> dict[int, list[Transit
     return found
 
 
+def timelines_for(objects: list[Model]) -> dict[int, list[TimelineEntry]]:
+    """The histories of objects of one kind shown together (the adoptions of an ME), oldest first,
+    by object id, in one query (`enterprises.decisions.decisions_of` gives one object's)."""
+    if not objects:
+        return {}
+    model = type(objects[0])
+    rows = (
+        Transition.objects.filter(
+            content_type=ContentType.objects.get_for_model(model), object_id__in=[obj.pk for obj in objects]
+        )
+        .select_related("actor")
+        .order_by("at", "pk")
+    )
+    found: dict[int, list] = {}
+    for row in rows:
+        found.setdefault(row.object_id, []).append(row)
+    return {object_id: log_entries(model, object_rows) for object_id, object_rows in found.items()}
+
+
 def style_form(form: forms.Form) -> forms.Form:
     """Bootstrap classes on a filter form's widgets (the filter bar is rendered by hand, not by
     crispy-forms)."""
@@ -96,9 +116,7 @@ def attach_errors(form: forms.Form, exc: ValidationError) -> None:
 
 def refuse(request: HttpRequest, exc: ActionRefused, back: str) -> HttpResponse:
     """A role that may not act gets 403; a refused action a message on the unchanged page."""
-    if exc.code == "forbidden":
-        raise PermissionDenied(exc.message)
-    messages.error(request, exc.message)
+    report_refusal(request, exc)
     return redirect(back)
 
 

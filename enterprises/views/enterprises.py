@@ -12,13 +12,16 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core import lifecycle
 from core.errors import ActionRefused
 from core.exports import export_or_refuse
+from core.lifecycle.views import raise_if_forbidden
 from core.models import Upazila
 from core.permissions import get_visible_or_404
 from core.uploads import file_response
 from enterprises import duplicates, recp, services
 from enterprises.charts import kpi_charts
+from enterprises.decisions import decisions_of
 from enterprises.exports import ENTERPRISE_RELATED, enterprise_columns
 from enterprises.filters import EnterpriseFilter
 from enterprises.forms import (
@@ -43,11 +46,11 @@ from enterprises.models import (
 from enterprises.permissions import can_enter_for, field_data_reader, is_independent_checker
 from enterprises.views.base import (
     attach_errors,
-    decisions_for,
     programme_start_note,
     querystring_without,
     refuse,
     style_form,
+    timelines_for,
     verification_text,
 )
 
@@ -153,10 +156,11 @@ def _detail_context(request: HttpRequest, enterprise: Enterprise) -> dict:
         .first()
     )
     adoptions = list(enterprise.adoptions.select_related("practice", "reported_by", "verified_by"))
-    decisions = decisions_for(adoptions, "verify")
+    # Each adoption's verification and its history (core.lifecycle's log rows), in one query.
+    histories = timelines_for(adoptions)
     for adoption in adoptions:
-        adoption.verification = verification_text(adoption)
-        adoption.decisions = decisions.get(adoption.pk, [])
+        adoption.verification_label = verification_text(adoption)
+        adoption.history = histories.get(adoption.pk, [])
     context = {
         "enterprise": enterprise,
         "supports": enterprise.financial_supports.all(),
@@ -165,7 +169,8 @@ def _detail_context(request: HttpRequest, enterprise: Enterprise) -> dict:
         "attendances": enterprise.attendances.select_related("session__module").order_by("-session__held_on"),
         "adoptions": adoptions,
         "profile": profile,
-        "profile_actions": recp.available_rules(user, profile) if profile else [],
+        "profile_actions": lifecycle.available_rules(user, profile) if profile else [],
+        "profile_history": decisions_of(profile) if profile else [],
         "comment_form": CommentForm(),
         "readings": readings,
         "charts": kpi_charts(readings),
@@ -291,8 +296,7 @@ def _record_form(request, enterprise, form_class, save, title, *, instance=None,
         except ValidationError as exc:
             attach_errors(form, exc)
         except ActionRefused as exc:
-            if exc.code == "forbidden":
-                raise PermissionDenied(exc.message) from None
+            raise_if_forbidden(exc)
             form.add_error(None, exc.message)
         else:
             messages.success(request, _("Saved."))
@@ -409,8 +413,7 @@ def adoption_verify(request: HttpRequest, pk: int) -> HttpResponse:
             comment=form.cleaned_data["comment"],
         )
     except ActionRefused as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from None
+        raise_if_forbidden(exc)
         return _detail_again(request, adoption, form, status=409, error=exc.message)
     messages.success(request, _("Adoption of %(code)s verified.") % {"code": adoption.practice.code})
     return redirect(back)
@@ -514,23 +517,24 @@ def profile_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     profile = RecpProfile.objects.filter(enterprise=enterprise).first()
     if profile is None:
         raise Http404
+    try:
+        rule = lifecycle.get_rule(RecpProfile, action)
+    except ActionRefused as exc:
+        raise PermissionDenied(str(exc)) from exc
     form = CommentForm(request.POST)
     form.is_valid()
     comment = form.cleaned_data.get("comment", "")
+    # The rule's own parameters (the validation date `on`), when given; the rule's guard checks them.
+    params = {name: form.cleaned_data[name] for name in rule.params if form.cleaned_data.get(name)}
     try:
-        recp.apply_profile_action(
-            user=request.user, profile=profile, action=action, comment=comment, on=form.cleaned_data.get("on")
-        )
+        lifecycle.apply(profile, action, request.user, comment=comment, **params)
     except ActionRefused as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from None
+        raise_if_forbidden(exc)
         # The page again, unchanged, with the reason and what was typed.
         context = _detail_context(request, enterprise)
-        context.update(action_error=exc.message, comment_form=CommentForm(initial={"comment": comment}))
+        context.update(action_error=str(exc), comment_form=CommentForm(initial={"comment": comment}))
         return render(request, "enterprises/enterprise_detail.html", context, status=409)
-    messages.success(
-        request, _("RECP profile: %(action)s done.") % {"action": recp.RULES_BY_ACTION[action].label}
-    )
+    messages.success(request, _("RECP profile: %(action)s done.") % {"action": rule.label})
     return redirect(enterprise.get_absolute_url() + "#recp-profile")
 
 

@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import ActionRefused
 from core.exports import XLSX_MIME
 from core.permissions import get_visible_or_404, is_po_staff
+from enterprises.decisions import decisions_of
 from enterprises.forms import ImportForm
 from enterprises.imports import IMPORTERS, template_csv, template_xlsx
-from enterprises.imports.jobs import create_job, error_report_csv, request_commit
+from enterprises.imports.jobs import create_job, error_report_csv, may_commit, request_commit
 from enterprises.models import ImportJob
 from enterprises.permissions import field_data_reader
 from enterprises.views.base import attach_errors, refuse
@@ -78,8 +79,9 @@ def _job_context(request: HttpRequest, job: ImportJob) -> dict:
     return {
         "job": job,
         "label": IMPORTERS[job.kind].label if job.kind in IMPORTERS else job.kind,
-        "can_commit": is_po_staff(request.user)
-        and request.user.partner_organization_id == job.partner_organization_id,
+        "can_commit": may_commit(request.user, job),
+        # Its history on the one engine: checked, import requested (by whom), imported or not.
+        "timeline": decisions_of(job),
     }
 
 

@@ -13,10 +13,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from core import lifecycle
 from core.errors import ActionRefused
+from core.lifecycle.views import raise_if_forbidden
 from core.permissions import get_visible_or_404, is_pmu, role_required
 from core.roles import Role
-from enterprises import clusters, duplicates, exports, filters
+from enterprises import clusters, exports, filters
+from enterprises.decisions import decisions_of
 from enterprises.forms import ClusterAcceptForm, ClusterEditForm, NoteForm
 from enterprises.models import Cluster, ClusterSuggestion, DuplicateSuspect, Enterprise, SuggestionStatus
 from enterprises.permissions import field_data_reader
@@ -87,35 +90,34 @@ def duplicate_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "suspect": suspect,
             "form": NoteForm(),
-            "can_resolve": is_pmu(request.user),
+            # The decisions this person may take now, from the rule table (duplicates.DUPLICATE_RULES).
+            "actions": {rule.action for rule in lifecycle.available_rules(request.user, suspect)},
+            "timeline": decisions_of(suspect),
         },
     )
 
 
-ACTIONS = {
-    "confirm": (
-        duplicates.confirm_duplicate,
-        _lazy("Confirmed: the later enterprise now counts as the earlier one."),
-    ),
-    "dismiss": (duplicates.dismiss_duplicate, _lazy("Dismissed: they are different enterprises.")),
-    "reopen": (duplicates.reopen_duplicate, _lazy("Reopened.")),
+DONE = {
+    "confirm": _lazy("Confirmed: the later enterprise now counts as the earlier one."),
+    "dismiss": _lazy("Dismissed: they are different enterprises."),
+    "reopen": _lazy("Reopened."),
 }
 
 
 @field_data_reader
 @require_POST
 def duplicate_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """One decision on a pair, through the engine; the note is the decision's comment."""
     suspect = get_visible_or_404(DuplicateSuspect.objects.all(), request.user, pk=pk)
-    if action not in ACTIONS:
+    if action not in DONE:
         raise PermissionDenied
     form = NoteForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    function, done = ACTIONS[action]
     try:
-        function(user=request.user, suspect=suspect, note=note)
+        lifecycle.apply(suspect, action, request.user, comment=note)
     except ActionRefused as exc:
         return refuse(request, exc, suspect.get_absolute_url())
-    messages.success(request, done)
+    messages.success(request, DONE[action])
     return redirect(suspect)
 
 
@@ -246,10 +248,11 @@ def suggestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
         },
     )
+    comment = request.POST.get("comment", "").strip()
     if request.method == "POST":
         if "dismiss" in request.POST:
             try:
-                clusters.dismiss_suggestion(user=request.user, suggestion=suggestion)
+                lifecycle.apply(suggestion, "dismiss", request.user, comment=comment)
             except ActionRefused as exc:
                 return refuse(request, exc, suggestion.get_absolute_url())
             messages.success(request, _("Suggestion dismissed; this group will not be proposed again."))
@@ -262,18 +265,24 @@ def suggestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     name=form.cleaned_data["name"],
                     member_ids=[int(i) for i in form.cleaned_data["members"]],
                     description=form.cleaned_data["description"],
+                    comment=comment,
                 )
             except ActionRefused as exc:
-                if exc.code == "forbidden":
-                    raise PermissionDenied(exc.message) from None
-                form.add_error(None, exc.message)
+                raise_if_forbidden(exc)
+                form.add_error(None, str(exc))
             else:
                 messages.success(request, _("Cluster %(name)s created.") % {"name": cluster.name})
                 return redirect(cluster)
     return render(
         request,
         "enterprises/suggestion_detail.html",
-        {"suggestion": suggestion, "members": members, "form": form},
+        {
+            "suggestion": suggestion,
+            "members": members,
+            "form": form,
+            "comment": comment,
+            "timeline": decisions_of(suggestion),
+        },
     )
 
 

@@ -24,8 +24,10 @@ from django.views import View
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ActionRefused
+from core.lifecycle.views import raise_if_forbidden
 from core.permissions import get_visible_or_404, is_pmu
 from enterprises import exports, filters, services
+from enterprises.decisions import decisions_of
 from enterprises.forms import (
     AssignModuleForm,
     CommentForm,
@@ -547,7 +549,8 @@ def _facility_page(
             "history": facility.history.select_related("history_user")[:10],
             "confirmation": confirmation_text(facility),
             "confirm_form": (confirm_form or CommentForm()) if may_confirm else None,
-            "decisions": decisions_for([facility], "confirm_operational").get(facility.pk, []),
+            # Its history on the one engine: each status reported and each confirmation.
+            "timeline": decisions_of(facility),
             "action_error": error,
         },
         status=status,
@@ -579,8 +582,7 @@ def facility_confirm(request: HttpRequest, pk: int) -> HttpResponse:
             comment=form.cleaned_data["comment"],
         )
     except ActionRefused as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from None
+        raise_if_forbidden(exc)
         # Read again: the refusal may come from a confirmation recorded meanwhile.
         return _facility_page(request, _facility(request, pk), form, status=409, error=exc.message)
     messages.success(request, _("Confirmed: %(name)s operates.") % {"name": facility.name})
@@ -590,7 +592,17 @@ def facility_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 def _facility_form(request: HttpRequest, facility: CommonServiceFacility | None) -> HttpResponse:
     def save(data: dict) -> CommonServiceFacility:
         data["mes_served"] = data.pop("mes_served_codes")
-        return services.save_facility(user=request.user, data=data, facility=facility)
+        comment = data.pop("status_comment", "")
+        try:
+            return services.save_facility(user=request.user, data=data, facility=facility, comment=comment)
+        except services.FieldLocked:
+            raise
+        except ActionRefused as exc:
+            # A change of status the facility's lifecycle refuses: on the status field, the form as
+            # typed (403 when it is about who asks).
+            if exc.is_forbidden:
+                raise services.FieldLocked("status", exc.message) from None
+            raise ValidationError({"status": exc.message}) from None
 
     return _object_form(
         request,

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -277,7 +278,22 @@ class MilestoneForm(forms.ModelForm):
         return year
 
 
-MilestoneFormSet = forms.modelformset_factory(Milestone, form=MilestoneForm, extra=3, can_delete=True)
+class BaseMilestoneFormSet(forms.BaseModelFormSet):
+    """Every row offers the same indicators: they are read once for the formset, not once per row."""
+
+    @cached_property
+    def indicator_choices(self) -> list:
+        return list(self.form.base_fields["indicator"].choices)
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        form.fields["indicator"].choices = self.indicator_choices
+        return form
+
+
+MilestoneFormSet = forms.modelformset_factory(
+    Milestone, form=MilestoneForm, formset=BaseMilestoneFormSet, extra=3, can_delete=True
+)
 
 
 class IndicatorMilestoneForm(MilestoneForm):

@@ -1,10 +1,12 @@
 // SMART Portal: small progressive enhancements. Everything works without this file.
 (function () {
   "use strict";
-  // Forms with data-confirm ask before submitting (e.g. irreversible transitions).
+  // A form, or the button that submits it, with data-confirm asks before submitting (e.g. irreversible
+  // transitions, locking one's scores). The button's question wins over the form's. Cancelling sends nothing.
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = form.getAttribute("data-confirm");
+    var submitter = event.submitter;
+    var question = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) {
       event.preventDefault();
     }

@@ -9,13 +9,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import Forbidden
 from core.models import User
-from core.permissions import ReadScopedWritePMU
-from core.roles import Role
 from subprojects import evaluation, workflow
 from subprojects.models import (
     AgendaItem,
@@ -28,6 +26,7 @@ from subprojects.models import (
     ScoreSheet,
     TecMeeting,
 )
+from subprojects.permissions import WritesNeed, is_tec_member, may_organise_meetings, require
 
 # A refusal of the scoring rules (ActionRefused) is answered by smart_portal.api.exception_handler:
 # 403 when it is about who asks, 409 otherwise.
@@ -62,11 +61,9 @@ class RubricSerializer(serializers.ModelSerializer):
         return evaluation.weights_total(list(rubric.criteria.all()))
 
     def validate_criteria(self, criteria):
-        total = evaluation.weights_total(criteria)
-        if total != evaluation.HUNDRED:
-            raise serializers.ValidationError(
-                _("The weights add up to %(total)s; they must add up to 100.") % {"total": f"{total:g}"}
-            )
+        error = evaluation.weights_error(criteria)
+        if error:
+            raise serializers.ValidationError(error)
         return criteria
 
 
@@ -98,8 +95,9 @@ class TecMeetingSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         chair = attrs.get("chair", getattr(self.instance, "chair", None))
         members = attrs.get("members", list(self.instance.members.all()) if self.instance else [])
-        if chair is not None and chair not in members:
-            raise serializers.ValidationError({"chair": _("The chair must be one of the members.")})
+        error = evaluation.chair_error(chair, members)
+        if error:
+            raise serializers.ValidationError({"chair": error})
         return attrs
 
 
@@ -167,7 +165,7 @@ class TecMeetingViewSet(
     """TEC meetings. Members see their meetings; the PMU organises them and sets their agendas."""
 
     serializer_class = TecMeetingSerializer
-    permission_classes = [ReadScopedWritePMU]
+    permission_classes = [WritesNeed.to(may_organise_meetings)]
 
     def get_queryset(self):
         return TecMeeting.objects.visible_to(self.request.user).prefetch_related(
@@ -240,7 +238,7 @@ class ConflictDeclarationViewSet(
     def perform_create(self, serializer):
         item = serializer.validated_data["agenda_item"]
         if not TecMeeting.objects.visible_to(self.request.user).filter(pk=item.meeting_id).exists():
-            raise PermissionDenied("Only members of the meeting declare for its agenda.")
+            raise Forbidden(_("Only members of the meeting declare for its agenda."))
         serializer.instance = evaluation.declare(
             user=self.request.user,
             item=item,
@@ -300,13 +298,12 @@ class ScoreSheetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     @extend_schema(request=ScoreSheetWriteSerializer, responses={200: ScoreSheetSerializer})
     def create(self, request: Request) -> Response:
-        if not request.user.has_role(Role.TEC_MEMBER):
-            raise PermissionDenied("Only TEC members score.")
+        require(is_tec_member(request.user), _("Only TEC members score."))
         payload = ScoreSheetWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         item = payload.validated_data["agenda_item"]
         if not TecMeeting.objects.visible_to(request.user).filter(pk=item.meeting_id).exists():
-            raise PermissionDenied("Only members of the meeting score its agenda.")
+            raise Forbidden(_("Only members of the meeting score its agenda."))
         values = {
             s["criterion"]: (s["value"], s.get("comment", "")) for s in payload.validated_data["scores"]
         }

@@ -3,8 +3,10 @@ what, when; transitions) are in subprojects.services and subprojects.workflow.""
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -22,10 +24,33 @@ from subprojects.models import (
     Call,
     CommittedResult,
     ConceptNote,
+    Financier,
     Proposal,
     SubProject,
 )
 from subprojects.validation import attachment_mime_type, budget_lines_error, targeting_errors
+
+
+class ModelRulesMixin:
+    """Validate with the model's own `clean()`: its rules, stated once on the model (with their check
+    constraints), answered as field errors (400) like the serializer's own."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        obj = copy.copy(self.instance) if isinstance(self.instance, model) else model()
+        for name, value in attrs.items():
+            try:
+                field = model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if field.concrete and not field.many_to_many:
+                setattr(obj, field.attname if field.is_relation else name, getattr(value, "pk", value))
+        try:
+            obj.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+        return attrs
 
 
 class AvailableActionSerializer(serializers.Serializer):
@@ -55,7 +80,7 @@ class ActionsMixin(serializers.Serializer):
         ]
 
 
-class CallSerializer(ActionsMixin, serializers.ModelSerializer):
+class CallSerializer(ModelRulesMixin, ActionsMixin, serializers.ModelSerializer):
     api_prefix = "calls"
     eligible_sectors = serializers.SlugRelatedField(
         slug_field="code", queryset=Sector.objects.all(), many=True, required=False
@@ -77,13 +102,6 @@ class CallSerializer(ActionsMixin, serializers.ModelSerializer):
             "available_actions",
         ]
         read_only_fields = ["status", "status_changed_at"]
-
-    def validate(self, attrs):
-        opens = attrs.get("opens_at", getattr(self.instance, "opens_at", None))
-        closes = attrs.get("closes_at", getattr(self.instance, "closes_at", None))
-        if opens and closes and closes <= opens:
-            raise serializers.ValidationError({"closes_at": _("The deadline must be after the opening.")})
-        return attrs
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
@@ -194,17 +212,12 @@ class BudgetLineSerializer(serializers.ModelSerializer):
         fields = ["id", "category", "description", "amount", "financier"]
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(ModelRulesMixin, serializers.ModelSerializer):
     id = serializers.IntegerField(required=False)
 
     class Meta:
         model = Activity
         fields = ["id", "description", "start_month", "end_month"]
-
-    def validate(self, attrs):
-        if attrs["end_month"] < attrs["start_month"]:
-            raise serializers.ValidationError({"end_month": _("An activity cannot end before it starts.")})
-        return attrs
 
 
 class CommittedResultSerializer(serializers.ModelSerializer):
@@ -265,7 +278,16 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
 
     @extend_schema_field(BudgetTotalsSerializer)
     def get_budget_totals(self, proposal: Proposal) -> dict[str, str]:
-        return BudgetTotalsSerializer(proposal.budget_totals()).data
+        lines = getattr(proposal, "_prefetched_objects_cache", {}).get("budget_lines")
+        if lines is None:
+            return BudgetTotalsSerializer(proposal.budget_totals()).data
+        # A list with its budget lines prefetched: the same sums, without a query per proposal.
+        totals = {financier: Decimal("0") for financier in Financier.values}
+        for line in lines:
+            if line.financier in totals:
+                totals[line.financier] += line.amount
+        totals["total"] = sum(totals.values(), Decimal("0"))
+        return BudgetTotalsSerializer(totals).data
 
     def validate_budget_lines(self, lines):
         # Proposals are only updated (an invitation creates them), so there is always an instance.
@@ -281,7 +303,7 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
         return results
 
 
-class SubProjectSerializer(ActionsMixin, serializers.ModelSerializer):
+class SubProjectSerializer(ModelRulesMixin, ActionsMixin, serializers.ModelSerializer):
     api_prefix = "sub-projects"
     partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     sector = serializers.SlugRelatedField(slug_field="code", read_only=True)
@@ -308,17 +330,6 @@ class SubProjectSerializer(ActionsMixin, serializers.ModelSerializer):
             "available_actions",
         ]
         read_only_fields = ["agreement_number", "proposal", "award_date", "status", "status_changed_at"]
-
-    def validate(self, attrs):
-        start = attrs.get("start_date", getattr(self.instance, "start_date", None))
-        end = attrs.get("end_date", getattr(self.instance, "end_date", None))
-        if start and end and end <= start:
-            raise serializers.ValidationError({"end_date": _("The end date must be after the start date.")})
-        return attrs
-
-
-class TransitionRequestSerializer(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class InviteRequestSerializer(serializers.Serializer):

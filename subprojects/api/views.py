@@ -3,72 +3,45 @@ answering 409 with the reason when it is not possible now and 403 when the role 
 
 from __future__ import annotations
 
-from django.db.models import Model
+from django.db.models import Prefetch
 from django.http import FileResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.permissions import ReadScopedWritePMU, is_pmu
-from core.roles import Role
-from smart_portal.api import ErrorSerializer
+from core.lifecycle import Rule
+from core.lifecycle.api import REFUSED, TransitionRequestSerializer, add_transition_actions
 from subprojects import evaluation, services, workflow
 from subprojects.api import serializers as s
 from subprojects.api.evaluation import DecisionRequestSerializer, MeetingRequestSerializer, RubricSerializer
 from subprojects.filters import ConceptNoteFilter, ProposalFilter, SubProjectFilter
-from subprojects.models import Attachment, Call, ConceptNote, Proposal, Rubric, SubProject
+from subprojects.models import AgendaItem, Attachment, Call, ConceptNote, Proposal, Rubric, SubProject
+from subprojects.permissions import (
+    MODEL_WRITES,
+    WritesNeed,
+    may_amend_sub_project,
+    may_change_deadline,
+    may_edit_call,
+    may_invite,
+    may_write_for_po,
+    require,
+)
 from subprojects.timeline import timeline
 from subprojects.views.attachments import attachment_response
 
-# A refused action (core.errors.ActionRefused) raised by the services is answered by the project's
-# exception handler: 403 when the role may not take it, 409 with the reason otherwise.
-REFUSED = {
-    403: OpenApiResponse(ErrorSerializer, description="Your role may not take this action."),
-    404: OpenApiResponse(description="Not found, or not visible to you."),
-    409: OpenApiResponse(ErrorSerializer, description="Not possible in the object's current state."),
-}
 
-
-def add_transition_actions(viewset: type[viewsets.GenericViewSet], model: type[Model]) -> None:
-    """One `@action` per rule of the transition table (award takes its terms)."""
-    for rule in workflow.rules_for(model):
-        if rule.action == "award":
-            request_serializer = s.AwardRequestSerializer
-        elif rule.action == "start_evaluation":
-            request_serializer = MeetingRequestSerializer
-        elif rule.effect == "record_decision":
-            request_serializer = DecisionRequestSerializer
-        else:
-            request_serializer = s.TransitionRequestSerializer
-
-        def handler(self, request: Request, pk=None, _rule=rule, _serializer=request_serializer):
-            obj = self.get_object()
-            # Who may act is answered (403) before what was sent is checked (400).
-            if not workflow.may_act(request.user, obj, _rule):
-                raise PermissionDenied(
-                    _("Your role does not allow “%(action)s” on %(object)s.")
-                    % {"action": _rule.label, "object": obj.reference}
-                )
-            payload = _serializer(data=request.data)
-            payload.is_valid(raise_exception=True)
-            params = dict(payload.validated_data)
-            comment = params.pop("comment", "")
-            updated = workflow.apply(obj, _rule.action, request.user, comment=comment, **params)
-            return Response(self.get_serializer(self.get_queryset().get(pk=updated.pk)).data)
-
-        handler.__name__ = rule.action
-        handler.__doc__ = f"{rule.label}: {', '.join(sorted(rule.sources))} → {rule.target}."
-        decorated = extend_schema(
-            request=request_serializer,
-            responses={200: viewset.serializer_class, **REFUSED},
-            summary=str(rule.label),
-        )(action(detail=True, methods=["post"], url_path=rule.action.replace("_", "-"))(handler))
-        setattr(viewset, rule.action, decorated)
+def _request_serializer(rule: Rule) -> type:
+    """What each action of the sub-project tables takes (award takes its terms)."""
+    if rule.action == "award":
+        return s.AwardRequestSerializer
+    if rule.action == "start_evaluation":
+        return MeetingRequestSerializer
+    if rule.effect == "record_decision":
+        return DecisionRequestSerializer
+    return TransitionRequestSerializer
 
 
 class HistoryMixin:
@@ -104,17 +77,6 @@ class AttachmentsMixin:
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
 
-class POStaffWrites(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS or getattr(view, "action", None) not in {
-            "create",
-            "update",
-            "partial_update",
-        }:
-            return True
-        return request.user.has_role(Role.PO_STAFF)
-
-
 class CallViewSet(
     HistoryMixin,
     mixins.ListModelMixin,
@@ -126,7 +88,7 @@ class CallViewSet(
     """Calls for concept notes. PMU officers create and edit them (closed calls are final)."""
 
     serializer_class = s.CallSerializer
-    permission_classes = [ReadScopedWritePMU]
+    permission_classes = [WritesNeed.to(may_edit_call)]
     filterset_fields = ["status"]
     search_fields = ["reference", "title"]
 
@@ -149,8 +111,6 @@ class CallViewSet(
         rubric = evaluation.rubric_for(self.get_object())
         if request.method == "GET":
             return Response(RubricSerializer(rubric).data)
-        if not is_pmu(request.user):
-            raise PermissionDenied("Only PMU officers edit rubrics.")
         payload = RubricSerializer(rubric, data=request.data)
         payload.is_valid(raise_exception=True)
         evaluation.save_rubric(
@@ -178,7 +138,8 @@ class ConceptNoteViewSet(
     """
 
     serializer_class = s.ConceptNoteSerializer
-    permission_classes = [IsAuthenticated, POStaffWrites]
+    # PO staff write notes; whose note, and whether it is still a draft, the service checks (403/409).
+    permission_classes = [WritesNeed.to(may_write_for_po, actions=MODEL_WRITES)]
     filterset_class = ConceptNoteFilter
     search_fields = ["title"]
     ordering_fields = ["status_changed_at", "submitted_at", "created_at"]
@@ -208,8 +169,7 @@ class ConceptNoteViewSet(
     def invite(self, request: Request, pk=None) -> Response:
         """PMU invites a shortlisted note to a full proposal (pre-filled from the note)."""
         note = self.get_object()
-        if not is_pmu(request.user):
-            raise PermissionDenied("Only PMU officers invite proposals.")
+        require(may_invite(request.user), _("Only PMU officers invite proposals."))
         payload = s.InviteRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         proposal = workflow.invite_proposal(note, request.user, **payload.validated_data)
@@ -231,7 +191,7 @@ class ProposalViewSet(
     draft (editing an invited proposal starts it); everyone else acts through transitions."""
 
     serializer_class = s.ProposalSerializer
-    permission_classes = [IsAuthenticated, POStaffWrites]
+    permission_classes = [WritesNeed.to(may_write_for_po, actions=MODEL_WRITES)]
     filterset_class = ProposalFilter
     search_fields = ["title"]
     ordering_fields = ["status_changed_at", "submitted_at", "deadline"]
@@ -250,6 +210,9 @@ class ProposalViewSet(
                 "budget_lines",
                 "activities",
                 "committed_results",
+                # Who may record the committee's decision (available_actions) reads the current
+                # agenda item: see evaluation.current_agenda_item().
+                Prefetch("agenda_items", queryset=AgendaItem.objects.select_related("meeting")),
             )
             .order_by("status_changed_at", "pk")
         )
@@ -272,8 +235,7 @@ class ProposalViewSet(
     def deadline(self, request: Request, pk=None) -> Response:
         """PMU changes the submission deadline of a proposal not yet submitted."""
         proposal = self.get_object()
-        if not is_pmu(request.user):
-            raise PermissionDenied("Only PMU officers change proposal deadlines.")
+        require(may_change_deadline(request.user), _("Only PMU officers change proposal deadlines."))
         payload = s.DeadlineRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.change_proposal_deadline(user=request.user, proposal=proposal, **payload.validated_data)
@@ -290,7 +252,7 @@ class SubProjectViewSet(
     """Awarded sub-projects (created by `proposals/<id>/award/`). PMU officers amend them."""
 
     serializer_class = s.SubProjectSerializer
-    permission_classes = [ReadScopedWritePMU]
+    permission_classes = [WritesNeed.to(may_amend_sub_project)]
     filterset_class = SubProjectFilter
     search_fields = ["agreement_number", "title"]
 
@@ -322,7 +284,7 @@ class AttachmentViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, vie
         return attachment_response(self.get_object())
 
 
-add_transition_actions(CallViewSet, Call)
-add_transition_actions(ConceptNoteViewSet, ConceptNote)
-add_transition_actions(ProposalViewSet, Proposal)
-add_transition_actions(SubProjectViewSet, SubProject)
+add_transition_actions(CallViewSet, Call, _request_serializer)
+add_transition_actions(ConceptNoteViewSet, ConceptNote, _request_serializer)
+add_transition_actions(ProposalViewSet, Proposal, _request_serializer)
+add_transition_actions(SubProjectViewSet, SubProject, _request_serializer)

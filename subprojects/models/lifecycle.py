@@ -502,6 +502,12 @@ class Activity(models.Model):
     def __str__(self) -> str:
         return self.description
 
+    def clean(self) -> None:
+        # The check constraint, said on the field (forms and the API show it there).
+        super().clean()
+        if self.start_month and self.end_month and self.end_month < self.start_month:
+            raise ValidationError({"end_month": _("An activity cannot end before it starts.")})
+
 
 class ResultIndicator(models.TextChoices):
     """The results framework of SPEC 6, to which a proposal commits."""
@@ -595,6 +601,12 @@ class SubProject(WorkflowObject):
 
     def get_absolute_url(self) -> str:
         return reverse("subprojects:subproject-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        # The check constraint, said on the field (forms, the API and the award show it there).
+        super().clean()
+        if self.start_date and self.end_date and self.end_date <= self.start_date:
+            raise ValidationError({"end_date": _("The end date must be after the start date.")})
 
     @property
     def reference(self) -> str:

@@ -9,11 +9,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
-from core.permissions import get_visible_or_404, is_pmu, is_po_staff, role_required
-from core.roles import Role
+from core.permissions import get_visible_or_404
 from subprojects import services
 from subprojects.forms import CallForm
 from subprojects.models import Call, ConceptNote, NoteStatus
+from subprojects.permissions import may_edit_call, may_write_for_po, page_requires
 from subprojects.views.common import handle_transition, render_object_page, report_refusal
 
 
@@ -25,19 +25,19 @@ def call_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "subprojects/call_list.html",
-        {"calls": calls.order_by("-opens_at"), "can_create": is_pmu(request.user)},
+        {"calls": calls.order_by("-opens_at"), "can_create": may_edit_call(request.user)},
     )
 
 
 def _call_page(request: HttpRequest, call: Call, **kwargs) -> HttpResponse:
     user = request.user
-    context: dict = {"call": call, "can_edit": is_pmu(user) and call.is_editable}
+    context: dict = {"call": call, "can_edit": may_edit_call(user) and call.is_editable}
     if user.sees_whole_programme:
         counts = dict(
             ConceptNote.objects.filter(call=call).values_list("status").annotate(n=Count("pk")).order_by()
         )
         context["note_counts"] = [(label, counts.get(value, 0)) for value, label in NoteStatus.choices]
-    if is_po_staff(user):
+    if may_write_for_po(user):
         context["my_notes"] = ConceptNote.objects.filter(
             call=call, partner_organization_id=user.partner_organization_id
         )
@@ -51,7 +51,7 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _call_page(request, call)
 
 
-@role_required(Role.PMU_OFFICER)
+@page_requires(may_edit_call)
 def call_create(request: HttpRequest) -> HttpResponse:
     form = CallForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -63,7 +63,7 @@ def call_create(request: HttpRequest) -> HttpResponse:
     return render(request, "subprojects/call_form.html", {"form": form})
 
 
-@role_required(Role.PMU_OFFICER)
+@page_requires(may_edit_call)
 def call_edit(request: HttpRequest, pk: int) -> HttpResponse:
     call = get_visible_or_404(Call.objects.all(), request.user, pk=pk)
     form = CallForm(request.POST or None, instance=call)

@@ -3,49 +3,20 @@ lists with filters, pagination and CSV/XLSX export."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.shortcuts import render
 
-from core.errors import ActionRefused
 from core.exports import Column, export_or_refuse
-from core.permissions import get_visible_or_404
-from subprojects import workflow
-from subprojects.forms import TransitionForm
+from core.lifecycle.views import (  # noqa: F401  (the lifecycle pages import them from here)
+    action_buttons,
+    handle_transition,
+    report_refusal,
+)
 from subprojects.timeline import timeline
 
 PAGE_SIZE = 25
-
-
-URL_PREFIX = {"call": "call", "conceptnote": "note", "proposal": "proposal", "subproject": "subproject"}
-
-
-def report_refusal(request: HttpRequest, exc: ActionRefused) -> None:
-    """A role that may not act gets 403; any other refusal becomes a message for the page."""
-    if exc.code == "forbidden":
-        raise PermissionDenied(str(exc)) from exc
-    messages.error(request, str(exc))
-
-
-def action_buttons(user, obj: Model, exclude: tuple[str, ...] = ()) -> list[dict]:
-    """The transitions this user may take now, each with its own comment form."""
-    prefix = URL_PREFIX[obj._meta.model_name]
-    return [
-        {
-            "rule": rule,
-            "form": TransitionForm(prefix=rule.action),
-            "url": reverse(f"subprojects:{prefix}-transition", args=[obj.pk, rule.action]),
-        }
-        for rule in workflow.available_rules(user, obj)
-        if rule.action not in exclude
-    ]
 
 
 def render_object_page(
@@ -59,11 +30,9 @@ def render_object_page(
     typed_comment: str = "",
     exclude_actions: tuple[str, ...] = (),
 ) -> HttpResponse:
-    actions = action_buttons(request.user, obj, exclude_actions)
-    for action in actions:
-        if action["rule"].action == failed_action:
-            action["form"] = TransitionForm(prefix=failed_action, initial={"comment": typed_comment})
-            action["open"] = True
+    actions = action_buttons(
+        request.user, obj, exclude_actions, failed_action=failed_action, typed_comment=typed_comment
+    )
     return render(
         request,
         template,
@@ -75,39 +44,6 @@ def render_object_page(
             **context,
         },
     )
-
-
-def handle_transition(
-    request: HttpRequest,
-    queryset: QuerySet,
-    pk: int,
-    action: str,
-    show_page: Callable[..., HttpResponse],
-) -> HttpResponse:
-    """POST a transition from an object page. Wrong role: 403; not possible now: the page again,
-    unchanged, with the reason and the comment as typed."""
-    obj = get_visible_or_404(queryset, request.user, pk=pk)
-    try:
-        rule = workflow.get_rule(type(obj), action)
-    except ActionRefused as exc:
-        raise PermissionDenied(str(exc)) from exc
-    if not workflow.may_act(request.user, obj, rule):
-        raise PermissionDenied
-    comment = request.POST.get(f"{action}-comment", "")
-    try:
-        workflow.apply(obj, action, request.user, comment=comment)
-    except ActionRefused as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(str(exc)) from exc
-        obj.refresh_from_db()
-        return show_page(obj, error=str(exc), failed_action=action, typed_comment=comment)
-    obj.refresh_from_db()
-    messages.success(
-        request,
-        _("%(ref)s: %(action)s done. It is now %(state)s.")
-        % {"ref": obj.reference, "action": rule.label, "state": obj.get_status_display()},
-    )
-    return redirect(obj.get_absolute_url())
 
 
 def list_page(

@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
-from core.permissions import get_visible_or_404, is_pmu, role_required
-from core.roles import Role
+from core.lifecycle.views import raise_if_forbidden
+from core.permissions import get_visible_or_404
 from subprojects import evaluation, workflow
 from subprojects.evaluation_forms import (
     AgendaForm,
@@ -31,12 +31,18 @@ from subprojects.evaluation_forms import (
     TecMeetingForm,
 )
 from subprojects.models import AgendaItem, Call, Condition, Proposal, ProposalStatus, TecMeeting
-
-
-def _forbidden_or_message(request: HttpRequest, exc: ActionRefused) -> None:
-    if exc.code == "forbidden":
-        raise PermissionDenied(str(exc)) from exc
-    messages.error(request, str(exc))
+from subprojects.permissions import (
+    is_tec_member,
+    may_add_evidence,
+    may_decide,
+    may_edit_rubric,
+    may_meet_conditions,
+    may_organise_meetings,
+    may_override_decision,
+    may_score,
+    page_requires,
+)
+from subprojects.views.common import report_refusal
 
 
 def _attempt(request: HttpRequest, action: Callable[[], object], success: str) -> None:
@@ -44,17 +50,9 @@ def _attempt(request: HttpRequest, action: Callable[[], object], success: str) -
     try:
         action()
     except ActionRefused as exc:
-        _forbidden_or_message(request, exc)
+        report_refusal(request, exc)
     else:
         messages.success(request, success)
-
-
-def _may_decide(user, proposal: Proposal) -> bool:
-    return any(
-        workflow.may_act(user, proposal, rule)
-        for rule in workflow.rules_for(Proposal)
-        if rule.effect == "record_decision"
-    )
 
 
 # --- Rubric ---------------------------------------------------------------------------------------
@@ -65,7 +63,7 @@ def rubric(request: HttpRequest, call_pk: int) -> HttpResponse:
     call = get_visible_or_404(Call.objects.all(), request.user, pk=call_pk)
     rubric_obj = evaluation.rubric_for(call)
     locked = evaluation.rubric_is_locked(rubric_obj)
-    editable = is_pmu(request.user) and not locked
+    editable = may_edit_rubric(request.user) and not locked
     data = request.POST if request.method == "POST" else None
     if data is not None and not editable:
         raise PermissionDenied
@@ -82,7 +80,7 @@ def rubric(request: HttpRequest, call_pk: int) -> HttpResponse:
                 criteria=rows,
             )
         except ActionRefused as exc:
-            _forbidden_or_message(request, exc)
+            report_refusal(request, exc)
         else:
             messages.success(request, _("Rubric of %(call)s saved.") % {"call": call.reference})
             return redirect("subprojects:rubric", call_pk=call.pk)
@@ -114,11 +112,13 @@ def _meetings(user):
 
 @login_required
 def meeting_list(request: HttpRequest) -> HttpResponse:
-    if not (request.user.sees_whole_programme or request.user.has_role(Role.TEC_MEMBER)):
+    if not (request.user.sees_whole_programme or is_tec_member(request.user)):
         raise PermissionDenied
     meetings = _meetings(request.user).annotate(items=Count("agenda", distinct=True)).order_by("-held_on")
     return render(
-        request, "subprojects/meeting_list.html", {"meetings": meetings, "can_create": is_pmu(request.user)}
+        request,
+        "subprojects/meeting_list.html",
+        {"meetings": meetings, "can_create": may_organise_meetings(request.user)},
     )
 
 
@@ -152,14 +152,17 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "meeting": meeting,
         "rows": _agenda_rows(request.user, meeting),
-        "can_edit": is_pmu(request.user),
+        "can_edit": may_organise_meetings(request.user),
+        "can_see_minutes": evaluation.may_see_minutes(
+            request.user, evaluation.consolidate_many(list(meeting.agenda.all())).values()
+        ),
     }
-    if is_pmu(request.user):
+    if context["can_edit"]:
         context["agenda_form"] = AgendaForm()
     return render(request, "subprojects/meeting_detail.html", context)
 
 
-@role_required(Role.PMU_OFFICER)
+@page_requires(may_organise_meetings)
 def meeting_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     meeting = get_object_or_404(TecMeeting, pk=pk) if pk else None
     form = TecMeetingForm(request.POST or None, instance=meeting)
@@ -175,7 +178,7 @@ def meeting_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.PMU_OFFICER)
+@page_requires(may_organise_meetings)
 def meeting_add_to_agenda(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = get_object_or_404(TecMeeting, pk=pk)
     form = AgendaForm(request.POST)
@@ -192,7 +195,7 @@ def meeting_add_to_agenda(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.PMU_OFFICER)
+@page_requires(may_organise_meetings)
 def proposal_to_agenda(request: HttpRequest, pk: int) -> HttpResponse:
     """From a proposal's page: put it on a chosen meeting's agenda."""
     proposal = get_visible_or_404(Proposal.objects.all(), request.user, pk=pk)
@@ -208,7 +211,7 @@ def proposal_to_agenda(request: HttpRequest, pk: int) -> HttpResponse:
 # --- A member's work ------------------------------------------------------------------------------
 
 
-@role_required(Role.TEC_MEMBER)
+@page_requires(is_tec_member)
 def my_evaluations(request: HttpRequest) -> HttpResponse:
     rows = [
         {
@@ -235,7 +238,7 @@ def _visible_item(user, pk: int) -> AgendaItem:
 
 def _item_page(request: HttpRequest, item: AgendaItem, **forms) -> HttpResponse:
     user = request.user
-    is_member = evaluation.is_member(user, item)
+    is_member = may_score(user, item)
     declaration = evaluation.declaration_of(user, item) if is_member else None
     sheet = evaluation.sheet_of(user, item) if is_member else None
     consolidation = evaluation.consolidate(item)
@@ -252,7 +255,7 @@ def _item_page(request: HttpRequest, item: AgendaItem, **forms) -> HttpResponse:
         "open_for_scoring": open_for_scoring,
         "decision": getattr(item, "decision", None),
         "consolidation": consolidation if evaluation.may_see_consolidation(user, consolidation) else None,
-        "can_decide": open_for_scoring and _may_decide(user, item.proposal),
+        "can_decide": open_for_scoring and may_decide(user, item.proposal),
     }
     if is_member and open_for_scoring and declaration is None:
         context["declaration_form"] = forms.get("declaration_form") or DeclarationForm()
@@ -276,7 +279,7 @@ def agenda_item(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.TEC_MEMBER)
+@page_requires(is_tec_member)
 def declare(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request.user, pk)
     form = DeclarationForm(request.POST)
@@ -296,7 +299,7 @@ def declare(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.TEC_MEMBER)
+@page_requires(is_tec_member)
 def score(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request.user, pk)
     criteria = list(item.proposal.call.rubric.criteria.all())
@@ -314,7 +317,7 @@ def score(request: HttpRequest, pk: int) -> HttpResponse:
             submit=submit,
         )
     except ActionRefused as exc:
-        _forbidden_or_message(request, exc)
+        report_refusal(request, exc)
         return _item_page(request, item, score_form=form)
     if submit:
         messages.success(
@@ -329,10 +332,10 @@ def score(request: HttpRequest, pk: int) -> HttpResponse:
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request.user, pk)
     proposal = item.proposal
-    if not _may_decide(request.user, proposal):
+    if not may_decide(request.user, proposal):
         raise PermissionDenied
     consolidation = evaluation.consolidate(item)
-    allow_override = evaluation.is_chair(request.user, item) and not consolidation.complete
+    allow_override = may_override_decision(request.user, item) and not consolidation.complete
     form = DecisionForm(request.POST or None, allow_override=allow_override)
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -346,8 +349,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
                 override_reason=form.cleaned_data.get("override_reason", ""),
             )
         except ActionRefused as exc:
-            if exc.code == "forbidden":
-                raise PermissionDenied(str(exc)) from exc
+            raise_if_forbidden(exc)
             error = str(exc)
         else:
             messages.success(request, _("Decision on %(spp)s recorded.") % {"spp": proposal.reference})
@@ -406,10 +408,14 @@ def proposal_page_extension(request: HttpRequest, proposal: Proposal) -> dict:
     context: dict = {
         "conditions": list(proposal.conditions.select_related("met_by")),
         "agenda_items": list(proposal.agenda_items.select_related("meeting", "decision")),
-        "can_meet_conditions": evaluation.may_meet_conditions(user, proposal),
-        "can_add_evidence": evaluation.may_add_evidence(user, proposal),
+        "can_meet_conditions": may_meet_conditions(user) and proposal.status != ProposalStatus.AWARDED,
+        "can_add_evidence": may_add_evidence(user, proposal),
+        # A PO (or a TEC member not on that meeting) sees the evaluation's outcome, not the agenda item.
+        "visible_meeting_ids": set(
+            TecMeeting.objects.visible_to(user).filter(agenda__proposal=proposal).values_list("pk", flat=True)
+        ),
     }
-    context["can_put_on_agenda"] = is_pmu(user) and proposal.status == ProposalStatus.SUBMITTED
+    context["can_put_on_agenda"] = may_organise_meetings(user) and proposal.status == ProposalStatus.SUBMITTED
     if context["can_put_on_agenda"]:
         # Meetings still to come (or today's): a proposal is not put on a past meeting's agenda.
         context["meetings_for_agenda"] = TecMeeting.objects.filter(

@@ -10,12 +10,12 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
 from core.exports import Column
-from core.permissions import get_visible_or_404, is_pmu, role_required
-from core.roles import Role
+from core.permissions import get_visible_or_404
 from subprojects import services, workflow
 from subprojects.filters import ConceptNoteFilter
 from subprojects.forms import AttachmentForm, ConceptNoteForm, InviteForm
 from subprojects.models import Call, CallStatus, ConceptNote, NoteStatus, Proposal
+from subprojects.permissions import may_edit_note, may_invite, may_write_for_po, page_requires
 from subprojects.validation import concept_note_problems
 from subprojects.views.common import handle_transition, list_page, render_object_page, report_refusal
 
@@ -67,11 +67,10 @@ def _note_page(request: HttpRequest, note: ConceptNote, **kwargs) -> HttpRespons
     proposal = Proposal.objects.visible_to(user).filter(concept_note=note).first()
     context = {
         "note": note,
-        "can_edit": note.is_editable
-        and workflow.may_act(user, note, workflow.get_rule(ConceptNote, "submit")),
+        "can_edit": note.is_editable and may_edit_note(user, note),
         "attachment_form": AttachmentForm(),
         "proposal": proposal,
-        "can_invite": is_pmu(user) and note.status == NoteStatus.SHORTLISTED and proposal is None,
+        "can_invite": may_invite(user) and note.status == NoteStatus.SHORTLISTED and proposal is None,
     }
     if context["can_edit"]:
         context["problems"] = concept_note_problems(note)
@@ -90,7 +89,7 @@ def note_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _note_page(request, note)
 
 
-@role_required(Role.PO_STAFF)
+@page_requires(may_write_for_po)
 def note_create(request: HttpRequest, call_pk: int) -> HttpResponse:
     call = get_visible_or_404(Call.objects.all(), request.user, pk=call_pk)
     if not call.accepts_submissions():
@@ -112,7 +111,7 @@ def note_create(request: HttpRequest, call_pk: int) -> HttpResponse:
     return render(request, "subprojects/note_form.html", {"form": form, "call": call})
 
 
-@role_required(Role.PO_STAFF)
+@page_requires(may_write_for_po)
 def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
     note = get_visible_or_404(ConceptNote.objects.select_related("call"), request.user, pk=pk)
     if not note.is_editable:
@@ -146,7 +145,7 @@ def note_transition(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     )
 
 
-@role_required(Role.PMU_OFFICER)
+@page_requires(may_invite)
 def note_invite(request: HttpRequest, pk: int) -> HttpResponse:
     note = get_visible_or_404(_notes(request.user), request.user, pk=pk)
     form = InviteForm(request.POST or None)

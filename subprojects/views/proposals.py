@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
 from core.exports import Column
-from core.permissions import get_visible_or_404, is_pmu, role_required
-from core.roles import Role
+from core.lifecycle.views import raise_if_forbidden
+from core.permissions import get_visible_or_404, has_role
 from subprojects import services, workflow
 from subprojects.filters import ProposalFilter
 from subprojects.forms import (
@@ -25,7 +25,8 @@ from subprojects.forms import (
     DeadlineForm,
     ProposalForm,
 )
-from subprojects.models import Financier, Proposal, ProposalStatus
+from subprojects.models import ConceptNote, Financier, Proposal, ProposalStatus, SubProject
+from subprojects.permissions import may_change_deadline, may_edit_proposal, may_write_for_po, page_requires
 from subprojects.validation import proposal_problems
 from subprojects.views import evaluation
 from subprojects.views.common import handle_transition, list_page, render_object_page, report_refusal
@@ -82,18 +83,19 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
 
 def _proposal_page(request: HttpRequest, proposal: Proposal, **kwargs) -> HttpResponse:
     user = request.user
-    can_edit = proposal.is_editable and workflow.may_act(
-        user, proposal, workflow.get_rule(Proposal, "submit")
-    )
+    can_edit = proposal.is_editable and may_edit_proposal(user, proposal)
     context = {
         "proposal": proposal,
         "totals": proposal.budget_totals(),
         "financiers": Financier.choices,
         "can_edit": can_edit,
-        "can_change_deadline": is_pmu(user) and proposal.awaits_submission,
+        "can_change_deadline": may_change_deadline(user) and proposal.awaits_submission,
         "attachment_form": AttachmentForm(),
         "deadline_passed": proposal.deadline < timezone.now(),
         "can_award": any(rule.action == "award" for rule in workflow.available_rules(user, proposal)),
+        # Link only what the user may open: a TEC member sees the proposal, not the PO's note or sub-project.
+        "note_visible": ConceptNote.objects.visible_to(user).filter(pk=proposal.concept_note_id).exists(),
+        "visible_sub_project": SubProject.objects.visible_to(user).filter(proposal=proposal).first(),
     }
     if can_edit:
         context["problems"] = proposal_problems(proposal)
@@ -133,7 +135,7 @@ def proposal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _proposal_page(request, proposal)
 
 
-@role_required(Role.PO_STAFF)
+@page_requires(may_write_for_po)
 def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = get_visible_or_404(_proposals(request.user), request.user, pk=pk)
     if not proposal.is_editable:
@@ -181,7 +183,12 @@ def proposal_transition(request: HttpRequest, pk: int, action: str) -> HttpRespo
     )
 
 
-@role_required(Role.PKSF_APPROVER)
+def _may_open_award_page(user) -> bool:
+    """The roles of the award rule (the engine checks the rest when the award is posted)."""
+    return has_role(user, *workflow.get_rule(Proposal, "award").roles)
+
+
+@page_requires(_may_open_award_page)
 def proposal_award(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = get_visible_or_404(_proposals(request.user), request.user, pk=pk)
     totals = proposal.budget_totals()
@@ -197,6 +204,7 @@ def proposal_award(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             workflow.apply(proposal, "award", request.user, comment=form.cleaned_data["comment"], **terms)
         except ActionRefused as exc:
+            raise_if_forbidden(exc)
             error = str(exc)
         else:
             proposal.refresh_from_db()
@@ -218,7 +226,7 @@ def proposal_award(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@role_required(Role.PMU_OFFICER)
+@page_requires(may_change_deadline)
 def proposal_deadline(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = get_visible_or_404(_proposals(request.user), request.user, pk=pk)
     form = DeadlineForm(request.POST or None, initial={"deadline": proposal.deadline})
@@ -228,6 +236,7 @@ def proposal_deadline(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user, proposal=proposal, deadline=form.cleaned_data["deadline"]
             )
         except ActionRefused as exc:
+            raise_if_forbidden(exc)
             form.add_error("deadline", str(exc))
         else:
             messages.success(request, _("The deadline of %(ref)s is changed.") % {"ref": proposal.reference})

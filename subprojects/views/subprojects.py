@@ -10,12 +10,12 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
 from core.exports import Column
-from core.permissions import get_visible_or_404, is_pmu, role_required
-from core.roles import Role
+from core.permissions import get_visible_or_404
 from subprojects import services
 from subprojects.filters import SubProjectFilter
 from subprojects.forms import SubProjectForm
 from subprojects.models import SubProject
+from subprojects.permissions import may_amend_sub_project, page_requires
 from subprojects.views.common import handle_transition, list_page, render_object_page, report_refusal
 
 SUB_PROJECT_COLUMNS = [
@@ -53,7 +53,10 @@ def sub_project_list(request: HttpRequest) -> HttpResponse:
 
 
 def _sub_project_page(request: HttpRequest, sub_project: SubProject, **kwargs) -> HttpResponse:
-    context = {"sub_project": sub_project, "can_edit": is_pmu(request.user) and sub_project.is_amendable}
+    context = {
+        "sub_project": sub_project,
+        "can_edit": may_amend_sub_project(request.user) and sub_project.is_amendable,
+    }
     return render_object_page(request, "subprojects/subproject_detail.html", sub_project, context, **kwargs)
 
 
@@ -62,7 +65,7 @@ def sub_project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _sub_project_page(request, get_visible_or_404(_sub_projects(request.user), request.user, pk=pk))
 
 
-@role_required(Role.PMU_OFFICER)
+@page_requires(may_amend_sub_project)
 def sub_project_edit(request: HttpRequest, pk: int) -> HttpResponse:
     sub_project = get_visible_or_404(_sub_projects(request.user), request.user, pk=pk)
     form = SubProjectForm(request.POST or None, instance=sub_project)

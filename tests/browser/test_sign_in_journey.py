@@ -1,10 +1,7 @@
-import io
-
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
-from core.demo import DEMO_PASSWORD, DEMO_POS, DEMO_USERS
+from demo.core import DEMO_PASSWORD, DEMO_POS, DEMO_USERS
 
 PO_NAMES = {code: name for code, name, *_rest in DEMO_POS}
 
@@ -12,8 +9,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 
 @pytest.fixture
-def demo_data():
-    call_command("seed_demo", "--force", stdout=io.StringIO())
+def demo_data(demo_data_committed):
+    """The demo programme (tests/conftest.py: on SQLite a copy of the one seeded once per process)."""
+    return demo_data_committed
 
 
 def test_every_demo_login_lands_on_its_role_home_page(demo_data, sign_in, live_server):

@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from core import lifecycle
 from core.errors import ActionRefused
+from core.lifecycle import transitions_of
 from enterprises import clusters
 from enterprises.clusters import KM_PER_DEGREE, Point, find_groups
 from enterprises.models import Cluster, ClusterSuggestion, Enterprise, SuggestionStatus
@@ -90,7 +92,7 @@ def test_suggest_stores_the_group_and_a_dismissed_group_is_not_proposed_again(bh
     assert suggestion.member_count == 12
     assert suggestion.sub_sector == sub_sector("leather-products")
 
-    clusters.dismiss_suggestion(user=pmu, suggestion=suggestion)
+    lifecycle.apply(suggestion, "dismiss", pmu)
 
     assert clusters.suggest() == 0
 
@@ -124,8 +126,12 @@ def test_accepting_twice_is_refused(pmu, bhairab_group):
     suggestion = ClusterSuggestion.objects.get()
     clusters.accept_suggestion(user=pmu, suggestion=suggestion, name="Bhairab")
 
-    with pytest.raises(ActionRefused, match="already accepted"):
+    with pytest.raises(ActionRefused, match="is accepted") as refused:
         clusters.accept_suggestion(user=pmu, suggestion=suggestion, name="Bhairab 2")
+
+    assert refused.value.code == "wrong_state"
+    assert Cluster.objects.count() == 1
+    assert [row.action for row in transitions_of(suggestion)] == ["accept"]
 
 
 @pytest.mark.django_db
@@ -202,3 +208,109 @@ def test_cluster_api(api, pmu, po1, bhairab_group):
         == 403
     )
     assert api.as_user(po1).get("/api/v1/cluster-suggestions/").status_code == 403
+
+
+# --- Decisions on the engine: one log row each, shown on the page and in the API ------------------
+
+
+@pytest.mark.django_db
+def test_accepting_on_the_page_writes_one_log_row_with_the_comment(client, pmu, bhairab_group):
+    clusters.suggest()
+    suggestion = ClusterSuggestion.objects.get()
+    client.force_login(pmu)
+
+    client.post(
+        f"/clusters/suggestions/{suggestion.pk}/",
+        {
+            "name": "Bhairab footwear cluster",
+            "members": [me.pk for me in bhairab_group],
+            "comment": "Agreed with the SME Foundation.",
+        },
+    )
+
+    assert [
+        (row.action, row.from_state, row.to_state, row.actor, row.comment)
+        for row in transitions_of(suggestion)
+    ] == [("accept", "proposed", "accepted", pmu, "Agreed with the SME Foundation.")]
+    page = client.get(f"/clusters/suggestions/{suggestion.pk}/").content.decode()
+    assert "Create the cluster: proposed → accepted" in page
+    assert "Agreed with the SME Foundation." in page
+    assert "Bhairab footwear cluster" in page
+
+
+@pytest.mark.django_db
+def test_a_refused_acceptance_changes_nothing_and_logs_nothing(client, pmu, bhairab_group):
+    clusters.suggest()
+    suggestion = ClusterSuggestion.objects.get()
+    client.force_login(pmu)
+
+    response = client.post(
+        f"/clusters/suggestions/{suggestion.pk}/", {"name": "Tiny", "members": [bhairab_group[0].pk]}
+    )
+
+    assert "A cluster needs at least two enterprises not yet in a cluster." in response.content.decode()
+    suggestion.refresh_from_db()
+    assert (suggestion.status, suggestion.resolved_by) == (SuggestionStatus.PROPOSED, None)
+    assert not Cluster.objects.exists()
+    assert not transitions_of(suggestion).exists()
+
+
+@pytest.mark.django_db
+def test_dismissing_through_the_api_logs_it_and_the_history_shows_it(api, pmu, bhairab_group):
+    clusters.suggest()
+    suggestion = ClusterSuggestion.objects.get()
+    api.as_user(pmu)
+
+    dismissed = api.post(
+        f"/api/v1/cluster-suggestions/{suggestion.pk}/dismiss/", {"comment": "A market, not a cluster."}
+    )
+    history = api.get(f"/api/v1/cluster-suggestions/{suggestion.pk}/history/").json()
+
+    assert (dismissed.status_code, dismissed.json()["status"]) == (200, "dismissed")
+    assert [(e["action"], e["from_state"], e["to_state"], e["who"], e["comment"]) for e in history] == [
+        ("dismiss", "proposed", "dismissed", pmu.get_display_name(), "A market, not a cluster.")
+    ]
+    suggestion.refresh_from_db()
+    assert suggestion.resolved_by == pmu
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("persona", "action", "data", "answer"),
+    [
+        ("wb", "accept", {"name": "Bhairab"}, 403),
+        ("wb", "dismiss", {}, 403),
+        ("pmu", "accept", {}, 400),
+        ("pmu", "accept", {"name": "Bhairab", "members": [1]}, 409),
+    ],
+)
+def test_api_refusals_change_nothing_and_log_nothing(
+    api, request, bhairab_group, persona, action, data, answer
+):
+    clusters.suggest()
+    suggestion = ClusterSuggestion.objects.get()
+
+    response = api.as_user(request.getfixturevalue(persona)).post(
+        f"/api/v1/cluster-suggestions/{suggestion.pk}/{action}/", data, format="json"
+    )
+
+    assert response.status_code == answer
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestionStatus.PROPOSED
+    assert not transitions_of(suggestion).exists()
+    assert not Cluster.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_decided_suggestion_answers_409_in_the_api(api, pmu, bhairab_group):
+    clusters.suggest()
+    suggestion = ClusterSuggestion.objects.get()
+    lifecycle.apply(suggestion, "dismiss", pmu)
+    api.as_user(pmu)
+
+    accepted = api.post(f"/api/v1/cluster-suggestions/{suggestion.pk}/accept/", {"name": "Bhairab"})
+    dismissed = api.post(f"/api/v1/cluster-suggestions/{suggestion.pk}/dismiss/", {})
+
+    assert (accepted.status_code, accepted.json()["code"]) == (409, "wrong_state")
+    assert dismissed.status_code == 409
+    assert [row.action for row in transitions_of(suggestion)] == ["dismiss"]

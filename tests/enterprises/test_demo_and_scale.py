@@ -11,7 +11,7 @@ from django.db.models import F
 
 from core.models import PartnerOrganization
 from core.roles import Role
-from enterprises import demo
+from demo import enterprises as enterprise_demo
 from enterprises.models import (
     Adoption,
     Cluster,
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 def test_demo_without_sub_projects_says_so_and_creates_nothing():
     out = io.StringIO()
 
-    demo.seed(out)
+    enterprise_demo.seed(out)
 
     assert "no active sub-project yet" in out.getvalue()
     assert not Enterprise.objects.exists()
@@ -41,19 +41,19 @@ def test_demo_without_sub_projects_says_so_and_creates_nothing():
 
 def test_demo_gives_each_active_sub_project_believable_field_data_and_is_idempotent(sp_one, sp_two, pmu, po1):
     out = io.StringIO()
-    demo.seed(out)
+    enterprise_demo.seed(out)
     counts = {
         model: model.objects.count()
         for model in (Enterprise, FinancialSupport, KpiReading, Adoption, RecpProfile)
     }
 
-    demo.seed(io.StringIO())
+    enterprise_demo.seed(io.StringIO())
 
     assert counts == {model: model.objects.count() for model in counts}
-    assert counts[Enterprise] == 2 * demo.MES_PER_SUB_PROJECT
+    assert counts[Enterprise] == 2 * enterprise_demo.MES_PER_SUB_PROJECT
     assert (
         Enterprise.objects.filter(partner_organization=sp_one.partner_organization).count()
-        == demo.MES_PER_SUB_PROJECT
+        == enterprise_demo.MES_PER_SUB_PROJECT
     )
     assert DuplicateSuspect.objects.filter(cross_po=True).exists()
     assert Cluster.objects.exists()
@@ -100,7 +100,7 @@ def test_demo_gives_each_active_sub_project_believable_field_data_and_is_idempot
 
 
 def test_demo_adoptions_are_verified_by_the_demo_verifier_when_there_is_one(sp_one, pmu, po1, verifier):
-    demo.seed(io.StringIO())
+    enterprise_demo.seed(io.StringIO())
 
     assert Adoption.objects.filter(verified_by=verifier).exists()
     assert not Adoption.objects.filter(verified_by=pmu).exists()

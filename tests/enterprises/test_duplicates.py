@@ -7,7 +7,9 @@ from datetime import date
 
 import pytest
 
+from core import lifecycle
 from core.errors import ActionRefused
+from core.lifecycle import transitions_of
 from enterprises import duplicates
 from enterprises.models import (
     DuplicateStatus,
@@ -16,6 +18,7 @@ from enterprises.models import (
     FinancialSupport,
     counted_enterprise,
 )
+from tests.assertions import assert_refused
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory, upazila
 from tests.enterprises.test_enterprise_pages import form_for
 
@@ -148,14 +151,14 @@ def test_confirming_counts_the_duplicate_once_as_its_original(client, pmu, pair,
 
 
 def test_a_confirmed_chain_points_to_the_first_enterprise(pmu, pair, me_one, sp_one):
-    duplicates.confirm_duplicate(user=pmu, suspect=pair)
+    lifecycle.apply(pair, "confirm", pmu)
     third = EnterpriseFactory(sub_project=sp_one, po_code="ME-3", phone=me_one.phone, name="Third")
     duplicates.flag_duplicates([third.pk])
 
     # The third matches both; the copy stands for its original, so one pair is raised.
     suspects = DuplicateSuspect.objects.filter(enterprise=third)
     assert [s.matched_enterprise for s in suspects] == [me_one]
-    duplicates.confirm_duplicate(user=pmu, suspect=suspects.get())
+    lifecycle.apply(suspects.get(), "confirm", pmu)
     assert set(Enterprise.objects.filter(duplicate_of=me_one)) == {pair.enterprise, third}
 
 
@@ -204,15 +207,18 @@ def test_editing_away_the_shared_phone_clears_the_open_suspicion(po2, pair):
 
 def test_resolving_needs_a_pmu_officer(po1, pair):
     with pytest.raises(ActionRefused) as refused:
-        duplicates.confirm_duplicate(user=po1, suspect=pair)
-    assert refused.value.code == "forbidden"
+        lifecycle.apply(pair, "confirm", po1)
+    assert_refused(refused, 403)
+    assert not transitions_of(pair).exists()
 
 
 def test_an_open_pair_cannot_be_reopened(api, pmu, pair):
     response = api.as_user(pmu).post(f"/api/v1/duplicate-suspects/{pair.pk}/reopen/", {"note": "?"})
 
     assert response.status_code == 409
-    assert response.json()["detail"] == "This pair is still open."
+    assert response.json()["code"] == "wrong_state"
+    assert "“Reopen” is not possible while" in response.json()["detail"]
+    assert not transitions_of(pair).exists()
 
 
 def test_a_confirmed_duplicate_is_not_confirmed_as_a_duplicate_of_a_third_enterprise(
@@ -221,13 +227,120 @@ def test_a_confirmed_duplicate_is_not_confirmed_as_a_duplicate_of_a_third_enterp
     third = EnterpriseFactory(sub_project=sp_one, phone="")
     copy = EnterpriseFactory(sub_project=sp_two, name="Other name", phone=me_one.phone)
     duplicates.flag_duplicates([copy.pk])
-    duplicates.confirm_duplicate(user=pmu, suspect=DuplicateSuspect.objects.get())
+    lifecycle.apply(DuplicateSuspect.objects.get(), "confirm", pmu)
     # A pair left open from before that decision, between the duplicate and a third enterprise.
     open_pair = DuplicateSuspect.objects.create(enterprise=copy, matched_enterprise=third, same_phone=True)
 
     with pytest.raises(ActionRefused, match="already confirmed as a duplicate of another enterprise"):
-        duplicates.confirm_duplicate(user=pmu, suspect=open_pair)
+        lifecycle.apply(open_pair, "confirm", pmu)
 
     copy.refresh_from_db()
     open_pair.refresh_from_db()
     assert (copy.duplicate_of, open_pair.status) == (me_one, DuplicateStatus.SUSPECTED)
+    assert not transitions_of(open_pair).exists()
+
+
+# --- Decisions on the engine: one log row each, kept when reopened, shown on the page and the API --
+
+
+def log_of(suspect) -> list[tuple]:
+    return [
+        (row.action, row.from_state, row.to_state, row.actor, row.comment) for row in transitions_of(suspect)
+    ]
+
+
+def test_each_decision_writes_one_log_row_and_reopening_keeps_who_decided(client, api, pmu, pair):
+    client.force_login(pmu)
+    client.post(f"/enterprises/duplicates/{pair.pk}/confirm/", {"note": "Same owner, checked by phone."})
+    api.as_user(pmu).post(f"/api/v1/duplicate-suspects/{pair.pk}/reopen/", {"note": "Wrong call."})
+    client.post(f"/enterprises/duplicates/{pair.pk}/dismiss/", {"note": "Two sisters sharing a phone."})
+
+    assert log_of(pair) == [
+        ("confirm", "suspected", "confirmed", pmu, "Same owner, checked by phone."),
+        ("reopen", "confirmed", "suspected", pmu, "Wrong call."),
+        ("dismiss", "suspected", "dismissed", pmu, "Two sisters sharing a phone."),
+    ]
+    pair.refresh_from_db()
+    assert (pair.status, pair.resolved_by, pair.resolution_note) == (
+        DuplicateStatus.DISMISSED,
+        pmu,
+        "Two sisters sharing a phone.",
+    )
+
+
+def test_a_reopened_pair_is_open_again_and_its_log_says_who_had_confirmed_it(api, pmu, pair):
+    lifecycle.apply(pair, "confirm", pmu, comment="Same owner.")
+
+    reopened = api.as_user(pmu).post(f"/api/v1/duplicate-suspects/{pair.pk}/reopen/", {"note": "Wrong call."})
+
+    # The row says what holds now (an open pair: no decision); the log keeps who had decided.
+    assert (reopened.json()["status"], reopened.json()["resolved_at"]) == ("suspected", None)
+    assert reopened.json()["resolution_note"] == "Wrong call."
+    assert [(row.action, row.actor) for row in transitions_of(pair)] == [("confirm", pmu), ("reopen", pmu)]
+
+
+def test_the_decisions_show_on_the_pair_page_and_in_the_api(client, api, pmu, wb, pair):
+    lifecycle.apply(pair, "dismiss", pmu, comment="Two sisters sharing a phone.")
+    client.force_login(wb)
+
+    page = client.get(f"/enterprises/duplicates/{pair.pk}/").content.decode()
+
+    assert 'data-testid="timeline"' in page
+    assert "Dismiss: different enterprises: suspected → not a duplicate" in page
+    assert "Two sisters sharing a phone." in page
+    assert pmu.get_display_name() in page
+    # The World Bank reads the pair and its history, but has no decision to take.
+    assert 'data-testid="reopen"' not in page
+    history = api.as_user(wb).get(f"/api/v1/duplicate-suspects/{pair.pk}/history/").json()
+    assert [(e["action"], e["from_state"], e["to_state"], e["comment"]) for e in history] == [
+        ("dismiss", "suspected", "dismissed", "Two sisters sharing a phone.")
+    ]
+
+
+def test_the_pmu_sees_the_decisions_it_may_take_now(client, pmu, pair):
+    client.force_login(pmu)
+
+    page = client.get(f"/enterprises/duplicates/{pair.pk}/").content.decode()
+
+    assert 'data-testid="confirm"' in page
+    assert 'data-testid="dismiss"' in page
+    assert 'data-testid="reopen"' not in page
+
+
+@pytest.mark.parametrize(
+    ("persona", "status", "action", "answer"),
+    [
+        ("wb", DuplicateStatus.SUSPECTED, "confirm", 403),
+        ("approver", DuplicateStatus.CONFIRMED, "reopen", 403),
+        ("pmu", DuplicateStatus.DISMISSED, "confirm", 409),
+        ("pmu", DuplicateStatus.SUSPECTED, "reopen", 409),
+    ],
+)
+def test_a_refused_decision_changes_nothing_and_logs_nothing(
+    api, request, me_one, sp_two, persona, status, action, answer
+):
+    copy = EnterpriseFactory(sub_project=sp_two, name="Other name", phone=me_one.phone)
+    suspect = DuplicateSuspect.objects.create(
+        enterprise=copy, matched_enterprise=me_one, same_phone=True, status=status
+    )
+
+    response = api.as_user(request.getfixturevalue(persona)).post(
+        f"/api/v1/duplicate-suspects/{suspect.pk}/{action}/", {"note": "Because."}
+    )
+
+    assert response.status_code == answer
+    suspect.refresh_from_db()
+    assert (suspect.status, suspect.resolution_note) == (status, "")
+    assert not transitions_of(suspect).exists()
+    assert Enterprise.objects.get(pk=copy.pk).duplicate_of is None
+
+
+def test_a_reopened_pair_that_still_matches_keeps_its_row_and_history_when_rechecked(pmu, pair):
+    lifecycle.apply(pair, "dismiss", pmu, comment="Sisters.")
+    lifecycle.apply(pair, "reopen", pmu, comment="Check again.")
+
+    duplicates.flag_duplicates([pair.enterprise_id])
+
+    kept = DuplicateSuspect.objects.get()
+    assert (kept.pk, kept.status, kept.same_phone) == (pair.pk, DuplicateStatus.SUSPECTED, True)
+    assert [row.action for row in transitions_of(kept)] == ["dismiss", "reopen"]

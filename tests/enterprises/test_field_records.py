@@ -7,10 +7,14 @@ from decimal import Decimal
 
 import pytest
 
+from core import lifecycle
+from core.errors import ActionRefused
+from enterprises.lifecycles import status_action
 from enterprises.models import (
     Adoption,
     Attendance,
     CommonServiceFacility,
+    FacilityStatus,
     FinancialSupport,
     KpiReading,
     TrainingSession,
@@ -291,9 +295,8 @@ def test_facility_pages_are_scoped(client, po2, pmu, sp_one):
     assert client.get(f"/facilities/{facility.pk}/edit/").status_code == 403
 
 
-def test_no_new_enterprise_form_for_a_po_without_active_sub_project(client, po1, sp_one):
-    sp_one.status = "completed"
-    sp_one.save()
+def test_no_new_enterprise_form_for_a_po_without_active_sub_project(client, po1, pmu, sp_one):
+    lifecycle.apply(sp_one, "complete", pmu, comment="All activities done.")
     client.force_login(po1)
 
     page = client.get("/enterprises/new/").content.decode()
@@ -372,3 +375,179 @@ def test_only_the_pos_own_staff_edit_a_training_session(client, pmu, sp_one):
     assert refused.status_code == 403
     session.refresh_from_db()
     assert session.topic == "Before"
+
+
+# --- A facility's status moves through the one engine ---------------------------------------------
+
+
+def _facility_form(facility, **changes) -> dict:
+    data = {
+        "sub_project": facility.sub_project_id,
+        "name": facility.name,
+        "kind": facility.kind,
+        "sub_sector": facility.sub_sector_id,
+        "district": facility.district_id,
+        "status": facility.status,
+        "opened_on": facility.opened_on.isoformat() if facility.opened_on else "",
+        "mes_served_codes": "",
+    }
+    return {**data, **changes}
+
+
+def _log(obj) -> list[tuple]:
+    return [(t.action, t.from_state, t.to_state, t.actor, t.comment) for t in lifecycle.transitions_of(obj)]
+
+
+def test_every_change_between_two_statuses_has_exactly_one_rule():
+    """Any status may follow any other, as the form has always allowed: one rule leads each way."""
+    states = list(FacilityStatus.values)
+    for source in states:
+        for target in states:
+            if source == target:
+                with pytest.raises(ActionRefused):
+                    status_action(source, target)
+                continue
+            action = status_action(source, target)
+            rule = lifecycle.get_rule(CommonServiceFacility, action)
+            assert (source in rule.sources, rule.target) == (True, target)
+
+
+def test_a_status_changed_on_the_form_is_one_logged_move(client, po1, sp_one):
+    facility = FacilityFactory(sub_project=sp_one, status="planned", opened_on=None)
+    client.force_login(po1)
+
+    client.post(
+        f"/facilities/{facility.pk}/edit/",
+        _facility_form(
+            facility, status="under_construction", status_comment="Foundations laid", address="Road 2"
+        ),
+    )
+    client.post(  # saved again as it is: no move, no row
+        f"/facilities/{facility.pk}/edit/",
+        _facility_form(facility, status="under_construction", address="Road 2"),
+    )
+    page = client.get(f"/facilities/{facility.pk}/").content.decode()
+
+    facility.refresh_from_db()
+    assert (facility.status, facility.address) == ("under_construction", "Road 2")
+    assert _log(facility) == [
+        ("start_construction", "planned", "under_construction", po1, "Foundations laid")
+    ]
+    assert "Under construction: planned → under construction" in page
+    assert "Foundations laid" in page
+
+
+def test_opening_and_leaving_operation_carry_the_opening_date(po1, pmu, sp_one):
+    from enterprises import services
+
+    facility = FacilityFactory(sub_project=sp_one, status="under_construction", opened_on=None)
+    data = {"status": "operational", "opened_on": date(2025, 1, 20)}
+
+    services.save_facility(user=po1, facility=facility, data=data, comment="Opened")
+    services.confirm_facility_operational(user=pmu, facility=facility, on=date(2025, 2, 1))
+    services.save_facility(user=po1, facility=facility, data={"status": "planned", "opened_on": None})
+
+    facility.refresh_from_db()
+    assert (facility.status, facility.opened_on, facility.operational_confirmed_on) == ("planned", None, None)
+    assert _log(facility) == [
+        ("open", "under_construction", "operational", po1, "Opened"),
+        ("confirm_operational", "operational", "operational", pmu, ""),
+        ("replan", "operational", "planned", po1, ""),
+    ]
+
+
+def test_a_refused_status_move_changes_nothing_not_even_the_other_fields(po1, sp_one, monkeypatch):
+    from enterprises import services
+    from enterprises.lifecycles import FACILITY_LIFECYCLE
+
+    facility = FacilityFactory(sub_project=sp_one, status="planned", opened_on=None, address="Before")
+
+    def refuse(facility, **context):
+        raise ActionRefused("Not now.")
+
+    monkeypatch.setitem(FACILITY_LIFECYCLE.guards, "opening_date_given", refuse)
+
+    with pytest.raises(ActionRefused, match="Not now"):
+        services.save_facility(
+            user=po1,
+            facility=facility,
+            data={"status": "operational", "opened_on": date(2025, 1, 20), "address": "After"},
+        )
+
+    facility.refresh_from_db()
+    assert (facility.status, facility.opened_on, facility.address) == ("planned", None, "Before")
+    assert not Transition.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("who", "action", "params", "code"),
+    [
+        ("po2", "start_construction", {}, "forbidden"),  # another PO's staff
+        ("pmu", "start_construction", {}, "forbidden"),  # the PMU does not report a PO's facility
+        ("po1", "open", {"opened_on": date(2025, 1, 20)}, "wrong_state"),  # operational already
+    ],
+)
+def test_the_engine_refuses_a_move_by_role_or_state_and_changes_nothing(
+    request, sp_one, who, action, params, code
+):
+    facility = FacilityFactory(sub_project=sp_one)
+
+    with pytest.raises(ActionRefused) as refused:
+        lifecycle.apply(facility, action, request.getfixturevalue(who), **params)
+
+    assert refused.value.code == code
+    facility.refresh_from_db()
+    assert (facility.status, facility.opened_on) == ("operational", date(2025, 1, 20))
+    assert not Transition.objects.exists()
+
+
+def test_a_facility_status_cannot_be_saved_outside_the_engine(sp_one):
+    facility = FacilityFactory(sub_project=sp_one)
+    facility.status, facility.opened_on = "under_construction", None
+
+    with pytest.raises(lifecycle.StateChangedOutsideLifecycle):
+        facility.save()
+
+    facility.refresh_from_db()
+    assert facility.status == "operational"
+
+
+def test_a_status_changed_through_the_api_is_one_logged_move_and_refusals_are_403(api, po1, po2, pmu, sp_one):
+    facility = FacilityFactory(sub_project=sp_one)
+    change = {"status": "planned", "opened_on": None, "status_comment": "Site moved"}
+
+    by_pmu = api.as_user(pmu).patch(f"/api/v1/facilities/{facility.pk}/", change, format="json")
+    by_other_po = api.as_user(po2).patch(f"/api/v1/facilities/{facility.pk}/", change, format="json")
+    moved = api.as_user(po1).patch(f"/api/v1/facilities/{facility.pk}/", change, format="json")
+    confirm_planned = api.as_user(pmu).post(f"/api/v1/facilities/{facility.pk}/confirm-operational/", {})
+
+    assert (by_pmu.status_code, by_other_po.status_code) == (403, 404)
+    assert moved.status_code == 200, moved.json()
+    assert (moved.json()["status"], moved.json()["opened_on"]) == ("planned", None)
+    assert "status_comment" not in moved.json()
+    assert (confirm_planned.status_code, confirm_planned.json()["code"]) == (409, "wrong_state")
+    assert _log(facility) == [("replan", "operational", "planned", po1, "Site moved")]
+
+
+def test_a_status_changed_by_an_import_is_one_logged_move_by_the_importer(po_one, po1, sp_one):
+    from tests.enterprises.test_imports import as_csv, facility_row, run
+
+    rows = [facility_row(sp_one, status="under construction", opened_on="")]
+    assert run("facilities", as_csv(rows), po_one, po1).committed
+    facility = CommonServiceFacility.objects.get()
+
+    rows[0].update(status="operational", opened_on="2025-01-20", services="Recycling, cutting")
+    report = run("facilities", as_csv(rows), po_one, po1)
+
+    assert (report.committed, report.updated) == (True, 1)
+    facility.refresh_from_db()
+    assert (facility.status, facility.opened_on, facility.services) == (
+        "operational",
+        date(2025, 1, 20),
+        "Recycling, cutting",
+    )
+    assert _log(facility) == [
+        ("open", "under_construction", "operational", po1, "Spreadsheet import, row 2.")
+    ]
+    assert run("facilities", as_csv(rows), po_one, po1).unchanged == 1
+    assert Transition.objects.count() == 1

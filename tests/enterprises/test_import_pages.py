@@ -8,7 +8,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import load_workbook
 
+from core import lifecycle
+from core.errors import ActionRefused
+from enterprises.imports.jobs import request_commit, run_job
 from enterprises.models import Enterprise, ImportJob, ImportStatus
+from subprojects.models import Transition
 from tests.enterprises.test_imports import as_csv, as_xlsx, enterprise_row
 
 pytestmark = pytest.mark.django_db
@@ -159,5 +163,104 @@ def test_an_imported_template_with_the_help_sheet_left_in_reads_only_the_first_s
     workbook.save(buffer)
 
     upload(client, "filled.xlsx", buffer.getvalue())
+
+    assert ImportJob.objects.get().status == ImportStatus.VALIDATED
+
+
+# --- An import job's status moves through the one engine ------------------------------------------
+
+
+def _log(job) -> list[tuple]:
+    return [(t.action, t.from_state, t.to_state, t.actor) for t in lifecycle.transitions_of(job)]
+
+
+def test_each_move_of_an_import_is_one_log_row_shown_on_its_page(client, po1, sp_one):
+    client.force_login(po1)
+    upload(client, "mes.csv", as_csv([enterprise_row(1, sp_one)]))
+    job = ImportJob.objects.get()
+
+    client.post(f"/field-data/imports/{job.pk}/commit/")
+    page = client.get(f"/field-data/imports/{job.pk}/").content.decode()
+
+    assert _log(job) == [
+        ("check", "pending", "validating", None),
+        ("pass_check", "validating", "validated", None),
+        ("commit", "validated", "committing", po1),
+        ("finish", "committing", "done", None),
+    ]
+    assert 'data-testid="timeline"' in page
+    assert "Import requested: ready to import → importing" in page
+    assert "Imported: importing → imported" in page
+
+
+def test_a_redelivered_task_does_nothing_and_logs_nothing(client, po1, sp_one):
+    client.force_login(po1)
+    upload(client, "mes.csv", as_csv([enterprise_row(1, sp_one)]))
+    job = ImportJob.objects.get()
+    client.post(f"/field-data/imports/{job.pk}/commit/")
+    rows = Transition.objects.count()
+
+    assert (run_job(job.pk, commit=False), run_job(job.pk, commit=True)) == ("skipped", "skipped")
+    assert Transition.objects.count() == rows
+    assert Enterprise.objects.count() == 1
+
+
+def test_of_two_requests_to_import_one_wins_and_the_other_changes_nothing(client, po1, sp_one):
+    client.force_login(po1)
+    upload(client, "mes.csv", as_csv([enterprise_row(1, sp_one)]))
+    job = ImportJob.objects.get()
+    stale = ImportJob.objects.get(pk=job.pk)  # read by a second tab before the first request
+    request_commit(user=po1, job=job)
+
+    with pytest.raises(ActionRefused) as refused:
+        request_commit(user=po1, job=stale)
+
+    assert refused.value.code == "wrong_state"
+    assert "cannot be imported now (its status: imported)" in str(refused.value)
+    assert [row[0] for row in _log(job)].count("commit") == 1
+    assert Enterprise.objects.count() == 1
+
+
+def test_a_failure_is_logged_with_its_reason(client, po1, sp_one, monkeypatch):
+    from enterprises.imports import jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(jobs, "import_file", broken)
+    client.force_login(po1)
+    upload(client, "mes.csv", as_csv([enterprise_row(1, sp_one)]))
+
+    job = ImportJob.objects.get()
+    assert job.status == ImportStatus.FAILED
+    assert _log(job)[-1] == ("fail", "validating", "failed", None)
+    assert lifecycle.transitions_of(job).last().comment == job.failure
+    assert "RuntimeError" in job.failure
+
+
+def test_the_api_commit_refuses_by_role_and_state_and_logs_one_commit(api, po1, pmu, sp_one):
+    client = api.as_user(po1)
+    job = client.post(
+        "/api/v1/import-jobs/",
+        {"kind": "enterprises", "file": SimpleUploadedFile("mes.csv", as_csv([enterprise_row(1, sp_one)]))},
+        format="multipart",
+    ).json()
+
+    by_pmu = api.as_user(pmu).post(f"/api/v1/import-jobs/{job['id']}/commit/")
+    first = api.as_user(po1).post(f"/api/v1/import-jobs/{job['id']}/commit/")
+    again = api.post(f"/api/v1/import-jobs/{job['id']}/commit/")
+
+    assert (by_pmu.status_code, first.status_code, again.status_code) == (403, 200, 409)
+    assert Transition.objects.filter(action="commit").count() == 1
+
+
+def test_an_import_status_cannot_be_saved_outside_the_engine(client, po1, sp_one):
+    client.force_login(po1)
+    upload(client, "mes.csv", as_csv([enterprise_row(1, sp_one)]))
+    job = ImportJob.objects.get()
+    job.status = ImportStatus.DONE
+
+    with pytest.raises(lifecycle.StateChangedOutsideLifecycle):
+        job.save()
 
     assert ImportJob.objects.get().status == ImportStatus.VALIDATED

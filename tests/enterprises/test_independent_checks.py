@@ -10,12 +10,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core import lifecycle
 from core.errors import ActionRefused
 from core.roles import Role
 from enterprises import services
-from enterprises.models import Adoption, CommonServiceFacility
+from enterprises.models import Adoption, AdoptionVerification, CommonServiceFacility
 from enterprises.validation import today
 from subprojects.models import Transition
+from tests.assertions import assert_refused
 from tests.enterprises.factories import AdoptionFactory, FacilityFactory, practice
 from tests.factories import district, make_user, sub_sector
 from tests.subprojects.test_pages import tiny_png
@@ -59,7 +61,7 @@ def test_no_po_staff_nor_other_role_verifies_an_adoption(request, me_one, person
     with pytest.raises(ActionRefused) as refused:
         services.verify_adoption(user=request.getfixturevalue(persona), adoption=adoption)
 
-    assert refused.value.code == "forbidden"
+    assert_refused(refused, 403)
     adoption.refresh_from_db()
     assert (adoption.verified_on, adoption.verified_by) == (None, None)
     assert not Transition.objects.exists()
@@ -74,7 +76,7 @@ def test_a_checker_who_belongs_to_a_po_may_not_verify(me_one, po_one, role):
     with pytest.raises(ActionRefused) as refused:
         services.verify_adoption(user=insider, adoption=adoption)
 
-    assert refused.value.code == "forbidden"
+    assert_refused(refused, 403)
     assert Adoption.objects.verified_independently().count() == 0
 
 
@@ -283,7 +285,7 @@ def test_the_pmu_confirms_a_facility_operates_and_the_decision_is_kept(pmu, sp_o
         facility,
         "confirm_operational",
         "operational",
-        "confirmed",
+        "operational",
         pmu,
         "Cutting machines running.",
     )
@@ -305,7 +307,7 @@ def test_no_po_staff_nor_other_role_confirms_a_facility(request, sp_one, persona
     with pytest.raises(ActionRefused) as refused:
         services.confirm_facility_operational(user=request.getfixturevalue(persona), facility=facility)
 
-    assert refused.value.code == "forbidden"
+    assert_refused(refused, 403)
     facility.refresh_from_db()
     assert facility.operational_confirmed_on is None
     assert not Transition.objects.exists()
@@ -494,10 +496,18 @@ def _adoptions_in_every_state(me_one, po_one, pmu, verifier) -> dict[str, Adopti
         name: AdoptionFactory(enterprise=me_one, practice=practice(code)) for name, code in codes.items()
     }
     verified = date(2025, 1, 10)
-    for name, user in [("by_pmu", pmu), ("by_verifier", verifier), ("by_po_insider", insider)]:
-        Adoption.objects.filter(pk=adoptions[name].pk).update(verified_on=verified, verified_by=user)
+    for name, user, state in [
+        ("by_pmu", pmu, AdoptionVerification.VERIFIED),
+        ("by_verifier", verifier, AdoptionVerification.VERIFIED),
+        ("by_po_insider", insider, AdoptionVerification.NOT_INDEPENDENT),
+    ]:
+        Adoption.objects.filter(pk=adoptions[name].pk).update(
+            verified_on=verified, verified_by=user, verification=state
+        )
     # Verified before the verifier's account was deleted (SET_NULL then): no verifier recorded.
-    Adoption.objects.filter(pk=adoptions["no_verifier_recorded"].pk).update(verified_on=verified)
+    Adoption.objects.filter(pk=adoptions["no_verifier_recorded"].pk).update(
+        verified_on=verified, verification=AdoptionVerification.NOT_INDEPENDENT
+    )
     return {
         name: Adoption.objects.select_related("verified_by").get(pk=a.pk) for name, a in adoptions.items()
     }
@@ -715,7 +725,7 @@ def test_a_checker_who_belongs_to_a_po_may_not_confirm_a_facility(client, api, s
     page = client.post(f"/facilities/{facility.pk}/confirm-operational/", {"on": "2025-02-01"})
     through_api = api.as_user(insider).post(f"/api/v1/facilities/{facility.pk}/confirm-operational/", {})
 
-    assert refused.value.code == "forbidden"
+    assert_refused(refused, 403)
     assert (page.status_code, through_api.status_code) == (403, 403)
     facility.refresh_from_db()
     assert facility.operational_confirmed_on is None
@@ -761,3 +771,164 @@ def test_a_verification_recorded_meanwhile_wins_over_an_edit_or_a_delete(po1, pm
     assert (edit.value.code, delete.value.code) == ("wrong_state", "wrong_state")
     adoption.refresh_from_db()
     assert (adoption.note, adoption.verified_by) == ("before", pmu)
+
+
+# --- On the one engine: one log row per decision, refusals change nothing --------------------------
+
+
+def _log(obj) -> list[tuple]:
+    return [(t.action, t.from_state, t.to_state, t.actor, t.comment) for t in lifecycle.transitions_of(obj)]
+
+
+def test_verifying_moves_the_verification_state_and_writes_one_log_row(verifier, me_one):
+    adoption = AdoptionFactory(enterprise=me_one, adopted_on=date(2024, 12, 1))
+    assert adoption.verification == AdoptionVerification.REPORTED
+
+    services.verify_adoption(user=verifier, adoption=adoption, verified_on=date(2025, 1, 10), comment="Seen")
+
+    adoption.refresh_from_db()
+    assert adoption.verification == AdoptionVerification.VERIFIED
+    assert _log(adoption) == [("verify", "reported", "verified", verifier, "Seen")]
+    assert lifecycle.transitions_of(adoption).get().at is not None
+
+
+@pytest.mark.parametrize(
+    ("who", "on", "code"),
+    [
+        ("po1", date(2025, 1, 10), "forbidden"),  # the PO's own staff
+        ("verifier", date(2024, 11, 30), "invalid"),  # before the adoption
+        ("again", date(2025, 1, 20), "wrong_state"),  # already verified
+    ],
+)
+def test_a_refused_verification_changes_no_state_and_writes_no_row(request, pmu, me_one, who, on, code):
+    adoption = AdoptionFactory(enterprise=me_one, adopted_on=date(2024, 12, 1))
+    if who == "again":
+        services.verify_adoption(user=pmu, adoption=adoption, verified_on=date(2025, 1, 10))
+    before = Adoption.objects.values("verification", "verified_on", "verified_by").get(pk=adoption.pk)
+    rows = Transition.objects.count()
+    user = pmu if who == "again" else request.getfixturevalue(who)
+
+    with pytest.raises(ActionRefused) as refused:
+        services.verify_adoption(user=user, adoption=adoption, verified_on=on)
+
+    assert refused.value.code == code
+    assert Adoption.objects.values("verification", "verified_on", "verified_by").get(pk=adoption.pk) == before
+    assert Transition.objects.count() == rows
+
+
+def test_the_verification_state_cannot_be_saved_outside_the_engine(pmu, me_one):
+    adoption = AdoptionFactory(enterprise=me_one)
+    adoption.verification, adoption.verified_on, adoption.verified_by = "verified", date(2025, 1, 10), pmu
+
+    with pytest.raises(lifecycle.StateChangedOutsideLifecycle):
+        adoption.save()
+
+    adoption.refresh_from_db()
+    assert (adoption.verification, adoption.verified_on) == ("reported", None)
+    assert not Transition.objects.exists()
+
+
+def test_an_adoption_created_with_a_verification_starts_in_the_state_it_says(me_one, po1, pmu):
+    """Creation is not a change (demo data, records carried over): the state follows the fields,
+    one by one or in bulk."""
+    one_by_one = [
+        AdoptionFactory(enterprise=me_one, practice=practice("AQ-04")),
+        AdoptionFactory(
+            enterprise=me_one, practice=practice("EE-01"), verified_on=date(2025, 1, 5), verified_by=pmu
+        ),
+        AdoptionFactory(
+            enterprise=me_one, practice=practice("EE-02"), verified_on=date(2025, 1, 5), verified_by=po1
+        ),
+    ]
+    in_bulk = Adoption.objects.bulk_create(
+        [
+            Adoption(enterprise=me_one, practice=practice("WS-04"), adopted_on=date(2024, 12, 1)),
+            Adoption(
+                enterprise=me_one,
+                practice=practice("AQ-03"),
+                adopted_on=date(2024, 12, 1),
+                verified_on=date(2025, 1, 5),
+                verified_by_id=pmu.pk,
+            ),
+            Adoption(
+                enterprise=me_one,
+                practice=practice("EE-03"),
+                adopted_on=date(2024, 12, 1),
+                verified_on=date(2025, 1, 5),
+            ),
+        ]
+    )
+
+    states = [Adoption.objects.get(pk=a.pk).verification for a in [*one_by_one, *in_bulk]]
+    assert states == [
+        "reported",
+        "verified",
+        "not_independent",
+        "reported",
+        "verified",
+        "not_independent",
+    ]
+    assert not Transition.objects.exists()
+
+
+def test_the_me_page_shows_each_adoptions_history(client, po1, verifier, me_one):
+    adoption = AdoptionFactory(enterprise=me_one, adopted_on=date(2024, 12, 1))
+    services.verify_adoption(user=verifier, adoption=adoption, verified_on=date(2025, 1, 10), comment="Seen")
+    client.force_login(po1)
+
+    page = client.get(f"/enterprises/{me_one.pk}/").content.decode()
+
+    assert "Verified: reported, not yet verified → verified independently" in page
+    assert f"by {verifier.get_display_name()}: Seen" in page
+
+
+def test_the_api_verifies_once_with_one_row_and_refuses_by_role_and_state(api, pmu, po1, me_one):
+    adoption = AdoptionFactory(enterprise=me_one)
+
+    by_po = api.as_user(po1).post(f"/api/v1/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-20"})
+    first = api.as_user(pmu).post(f"/api/v1/adoptions/{adoption.pk}/verify/", {"verified_on": "2024-12-20"})
+    again = api.post(f"/api/v1/adoptions/{adoption.pk}/verify/", {})
+
+    assert (by_po.status_code, first.status_code, again.status_code) == (403, 200, 409)
+    assert first.json()["verification"] == "verified"
+    assert "already verified on 2024-12-20" in again.json()["detail"]
+    assert _log(adoption) == [("verify", "reported", "verified", pmu, "")]
+
+
+# --- Facilities on the one engine -----------------------------------------------------------------
+
+
+def test_confirming_a_facility_is_one_self_transition_in_its_history(client, pmu, sp_one):
+    facility = FacilityFactory(sub_project=sp_one, opened_on=date(2025, 1, 20))
+
+    services.confirm_facility_operational(user=pmu, facility=facility, on=date(2025, 2, 1), comment="Seen")
+    client.force_login(pmu)
+    page = client.get(f"/facilities/{facility.pk}/").content.decode()
+
+    assert _log(facility) == [("confirm_operational", "operational", "operational", pmu, "Seen")]
+    assert 'data-testid="timeline"' in page
+    assert "Operation confirmed" in page
+
+
+@pytest.mark.parametrize(
+    ("facility_data", "who", "code"),
+    [
+        ({}, "po1", "forbidden"),
+        ({"status": "planned", "opened_on": None}, "pmu", "wrong_state"),
+        (
+            {"opened_on": date(2025, 1, 20), "operational_confirmed_on": date(2025, 2, 1)},
+            "pmu",
+            "wrong_state",
+        ),
+    ],
+)
+def test_a_refused_confirmation_changes_nothing_and_writes_no_row(request, sp_one, facility_data, who, code):
+    facility = FacilityFactory(sub_project=sp_one, **facility_data)
+    before = CommonServiceFacility.objects.values().get(pk=facility.pk)
+
+    with pytest.raises(ActionRefused) as refused:
+        services.confirm_facility_operational(user=request.getfixturevalue(who), facility=facility)
+
+    assert refused.value.code == code
+    assert CommonServiceFacility.objects.values().get(pk=facility.pk) == before
+    assert not Transition.objects.exists()

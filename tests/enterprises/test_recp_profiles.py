@@ -8,6 +8,8 @@ from datetime import date
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core import lifecycle
+from core.lifecycle import StateChangedOutsideLifecycle, transitions_of
 from enterprises.models import ProfileStatus, RecpProfile
 from enterprises.recp import PROFILE_RULES
 from tests.enterprises.factories import RecpProfileFactory, practice
@@ -145,7 +147,9 @@ def test_a_validated_profile_cannot_be_validated_again_and_keeps_what_was_typed(
     response = act(client, profile, "validate")
 
     assert response.status_code == 409
-    assert "The profile is validated: “Validate” is not possible now." in response.content.decode()
+    page = response.content.decode()
+    assert "“Validate” is not possible while RECP profile of" in page
+    assert "is validated." in page
 
 
 def test_reopening_a_validated_profile_stops_it_counting(client, pmu, me_one):
@@ -181,7 +185,7 @@ def test_every_action_refused_to_a_role_not_in_the_table(api, request, db, me_on
     profile = RecpProfileFactory(
         enterprise=me_one, status=source, validated_on=date(2025, 1, 1) if source == "validated" else None
     )
-    allowed = user.has_role(rule.role)
+    allowed = user.has_role(*rule.roles)
 
     response = api.as_user(user).post(
         f"/api/v1/recp-profiles/{profile.pk}/{rule.action}/", {"comment": "Because."}
@@ -194,6 +198,7 @@ def test_every_action_refused_to_a_role_not_in_the_table(api, request, db, me_on
     else:
         assert response.status_code == 403
         assert profile.status == source
+        assert not transitions_of(profile).exists()
 
 
 def test_api_answers_409_for_an_action_from_the_wrong_state_and_404_to_another_po(api, pmu, po2, me_one):
@@ -222,3 +227,95 @@ def test_a_validation_date_in_the_future_or_before_the_assessment_is_refused(api
     assert reason in response.json()["detail"]
     profile.refresh_from_db()
     assert (profile.status, profile.validated_on) == (ProfileStatus.PREPARED, None)
+
+
+# --- Every decision on the engine: one log row each, shown on the page and in the API --------------
+
+
+def log_of(profile) -> list[tuple]:
+    return [
+        (row.action, row.from_state, row.to_state, row.actor, row.comment) for row in transitions_of(profile)
+    ]
+
+
+def test_each_decision_writes_one_log_row_with_who_from_to_and_why(client, po1, pmu, me_one):
+    profile = RecpProfileFactory(enterprise=me_one)
+    client.force_login(po1)
+    act(client, profile, "prepare", comment="Ready for review.")
+    client.force_login(pmu)
+    act(client, profile, "return", comment="Add the electricity bill.")
+    client.force_login(po1)
+    act(client, profile, "prepare")
+    client.force_login(pmu)
+    act(client, profile, "validate", on="2025-01-15", comment="Checked on site.")
+    act(client, profile, "reopen", comment="Figures copied from another ME.")
+
+    assert log_of(profile) == [
+        ("prepare", "draft", "prepared", po1, "Ready for review."),
+        ("return", "prepared", "draft", pmu, "Add the electricity bill."),
+        ("prepare", "draft", "prepared", po1, ""),
+        ("validate", "prepared", "validated", pmu, "Checked on site."),
+        ("reopen", "validated", "draft", pmu, "Figures copied from another ME."),
+    ]
+    profile.refresh_from_db()
+    # Reopening clears the validation on the profile; the log keeps who validated it and when.
+    assert (profile.status, profile.validated_by, profile.validated_on) == (ProfileStatus.DRAFT, None, None)
+    assert profile.review_comment == "Figures copied from another ME."
+
+
+def test_the_decisions_show_on_the_enterprise_page_and_in_the_api(client, api, po1, pmu, me_one):
+    profile = RecpProfileFactory(enterprise=me_one, status=ProfileStatus.PREPARED)
+    lifecycle.apply(profile, "return", pmu, comment="Add the baseline electricity bill.")
+    client.force_login(po1)
+
+    page = client.get(f"/enterprises/{me_one.pk}/").content.decode()
+
+    assert 'data-testid="profile-history"' in page
+    assert "Return to the PO: prepared → draft" in page
+    assert pmu.get_display_name() in page
+    history = api.as_user(po1).get(f"/api/v1/recp-profiles/{profile.pk}/history/").json()
+    assert [(e["action"], e["from_state"], e["to_state"], e["who"], e["comment"]) for e in history] == [
+        ("return", "prepared", "draft", pmu.get_display_name(), "Add the baseline electricity bill.")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("persona", "status", "action", "data", "answer"),
+    [
+        ("po1", ProfileStatus.PREPARED, "validate", {}, 403),
+        ("pmu", ProfileStatus.DRAFT, "validate", {}, 409),
+        ("pmu", ProfileStatus.PREPARED, "return", {"comment": ""}, 409),
+        ("pmu", ProfileStatus.PREPARED, "validate", {"on": "2099-01-01"}, 409),
+        ("po1", ProfileStatus.DRAFT, "reopen", {"comment": "?"}, 403),
+    ],
+)
+def test_a_refused_decision_changes_nothing_and_logs_nothing(
+    api, request, me_one, persona, status, action, data, answer
+):
+    profile = RecpProfileFactory(enterprise=me_one, status=status)
+
+    response = api.as_user(request.getfixturevalue(persona)).post(
+        f"/api/v1/recp-profiles/{profile.pk}/{action}/", data
+    )
+
+    assert response.status_code == answer
+    profile.refresh_from_db()
+    assert (profile.status, profile.validated_on) == (status, None)
+    assert not transitions_of(profile).exists()
+
+
+def test_an_incomplete_profile_refused_on_the_page_logs_nothing(client, po1, me_one):
+    profile = RecpProfileFactory(enterprise=me_one, baseline="")
+    client.force_login(po1)
+
+    assert act(client, profile, "prepare").status_code == 409
+    assert not transitions_of(profile).exists()
+
+
+def test_the_status_cannot_be_changed_outside_the_engine(me_one):
+    profile = RecpProfileFactory(enterprise=me_one, status=ProfileStatus.PREPARED)
+    profile.status = ProfileStatus.VALIDATED
+    profile.validated_on = date(2025, 1, 1)
+
+    with pytest.raises(StateChangedOutsideLifecycle):
+        profile.save()

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from core import lifecycle
 from enterprises import validation
 from enterprises.models import Enterprise, FinancialSupport, Gender, KpiReading
 from subprojects.models import SubProjectStatus
@@ -150,9 +151,9 @@ def test_sub_sector_must_belong_to_the_sub_projects_sector(me_one):
 
 
 @pytest.mark.django_db
-def test_no_new_enterprise_in_a_suspended_sub_project(sp_one):
-    sp_one.status = SubProjectStatus.SUSPENDED
-    sp_one.save()
+def test_no_new_enterprise_in_a_suspended_sub_project(sp_one, pmu):
+    sp_one = lifecycle.apply(sp_one, "suspend", pmu, comment="Audit under way.")
+    assert sp_one.status == SubProjectStatus.SUSPENDED
     new = EnterpriseFactory.build(sub_project=sp_one, partner_organization=sp_one.partner_organization)
 
     assert "suspended" in errors_of(new)["sub_project"][0]
@@ -216,9 +217,8 @@ def test_support_cannot_be_disbursed_in_the_future(me_one):
 
 
 @pytest.mark.django_db
-def test_no_field_record_for_an_enterprise_of_a_cancelled_sub_project(me_one, sp_one):
-    sp_one.status = SubProjectStatus.CANCELLED
-    sp_one.save()
+def test_no_field_record_for_an_enterprise_of_a_cancelled_sub_project(me_one, sp_one, pmu):
+    lifecycle.apply(sp_one, "cancel", pmu, comment="The PO withdrew.")
     me = Enterprise.objects.select_related("sub_project").get(pk=me_one.pk)
     assert "cancelled" in errors_of(FinancialSupportFactory.build(enterprise=me))["enterprise"][0]
 

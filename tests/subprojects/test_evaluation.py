@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -28,6 +27,7 @@ from subprojects.models import (
     Transition,
 )
 from subprojects.models.evaluation import LockedError
+from tests.assertions import assert_refused
 from tests.factories import make_user
 from tests.subprojects.conftest import score
 from tests.subprojects.test_pages import management_form
@@ -133,7 +133,7 @@ def test_only_pmu_edits_rubrics(db, client, request, open_call, persona):
             spread_threshold=Decimal(20),
             criteria=[{"name": "Only", "weight": 100, "max_score": 10}],
         )
-    assert refusal.value.code == "forbidden"
+    assert_refused(refusal, 403)
     assert not open_call.rubric.criteria.exists()
 
 
@@ -226,7 +226,7 @@ def test_only_pmu_organises_meetings(db, api, request, tec1, tec2, persona):
         format="json",
     )
 
-    assert refusal.value.code == "forbidden"
+    assert_refused(refusal, 403)
     assert response.status_code == 403
     assert not TecMeeting.objects.exists()
 
@@ -330,7 +330,7 @@ def test_only_members_declare_and_score(tec3, pmu, item):
     for user in (tec3, pmu):
         with pytest.raises(ActionRefused) as refusal:
             evaluation.declare(user=user, item=item, has_conflict=False)
-        assert refusal.value.code == "forbidden"
+        assert_refused(refusal, 403)
 
 
 @pytest.mark.parametrize("persona", ["tec3", "pmu", "po1"])
@@ -782,27 +782,29 @@ def test_my_evaluations_is_for_tec_members(db, client, request, persona):
 # --- Demo data ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
-def test_demo_consolidation_equals_a_hand_computation():
-    call_command("seed_demo", "--force", stdout=open("/dev/null", "w"))  # noqa: SIM115
+class TestOnTheDemoData:
+    """The demo programme (`seed_demo`, loaded once per test process), for the tests of this class only."""
 
-    items = AgendaItem.objects.select_related("meeting").filter(meeting__number__in=[1, 2])
-    assert items.count() == 10
-    assert Decision.objects.filter(outcome__startswith="recommended").count() == 10
-    for item in items:
-        criteria = {c.pk: c for c in item.proposal.call.rubric.criteria.all()}
-        totals = []
-        for sheet in ScoreSheet.objects.filter(agenda_item=item, status="submitted"):
-            total = sum(
-                s.value / criteria[s.criterion_id].max_score * criteria[s.criterion_id].weight
-                for s in sheet.scores.all()
-            )
-            totals.append(total.quantize(Decimal("0.01")))
-        consolidation = evaluation.consolidate(item)
-        assert sorted(row.total for row in consolidation.submitted) == sorted(totals)
-        assert consolidation.mean == (sum(totals) / len(totals)).quantize(Decimal("0.01"))
-        assert consolidation.spread == max(totals) - min(totals)
-        assert item.decision.mean_score == consolidation.mean
+    def test_demo_consolidation_equals_a_hand_computation(self, demo_data):
+        items = AgendaItem.objects.select_related("meeting").filter(meeting__number__in=[1, 2])
+        assert items.count() == 10
+        assert Decision.objects.filter(outcome__startswith="recommended").count() == 10
+        for item in items:
+            criteria = {c.pk: c for c in item.proposal.call.rubric.criteria.all()}
+            totals = []
+            for sheet in ScoreSheet.objects.filter(agenda_item=item, status="submitted"):
+                total = sum(
+                    s.value / criteria[s.criterion_id].max_score * criteria[s.criterion_id].weight
+                    for s in sheet.scores.all()
+                )
+                totals.append(total.quantize(Decimal("0.01")))
+            consolidation = evaluation.consolidate(item)
+            assert sorted(row.total for row in consolidation.submitted) == sorted(totals)
+            assert consolidation.mean == (sum(totals) / len(totals)).quantize(Decimal("0.01"))
+            assert consolidation.spread == max(totals) - min(totals)
+            assert item.decision.mean_score == consolidation.mean
 
 
 def test_a_new_member_of_the_pmu_and_the_tec_may_both_record_and_score(db, item):

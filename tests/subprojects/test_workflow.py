@@ -1,5 +1,6 @@
-"""The transition table, exercised rule by rule: every allowed move works and is logged, every
-(state, action, role) outside the table is refused and changes nothing, the audit trail included."""
+"""The sub-project transition tables through the engine: each action once allowed (it moves the state
+and is logged) and once refused (nothing changes, the audit trail included), then the guards and
+effects. Every (state, action, role) of every table is checked as data in tests/core/test_rule_tables.py."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from subprojects.models import (
     SubProjectStatus,
     Transition,
 )
+from tests.assertions import assert_refused
 from tests.factories import make_user
 from tests.subprojects.factories import CallFactory, SubProjectFactory
 
@@ -76,44 +78,60 @@ def _params(rule, request):
     return {}
 
 
-def _cases():
-    for model, rules in workflow.RULES.items():
-        if model._meta.app_label != "subprojects":
-            continue  # verification checks: tests/verification/test_checks.py
+# --- Each action through apply(): one allowed and one refused case ------------------------------
+# Every state x role of every table is checked as data, without the database, against the expected
+# tables in tests/core/test_rule_tables.py; here each sub-project action runs once through the engine
+# (lock, guards, effect, the Transition row) and is refused once, changing nothing. The refusals
+# alternate, action by action, between a state outside the rule (409) and a role outside it (403),
+# so that each model's refusals go through both checks.
+
+# Who takes an action in the allowed case: the first of its roles in this order (the TEC's decisions
+# are taken by tec1, the meeting's chair, which also exercises the rule's `who` check).
+ROLE_ORDER = [Role.PO_STAFF, Role.TEC_MEMBER, Role.WORLD_BANK, Role.PKSF_APPROVER, Role.PMU_OFFICER]
+SUBPROJECT_TABLES = (Call, ConceptNote, Proposal, SubProject)
+
+
+def _end_to_end_cases():
+    from tests.core.test_rule_tables import EXPECTED
+
+    allowed, refused = [], []
+    for model in SUBPROJECT_TABLES:
         states = [choice for choice, _label in model._meta.get_field("status").choices]
-        for rule in rules:
-            for state in states:
-                for role in Role:
-                    yield pytest.param(
-                        model, rule, state, role, id=f"{model.__name__}-{rule.action}-{state}-{role}"
-                    )
+        for index, (action, expected) in enumerate(EXPECTED[model].rules.items()):
+            source = next(state for state in states if state in expected.sources)
+            role = next(role for role in ROLE_ORDER if role in expected.roles)
+            case_id = f"{model.__name__}-{action}"
+            allowed.append(pytest.param(model, action, source, role, id=f"{case_id}-{source}-{role}"))
+            if index % 2 == 0:
+                outside = next(state for state in states if state not in expected.sources)
+                refused.append(
+                    pytest.param(model, action, outside, role, 409, id=f"{case_id}-{outside}-{role}")
+                )
+            else:
+                other = next(other for other in ROLE_ORDER if other not in expected.roles)
+                refused.append(
+                    pytest.param(model, action, source, other, 403, id=f"{case_id}-{source}-{other}")
+                )
+    return allowed, refused
 
 
-ALLOWED = [
-    case
-    for case in _cases()
-    if case.values[2] in case.values[1].sources and case.values[3] in case.values[1].roles
-]
-REFUSED = [
-    case
-    for case in _cases()
-    if not (case.values[2] in case.values[1].sources and case.values[3] in case.values[1].roles)
-]
+ALLOWED, REFUSED = _end_to_end_cases()
 
 
-@pytest.mark.parametrize(("model", "rule", "state", "role"), ALLOWED)
-def test_allowed_transition_moves_the_state_and_is_logged(db, request, model, rule, state, role):
+@pytest.mark.parametrize(("model", "action", "state", "role"), ALLOWED)
+def test_allowed_transition_moves_the_state_and_is_logged(db, request, model, action, state, role):
     obj = _make(model, state, request)
     user = request.getfixturevalue(ROLE_PERSONA[role])
+    rule = workflow.get_rule(model, action)
     before = timezone.now()
 
-    updated = workflow.apply(obj, rule.action, user, comment="Looks right.", **_params(rule, request))
+    updated = workflow.apply(obj, action, user, comment="Looks right.", **_params(rule, request))
 
     assert updated.status == rule.target
     obj.refresh_from_db()
     assert obj.status == rule.target
     assert obj.status_changed_at >= before
-    log = Transition.objects.get(object_id=obj.pk, action=rule.action)
+    log = Transition.objects.get(object_id=obj.pk, action=action)
     assert (log.from_state, log.to_state, log.actor, log.comment) == (
         state,
         rule.target,
@@ -122,18 +140,23 @@ def test_allowed_transition_moves_the_state_and_is_logged(db, request, model, ru
     )
 
 
-@pytest.mark.parametrize(("model", "rule", "state", "role"), REFUSED)
-def test_transition_outside_the_table_is_refused_and_changes_nothing(db, request, model, rule, state, role):
+@pytest.mark.parametrize(("model", "action", "state", "role", "status"), REFUSED)
+def test_transition_outside_the_table_is_refused_and_changes_nothing(
+    db, request, model, action, state, role, status
+):
     obj = _make(model, state, request)
     user = request.getfixturevalue(ROLE_PERSONA[role])
+    rule = workflow.get_rule(model, action)
     logged = Transition.objects.count()
     sub_projects = SubProject.objects.count()
 
     with pytest.raises(ActionRefused) as refusal:
-        workflow.apply(obj, rule.action, user, comment="Trying anyway.", **_params(rule, request))
+        workflow.apply(obj, action, user, comment="Trying anyway.", **_params(rule, request))
 
-    expected = "forbidden" if role not in rule.roles else "wrong_state"
-    assert refusal.value.code == expected
+    if status == 403:
+        assert_refused(refusal, 403)
+    else:
+        assert_refused(refusal, 409, code="wrong_state")
     obj.refresh_from_db()
     assert obj.status == state
     assert Transition.objects.count() == logged
@@ -146,7 +169,7 @@ def test_po_staff_cannot_act_on_another_pos_note(note_in, po2):
     with pytest.raises(ActionRefused) as refusal:
         workflow.apply(note, "submit", po2)
 
-    assert refusal.value.code == "forbidden"
+    assert_refused(refusal, 403)
     note.refresh_from_db()
     assert note.status == NoteStatus.DRAFT
 
@@ -271,7 +294,7 @@ def test_only_pmu_invites(db, request, note_in, persona):
             note, request.getfixturevalue(persona), deadline=timezone.now() + timedelta(days=9)
         )
 
-    assert refusal.value.code == "forbidden"
+    assert_refused(refusal, 403)
 
 
 def test_invitation_deadline_must_be_in_the_future(note_in, pmu):

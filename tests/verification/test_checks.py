@@ -12,10 +12,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from core import lifecycle
 from core.errors import ActionRefused
 from core.roles import Role
+from enterprises import services as enterprise_services
 from subprojects import workflow
 from subprojects.models import Transition
+from tests.assertions import assert_refused
 from tests.verification.conftest import tiny_png
 from verification import checks, hooks
 from verification.models import CheckStatus, VerificationCheck
@@ -77,7 +80,7 @@ def test_everyone_else_is_refused_and_nothing_changes(request, check_of, adoptio
     with pytest.raises(ActionRefused) as refusal:
         workflow.apply(check, action, user, comment="I saw it.", **visit())
 
-    assert refusal.value.code == "forbidden"
+    assert_refused(refusal, 403)
     check.refresh_from_db()
     adoption_one.refresh_from_db()
     assert check.status == CheckStatus.PENDING
@@ -192,8 +195,9 @@ def test_confirming_a_facility_confirms_it_operational(check_of, facility_one, v
 
 
 def test_an_item_already_verified_stays_as_it_was(check_of, adoption_one, pmu, verifier):
-    adoption_one.verified_on, adoption_one.verified_by = timezone.localdate() - timedelta(days=5), pmu
-    adoption_one.save()
+    enterprise_services.verify_adoption(
+        user=pmu, adoption=adoption_one, verified_on=timezone.localdate() - timedelta(days=5)
+    )
     check = check_of(adoption_one)
 
     workflow.apply(check, "confirm", verifier, **visit())
@@ -207,17 +211,18 @@ def test_an_item_already_verified_stays_as_it_was(check_of, adoption_one, pmu, v
     )
 
 
-def test_a_facility_no_longer_operational_cannot_be_confirmed(check_of, facility_one, verifier):
+def test_a_facility_no_longer_operational_cannot_be_confirmed(check_of, facility_one, po1, verifier):
     check = check_of(facility_one)
-    facility_one.status, facility_one.opened_on = "under_construction", None
-    facility_one.save()
+    enterprise_services.save_facility(
+        user=po1, facility=facility_one, data={"status": "under_construction", "opened_on": None}
+    )
 
     with pytest.raises(ActionRefused):
         workflow.apply(check, "confirm", verifier, **visit())
 
     check.refresh_from_db()
     assert check.status == CheckStatus.PENDING
-    assert Transition.objects.filter(object_id=check.pk).count() == 0
+    assert not lifecycle.transitions_of(check).exists()
 
 
 def test_a_profile_check_records_the_result(check_of, profile_one, verifier):

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.errors import ActionRefused
 from enterprises.models import Adoption
+from tests.assertions import assert_refused
 from tests.verification.conftest import bulk_adoptions
 from verification import sampling, services
 from verification.models import (
@@ -121,7 +122,7 @@ def test_only_the_pmu_draws(reported, request, persona):
     user = request.getfixturevalue(persona)
     with pytest.raises(ActionRefused) as refusal:
         services.draw_round(user=user, year=2025, quarter=1)
-    assert refusal.value.code == "forbidden"
+    assert_refused(refusal, 403)
     assert not VerificationRound.objects.exists()
     assert not VerificationCheck.objects.exists()
 

@@ -230,11 +230,12 @@ def test_a_result_on_a_done_check_is_refused_with_the_reason(client, check_of, f
 
 
 def test_a_refusal_from_the_engine_shows_the_reason_and_the_typed_finding(
-    client, check_of, facility_one, verifier
+    client, check_of, facility_one, po1, verifier
 ):
     check = check_of(facility_one)
-    facility_one.status, facility_one.opened_on = "under_construction", None
-    facility_one.save()
+    enterprise_services.save_facility(
+        user=po1, facility=facility_one, data={"status": "under_construction", "opened_on": None}
+    )
     client.force_login(verifier)
 
     response = client.post(

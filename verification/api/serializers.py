@@ -8,9 +8,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core import lifecycle
 from core.models import District, PartnerOrganization
 from enterprises.models import FacilityKind, FacilityStatus
-from subprojects import workflow
 from subprojects.api.serializers import AvailableActionSerializer
 from verification import checks, services
 from verification.models import (
@@ -371,7 +371,7 @@ class CheckSerializer(serializers.ModelSerializer):
                 "comment_required": rule.comment_required,
                 "url": reverse(f"verification-check-{rule.action.replace('_', '-')}", args=[obj.pk]),
             }
-            for rule in workflow.available_rules(request.user, obj)
+            for rule in lifecycle.available_rules(request.user, obj)
         ]
 
 
@@ -389,7 +389,7 @@ class CheckResultSerializer(serializers.Serializer):
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True)
 
     def validate(self, attrs):
-        check: VerificationCheck = self.context["check"]
+        check: VerificationCheck = self.context["object"]
         problems = checks.visit_problems(
             check,
             visited_on=attrs.get("visited_on"),

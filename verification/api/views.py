@@ -13,7 +13,6 @@ decided meanwhile), with the reason.
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
@@ -22,19 +21,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import as_serializer_error
 
-from core.errors import ActionRefused
+from core.lifecycle.api import add_transition_actions
 from core.permissions import is_pmu
 from enterprises.api.serializers import ConfirmOperationalSerializer, VerifyRequestSerializer
 from enterprises.permissions import is_independent_checker
 from smart_portal.api import ErrorSerializer
-from subprojects import workflow
 from subprojects.api.serializers import TimelineEntrySerializer
 from verification import services, work
 from verification.api import serializers as s
@@ -51,18 +46,7 @@ REFUSED = {
 }
 
 
-class ServiceErrors:
-    """Rules broken inside a service come back as 400 by field (refusals are 403/409 by the project's
-    exception handler)."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, DjangoValidationError):
-            exc = DRFValidationError(detail=as_serializer_error(exc))
-        return super().handle_exception(exc)
-
-
 class RoundViewSet(
-    ServiceErrors,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -146,66 +130,26 @@ class CheckViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 def _add_result_actions() -> None:
     """One `POST /verification-checks/<id>/<action>/` per rule of the lifecycle table."""
-    for rule in workflow.rules_for(VerificationCheck):
-
-        def handler(self, request: Request, pk=None, _rule=rule) -> Response:
-            check = self.get_object()
-            # Who may act (403), then whether it is still possible (409), then what was sent (400).
-            if not workflow.may_act(request.user, check, _rule):
-                raise PermissionDenied(
-                    _("Your role does not allow “%(action)s” on %(object)s.")
-                    % {"action": _rule.label, "object": check.reference}
-                )
-            if check.status not in _rule.sources:
-                raise ActionRefused(
-                    _("“%(action)s” is not possible: %(object)s is already %(state)s.")
-                    % {"action": _rule.label, "object": check.reference, "state": check.get_status_display()},
-                    code="wrong_state",
-                )
-            payload = s.CheckResultUploadSerializer(
-                data=request.data, context={"check": check, "rule": _rule}
-            )
-            payload.is_valid(raise_exception=True)
-            data = payload.validated_data
-            workflow.apply(
-                check,
-                _rule.action,
-                request.user,
-                comment=data.get("comment", ""),
-                visited_on=data["visited_on"],
-                latitude=data.get("latitude"),
-                longitude=data.get("longitude"),
-                photo=data.get("photo"),
-            )
-            return Response(self.get_serializer(self.get_queryset().get(pk=check.pk)).data)
-
-        handler.__name__ = rule.action
-        handler.__doc__ = (
+    add_transition_actions(
+        CheckViewSet,
+        VerificationCheck,
+        lambda rule: s.CheckResultUploadSerializer,
+        request_schema=lambda rule: {
+            "application/json": s.CheckResultSerializer,
+            "multipart/form-data": s.CheckResultUploadSerializer,
+        },
+        parser_classes=[JSONParser, MultiPartParser, FormParser],
+        describe=lambda rule: (
             f"Record the result “{rule.label}” ({', '.join(sorted(rule.sources))} → {rule.target}). "
             "Send JSON, or multipart/form-data to include a photo (JPEG or PNG)."
-        )
-        decorated = extend_schema(
-            request={
-                "application/json": s.CheckResultSerializer,
-                "multipart/form-data": s.CheckResultUploadSerializer,
-            },
-            responses={200: s.CheckSerializer, **REFUSED},
-            summary=str(rule.label),
-        )(
-            action(
-                detail=True,
-                methods=["post"],
-                url_path=rule.action.replace("_", "-"),
-                parser_classes=[JSONParser, MultiPartParser, FormParser],
-            )(handler)
-        )
-        setattr(CheckViewSet, rule.action, decorated)
+        ),
+    )
 
 
 _add_result_actions()
 
 
-class PolicyViewSet(ServiceErrors, viewsets.GenericViewSet):
+class PolicyViewSet(viewsets.GenericViewSet):
     """The verification policy: flagging threshold, margin of error and smallest sample per PO, with
     its history. Read by every signed-in role; changed by the PMU."""
 
@@ -280,9 +224,7 @@ def _list_schema(serializer_class: type[serializers.Serializer]):
     )
 
 
-class AwaitingViewSet(
-    ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class AwaitingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Shared by the two work lists (`verification.work.WORK_LISTS`): what awaits, for PMU officers
     and verifiers who belong to no PO (everyone else 403, PO staff included, even for their own PO's
     items). An item that no longer awaits is not in the resource: 404 by id."""

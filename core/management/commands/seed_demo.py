@@ -5,9 +5,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 
-from core.demo import DEMO_NOTES, DEMO_PASSWORD, DEMO_USERS
+from demo.core import DEMO_NOTES, DEMO_PASSWORD, DEMO_USERS
 
-# Each app that has demo data provides `<app>.demo.seed(stdout)`; they run in this order.
+# The demo data of each app live in the `demo` package, as `demo.<app label>.seed(stdout)`; they run in
+# this order.
 SEEDERS = ("core", "subprojects", "enterprises", "verification", "monitoring")
 
 
@@ -31,12 +32,7 @@ class Command(BaseCommand):
             SIMPLE_HISTORY_ENABLED=False, EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"
         ):
             for app in SEEDERS:
-                try:
-                    module = import_module(f"{app}.demo")
-                except ModuleNotFoundError as exc:
-                    if exc.name != f"{app}.demo":
-                        raise
-                    continue
+                module = import_module(f"demo.{app}")
                 with transaction.atomic():
                     module.seed(self.stdout)
         self.stdout.write(

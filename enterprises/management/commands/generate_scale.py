@@ -3,7 +3,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from enterprises import scale
+from demo import scale
 
 
 class Command(BaseCommand):

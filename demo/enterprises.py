@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import F, Q
 
 from core.models import Upazila, User
+from demo.synthetic import FieldDataGenerator, Plan
 from enterprises import clusters, duplicates
 from enterprises.models import (
     Cluster,
@@ -23,7 +24,6 @@ from enterprises.models import (
     FinancialSupport,
     SuggestionStatus,
 )
-from enterprises.synthetic import FieldDataGenerator, Plan
 from subprojects.models import SubProject, SubProjectStatus
 
 MES_PER_SUB_PROJECT = 700

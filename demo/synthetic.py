@@ -677,7 +677,7 @@ class FieldDataGenerator:
             )
             if confirmed and self.with_history:
                 self._log_decisions(
-                    [(facility, "confirm_operational", "operational", "confirmed", confirmer_id, confirmed)]
+                    [(facility, "confirm_operational", "operational", "operational", confirmer_id, confirmed)]
                 )
             served = rng.sample(enterprises, min(len(enterprises), rng.randint(20, 150)))
             facility.mes_served.set(served)

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from core import lifecycle
 from core.models import District, PartnerOrganization, Sector, SubSector, User
 from subprojects import evaluation
 from subprojects.models import (
@@ -37,7 +38,6 @@ from subprojects.models import (
     ScoreSheetStatus,
     SubProject,
     TecMeeting,
-    Transition,
 )
 
 FIRST_CALL = "SMART/SPCN/2023-01"
@@ -396,10 +396,10 @@ class Seeder:
                 value = min(Decimal(criterion.max_score), max(Decimal("0"), quality + offset))
                 Score.objects.create(sheet=sheet, criterion=criterion, value=value)
             if submit:
-                # Created as a draft and submitted in one update: submitted sheets refuse saves.
-                ScoreSheet.objects.filter(pk=sheet.pk).update(
-                    status=ScoreSheetStatus.SUBMITTED, submitted_at=moment
-                )
+                # Created as a draft, submitted as of the meeting (the log row carries that date).
+                sheet.submitted_at = moment
+                submitted = ("submit", ScoreSheetStatus.DRAFT, ScoreSheetStatus.SUBMITTED, member, moment, "")
+                lifecycle.replay_history(sheet, [submitted])
 
     def decide(
         self, item: AgendaItem, action: str, moment: datetime, text: str, conditions: list[str]
@@ -413,21 +413,10 @@ class Seeder:
 
     def steps(self, obj, steps: list[tuple[str, str, str, User | None, datetime, str]]) -> None:
         """Record a history of transitions with their real dates and leave obj in the last state."""
-        for action, from_state, to_state, actor, moment, comment in steps:
-            Transition.objects.create(
-                subject=obj,
-                action=action,
-                from_state=from_state,
-                to_state=to_state,
-                actor=actor,
-                at=moment,
-                comment=comment,
-            )
-            obj.status = to_state
-            obj.status_changed_at = moment
+        for action, _from, _to, _actor, moment, _comment in steps:
             if action == "submit":
                 obj.submitted_at = moment
-        obj.save()
+        lifecycle.replay_history(obj, steps)
 
     def call(self, reference: str, title: str, opens: datetime, closes: datetime, status: str) -> Call:
         call = Call.objects.create(
@@ -505,14 +494,14 @@ class Seeder:
         )
         proposal.sub_sectors.set(note.sub_sectors.all())
         proposal.target_districts.set(note.target_districts.all())
-        Transition.objects.create(
-            subject=proposal,
-            action="invite",
+        lifecycle.record(
+            proposal,
+            "invite",
+            self.pmu,
+            "Please submit the full proposal with a detailed budget and E&S screening.",
             from_state="",
             to_state=ProposalStatus.INVITED,
-            actor=self.pmu,
             at=invited,
-            comment="Please submit the full proposal with a detailed budget and E&S screening.",
         )
         return proposal
 

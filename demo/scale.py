@@ -1,7 +1,7 @@
 """Programme-scale synthetic data for benchmarks (`manage.py generate_scale`).
 
 Creates clearly synthetic Partner Organizations (codes SYN-001…), one awarded sub-project each, and
-the requested number of enterprises spread over them, with the field data of enterprises.synthetic:
+the requested number of enterprises spread over them, with the field data of demo.synthetic:
 about 1.5 million KPI readings at 80,000 MEs and 100 common service facilities. All rows are bulk
 inserted without history; `remove_synthetic()` takes them all away again.
 """
@@ -17,9 +17,10 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from core.demo import DEMO_CLIMATE_FLAGS
 from core.models import District, PartnerOrganization, RegistrationAuthority, Sector, Upazila, User
 from core.roles import GROUP_NAMES, Role
+from demo.core import DEMO_CLIMATE_FLAGS
+from demo.synthetic import FieldDataGenerator, Plan
 from enterprises import duplicates
 from enterprises.models import (
     Adoption,
@@ -35,7 +36,6 @@ from enterprises.models import (
     RecpProfile,
     TrainingSession,
 )
-from enterprises.synthetic import FieldDataGenerator, Plan
 from subprojects.models import Call, CallStatus, ConceptNote, NoteStatus, Proposal, ProposalStatus, SubProject
 
 PREFIX = "SYN-"

@@ -1,0 +1,113 @@
+"""Financial support (loans and grants) disbursed to enterprises."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from enterprises import validation
+from enterprises.models.common import (
+    FieldRecordQuerySet,
+    _collect,
+    check_enterprise_open,
+)
+from enterprises.models.registry import Enterprise
+from subprojects.models import Financier
+
+__all__ = [
+    "FinancialSupport",
+    "FinancialSupportQuerySet",
+    "SupportKind",
+    "programme_start",
+]
+
+
+def programme_start():
+    """The day the programme began (settings.PROGRAMME_START): earlier disbursements are recorded and
+    shown, never counted as project financing."""
+    return settings.PROGRAMME_START
+
+
+class FinancialSupportQuerySet(FieldRecordQuerySet):
+    def project_financing(self, as_of=None) -> FinancialSupportQuerySet:
+        """Disbursements from the programme start (to `as_of`, if given): the only project financing."""
+        counted = self.filter(disbursed_on__gte=programme_start())
+        return counted if as_of is None else counted.filter(disbursed_on__lte=as_of)
+
+    def before_programme(self) -> FinancialSupportQuerySet:
+        """Disbursements dated before the programme start: the exact complement of
+        `project_financing()`."""
+        return self.filter(disbursed_on__lt=programme_start())
+
+
+class SupportKind(models.TextChoices):
+    LOAN = "loan", _("loan")
+    GRANT = "grant", _("grant")
+
+
+class FinancialSupport(models.Model):
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="financial_supports", verbose_name=_("enterprise")
+    )
+    kind = models.CharField(_("type"), max_length=10, choices=SupportKind.choices)
+    amount = models.DecimalField(
+        _("amount (BDT)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    # Whose money was lent or granted: the results framework splits disbursements by financier. Rows
+    # entered before the split was recorded keep "" (shown as "not stated"); every save must state it.
+    financier = models.CharField(_("financed by"), max_length=12, choices=Financier.choices)
+    disbursed_on = models.DateField(_("disbursed on"))
+    reference = models.CharField(
+        _("reference"), max_length=60, blank=True, help_text=_("Loan account or voucher number, if any.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    history = HistoricalRecords()
+    objects = FinancialSupportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-disbursed_on", "-pk"]
+        verbose_name = _("financial support")
+        verbose_name_plural = _("financial supports")
+        constraints = [
+            # One disbursement of a kind per ME and day: the stable key of imported rows.
+            models.UniqueConstraint(
+                fields=["enterprise", "kind", "disbursed_on"],
+                name="support_unique_per_day",
+                violation_error_message=_("This enterprise already has a support of this type on this date."),
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="support_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["disbursed_on"], name="support_disbursed_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount:,.0f} BDT · {self.disbursed_on}"
+
+    @property
+    def is_before_programme_start(self) -> bool:
+        """Disbursed before the programme start: not counted as project financing. The row-level
+        twin of `FinancialSupport.objects.before_programme()` (same boundary, no query)."""
+        return bool(self.disbursed_on and self.disbursed_on < programme_start())
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, list[str]] = {}
+        _collect(errors, "amount", validation.check_amount, self.amount)
+        _collect(
+            errors, "disbursed_on", validation.check_not_future, self.disbursed_on, _("The disbursement date")
+        )
+        if self.enterprise_id:
+            check_enterprise_open(self.enterprise, errors)
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,454 @@
+"""Every registered rule table, checked as data and without the database.
+
+Below is the portal's lifecycle as the SPEC states it, written out here independently of the code: per
+model, each action → (from which states, to which state, by which roles, for the owning PO only, with
+which further check of *who*, whether the portal itself may take it). The tests then check that
+
+- every table registered on the engine (`core.lifecycle.registered()`) has an expected table here (a
+  new table fails until its expectation is written: add it to EXPECTED);
+- each registered table *is* the expected one, action by action;
+- for every state and persona, `available_rules()` offers exactly the expected actions, and for every
+  rule `may_act()` and the rule's sources agree with the expectation. These cases are generated from
+  the expected table, so removing a rule fails its allowed cases, and widening one (a source state,
+  a role, a dropped PO or `who` check) fails a refused case. (A role that the rule's `who` check
+  itself refuses changes nothing anyone can do; the comparison of the tables catches it.)
+
+The objects are unsaved model instances and the users simple stand-ins (`has_role`,
+`is_authenticated`, `partner_organization_id`, `pk`); the `who` checks run for real (a proposal's
+agenda is handed to `current_agenda_item` as a prefetched list), none is stubbed. The database is
+blocked: a `who` check that queries it fails here, and its expectation must then build the object
+so that it does not (see `make`). End-to-end cases through `apply()` (the Transition row, refusals
+changing nothing) are in tests/subprojects/test_workflow.py and tests/verification/test_checks.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from django.db.models import Model
+
+from core import lifecycle
+from core.roles import Role
+from enterprises.models import (
+    Adoption,
+    ClusterSuggestion,
+    CommonServiceFacility,
+    DuplicateSuspect,
+    Enterprise,
+    ImportJob,
+    RecpProfile,
+)
+from monitoring.models import AggregationRun, ReportJob
+from subprojects.models import (
+    AgendaItem,
+    Call,
+    ConceptNote,
+    Proposal,
+    ScoreSheet,
+    SubProject,
+    TecMeeting,
+)
+from verification.models import VerificationCheck
+
+OWN_PO, OTHER_PO = 101, 202
+# The meeting's chair (`tec_chair`), and the member whose score sheet it is: everyone else, so that
+# a `who` check by identity alone refuses them by their role only, and a role added to its rule shows.
+CHAIR_PK, MEMBER_PK = 7, 8
+
+
+# --- The people who may try -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A stand-in for a signed-in user: what `may_act` and the `who` checks read."""
+
+    name: str
+    roles: frozenset[Role] = frozenset()
+    partner_organization_id: int | None = None
+    pk: int = MEMBER_PK
+    is_authenticated: bool = True
+    # The chair of the meeting whose agenda the proposal is on.
+    chairs: bool = False
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def persona(name, *roles, po=None, pk=MEMBER_PK, **kwargs) -> Persona:
+    return Persona(name, frozenset(roles), po, pk, **kwargs)
+
+
+PORTAL = None  # the portal itself (a scheduled task): `user=None`
+PERSONAS: dict[str, Persona | None] = {
+    "portal": PORTAL,
+    "anonymous": persona("anonymous", is_authenticated=False),
+    "no_role": persona("no_role"),
+    "po_own": persona("po_own", Role.PO_STAFF, po=OWN_PO),
+    "po_other": persona("po_other", Role.PO_STAFF, po=OTHER_PO),
+    "pmu": persona("pmu", Role.PMU_OFFICER),
+    "pmu_of_a_po": persona("pmu_of_a_po", Role.PMU_OFFICER, po=OWN_PO),
+    "tec_chair": persona("tec_chair", Role.TEC_MEMBER, pk=CHAIR_PK, chairs=True),
+    "tec_member": persona("tec_member", Role.TEC_MEMBER),
+    "world_bank": persona("world_bank", Role.WORLD_BANK),
+    "approver": persona("approver", Role.PKSF_APPROVER),
+    "verifier": persona("verifier", Role.VERIFIER),
+    "verifier_of_a_po": persona("verifier_of_a_po", Role.VERIFIER, po=OWN_PO),
+}
+
+
+def _independent(p: Persona) -> bool:
+    """A PMU officer or a verifier who belongs to no PO."""
+    return bool(p.roles & {Role.PMU_OFFICER, Role.VERIFIER}) and p.partner_organization_id is None
+
+
+# What each rule's `who` check means for these personas (beyond the role, which is checked first).
+WHO_MEANS: dict[str, Callable[[Persona], bool]] = {
+    # The meeting's chair, a TEC member, or any PMU officer.
+    "chair_or_pmu": lambda p: Role.PMU_OFFICER in p.roles or (Role.TEC_MEMBER in p.roles and p.chairs),
+    "outside_any_po": _independent,
+    # The member whose score sheet it is.
+    "sheet_owner": lambda p: p.pk == MEMBER_PK,
+}
+
+
+# --- The expected tables (the SPEC's lifecycle) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expect:
+    sources: frozenset[str]
+    target: str
+    roles: frozenset[Role]
+    po_owned: bool = False
+    who: str = ""  # a key of WHO_MEANS
+    by_portal: bool = False
+
+    def allows(self, person: Persona | None) -> bool:
+        if person is None:
+            return self.by_portal
+        if not person.is_authenticated or not person.roles & self.roles:
+            return False
+        if self.po_owned and person.partner_organization_id != OWN_PO:
+            return False
+        return not self.who or WHO_MEANS[self.who](person)
+
+
+def expect(sources, target, roles, **kwargs) -> Expect:
+    return Expect(frozenset(sources), target, frozenset(roles), **kwargs)
+
+
+def _owned(model: type[Model], state: str) -> Model:
+    """An unsaved instance in `state`, owned by OWN_PO when the model has a PO."""
+    obj = model(**{lifecycle.lifecycle_of(model).state_field: state})
+    if any(f.name == "partner_organization" for f in model._meta.concrete_fields):
+        obj.partner_organization_id = OWN_PO
+    return obj
+
+
+@dataclass(frozen=True)
+class ModelExpectation:
+    rules: dict[str, Expect]
+    # Builds the unsaved object in a state (owned by OWN_PO); the default suits a model whose owner is
+    # its own `partner_organization`.
+    make: Callable[[type[Model], str], Model] = field(default=_owned)
+
+
+PMU = {Role.PMU_OFFICER}
+PO = {Role.PO_STAFF}
+TEC_OR_PMU = {Role.TEC_MEMBER, Role.PMU_OFFICER}
+WB = {Role.WORLD_BANK}
+APPROVER = {Role.PKSF_APPROVER}
+CHECKERS = {Role.PMU_OFFICER, Role.VERIFIER}
+
+
+def _proposal_on_an_agenda(model: type[Model], state: str) -> Model:
+    """A proposal on the agenda of a meeting chaired by `tec_chair`, without the database: the
+    agenda is given as prefetched, as `current_agenda_item` reads it from list pages."""
+    proposal = _owned(model, state)
+    meeting = TecMeeting(number=1, chair_id=CHAIR_PK, held_on=datetime(2025, 1, 15, 10, tzinfo=UTC))
+    proposal._prefetched_objects_cache = {"agenda_items": [AgendaItem(meeting=meeting, position=1)]}
+    return proposal
+
+
+def _of_an_enterprise(model: type[Model], state: str) -> Model:
+    """A record of an enterprise of OWN_PO (its owner is the enterprise's PO)."""
+    obj = _owned(model, state)
+    obj.enterprise = Enterprise(partner_organization_id=OWN_PO)
+    return obj
+
+
+def _sheet_of_a_member(model: type[Model], state: str) -> Model:
+    obj = _owned(model, state)
+    obj.member_id = MEMBER_PK
+    return obj
+
+
+DECISION = {"who": "chair_or_pmu"}
+INDEPENDENT = {"who": "outside_any_po"}
+PO_REPORTS = {"po_owned": True, "by_portal": True}
+
+EXPECTED: dict[type[Model], ModelExpectation] = {
+    # SPEC 3.1: the PMU opens a call; it closes at its deadline (the portal) or earlier (the PMU).
+    Call: ModelExpectation(
+        {
+            "open": expect({"draft"}, "open", PMU),
+            "close": expect({"open"}, "closed", PMU, by_portal=True),
+        }
+    ),
+    # SPEC 3.2: the PO submits its concept note; the PMU reviews, shortlists, rejects or returns it.
+    ConceptNote: ModelExpectation(
+        {
+            "submit": expect({"draft"}, "submitted", PO, po_owned=True),
+            "start_review": expect({"submitted"}, "under_review", PMU),
+            "shortlist": expect({"under_review"}, "shortlisted", PMU),
+            "reject": expect({"under_review"}, "rejected", PMU),
+            "return_for_revision": expect({"submitted", "under_review"}, "draft", PMU),
+        }
+    ),
+    # SPEC 3.3-3.5: the invited PO writes and submits; the TEC evaluates (the chair or the PMU records
+    # the committee's decision); the World Bank gives its no objection; PKSF approves and awards.
+    Proposal: ModelExpectation(
+        {
+            "start": expect({"invited"}, "draft", PO, po_owned=True),
+            "submit": expect({"draft"}, "submitted", PO, po_owned=True),
+            "start_evaluation": expect({"submitted"}, "under_evaluation", PMU),
+            "recommend": expect({"under_evaluation"}, "recommended", TEC_OR_PMU, **DECISION),
+            "recommend_with_conditions": expect(
+                {"under_evaluation"}, "recommended_with_conditions", TEC_OR_PMU, **DECISION
+            ),
+            "request_revision": expect({"under_evaluation"}, "revision_requested", TEC_OR_PMU, **DECISION),
+            "not_recommend": expect({"under_evaluation"}, "not_recommended", TEC_OR_PMU, **DECISION),
+            "revise": expect({"revision_requested"}, "draft", PO, po_owned=True),
+            "no_objection": expect({"recommended", "recommended_with_conditions"}, "no_objection", WB),
+            "object": expect({"recommended", "recommended_with_conditions"}, "objection", WB),
+            "approve": expect({"no_objection"}, "approved", APPROVER),
+            "reject": expect({"no_objection"}, "rejected", APPROVER),
+            "award": expect({"approved"}, "awarded", APPROVER),
+        },
+        make=_proposal_on_an_agenda,
+    ),
+    # SPEC 3.6: the PMU suspends, resumes, completes or cancels an awarded sub-project.
+    SubProject: ModelExpectation(
+        {
+            "suspend": expect({"active"}, "suspended", PMU),
+            "resume": expect({"suspended"}, "active", PMU),
+            "complete": expect({"active"}, "completed", PMU),
+            "cancel": expect({"active", "suspended"}, "cancelled", PMU),
+        }
+    ),
+    # Each TEC member submits their own score sheet.
+    ScoreSheet: ModelExpectation(
+        {"submit": expect({"draft"}, "submitted", {Role.TEC_MEMBER}, who="sheet_owner")},
+        make=_sheet_of_a_member,
+    ),
+    # SPEC 5: an independent checker (PMU or verifier, belonging to no PO) records what a visit found.
+    VerificationCheck: ModelExpectation(
+        {
+            "confirm": expect({"pending"}, "confirmed", CHECKERS, **INDEPENDENT),
+            "partly": expect({"pending"}, "partly", CHECKERS, **INDEPENDENT),
+            "not_found": expect({"pending"}, "not_found", CHECKERS, **INDEPENDENT),
+        }
+    ),
+    # An adoption reported by the PO counts once an independent checker verifies it.
+    Adoption: ModelExpectation(
+        {"verify": expect({"reported", "not_independent"}, "verified", CHECKERS, **INDEPENDENT)},
+        make=_of_an_enterprise,
+    ),
+    # The facility's PO reports its status (any status may follow any other, the portal too for a
+    # command-line import); an independent checker confirms it operating.
+    CommonServiceFacility: ModelExpectation(
+        {
+            "start_construction": expect({"planned", "operational"}, "under_construction", PO, **PO_REPORTS),
+            "open": expect({"planned", "under_construction"}, "operational", PO, **PO_REPORTS),
+            "replan": expect({"under_construction", "operational"}, "planned", PO, **PO_REPORTS),
+            "confirm_operational": expect({"operational"}, "operational", CHECKERS, **INDEPENDENT),
+        }
+    ),
+    # The worker moves an import job; the PO's own staff ask for the import of a checked file.
+    ImportJob: ModelExpectation(
+        {
+            "check": expect({"pending"}, "validating", set(), by_portal=True),
+            "pass_check": expect({"validating"}, "validated", set(), by_portal=True),
+            "find_errors": expect({"validating", "committing"}, "invalid", set(), by_portal=True),
+            "commit": expect({"validated"}, "committing", PO, po_owned=True),
+            "finish": expect({"committing"}, "done", set(), by_portal=True),
+            "fail": expect({"validating", "committing"}, "failed", set(), by_portal=True),
+        }
+    ),
+    # The PMU decides on a suspected duplicate pair, and may reopen its decision.
+    DuplicateSuspect: ModelExpectation(
+        {
+            "confirm": expect({"suspected"}, "confirmed", PMU),
+            "dismiss": expect({"suspected"}, "dismissed", PMU),
+            "reopen": expect({"confirmed", "dismissed"}, "suspected", PMU),
+        }
+    ),
+    # The PMU forms a cluster from a suggestion, or dismisses it.
+    ClusterSuggestion: ModelExpectation(
+        {
+            "accept": expect({"proposed"}, "accepted", PMU),
+            "dismiss": expect({"proposed"}, "dismissed", PMU),
+        }
+    ),
+    # The PO prepares an enterprise's RECP profile; the PMU validates or returns it, and may reopen it.
+    RecpProfile: ModelExpectation(
+        {
+            "prepare": expect({"draft"}, "prepared", PO, po_owned=True),
+            "validate": expect({"prepared"}, "validated", PMU),
+            "return": expect({"prepared"}, "draft", PMU),
+            "reopen": expect({"validated"}, "draft", PMU),
+        },
+        make=_of_an_enterprise,
+    ),
+    # Monitoring runs and report jobs: only the portal (the worker) moves them.
+    AggregationRun: ModelExpectation(
+        {
+            "start": expect({"queued"}, "running", set(), by_portal=True),
+            "skip": expect({"queued"}, "skipped", set(), by_portal=True),
+            "succeed": expect({"running"}, "succeeded", set(), by_portal=True),
+            "fail": expect({"running"}, "failed", set(), by_portal=True),
+        }
+    ),
+    ReportJob: ModelExpectation(
+        {
+            "start": expect({"queued"}, "running", set(), by_portal=True),
+            "succeed": expect({"running"}, "succeeded", set(), by_portal=True),
+            "fail": expect({"running"}, "failed", set(), by_portal=True),
+        }
+    ),
+}
+
+
+# --- The checks -----------------------------------------------------------------------------------
+
+
+def _label(model: type[Model]) -> str:
+    return model._meta.label
+
+
+def test_every_registered_table_has_an_expected_table():
+    registered = lifecycle.registered()
+    missing = sorted(_label(model) for model in registered if model not in EXPECTED)
+    assert not missing, (
+        f"no expected rule table for {', '.join(missing)}: write the SPEC's lifecycle of each of them "
+        "in EXPECTED in tests/core/test_rule_tables.py"
+    )
+    gone = sorted(_label(model) for model in EXPECTED if model not in registered)
+    assert not gone, f"expected rule tables that are no longer registered: {', '.join(gone)}"
+
+
+def _as_data(rule: lifecycle.Rule) -> dict:
+    return {
+        "sources": set(rule.sources),
+        "target": rule.target,
+        "roles": set(rule.roles),
+        "po_owned": rule.po_owned,
+        "who": rule.who,
+        "by_portal": rule.by_portal,
+    }
+
+
+def _expected_as_data(expected: Expect) -> dict:
+    return {
+        "sources": set(expected.sources),
+        "target": expected.target,
+        "roles": set(expected.roles),
+        "po_owned": expected.po_owned,
+        "who": expected.who,
+        "by_portal": expected.by_portal,
+    }
+
+
+CHECKED = [model for model in EXPECTED if model in lifecycle.registered()]
+
+
+@pytest.mark.parametrize("model", CHECKED, ids=_label)
+def test_the_registered_table_is_the_expected_one(model):
+    registered = {rule.action: _as_data(rule) for rule in lifecycle.rules_for(model)}
+    expected = {action: _expected_as_data(e) for action, e in EXPECTED[model].rules.items()}
+
+    assert set(registered) == set(expected), f"{_label(model)}: actions differ"
+    differences = {
+        action: {
+            key: (registered[action][key], value)
+            for key, value in expected[action].items()
+            if registered[action][key] != value
+        }
+        for action in expected
+        if registered[action] != expected[action]
+    }
+    assert not differences, (
+        f"{_label(model)}: rules differ from the expected table (got, expected): {differences}"
+    )
+    for e in EXPECTED[model].rules.values():
+        assert not e.who or e.who in WHO_MEANS, (
+            f"{_label(model)}: say what `who` {e.who!r} means in WHO_MEANS"
+        )
+
+
+def _behaviour_cases():
+    for model in CHECKED:
+        states = list(lifecycle.lifecycle_of(model).states)
+        for state in states:
+            for name in PERSONAS:
+                yield pytest.param(model, state, name, id=f"{model.__name__}-{state}-{name}")
+
+
+@pytest.mark.parametrize(("model", "state", "persona_name"), list(_behaviour_cases()))
+def test_exactly_the_expected_actions_are_available(model, state, persona_name):
+    """The actions this persona may take on the object in this state: exactly the expected ones.
+
+    A rule removed fails the cases where it was expected (allowed); a rule that starts from one more
+    state, admits one more role, or loses its PO or `who` check fails a case where it was not
+    (refused)."""
+    expectation = EXPECTED[model]
+    user = PERSONAS[persona_name]
+    obj = expectation.make(model, state)
+    table = lifecycle.lifecycle_of(model)
+    if any(e.po_owned for e in expectation.rules.values()):
+        assert table.owner(obj) == OWN_PO, f"{_label(model)}: `make` must build an object owned by OWN_PO"
+
+    expected = {action for action, e in expectation.rules.items() if state in e.sources and e.allows(user)}
+    available = {rule.action for rule in lifecycle.available_rules(user, obj)}
+
+    assert available == expected, (
+        f"{_label(model)} in {state!r}, {persona_name}: "
+        f"refused although expected {sorted(expected - available)}, "
+        f"allowed although not expected {sorted(available - expected)}"
+    )
+    # The two halves separately: who may act (whatever the state), and from which states.
+    for rule in table.rules:
+        e = expectation.rules.get(rule.action)
+        if e is None:
+            continue  # an unexpected action: reported by the table comparison and above
+        assert lifecycle.may_act(user, obj, rule) == e.allows(user), (
+            f"{_label(model)}.{rule.action}, {persona_name}: may_act should be {e.allows(user)}"
+        )
+        should = "allowed" if state in e.sources else "refused"
+        assert (state in rule.sources) == (state in e.sources), (
+            f"{_label(model)}.{rule.action} from {state!r}: should be {should}"
+        )
+
+
+def test_the_personas_cover_every_role_and_who_check():
+    """The generated cases mean something only if someone holds each role, inside and outside the
+    owning PO, and each `who` check both admits and refuses someone of the rule's roles."""
+    held = {role for p in PERSONAS.values() if p for role in p.roles}
+    assert held == set(Role)
+    for model in CHECKED:
+        for action, e in EXPECTED[model].rules.items():
+            assert any(e.allows(p) for p in PERSONAS.values()), (
+                f"{_label(model)}.{action}: no one may take it"
+            )
+            if e.po_owned or e.who:
+                with_role = [p for p in PERSONAS.values() if p and p.roles & e.roles]
+                assert not all(e.allows(p) for p in with_role), (
+                    f"{_label(model)}.{action}: its PO or `who` check refuses no persona"
+                )
