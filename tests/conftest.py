@@ -176,9 +176,9 @@ def api(db):
 # state at each operation). With `--reuse-db` (`make test`, `make test-fast`), the first run migrates
 # the SQLite test database from scratch as always and keeps a copy of it, as the migrations left it,
 # in var/test-databases/, named by a hash of everything the migrations read (their files, the roles,
-# the reference data, the installed packages' versions). Later runs, and the other test workers, copy
-# that file into their in-memory database instead of migrating again; a changed migration changes
-# the hash, so the next run migrates from scratch again. `--create-db` always migrates from scratch.
+# the reference data, the installed packages' versions). Later runs copy that file into their
+# in-memory database instead of migrating again; a changed migration changes the hash, so the next run
+# migrates from scratch again. `--create-db` always migrates from scratch.
 # The copy is never a database tests have used (transactional tests leave theirs flushed), which is
 # why pytest-django's own keep-the-database mode is off; on PostgreSQL each run creates its databases
 # (CI migrates them from scratch with --create-db).
@@ -208,37 +208,45 @@ def django_db_keepdb() -> bool:
 
 def _migrated_copy(request, connection):
     """Wrap `connection.creation.create_test_db` so that its `migrate` restores the migrated copy when
-    there is one, and otherwise migrates and keeps a copy. A lock makes concurrent workers wait for
-    the one that migrates."""
+    there is one, and otherwise migrates and keeps a copy. While one test process migrates to write
+    the copy, the others migrate on their own, as without --reuse-db, rather than wait for it."""
     from django.core import management
 
     template = MIGRATED_DATABASES / f"{migrations_key()}.sqlite3"
-    fresh = request.config.getvalue("create_db")
     real_create, real_call_command = connection.creation.create_test_db, management.call_command
 
-    def call_command(name, *args, **options):
+    def restore(name, *args, **options):
         if name != "migrate" or options.get("database", "default") != connection.alias:
             return real_call_command(name, *args, **options)
         connection.ensure_connection()
-        if template.exists() and not fresh:
-            with closing(sqlite3.connect(f"file:{template}?mode=ro", uri=True)) as source:
-                source.backup(connection.connection)
-            return None
+        with closing(sqlite3.connect(f"file:{template}?mode=ro", uri=True)) as source:
+            source.backup(connection.connection)
+        return None
+
+    def migrate_and_keep(name, *args, **options):
         result = real_call_command(name, *args, **options)
+        if name != "migrate" or options.get("database", "default") != connection.alias:
+            return result
         partial = template.with_name(f"{template.name}.{os.getpid()}.part")
         with closing(sqlite3.connect(partial)) as copy:
             connection.connection.backup(copy)
-        os.replace(partial, template)
+        os.replace(partial, template)  # readers see the whole copy or none
         copies = sorted(MIGRATED_DATABASES.glob("*.sqlite3"), key=lambda path: path.stat().st_mtime)
         for old in copies[: -(MIGRATED_KEPT + 1)]:
             old.unlink(missing_ok=True)
         return result
 
     def create_test_db(*args, **kwargs):
+        if template.exists() and not request.config.getvalue("create_db"):
+            with mock.patch.object(management, "call_command", restore):
+                return real_create(*args, **kwargs)
         MIGRATED_DATABASES.mkdir(parents=True, exist_ok=True)
         with open(MIGRATED_DATABASES / "lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            with mock.patch.object(management, "call_command", call_command):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another test process is writing the copy
+                return real_create(*args, **kwargs)
+            with mock.patch.object(management, "call_command", migrate_and_keep):
                 return real_create(*args, **kwargs)
 
     return create_test_db
@@ -347,10 +355,16 @@ def demo_programme(django_db_setup, django_db_blocker) -> dict:
 
 
 @pytest.fixture(scope="class")
-def demo_data(demo_programme, django_db_blocker):
-    """The demo programme in the database for the tests of a class (or of a module, for tests outside
-    any class), and gone after them; its value is what `seed_demo` printed. For `db` tests;
-    `demo_data_committed` is for transactional ones."""
+def demo_data(request):
+    """The demo programme in the database, for `db` tests (`demo_data_committed` is for transactional
+    ones); its value is what `seed_demo` printed. In a test class, for the tests of the class, and gone
+    after them; outside any class, for the rest of the module from the first test that asks for it
+    (so use it in modules whose tests all want it, or in a class)."""
+    in_class = request.cls is not None
+    return request.getfixturevalue("_demo_data_for_class" if in_class else "_demo_data_for_module")
+
+
+def _demo_data_loaded(demo_programme, django_db_blocker):
     from django.db import transaction
 
     with django_db_blocker.unblock():
@@ -363,6 +377,16 @@ def demo_data(demo_programme, django_db_blocker):
         with transaction.atomic():
             yield _seed_demo()
             transaction.set_rollback(True)
+
+
+@pytest.fixture(scope="class")
+def _demo_data_for_class(demo_programme, django_db_blocker):
+    yield from _demo_data_loaded(demo_programme, django_db_blocker)
+
+
+@pytest.fixture(scope="module")
+def _demo_data_for_module(demo_programme, django_db_blocker):
+    yield from _demo_data_loaded(demo_programme, django_db_blocker)
 
 
 @pytest.fixture
