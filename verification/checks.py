@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from core import lifecycle
 from core.errors import ActionRefused
 from core.uploads import check_photo
-from enterprises.permissions import is_independent_checker
+from enterprises import lifecycles as enterprises_lifecycles
 from enterprises.validation import check_gps, today
 from verification.models import VERIFYING_ROLES, CheckStatus, VerificationCheck
 
@@ -79,10 +79,9 @@ def visit_problems(
 # --- Hooks of the lifecycle engine ----------------------------------------------------------------
 
 
-def outside_any_po(user, check: VerificationCheck) -> bool:
-    """WHO: only a PMU officer or verifier belonging to no PO records a result (the same test as the
-    enterprise services that verify adoptions and confirm facilities)."""
-    return is_independent_checker(user)
+# WHO: only a PMU officer or verifier belonging to no PO records a result: the one check that also
+# guards verifying adoptions and confirming facilities (enterprises.lifecycles).
+outside_any_po = enterprises_lifecycles.outside_any_po
 
 
 def visit_recorded(check: VerificationCheck, **context) -> None:
