@@ -3,9 +3,10 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from core import accounts, mfa
 from core.forms import GroupChoiceMixin
+from core.history_admin import HistoryAdmin
 from core.models import (
     BusinessArea,
     District,
@@ -15,6 +16,7 @@ from core.models import (
     SubSector,
     Upazila,
     User,
+    UserSession,
 )
 from core.roles import Role
 
@@ -34,7 +36,14 @@ def programme_staff_only(request) -> bool:
     """The admin site is for the PMU and superusers: it is not scoped by PO like the portal, so PO
     staff and TEC members never enter it, even if someone ticks "staff status" for them."""
     user = request.user
-    return user.is_active and user.is_staff and (user.is_superuser or user.has_role(Role.PMU_OFFICER))
+    return (
+        user.is_active
+        and user.is_staff
+        and (user.is_superuser or user.has_role(Role.PMU_OFFICER))
+        # Where two-factor authentication is required, only a session that verified it (the
+        # middleware sends the others to the two-factor page before they get here).
+        and (mfa.is_verified(user) or not mfa.is_required_for(user))
+    )
 
 
 admin.site.has_permission = programme_staff_only
@@ -66,8 +75,23 @@ class PortalUserAdmin(UserAdmin):
         (_("Role and organization"), {"fields": ("groups", "partner_organization")}),
     )
 
+    actions = ["reset_two_factor"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.action(description=_("Reset two-factor authentication (lost phone)"), permissions=["change"])
+    def reset_two_factor(self, request, queryset) -> None:
+        for user in queryset:
+            mfa.reset_for(user, by=request.user)
+        self.message_user(
+            request,
+            _(
+                "Two-factor authentication reset for %(count)d account(s): their sessions and API "
+                "tokens ended."
+            )
+            % {"count": len(queryset)},
+        )
 
     @admin.display(description=_("roles"))
     def roles_display(self, user: User) -> str:
@@ -75,7 +99,7 @@ class PortalUserAdmin(UserAdmin):
 
 
 @admin.register(PartnerOrganization)
-class PartnerOrganizationAdmin(SimpleHistoryAdmin):
+class PartnerOrganizationAdmin(HistoryAdmin):
     list_display = ("code", "name", "registration_authority", "registration_number", "is_active")
     list_filter = ("is_active", "registration_authority")
     search_fields = ("code", "name", "short_name", "registration_number")
@@ -99,7 +123,7 @@ class UpazilaInline(admin.TabularInline):
 
 
 @admin.register(District)
-class DistrictAdmin(SimpleHistoryAdmin):
+class DistrictAdmin(HistoryAdmin):
     list_display = ("name", "pcode", "division", "climate_vulnerable")
     list_filter = ("division", "climate_vulnerable")
     list_editable = ("climate_vulnerable",)
@@ -108,7 +132,7 @@ class DistrictAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Upazila)
-class UpazilaAdmin(SimpleHistoryAdmin):
+class UpazilaAdmin(HistoryAdmin):
     list_display = ("name", "pcode", "district", "climate_vulnerable")
     list_filter = ("district__division", "climate_vulnerable")
     list_select_related = ("district",)
@@ -130,3 +154,27 @@ class SectorAdmin(admin.ModelAdmin):
 class SubSectorAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "sector", "position")
     list_filter = ("sector__business_area", "sector")
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    """Signed-in web sessions: deleting one signs it out."""
+
+    list_display = ("user", "signed_in_at", "last_seen_at", "ip_address", "user_agent")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "ip_address")
+    # The session key signs its holder in: never shown.
+    fields = ("user", "user_agent", "ip_address", "signed_in_at", "last_seen_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request, obj) -> None:
+        accounts.end_session(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for row in queryset:
+            accounts.end_session(row)

@@ -7,7 +7,18 @@ class CoreConfig(AppConfig):
     verbose_name = _("Accounts, Partner Organizations and reference data")
 
     def ready(self) -> None:
-        from core import home, waiting
+        from django.db.models.signals import post_migrate
+
+        from core import append_only, home, waiting
+
+        # The transition log and field history refuse UPDATE/DELETE on PostgreSQL (core.append_only).
+        post_migrate.connect(
+            append_only.install_after_migrate, sender=self, dispatch_uid="core-append-only-history"
+        )
+        from core import accounts
+
+        # Refused sign-ins to the audit log, the lockout notice, the record of signed-in sessions.
+        accounts.connect_signals()
         from core.navigation import NavItem, register
         from core.roles import Role
 

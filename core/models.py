@@ -7,11 +7,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.roles import PROGRAMME_WIDE_ROLES, ROLE_BY_GROUP_NAME, Role
+from core.validators import EARLIEST_ORGANISATION_DATE, past_event
 
 phone_validator = RegexValidator(
     r"^\+?[0-9][0-9 -]{6,18}[0-9]$",
@@ -212,7 +214,12 @@ class PartnerOrganization(models.Model):
         _("registration authority"), max_length=10, choices=RegistrationAuthority.choices
     )
     registration_number = models.CharField(_("registration number"), max_length=60)
-    registered_on = models.DateField(_("registered on"), null=True, blank=True)
+    registered_on = models.DateField(
+        _("registered on"),
+        null=True,
+        blank=True,
+        validators=[past_event(_("The registration date"), EARLIEST_ORGANISATION_DATE)],
+    )
     pksf_partner_since = models.PositiveSmallIntegerField(
         _("PKSF partner since (year)"), null=True, blank=True
     )
@@ -301,3 +308,48 @@ class User(AbstractUser):
 
     def get_display_name(self) -> str:
         return self.get_full_name() or self.username
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_removed = True
+
+    def save(self, *args, **kwargs) -> None:
+        # set_password() keeps the new password in `_password` until the save (a hash upgrade at sign-in
+        # clears it first): wherever a password is changed or removed (page, admin, shell), every API
+        # token of the account stops working (core.accounts.password_changed).
+        update_fields = kwargs.get("update_fields")
+        password_changed = (
+            not self._state.adding
+            and (self._password is not None or getattr(self, "_password_removed", False))
+            and (update_fields is None or "password" in update_fields)
+        )
+        super().save(*args, **kwargs)
+        if password_changed:
+            from core.accounts import password_changed as revoke_after_password_change
+
+            self._password_removed = False
+            revoke_after_password_change(self)
+
+
+class UserSession(models.Model):
+    """A signed-in web session, for the user's "sessions and tokens" page: where and when it signed in.
+
+    Recorded at sign-in and kept in step with the session store (its key changes at sign-in and at a
+    password change); ending one deletes the session itself (core.accounts.end_session)."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="account_sessions", verbose_name=_("user")
+    )
+    session_key = models.CharField(_("session key"), max_length=40, unique=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    signed_in_at = models.DateTimeField(_("signed in"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        verbose_name = _("web session")
+        verbose_name_plural = _("web sessions")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.signed_in_at:%Y-%m-%d %H:%M}"

@@ -3,8 +3,8 @@ shown read-only to it (the role groups hold only view permissions on it), with r
 no full counts so the big tables (1.5 M KPI readings) stay quick."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
+from core.history_admin import HistoryAdmin
 from enterprises import models
 
 
@@ -24,7 +24,7 @@ class KpiAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.TrainingModule)
-class TrainingModuleAdmin(SimpleHistoryAdmin):
+class TrainingModuleAdmin(HistoryAdmin):
     list_display = ["code", "name", "climate_vulnerability", "is_active", "position"]
     list_filter = ["climate_vulnerability", "is_active"]
     search_fields = ["code", "name"]
@@ -51,7 +51,7 @@ class BigTableAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Enterprise)
-class EnterpriseAdmin(SimpleHistoryAdmin, BigTableAdmin):
+class EnterpriseAdmin(HistoryAdmin, BigTableAdmin):
     list_display = ["po_code", "name", "partner_organization", "sub_sector", "district", "owner_gender"]
     list_filter = ["owner_gender", "climate_vulnerable", "is_formal"]
     list_select_related = ["partner_organization", "sub_sector", "district"]
@@ -69,7 +69,7 @@ class EnterpriseAdmin(SimpleHistoryAdmin, BigTableAdmin):
 
 
 @admin.register(models.FinancialSupport)
-class FinancialSupportAdmin(SimpleHistoryAdmin, BigTableAdmin):
+class FinancialSupportAdmin(HistoryAdmin, BigTableAdmin):
     list_display = ["enterprise", "kind", "amount", "financier", "disbursed_on"]
     list_filter = ["kind", "financier"]
     raw_id_fields = ["enterprise", "created_by"]
@@ -100,7 +100,7 @@ class AdoptionAdmin(BigTableAdmin):
 
 
 @admin.register(models.RecpProfile)
-class RecpProfileAdmin(SimpleHistoryAdmin, BigTableAdmin):
+class RecpProfileAdmin(HistoryAdmin, BigTableAdmin):
     list_display = ["enterprise", "assessment_date", "status", "validated_on"]
     list_filter = ["status"]
     raw_id_fields = ["enterprise"]
@@ -115,7 +115,7 @@ class KpiReadingAdmin(BigTableAdmin):
 
 
 @admin.register(models.CommonServiceFacility)
-class FacilityAdmin(SimpleHistoryAdmin, BigTableAdmin):
+class FacilityAdmin(HistoryAdmin, BigTableAdmin):
     list_display = ["name", "partner_organization", "kind", "status", "opened_on", "operational_confirmed_on"]
     list_filter = ["kind", "status"]
     raw_id_fields = ["partner_organization", "sub_project", "sub_sector", "district", "upazila", "created_by"]

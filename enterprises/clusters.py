@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -44,7 +45,7 @@ from enterprises.models import (
     Enterprise,
     SuggestionStatus,
 )
-from enterprises.permissions import require_pmu
+from enterprises.permissions import can_see_cluster_suggestions, require_pmu
 
 KM_PER_DEGREE = 111.32
 
@@ -72,6 +73,14 @@ class Group:
     @property
     def signature(self) -> str:
         return signature_of(p.pk for p in self.points)
+
+
+def visible_suggestions(user) -> QuerySet[ClusterSuggestion]:
+    """The suggestions `user` may see: all of them for whoever may see the list (the one rule of the
+    pages and the API, `can_see_cluster_suggestions`), none for anyone else."""
+    if can_see_cluster_suggestions(user):
+        return ClusterSuggestion.objects.all()
+    return ClusterSuggestion.objects.none()
 
 
 def signature_of(ids) -> str:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector, Upazila
+from core.visibility import scope_filterset
 from enterprises.models import (
     Adoption,
     Attendance,
@@ -63,18 +64,12 @@ def _boolean(label, **kwargs) -> django_filters.BooleanFilter:
 
 
 class ScopedFilterSet(django_filters.FilterSet):
-    """Limits the PO and sub-project choices to what the requesting user may see."""
+    """Limits the choices of every related object (PO, sub-project, cluster, enterprise, ...) to what
+    the requesting user may see: another PO's id is refused as one that does not exist."""
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         super().__init__(data, queryset, request=request, prefix=prefix)
-        user = getattr(request, "user", None)
-        if user is not None:
-            if "partner_organization" in self.filters:
-                self.filters["partner_organization"].queryset = PartnerOrganization.objects.visible_to(user)
-            if "sub_project" in self.filters:
-                self.filters["sub_project"].queryset = SubProject.objects.visible_to(user).order_by(
-                    "agreement_number"
-                )
+        scope_filterset(self, getattr(request, "user", None))
 
 
 def _po_filter(path: str) -> django_filters.ModelChoiceFilter:
@@ -85,7 +80,14 @@ def _po_filter(path: str) -> django_filters.ModelChoiceFilter:
 
 def _sub_project_filter(path: str) -> django_filters.ModelChoiceFilter:
     return django_filters.ModelChoiceFilter(
-        field_name=path, queryset=SubProject.objects.all(), label=_("Sub-project")
+        field_name=path, queryset=SubProject.objects.order_by("agreement_number"), label=_("Sub-project")
+    )
+
+
+def _by_id(model, path: str, label) -> django_filters.ModelChoiceFilter:
+    """A related object by its id, typed rather than chosen (there may be thousands)."""
+    return django_filters.ModelChoiceFilter(
+        field_name=path, queryset=model.objects.all(), label=label, widget=forms.NumberInput
     )
 
 
@@ -244,7 +246,7 @@ class RecordFilter(ScopedFilterSet):
     owner_gender = django_filters.ChoiceFilter(
         field_name="enterprise__owner_gender", choices=Gender.choices, label=_("Owner gender")
     )
-    enterprise = django_filters.NumberFilter(field_name="enterprise_id", label=_("Enterprise (id)"))
+    enterprise = _by_id(Enterprise, "enterprise", _("Enterprise (id)"))
 
     def search(self, queryset, name, value):
         return _search_enterprise(queryset, "enterprise__", value)
@@ -284,7 +286,7 @@ class FinancialSupportFilter(RecordFilter):
 
 
 class AttendanceFilter(RecordFilter):
-    session = django_filters.NumberFilter(field_name="session_id", label=_("Session (id)"))
+    session = _by_id(TrainingSession, "session", _("Session (id)"))
     improved = _boolean(_("Post-test above pre-test"), method="filter_improved")
 
     class Meta:

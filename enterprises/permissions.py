@@ -28,6 +28,12 @@ def can_read_field_data(user) -> bool:
     return sees_whole_programme(user) or is_po_staff(user)
 
 
+def can_see_cluster_suggestions(user) -> bool:
+    """The cluster suggestions are the PMU's working list (pages and API alike): they group
+    enterprises of several POs, and only the PMU acts on them."""
+    return is_pmu(user)
+
+
 def can_enter_for(user, partner_organization_id: int | None) -> bool:
     return is_po_staff(user) and partner_organization_id == user.partner_organization_id
 

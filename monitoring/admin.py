@@ -1,6 +1,6 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
+from core.history_admin import HistoryAdmin
 from monitoring.models import (
     AggregationLock,
     AggregationRun,
@@ -19,7 +19,7 @@ class MilestoneInline(admin.TabularInline):
 
 
 @admin.register(Indicator)
-class IndicatorAdmin(SimpleHistoryAdmin):
+class IndicatorAdmin(HistoryAdmin):
     list_display = ("code", "name", "level", "unit", "target", "position")
     list_filter = ("level",)
     readonly_fields = ("code", "unit", "parent", "definition")
@@ -66,7 +66,7 @@ class AggregationLockAdmin(ComputedAdmin):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(SimpleHistoryAdmin):
+class MilestoneAdmin(HistoryAdmin):
     list_display = ("indicator", "year", "target")
     list_filter = ("year", "indicator")
 

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from core import lifecycle
 from core.errors import ActionRefused
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector
+from core.validators import check_in_programme_span
 from enterprises.models import Gender
 from monitoring import outcomes
 from monitoring.indicators import DEFINITIONS, Definition, Group, programme_start
@@ -223,6 +224,8 @@ def request_run(*, as_of: date | None = None, trigger: str, user=None, wait: boo
     from monitoring.tasks import run_aggregation
     from smart_portal.celery import app
 
+    if as_of is not None:
+        check_in_programme_span(as_of)  # a date asked for: from the programme start to today
     run = AggregationRun.objects.create(
         as_of=as_of or timezone.localdate(), trigger=trigger, requested_by=user if user and user.pk else None
     )
@@ -301,7 +304,10 @@ def _move(run: AggregationRun, action: str, comment: str = "", **params) -> Aggr
 def run_now(
     *, as_of: date | None = None, trigger: str = RunTrigger.COMMAND, backfill: bool = False, user=None
 ):
-    """Synchronous run, for the management command and the nightly task."""
+    """Synchronous run, for the management command and the nightly task. A date given must lie in
+    the programme's span (ValidationError otherwise); the default is today."""
+    if as_of is not None:
+        check_in_programme_span(as_of)
     run = AggregationRun.objects.create(
         as_of=as_of or timezone.localdate(),
         trigger=RunTrigger.BACKFILL if backfill else trigger,

@@ -20,11 +20,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from core.models import PartnerOrganization
 from core.permissions import is_po_staff
-from monitoring.indicators import QUALIFYING, bdt_per_usd, committed_sub_projects, programme_start
+from core.validators import AS_OF, check_in_programme_span
+from monitoring.indicators import QUALIFYING, bdt_per_usd, committed_sub_projects
 from monitoring.models import (
     AggregationRun,
     Dimension,
@@ -75,21 +77,10 @@ def parse_as_of(value: str | None) -> date | None:
     return asked
 
 
-def check_results_date(asked: date) -> None:
-    """Results exist from the programme start to today: a date outside is refused with the reason
-    (pages, API, runs and reports alike). A future date would store a snapshot that then passes
-    for the latest figures."""
-    start, today = programme_start(), timezone.localdate()
-    if asked < start:
-        raise ValidationError(
-            _("The programme began on %(start)s: there are no results before that date.")
-            % {"start": start.isoformat()}
-        )
-    if asked > today:
-        raise ValidationError(
-            _("%(date)s is after today (%(today)s): results are known up to today only.")
-            % {"date": asked.isoformat(), "today": today.isoformat()}
-        )
+def check_results_date(asked: date, what: str | Promise = AS_OF) -> None:
+    """Results exist from the programme start to today: a date outside is refused with the reason,
+    naming the field (pages, API, runs and reports alike; core.validators.check_in_programme_span)."""
+    check_in_programme_span(asked, what)
 
 
 @dataclass

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.validators import past_event
+
 
 class Unit(models.TextChoices):
     ENTERPRISES = "enterprises", _("MEs")
@@ -74,7 +76,9 @@ class Indicator(models.Model):
         blank=True,
         validators=[MinValueValidator(0)],
     )
-    baseline_date = models.DateField(_("baseline date"), null=True, blank=True)
+    baseline_date = models.DateField(
+        _("baseline date"), null=True, blank=True, validators=[past_event(_("The baseline date"))]
+    )
     data_source = models.CharField(_("data source"), max_length=250, blank=True)
     frequency = models.CharField(
         _("frequency"), max_length=20, choices=Frequency.choices, default=Frequency.QUARTERLY

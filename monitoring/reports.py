@@ -163,10 +163,11 @@ def check_request(
         errors["file_format"] = [_("Choose Excel (.xlsx) or PDF.")]
     if as_of is None:
         errors["as_of"] = [_("Enter the reporting date, e.g. 2025-06-30.")]
+    labels = {"as_of": _("The reporting date"), "previous_as_of": _("The previous reporting date")}
     for name, day in (("as_of", as_of), ("previous_as_of", previous_as_of)):
         if day is not None:
             try:
-                dashboard.check_results_date(day)  # from the programme start to today
+                dashboard.check_results_date(day, labels[name])  # from the programme start to today
             except ValidationError as exc:
                 errors[name] = exc.messages
     if as_of is not None and previous_as_of is not None and previous_as_of >= as_of:

@@ -86,6 +86,12 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "csp",
+    # Two-factor authentication (TOTP apps and recovery codes) and sign-in lockout: see core.mfa and
+    # core.accounts. axes comes before core so that its sign-in signal receivers run first.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "core",
     "subprojects",
     "enterprises",
@@ -98,14 +104,22 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A NUL character in the URL is a 400 naming the parameter, before any view reads it.
+    "smart_portal.middleware.RefuseNullCharactersMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor in this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Two-factor authentication where required; records each signed-in session (core.middleware).
+    "core.middleware.AccountSecurityMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the "try again at" answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smart_portal.urls"
@@ -132,22 +146,35 @@ ASGI_APPLICATION = "smart_portal.asgi.application"
 
 # --- Database -------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
-else:
-    DATABASES = {
-        "default": {
+# WAL lets readers go on while a write is under way; IMMEDIATE takes the write lock at the start of
+# a transaction, so two requests never deadlock upgrading read locks ("database is locked"), and the
+# timeout lets a writer wait its turn instead of failing at once.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
+
+
+def database_settings(url: str, conn_max_age: int = 60) -> dict:
+    """The default database from DATABASE_URL ("" for the embedded SQLite file). SQLite gets the same
+    safe options whether it is the default or named by a URL (options the URL gives win)."""
+    if not url:
+        return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # WAL lets the dev server read while a write is under way; IMMEDIATE avoids
-            # "database is locked" when two requests upgrade read transactions at once.
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
         }
-    }
+    config = dj_database_url.parse(url, conn_max_age=conn_max_age)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
+        if config.get("NAME") == ":memory:":
+            # WAL does not apply to an in-memory database.
+            config["OPTIONS"]["init_command"] = "PRAGMA synchronous=NORMAL;"
+    return config
+
+
+DATABASES = {"default": database_settings(DATABASE_URL, env_int("DB_CONN_MAX_AGE", 60))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------------
@@ -176,6 +203,39 @@ if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in (even with the right password) while the account or the client
+    # address is locked out after too many failures (django-axes, counting in its own tables).
+    "core.accounts.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Reverse proxies in front of the portal that append the client's address to X-Forwarded-For.
+# 0: none, the client is REMOTE_ADDR and X-Forwarded-For is ignored (anyone can write it).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Failed sign-ins (web, API token, wrong second factor) within LOGIN_LOCKOUT_MINUTES of each other
+# that lock an account, or an address (higher: an office or a training room shares one address).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 20)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 100)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_HANDLER = "core.accounts.LockoutHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.accounts.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.accounts.lockout_response"
+# Successful sign-ins are the sessions of core.UserSession; refused ones go to the audit log.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_code", "code", "csrfmiddlewaretoken"]
+
+# Two-factor authentication (TOTP app + recovery codes) is open to everyone; with MFA_REQUIRED it is
+# required of these roles and of staff and superuser accounts. Off by default for `make run` and tests.
+MFA_REQUIRED = env_bool("MFA_REQUIRED", not (DEBUG or TESTING))
+MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", "pmu_officer,tec_member,world_bank,pksf_approver")
+OTP_TOTP_ISSUER = "SMART Portal"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -250,19 +310,32 @@ CONTENT_SECURITY_POLICY = {
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        # knox tokens, refused for a role that needs two-factor authentication without it set up.
+        "core.api.security.PortalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "smart_portal.api.StandardPagination",
+    # Filters on related objects, and the browsable API's forms, offer and accept only what the user
+    # may see (smart_portal.api, core.visibility).
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "smart_portal.api.ScopedFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "smart_portal.api.ScopedBrowsableAPIRenderer",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "smart_portal.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("AUTH_THROTTLE_RATE", "20/minute")},
+    # Token requests per client address (auth) and per account, whatever the address (auth_account).
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": os.environ.get("AUTH_THROTTLE_RATE", "20/minute"),
+        "auth_account": os.environ.get("AUTH_ACCOUNT_THROTTLE_RATE", "20/minute"),
+    },
+    # The client address of a throttle: X-Forwarded-For only from the trusted proxies.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 REST_KNOX = {
@@ -345,16 +418,25 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Logging --------------------------------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (audit events with their fields), for a log collector.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "core.audit.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         # One line per task at INFO drowns everything else when tasks run in-process.
         "celery.app.trace": {"level": "WARNING"},
+        # Refused transitions and logins (core.audit): kept whatever LOG_LEVEL says.
+        "smart_portal.audit": {"level": "INFO"},
     },
 }
 
@@ -393,3 +475,15 @@ CELERY_BEAT_SCHEDULE["enterprises-refresh-climate-flags"] = {
     "task": "enterprises.tasks.refresh_climate_flags",
     "schedule": 24 * 60 * 60,
 }
+
+# --- Bad input and production surface (issue 11) ---------------------------------------------------
+# Spreadsheet imports are measured before their rows are checked: a header wider than this is
+# refused at once (the templates have at most a few dozen columns) ...
+ENTERPRISES_IMPORT_MAX_COLUMNS = env_int("ENTERPRISES_IMPORT_MAX_COLUMNS", 100)
+# ... and the whole check of a file keeps to this time budget (seconds), or the file is refused.
+ENTERPRISES_IMPORT_PARSE_SECONDS = env_int("ENTERPRISES_IMPORT_PARSE_SECONDS", 300)
+# Without a broker, imports run in a background thread so the upload answers at once; the tests run
+# them inline (deterministic). Set to 1 to check files inside the request (not for production).
+ENTERPRISES_IMPORTS_INLINE = env_bool("ENTERPRISES_IMPORTS_INLINE", TESTING)
+# The OpenAPI schema (/api/schema/) and docs (/api/docs/) are for signed-in users, unless opened.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)

@@ -1,7 +1,10 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
-from simple_history.admin import SimpleHistoryAdmin
+from django.utils.translation import gettext_lazy as _
 
+from core.history_admin import HistoryAdmin
+from core.visibility import VisibleAdminMixin
 from subprojects import evaluation
 from subprojects.models import (
     Activity,
@@ -63,7 +66,7 @@ class AttachmentInline(ReadOnlyInlineMixin, admin.TabularInline):
     fields = ("original_name", "description", "mime_type", "size", "uploaded_by", "uploaded_at")
 
 
-class CreatedByAdmin(SimpleHistoryAdmin):
+class CreatedByAdmin(HistoryAdmin):
     """The user who creates the object in the admin is recorded as its creator."""
 
     def save_model(self, request, obj, form, change):
@@ -89,7 +92,8 @@ class CallAdmin(CreatedByAdmin):
 
 
 @admin.register(ConceptNote)
-class ConceptNoteAdmin(SimpleHistoryAdmin):
+class ConceptNoteAdmin(VisibleAdminMixin, HistoryAdmin):
+    # A note its PO never submitted is the PO's work in progress: hidden here as on the portal.
     list_display = ("__str__", "partner_organization", "call", "sector", "status", "status_changed_at")
     list_filter = ("status", "call", "sector")
     list_select_related = ("partner_organization", "call", "sector")
@@ -122,7 +126,7 @@ class CommittedResultInline(admin.TabularInline):
 
 
 @admin.register(Proposal)
-class ProposalAdmin(SimpleHistoryAdmin):
+class ProposalAdmin(VisibleAdminMixin, HistoryAdmin):
     list_display = ("__str__", "partner_organization", "call", "status", "deadline", "status_changed_at")
     list_filter = ("status", "call", "sector", "risk_category")
     list_select_related = ("partner_organization", "call")
@@ -141,7 +145,7 @@ class ProposalAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SubProject)
-class SubProjectAdmin(SimpleHistoryAdmin):
+class SubProjectAdmin(HistoryAdmin):
     list_display = ("agreement_number", "title", "partner_organization", "award_date", "status")
     list_filter = ("status", "sector")
     list_select_related = ("partner_organization",)
@@ -157,7 +161,7 @@ class TransitionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(VisibleAdminMixin, admin.ModelAdmin):
     list_display = ("original_name", "concept_note", "proposal", "mime_type", "size", "uploaded_at")
     readonly_fields = (
         "concept_note",
@@ -179,15 +183,70 @@ class AttachmentAdmin(admin.ModelAdmin):
 # changes them (submitted scores refuse any change anyway).
 
 
+# A rubric under which scores have been submitted is locked (the models refuse any change:
+# RubricLocked): the admin shows it and its criteria read-only, and says why.
+
+LOCKED_NOTE = _(
+    "Locked: scores have been submitted under this rubric, so it and its criteria can no longer change. "
+    "To correct it, the PMU reopens the call's scoring from the call's page (the submitted score "
+    "sheets go back to draft and their members are told)."
+)
+
+
+def _rubric_locked(rubric: Rubric | None) -> bool:
+    """Asked several times per admin page: the answer is kept on the instance for the request."""
+    if rubric is None or rubric.pk is None:
+        return False
+    if not hasattr(rubric, "_locked_in_admin"):
+        rubric._locked_in_admin = evaluation.rubric_is_locked(rubric)
+    return rubric._locked_in_admin
+
+
 class CriterionInline(admin.TabularInline):
     model = Criterion
     extra = 0
 
+    # `obj` is the rubric being shown.
+    def has_add_permission(self, request, obj=None) -> bool:
+        return super().has_add_permission(request, obj) and not _rubric_locked(obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not _rubric_locked(obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not _rubric_locked(obj)
+
+
+class RubricAdminForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        if _rubric_locked(self.instance):  # scores were submitted while the form was open
+            raise forms.ValidationError(LOCKED_NOTE)
+        return cleaned
+
 
 @admin.register(Rubric)
-class RubricAdmin(SimpleHistoryAdmin):
-    list_display = ("call", "pass_mark", "spread_threshold")
+class RubricAdmin(HistoryAdmin):
+    form = RubricAdminForm
+    list_display = ("call", "pass_mark", "spread_threshold", "locked")
+    readonly_fields = ("lock_status",)
     inlines = [CriterionInline]
+
+    @admin.display(boolean=True, description=_("locked"))
+    def locked(self, obj: Rubric) -> bool:
+        return _rubric_locked(obj)
+
+    @admin.display(description=_("lock"))
+    def lock_status(self, obj: Rubric) -> str:
+        if _rubric_locked(obj):
+            return str(LOCKED_NOTE)
+        return str(_("Editable: no score has been submitted under this rubric yet."))
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not _rubric_locked(obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not _rubric_locked(obj)
 
 
 class AgendaInline(admin.TabularInline):
@@ -234,7 +293,7 @@ class DecisionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Condition)
-class ConditionAdmin(SimpleHistoryAdmin):
+class ConditionAdmin(HistoryAdmin):
     list_display = ("proposal", "text", "met", "met_at")
     list_filter = ("met",)
     readonly_fields = (
@@ -257,28 +316,44 @@ class ConditionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(BudgetLine)
-class BudgetLineAdmin(SimpleHistoryAdmin):
+class BudgetLineAdmin(HistoryAdmin):
     list_display = ("proposal", "category", "description", "amount", "financier")
     list_filter = ("category", "financier")
     list_select_related = ("proposal",)
 
 
 @admin.register(Activity)
-class ActivityAdmin(SimpleHistoryAdmin):
+class ActivityAdmin(HistoryAdmin):
     list_display = ("proposal", "description", "start_month", "end_month")
     list_select_related = ("proposal",)
 
 
 @admin.register(CommittedResult)
-class CommittedResultAdmin(SimpleHistoryAdmin):
+class CommittedResultAdmin(HistoryAdmin):
     list_display = ("proposal", "indicator", "target")
     list_filter = ("indicator",)
     list_select_related = ("proposal",)
 
 
+class CriterionAdminForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        rubric = cleaned.get("rubric") or getattr(self.instance, "rubric", None)
+        if _rubric_locked(rubric) or (self.instance.pk and _rubric_locked(self.instance.rubric)):
+            raise forms.ValidationError(LOCKED_NOTE)
+        return cleaned
+
+
 @admin.register(Criterion)
-class CriterionAdmin(SimpleHistoryAdmin):
+class CriterionAdmin(HistoryAdmin):
+    form = CriterionAdminForm
     list_display = ("rubric", "name", "weight", "max_score", "position")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj and _rubric_locked(obj.rubric))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj and _rubric_locked(obj.rubric))
 
 
 @admin.register(AgendaItem)

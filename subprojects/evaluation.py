@@ -13,12 +13,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
-from core.errors import ActionRefused
+from core.errors import ActionRefused, Forbidden
 from core.models import User
 from core.permissions import is_pmu
 from core.roles import Role
@@ -33,18 +34,17 @@ from subprojects.models import (
     Proposal,
     ProposalStatus,
     Rubric,
+    RubricLocked,
     Score,
     ScoreSheet,
     ScoreSheetStatus,
     TecMeeting,
 )
 from subprojects.permissions import (
-    is_chair,
     may_add_evidence,
     may_edit_rubric,
     may_meet_conditions,
     may_organise_meetings,
-    may_override_decision,
     may_score,
     require,
 )
@@ -84,9 +84,16 @@ def rubric_for(call: Call) -> Rubric:
 
 
 def rubric_is_locked(rubric: Rubric) -> bool:
-    """A rubric is fixed once any score sheet of its call has been submitted."""
+    """A rubric is fixed once any score sheet of its call has been submitted (the models refuse any
+    change then: RubricLocked), until the PMU reopens the call's scoring."""
+    return rubric.is_locked
+
+
+def call_scoring_locked(call: Call) -> bool:
+    """Whether a score has been submitted on the call (its rubric is locked): only then is there
+    anything for "Reopen scoring" to reopen."""
     return ScoreSheet.objects.filter(
-        agenda_item__proposal__call_id=rubric.call_id, status=ScoreSheetStatus.SUBMITTED
+        agenda_item__proposal__call=call, status=ScoreSheetStatus.SUBMITTED
     ).exists()
 
 
@@ -116,7 +123,7 @@ def save_rubric(
     with transaction.atomic():
         locked = Rubric.objects.select_for_update().get(pk=rubric.pk)
         if rubric_is_locked(locked):
-            _refuse(_("Scores have been submitted under this rubric; it can no longer change."), "locked")
+            raise RubricLocked()
         locked.pass_mark, locked.spread_threshold = pass_mark, spread_threshold
         locked.save()
         existing = {criterion.pk: criterion for criterion in locked.criteria.all()}
@@ -148,6 +155,61 @@ def save_rubric(
                     )
                 criterion.delete()
     return locked
+
+
+# --- Reopening scoring ----------------------------------------------------------------------------
+# Guard and effect of the calls' "reopen scoring" rules (subprojects.workflow): the one way to unlock
+# a rubric once scores are submitted under it.
+
+
+def scoring_reopenable(call: Call, **_params) -> None:
+    """Scores are submitted under the call's rubric, and the committee has decided on none of its
+    proposals: a decision stands on the scores as they were, so a rubric with decisions under it stays
+    as it is (reopening only the undecided items would leave it locked anyway)."""
+    items = AgendaItem.objects.filter(proposal__call=call)
+    decided = list(items.filter(decision__isnull=False).select_related("meeting").order_by("pk"))
+    if decided:
+        _refuse(
+            _(
+                "The committee has already decided on %(items)s under the rubric of %(call)s: those "
+                "decisions stand on the scores as they were, so scoring cannot be reopened."
+            )
+            % {
+                "items": ", ".join(
+                    f"{item.proposal.reference} ({item.meeting.reference})" for item in decided
+                ),
+                "call": call.reference,
+            },
+            "decided",
+        )
+    if not ScoreSheet.objects.filter(agenda_item__in=items, status=ScoreSheetStatus.SUBMITTED).exists():
+        _refuse(
+            _("No score has been submitted under the rubric of %(call)s: it is not locked.")
+            % {"call": call.reference},
+            "not_locked",
+        )
+
+
+def reopen_scoring(call: Call, *, _user, _comment: str, **_params) -> list[str]:
+    """Every submitted score sheet of the call goes back to draft through its own logged rule (taken by
+    the portal, saying who reopened and why; each member is emailed), which unlocks the rubric."""
+    why = _("Scoring of %(call)s reopened by %(who)s: %(comment)s") % {
+        "call": call.reference,
+        "who": _user.get_display_name(),
+        "comment": _comment,
+    }
+    sheets = ScoreSheet.objects.filter(
+        agenda_item__proposal__call=call, status=ScoreSheetStatus.SUBMITTED
+    ).order_by("pk")
+    for sheet in sheets:
+        lifecycle.apply(sheet, "reopen", None, comment=why)
+    return []
+
+
+def clear_submitted(sheet: ScoreSheet, **_params) -> list[str]:
+    """Effect of a sheet's "reopen": it is a draft again, to be submitted anew."""
+    sheet.submitted_at = None
+    return ["submitted_at"]
 
 
 def seed_default_rubric(call: Call) -> Rubric:
@@ -401,6 +463,11 @@ class Consolidation:
         return bool(self.submitted) and not self.waiting_for
 
     @property
+    def decided(self) -> bool:
+        """Whether the committee's decision on the item is recorded."""
+        return hasattr(self.item, "decision")
+
+    @property
     def below_pass_mark(self) -> bool:
         return self.mean is not None and self.mean < self.pass_mark
 
@@ -457,22 +524,57 @@ def consolidate(item: AgendaItem) -> Consolidation:
     return consolidate_many([item])[item.pk]
 
 
+# --- Who sees the scores of an agenda item ----------------------------------------------------------
+# One rule, asked by every interface: the item's page and the meeting's page, the minutes (page and
+# PDF), the API's consolidation and score sheets (ScoreSheet.objects.visible_to).
+
+
 def may_see_consolidation(user, consolidation: Consolidation) -> bool:
-    """Blind scoring: the PMU (and the programme-wide roles) always; a member only after submitting
-    their own scores on the item."""
+    """Who sees an item's scores (each member's, the totals, the mean and the spread).
+
+    A member who declared a conflict of interest on the item sees nothing of it until the committee's
+    decision is recorded, whatever other role they hold. Otherwise the PMU and the programme-wide
+    roles always; a member of the meeting once they have submitted their own scores on the item
+    (blind scoring), or once the decision is recorded."""
+    mine = consolidation.row_of(user)
+    if mine is not None and mine.status == CONFLICT and not consolidation.decided:
+        return False
     if user.sees_whole_programme:
         return True
+    return mine is not None and (mine.status == SUBMITTED or consolidation.decided)
+
+
+def items_whose_scores_user_sees(user) -> QuerySet[AgendaItem]:
+    """The rule of may_see_consolidation() for a member, as a query: the items of their meetings on
+    which they have submitted, or which the committee has decided."""
+    return AgendaItem.objects.filter(meeting__members=user).filter(
+        Q(score_sheets__member=user, score_sheets__status=ScoreSheetStatus.SUBMITTED)
+        | Q(decision__isnull=False)
+    )
+
+
+def items_hidden_by_conflict(user) -> QuerySet[AgendaItem]:
+    """The rule's first clause as a query: the undecided items on which the user declared a conflict."""
+    return AgendaItem.objects.filter(
+        declarations__member=user, declarations__has_conflict=True, decision__isnull=True
+    )
+
+
+def is_redacted_for(user, consolidation: Consolidation) -> bool:
+    """An item the member declared a conflict with and which is not decided yet: the minutes show it
+    without its scores (see may_see_minutes)."""
     mine = consolidation.row_of(user)
-    return mine is not None and mine.status == SUBMITTED
+    return not may_see_consolidation(user, consolidation) and mine is not None and mine.status == CONFLICT
 
 
 def may_see_minutes(user, consolidations: Iterable[Consolidation]) -> bool:
     """The minutes show every member's scores: the PMU and programme roles see them; a member once
-    they have submitted theirs on every item they have no conflict with (blindness holds)."""
+    every item is either open to them (may_see_consolidation) or one they declared a conflict with,
+    which the minutes then show without its scores until the decision (is_redacted_for)."""
     if user.sees_whole_programme:
         return True
     return all(
-        (mine := consolidation.row_of(user)) is not None and mine.status in {SUBMITTED, CONFLICT}
+        may_see_consolidation(user, consolidation) or is_redacted_for(user, consolidation)
         for consolidation in consolidations
     )
 
@@ -480,11 +582,130 @@ def may_see_minutes(user, consolidations: Iterable[Consolidation]) -> bool:
 # --- Decisions and conditions ---------------------------------------------------------------------
 
 
+def has_declared_conflict(user_id: int | None, item: AgendaItem) -> bool:
+    """Whether this member declared a conflict of interest on the item (reads item.declarations.all(),
+    so a prefetched list costs no query)."""
+    if item.pk is None:
+        return False  # an item not saved yet has no declarations
+    return any(d.member_id == user_id and d.has_conflict for d in item.declarations.all())
+
+
+def presiding_chair_id(item: AgendaItem) -> int:
+    """Who holds the chair's powers on the item: its acting chair when one is named, else the chair of
+    the meeting."""
+    return item.acting_chair_id or item.meeting.chair_id
+
+
+def presides(user, item: AgendaItem) -> bool:
+    """The chair's powers on an item (recording the committee's decision, overriding missing scores):
+    the acting chair when named, else the meeting's chair; never someone who declared a conflict of
+    interest on it."""
+    if user.pk is None or user.pk != presiding_chair_id(item):
+        return False  # asked first: no query for anyone but the presiding chair
+    return not has_declared_conflict(user.pk, item)
+
+
 def is_chair_or_pmu(user, proposal: Proposal) -> bool:
+    """`who` of the committee's decisions: the PMU, or the TEC member presiding over the proposal's
+    current agenda item (see presides); never someone who declared a conflict of interest on it,
+    whatever their roles."""
+    item = current_agenda_item(proposal)
+    if item is not None and has_declared_conflict(user.pk, item):
+        return False
     if is_pmu(user):
         return True
-    item = current_agenda_item(proposal)
-    return item is not None and is_chair(user, item) and user.has_role(Role.TEC_MEMBER)
+    return item is not None and user.has_role(Role.TEC_MEMBER) and presides(user, item)
+
+
+def why_not_presiding(user, item: AgendaItem) -> str:
+    """Why this TEC member may not use the chair's powers on the item, in words ("" if they may)."""
+    if presides(user, item):
+        return ""
+    reference = item.proposal.reference
+    if user.pk == presiding_chair_id(item):
+        return _(
+            "You declared a conflict of interest on %(spp)s: you cannot record or override the "
+            "committee's decision on it. The PMU (or you) names an acting chair, who records it."
+        ) % {"spp": reference}
+    if item.acting_chair_id and user.pk == item.meeting.chair_id:
+        return _("%(name)s acts as chair for %(spp)s: they record the committee's decision on it.") % {
+            "name": item.acting_chair.get_display_name(),
+            "spp": reference,
+        }
+    return _(
+        "Only the chair of the meeting (or the acting chair named for %(spp)s) records the committee's "
+        "decision on it."
+    ) % {"spp": reference}
+
+
+def may_name_acting_chair(user, item: AgendaItem) -> bool:
+    """The PMU, or the meeting's chair (conflicted or not), names an item's acting chair."""
+    return is_pmu(user) or (user.has_role(Role.TEC_MEMBER) and item.meeting.chair_id == user.pk)
+
+
+def check_may_name_acting_chair(user, item: AgendaItem) -> None:
+    require(
+        may_name_acting_chair(user, item),
+        _("Only the PMU or the chair of %(meeting)s names an acting chair.") % {"meeting": item.meeting},
+    )
+
+
+def acting_chair_candidates(item: AgendaItem) -> list[User]:
+    """Members of the meeting who may act as chair on the item: not its chair, and without a declared
+    conflict on it."""
+    conflicted = set(item.declarations.filter(has_conflict=True).values_list("member_id", flat=True))
+    return [
+        member
+        for member in item.meeting.members.order_by("last_name", "username")
+        if member.pk != item.meeting.chair_id and member.pk not in conflicted
+    ]
+
+
+def name_acting_chair(*, user, item: AgendaItem, member: User | None, reason: str = "") -> AgendaItem:
+    """Name (or, with member None, withdraw) the acting chair of an agenda item, with the reason the
+    minutes give. Logged on the item (who, when, from whom to whom, why)."""
+    check_may_name_acting_chair(user, item)
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        locked = AgendaItem.objects.select_for_update().select_related("meeting", "proposal").get(pk=item.pk)
+        if not open_for_scoring(locked):
+            _refuse(
+                _("%(spp)s is no longer under evaluation: its chair can no longer change.")
+                % {"spp": locked.proposal.reference},
+                "wrong_state",
+            )
+        if member is not None:
+            name = member.get_display_name()
+            if not locked.meeting.members.filter(pk=member.pk).exists() or not member.has_role(
+                Role.TEC_MEMBER
+            ):
+                _refuse(
+                    _("%(name)s does not sit on %(meeting)s.") % {"name": name, "meeting": locked.meeting},
+                    "acting_chair",
+                )
+            if member.pk == locked.meeting.chair_id:
+                _refuse(_("%(name)s chairs the meeting already.") % {"name": name}, "acting_chair")
+            if has_declared_conflict(member.pk, locked):
+                _refuse(
+                    _("%(name)s declared a conflict of interest on %(spp)s and cannot act as its chair.")
+                    % {"name": name, "spp": locked.proposal.reference},
+                    "acting_chair",
+                )
+            if not reason:
+                _refuse(_("Reason: say why an acting chair is needed (it goes in the minutes)."), "reason")
+        previous = locked.acting_chair
+        locked.acting_chair = member
+        locked.acting_chair_reason = reason if member is not None else ""
+        locked.save(update_fields=["acting_chair", "acting_chair_reason"])
+        lifecycle.record(
+            locked,
+            "name_acting_chair",
+            user,
+            reason,
+            from_state=previous.username[:40] if previous else "",
+            to_state=member.username[:40] if member else "",
+        )
+    return locked
 
 
 OUTCOME_BY_ACTION = {
@@ -512,10 +733,15 @@ def decision_ready(
     if hasattr(item, "decision"):
         _refuse(_("The committee has already decided on %(spp)s.") % {"spp": proposal.reference}, "decided")
     override_reason = (override_reason or "").strip()
-    if override_reason:
-        require(
-            _user is not None and may_override_decision(_user, item),
-            _("Only the chair of the meeting can decide without every member's scores."),
+    if override_reason and not (_user is not None and presides(_user, item)):
+        # The conflicted chair, or the chair replaced by an acting chair, hears why; anyone else the rule.
+        if _user is not None and _user.pk in {item.meeting.chair_id, item.acting_chair_id}:
+            raise Forbidden(why_not_presiding(_user, item))
+        raise Forbidden(
+            _(
+                "Only the chair of the meeting (or the acting chair named for the proposal) can decide "
+                "without every member's scores."
+            )
         )
     consolidation = consolidate(item)
     if not consolidation.complete and not override_reason:

@@ -165,6 +165,34 @@ class ScoreSheetForm(forms.Form):
         }
 
 
+class ActingChairForm(forms.Form):
+    """Names the member who holds the chair's powers on one agenda item (see evaluation.presides)."""
+
+    acting_chair = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label=_("Acting chair for this proposal"),
+        empty_label=_("None: the meeting's chair"),
+    )
+    reason = forms.CharField(
+        label=_("Why (goes in the minutes)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, candidates: list[User], **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["acting_chair"]
+        field.queryset = User.objects.filter(pk__in=[member.pk for member in candidates]).order_by(
+            "last_name", "username"
+        )
+        field.label_from_instance = lambda user: user.get_display_name()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("acting_chair") and not cleaned.get("reason", "").strip():
+            self.add_error("reason", _("Say why an acting chair is needed (it goes in the minutes)."))
+        return cleaned
+
+
 OUTCOME_ACTIONS = {outcome: action for action, outcome in OUTCOME_BY_ACTION.items()}
 
 

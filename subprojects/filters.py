@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, PartnerOrganization, Sector
+from core.visibility import scope_filterset
 from subprojects.models import (
     Call,
     ConceptNote,
@@ -31,13 +32,13 @@ def style_filter_form(filterset: django_filters.FilterSet) -> None:
 
 
 class ScopedFilterSet(django_filters.FilterSet):
-    """The drop-downs of calls and POs offer only what the user may see (no draft call, no other PO)."""
+    """The drop-downs of calls and POs offer, and accept, only what the user may see (no draft call,
+    no other PO): on the pages (`user=`) and in the API (the request's user)."""
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if user is not None:
-            self.filters["call"].queryset = Call.objects.visible_to(user)
-            self.filters["partner_organization"].queryset = PartnerOrganization.objects.visible_to(user)
+        user = user or getattr(self.request, "user", None)
+        scope_filterset(self, user)
         style_filter_form(self)
 
 

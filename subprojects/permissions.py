@@ -98,16 +98,6 @@ def may_score(user, item) -> bool:
     return is_tec_member(user) and item.meeting.members.filter(pk=user.pk).exists()
 
 
-def is_chair(user, item) -> bool:
-    """The chair of the item's meeting."""
-    return item.meeting.chair_id == user.pk
-
-
-def may_override_decision(user, item) -> bool:
-    """Only the meeting's chair decides without every member's scores (with a reason)."""
-    return is_chair(user, item)
-
-
 def may_decide(user, proposal) -> bool:
     """Who records the committee's decisions: the rule tables' `who` (the chair, or the PMU)."""
     return any(

@@ -41,6 +41,7 @@ urlpatterns = [
     path("tec/agenda/<int:pk>/declare/", evaluation.declare, name="agenda-declare"),
     path("tec/agenda/<int:pk>/score/", evaluation.score, name="agenda-score"),
     path("tec/agenda/<int:pk>/decision/", evaluation.decide, name="agenda-decision"),
+    path("tec/agenda/<int:pk>/acting-chair/", evaluation.acting_chair, name="agenda-acting-chair"),
     path("proposals/<int:pk>/agenda/", evaluation.proposal_to_agenda, name="proposal-agenda"),
     path("conditions/<int:pk>/met/", evaluation.condition_met, name="condition-met"),
     path("conditions/<int:pk>/evidence/", evaluation.condition_evidence, name="condition-evidence"),

@@ -196,6 +196,16 @@ def award_date_rules(
     except ValidationError as exc:
         for message in exc.message_dict.get("end_date", []):
             broken.append(("end_date", message, _("End date must be after the start date")))
+    # Each date's plausible range (its model field's validators, core.validators), once per field.
+    given = {"award_date": award_date, "start_date": start_date, "end_date": end_date}
+    for name, value in given.items():
+        if value is None or any(field == name for field, _error, _problem in broken):
+            continue
+        for validator in SubProject._meta.get_field(name).validators:
+            try:
+                validator(value)
+            except ValidationError as exc:
+                broken.extend((name, message, message) for message in exc.messages)
     return broken
 
 

@@ -95,10 +95,14 @@ def proposals_waiting(user) -> list[WaitingItem]:
     proposals = Proposal.objects.visible_to(user).filter(status__in=states)
     proposals = proposals.select_related("partner_organization").order_by("status_changed_at")
     if any(rule.who or rule.effect == "record_decision" for rule in rules):
-        # The committee's rules read each proposal's current agenda item (who chairs it, whether the
-        # scores are in): fetched for the whole list at once, see evaluation.current_agenda_item().
+        # The committee's rules read each proposal's current agenda item (who chairs it, who declared
+        # a conflict, whether the scores are in): fetched for the whole list at once, see
+        # evaluation.current_agenda_item() and evaluation.presides().
         proposals = proposals.prefetch_related(
-            Prefetch("agenda_items", queryset=AgendaItem.objects.select_related("meeting"))
+            Prefetch(
+                "agenda_items",
+                queryset=AgendaItem.objects.select_related("meeting").prefetch_related("declarations"),
+            )
         )
     proposals = list(proposals[:PER_KIND_LIMIT])
     last = _last_comments(Proposal, [proposal.pk for proposal in proposals])

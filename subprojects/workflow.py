@@ -66,6 +66,21 @@ DECISION = {
     "confirm": _lazy("Record the committee's decision? It cannot be changed afterwards."),
 }
 
+# The PMU's explicit, logged correction of a locked rubric: every submitted score sheet of the call goes
+# back to draft (the sheets' own "reopen" rule), the members are emailed, the rubric can change again.
+# The call stays in its state, open (its proposals may be scored while it is open) or closed.
+REOPEN_SCORING = {
+    "comment_required": True,
+    "style": "danger",
+    "waits": False,
+    "guards": ("scoring_reopenable",),
+    "effect": "reopen_scoring",
+    "confirm": _lazy(
+        "Reopen scoring? Every submitted score sheet of this call goes back to draft, its member is "
+        "emailed to submit again, and the rubric can be corrected."
+    ),
+}
+
 CALL_RULES = [
     _rule(
         "open",
@@ -88,6 +103,14 @@ CALL_RULES = [
         # The portal closes open calls at their deadline (subprojects.tasks).
         by_portal=True,
         confirm=_lazy("Close the call? No more concept notes can be submitted."),
+    ),
+    _rule(
+        "reopen_scoring",
+        _lazy("Reopen scoring"),
+        [CallStatus.OPEN, CallStatus.CLOSED],
+        lifecycle.SAME_STATE,
+        PMU,
+        **REOPEN_SCORING,
     ),
 ]
 
@@ -302,6 +325,18 @@ SHEET_RULES = [
         button=False,
         waits=False,
     ),
+    # Taken by the portal only, for the PMU's "reopen scoring" of the call (which names who and why).
+    _rule(
+        "reopen",
+        _lazy("Reopen for scoring"),
+        [ScoreSheetStatus.SUBMITTED],
+        ScoreSheetStatus.DRAFT,
+        set(),
+        by_portal=True,
+        effect="clear_submitted",
+        button=False,
+        waits=False,
+    ),
 ]
 
 RULES: dict[type[Model], list[Rule]] = {
@@ -389,6 +424,7 @@ GUARDS: dict[str, Guard] = {
     "no_open_conditions": no_open_conditions,
     "meeting_ready": evaluation.meeting_ready,
     "decision_ready": evaluation.decision_ready,
+    "scoring_reopenable": evaluation.scoring_reopenable,
 }
 
 
@@ -432,6 +468,8 @@ EFFECTS: dict[str, Callable[..., list[str]]] = {
     "create_sub_project": create_sub_project,
     "put_on_agenda": evaluation.put_on_agenda,
     "record_decision": evaluation.record_decision,
+    "reopen_scoring": evaluation.reopen_scoring,
+    "clear_submitted": evaluation.clear_submitted,
 }
 
 
@@ -458,9 +496,18 @@ for _model, _rules in RULES.items():
         )
     )
 
-# Scores are blind until the committee decides: no emails, no buttons, only the log row.
+
+def _notify_member(transition: Transition) -> None:
+    """Scores are blind until the committee decides: a submission emails nobody. A sheet reopened by
+    the PMU emails its member, who must submit again."""
+    if transition.action == "reopen":
+        _notify(transition)
+
+
 lifecycle.register(
-    lifecycle.Lifecycle(ScoreSheet, SHEET_RULES, effects=EFFECTS, who=WHO, owner=lambda sheet: None)
+    lifecycle.Lifecycle(
+        ScoreSheet, SHEET_RULES, effects=EFFECTS, who=WHO, owner=lambda sheet: None, on_commit=_notify_member
+    )
 )
 
 

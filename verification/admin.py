@@ -2,8 +2,9 @@
 are shown read-only, since they are drawn and recorded only through the portal's rules."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
+from core.history_admin import HistoryAdmin
+from core.visibility import VisibleAdminMixin
 from verification import models
 
 
@@ -22,7 +23,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.VerificationPolicy)
-class VerificationPolicyAdmin(SimpleHistoryAdmin):
+class VerificationPolicyAdmin(HistoryAdmin):
     list_display = ["__str__", "threshold_percent", "margin_percent", "floor", "updated_at"]
 
     def has_add_permission(self, request) -> bool:
@@ -61,7 +62,8 @@ class VerificationRoundAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.VerificationCheck)
-class VerificationCheckAdmin(ReadOnlyAdmin):
+class VerificationCheckAdmin(VisibleAdminMixin, ReadOnlyAdmin):
+    # As on the portal: whoever belongs to a PO never sees that PO's pending checks.
     list_display = ["__str__", "partner_organization", "kind", "status", "visited_on", "checked_by"]
     list_filter = ["status", "kind", "round"]
     list_select_related = ["round", "partner_organization", "checked_by"]

@@ -6,6 +6,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, PartnerOrganization
+from core.visibility import scope_filterset
 from verification.models import CheckKind, CheckStatus, VerificationCheck, VerificationRound
 
 
@@ -26,7 +27,5 @@ class CheckFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         super().__init__(data, queryset, request=request, prefix=prefix)
-        user = getattr(request, "user", None)
-        if user is not None:
-            # A PO's staff choose among what they may see: their own PO.
-            self.filters["partner_organization"].queryset = PartnerOrganization.objects.visible_to(user)
+        # A PO's staff choose among what they may see: their own PO, the rounds of their checks.
+        scope_filterset(self, getattr(request, "user", None))

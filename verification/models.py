@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.roles import Role
+from core.validators import programme_event
 from subprojects.models import POScopedQuerySet, WorkflowObject
 
 # Who records verification results and verifies adoptions and facilities: never a PO's own staff.
@@ -289,7 +290,9 @@ class VerificationCheck(WorkflowObject):
     status = models.CharField(
         _("result"), max_length=12, choices=CheckStatus.choices, default=CheckStatus.PENDING, db_index=True
     )
-    visited_on = models.DateField(_("visited on"), null=True, blank=True)
+    visited_on = models.DateField(
+        _("visited on"), null=True, blank=True, validators=[programme_event(_("The visit date"))]
+    )
     finding = models.TextField(_("what was found"), blank=True)
     photo = models.FileField(_("photo"), upload_to=check_photo_path, max_length=200, blank=True)
     latitude: GPSField = models.DecimalField(_("latitude"), **GPS)

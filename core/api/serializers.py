@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
+from core import accounts, mfa
+from core.api.security import SignInLockedOut
+from core.errors import Forbidden
 from core.models import (
     BusinessArea,
     ClimateHazard,
@@ -18,19 +23,45 @@ from core.models import (
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    username = serializers.CharField(max_length=150)
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
+    otp_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        write_only=True,
+        help_text=_(
+            "For an account with two-factor authentication: the 6-digit code of the authenticator app, "
+            "or a recovery code."
+        ),
+    )
 
     def validate(self, attrs: dict) -> dict:
-        user = authenticate(
-            request=self.context.get("request"), username=attrs["username"], password=attrs["password"]
-        )
+        # The request goes to authenticate() so that django-axes counts failures and refuses a
+        # locked-out account or address, even with the right password.
+        request = self.context.get("request")
+        user = authenticate(request=request, username=attrs["username"], password=attrs["password"])
         if user is None:
+            self._refuse_if_locked_out(request, attrs["username"])
             raise serializers.ValidationError(
                 _("Unable to sign in with this username and password."), code="authorization"
             )
+        try:
+            mfa.check_token_request(request, user, attrs.get("otp_code", ""))
+        except mfa.CodeRefused as refusal:
+            self._refuse_if_locked_out(request, attrs["username"])
+            raise serializers.ValidationError({"otp_code": [str(refusal)]}, code="authorization") from refusal
+        except Forbidden as refusal:
+            raise PermissionDenied(str(refusal)) from refusal
         attrs["user"] = user
         return attrs
+
+    @staticmethod
+    def _refuse_if_locked_out(request, username: str) -> None:
+        if getattr(request, "axes_locked_out", False):
+            until = accounts.lockout_ends_at(request, username)
+            wait = max(1, int((until - timezone.now()).total_seconds()))
+            raise SignInLockedOut(accounts.lockout_message(until), wait)
 
 
 class TokenResponseSerializer(serializers.Serializer):

@@ -13,16 +13,21 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api import filters, serializers
+from core.api.security import AccountRateThrottle, PortalTokenAuthentication
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector, Upazila
 from core.permissions import ReadScopedWritePMU
 
 
 class ObtainTokenView(APIView):
-    """Exchange a username and password for an API token (expires; revoke with auth/logout/)."""
+    """Exchange a username and password (and, for an account with two-factor authentication, the code
+    of its authenticator app in `otp_code`) for an API token (expires; revoke with auth/logout/).
+
+    Limited per client address and per account; after too many failed attempts the account or the
+    address is locked out for a while (429 saying until when), even with the right password."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottle, AccountRateThrottle]
     throttle_scope = "auth"
 
     @extend_schema(request=serializers.TokenRequestSerializer, responses=serializers.TokenResponseSerializer)
@@ -39,10 +44,14 @@ class ObtainTokenView(APIView):
 class LogoutView(KnoxLogoutView):
     """Revoke the token used for this request."""
 
+    authentication_classes = [PortalTokenAuthentication]
+
 
 @extend_schema(request=None, responses={204: None})
 class LogoutAllView(KnoxLogoutAllView):
     """Revoke every token of the signed-in user."""
+
+    authentication_classes = [PortalTokenAuthentication]
 
 
 class CurrentUserView(RetrieveAPIView):

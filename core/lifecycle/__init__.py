@@ -24,10 +24,18 @@ from django.db.models import Model
 from django.db.models.signals import pre_save
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from core.audit import audit, describe_object
 from core.errors import ActionRefused, Forbidden
 from core.roles import Role
+
+# simple_history's `history_change_reason` column.
+HISTORY_REASON_MAX_LENGTH = 100
+# A rule's target for an action that keeps the state it is taken from (e.g. reopening a call's scoring,
+# whether the call is still open or closed): logged like any transition, from and to the same state.
+SAME_STATE = "="
 
 Guard = Callable[..., None]  # raises ActionRefused when the action may not happen now
 Effect = Callable[..., list[str]]  # changes the object; returns the further fields to save
@@ -63,6 +71,10 @@ class Rule:
     by_portal: bool = False
     # Whether the page shows a button for it (actions taken from their own form or by tasks don't).
     button: bool = True
+
+    def target_from(self, source: str) -> str:
+        """The state the action leads to from `source` (itself, for a SAME_STATE rule)."""
+        return source if self.target == SAME_STATE else self.target
 
 
 def rule(
@@ -215,22 +227,41 @@ def refuse_who(rule: Rule, obj: Model) -> Forbidden:
     return Forbidden(message % {"action": rule.label, "object": describe(obj)})
 
 
-def check_state(obj: Model, rule: Rule) -> None:
-    """409 when the object is not in a state the rule starts from."""
+def check_state(obj: Model, rule: Rule, user: Any = None) -> None:
+    """409 when the object is not in a state the rule starts from (`user`: who asked, for the log)."""
     lifecycle = lifecycle_of(obj)
     state = lifecycle.state_of(obj)
     if state not in rule.sources:
-        raise ActionRefused(
+        refusal = ActionRefused(
             _("“%(action)s” is not possible while %(object)s is %(state)s.")
             % {"action": rule.label, "object": describe(obj), "state": lifecycle.states.get(state, state)},
             code="wrong_state",
         )
+        raise audit_refusal(refusal, user, obj, rule.action)
 
 
 def check_may_act(user, obj: Model, rule: Rule) -> None:
     """403 when this person may not take the action (whatever the state)."""
     if not may_act(user, obj, rule):
-        raise refuse_who(rule, obj)
+        raise audit_refusal(refuse_who(rule, obj), user, obj, rule.action)
+
+
+def audit_refusal(refusal: ActionRefused, user: Any, obj: Model, action: str) -> ActionRefused:
+    """Log a refused transition once (core.audit: a structured line, never a database row, since
+    the refusal changes nothing), wherever it is refused: the pre-checks of pages and API, or
+    apply() itself. Returns the refusal, to be raised."""
+    if not getattr(refusal, "audited", False):
+        audit(
+            "transition_refused",
+            user=user,
+            object=describe_object(obj),
+            action=action,
+            code=refusal.code,
+            status=403 if refusal.is_forbidden else 409,
+            reason=str(refusal.message),
+        )
+        refusal.audited = True  # type: ignore[attr-defined]
+    return refusal
 
 
 # --- The one way to change a state ----------------------------------------------------------------
@@ -239,6 +270,15 @@ def check_may_act(user, obj: Model, rule: Rule) -> None:
 def apply(obj: M, action: str, user, comment: str = "", **params: Any) -> M:
     """Take `action` on `obj` as `user` (None: the portal itself). Returns the updated object;
     raises ActionRefused (Forbidden for who, code "wrong_state" etc. for when) and changes nothing."""
+    try:
+        return _apply(obj, action, user, comment, **params)
+    except ActionRefused as exc:
+        # Refusals are security-relevant (someone tried what they may not, or not now).
+        audit_refusal(exc, user, obj, action)
+        raise
+
+
+def _apply(obj: M, action: str, user, comment: str = "", **params: Any) -> M:
     lifecycle = lifecycle_of(obj)
     model = lifecycle.model
     rule = lifecycle.get_rule(action)
@@ -246,7 +286,7 @@ def apply(obj: M, action: str, user, comment: str = "", **params: Any) -> M:
     with transaction.atomic():
         locked = model._base_manager.select_for_update().get(pk=obj.pk)
         check_may_act(user, locked, rule)
-        check_state(locked, rule)
+        check_state(locked, rule, user)
         if rule.comment_required and not comment:
             raise ActionRefused(
                 _("“%(action)s” needs a comment saying why.") % {"action": rule.label},
@@ -264,18 +304,21 @@ def apply(obj: M, action: str, user, comment: str = "", **params: Any) -> M:
         changed: list[str] = [lifecycle.state_field, *lifecycle.also_saved]
         if rule.effect:
             changed += lifecycle.effects[rule.effect](locked, **context)
-        setattr(locked, lifecycle.state_field, rule.target)
+        to_state = rule.target_from(from_state)
+        setattr(locked, lifecycle.state_field, to_state)
         if lifecycle.changed_at_field:
             setattr(locked, lifecycle.changed_at_field, now)
             changed.append(lifecycle.changed_at_field)
-        # simple_history's reason for the edit, and the pass for the guard below.
-        setattr(locked, "_change_reason", f"{rule.action}: {comment}" if comment else rule.action)  # noqa: B010
+        # simple_history's reason for the edit (its column holds 100 characters: the full comment is
+        # on the Transition row), and the pass for the guard below.
+        reason = f"{rule.action}: {comment}" if comment else rule.action
+        setattr(locked, "_change_reason", Truncator(reason).chars(HISTORY_REASON_MAX_LENGTH))  # noqa: B010
         setattr(locked, "_lifecycle_moving", True)  # noqa: B010
         try:
             locked.save(update_fields=list(dict.fromkeys(changed)))
         finally:
             setattr(locked, "_lifecycle_moving", False)  # noqa: B010
-        record(locked, rule.action, user, comment, from_state=from_state, to_state=rule.target, at=now)
+        record(locked, rule.action, user, comment, from_state=from_state, to_state=to_state, at=now)
     # Read through `lifecycle.model`, the concrete model of `type(obj)`: the same class (no proxy is
     # registered), which the checker cannot see through the registry.
     return cast(M, locked)
@@ -334,7 +377,7 @@ def replay_history(obj: Model, steps: Iterable[tuple[str, str, str, Any, Any, st
         for action, from_state, to_state, actor, at, comment in steps:
             if action not in lifecycle.event_labels:
                 step_rule = lifecycle.get_rule(action)
-                if from_state not in step_rule.sources or to_state != step_rule.target:
+                if from_state not in step_rule.sources or to_state != step_rule.target_from(from_state):
                     raise ImproperlyConfigured(
                         f"{lifecycle.model.__name__}: {action} does not lead from {from_state} to {to_state}"
                     )

@@ -32,6 +32,10 @@ class TransitionRequestSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+def _target_text(rule: Rule) -> str:
+    return "(state unchanged)" if rule.target == lifecycle.SAME_STATE else rule.target
+
+
 def add_transition_actions(
     viewset: type[viewsets.GenericViewSet],
     model: type[Model],
@@ -52,7 +56,7 @@ def add_transition_actions(
         def handler(self, request: Request, pk=None, _rule=rule, _serializer=serializer_class) -> Response:
             obj = self.get_object()
             lifecycle.check_may_act(request.user, obj, _rule)
-            lifecycle.check_state(obj, _rule)
+            lifecycle.check_state(obj, _rule, request.user)
             payload = _serializer(
                 data=request.data, context={"request": request, "object": obj, "rule": _rule}
             )
@@ -66,7 +70,7 @@ def add_transition_actions(
         handler.__doc__ = (
             describe(rule)
             if describe
-            else f"{rule.label}: {', '.join(sorted(rule.sources))} → {rule.target}."
+            else f"{rule.label}: {', '.join(sorted(rule.sources))} → {_target_text(rule)}."
         )
         options: dict[str, Any] = {
             "detail": True,

@@ -84,8 +84,10 @@ def handle_transition(
         rule = lifecycle.get_rule(type(obj), action)
     except ActionRefused as exc:
         raise PermissionDenied(str(exc)) from exc
-    if not lifecycle.may_act(request.user, obj, rule):
-        raise PermissionDenied
+    try:
+        lifecycle.check_may_act(request.user, obj, rule)  # logged as a refused transition
+    except ActionRefused as exc:
+        raise PermissionDenied from exc
     comment = request.POST.get(f"{action}-comment", "")
     try:
         lifecycle.apply(obj, action, request.user, comment=comment)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +32,7 @@ from enterprises.models import (
     TrainingModule,
     TrainingSession,
 )
+from smart_portal.api import ScopedRelations
 from subprojects.models import SubProject
 
 
@@ -63,6 +65,8 @@ class ModuleCodeField(serializers.SlugRelatedField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if "\x00" in data:  # PostgreSQL refuses it in a query: an error, not "no such module"
+            raise serializers.ValidationError(_("Null characters are not allowed."))
         code = data.strip()
         modules = self.get_queryset()
         found = modules.filter(code=code).first() or modules.filter(code__iexact=code).order_by("pk").first()
@@ -307,10 +311,12 @@ class AdoptionSerializer(RecordSerializer):
         validators = []
 
     def to_internal_value(self, data):
-        try:
-            services.refuse_verification_fields(data)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
+        # A body that is not an object (`0`, `null`) is refused by DRF's own check, below.
+        if isinstance(data, Mapping):
+            try:
+                services.refuse_verification_fields(data)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict) from None
         return super().to_internal_value(data)
 
     @extend_schema_field(serializers.BooleanField())
@@ -510,7 +516,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         read_only_fields = ["centre_latitude", "centre_longitude"]
 
 
-class ClusterSuggestionSerializer(serializers.ModelSerializer):
+class ClusterSuggestionSerializer(ScopedRelations, serializers.ModelSerializer):
     sub_sector = serializers.SlugRelatedField(slug_field="code", read_only=True)
     district = serializers.SlugRelatedField(slug_field="pcode", read_only=True)
     members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)

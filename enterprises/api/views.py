@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -42,9 +41,14 @@ from enterprises.models import (
     TrainingModule,
     TrainingSession,
 )
-from enterprises.permissions import FieldDataPermission, FieldDataReadPMUWrite, can_read_field_data
+from enterprises.permissions import (
+    FieldDataPermission,
+    FieldDataReadPMUWrite,
+    can_read_field_data,
+    can_see_cluster_suggestions,
+)
 from enterprises.tasks import suggest_clusters
-from smart_portal.api import ErrorSerializer
+from smart_portal.api import ErrorSerializer, ScopedFilterBackend
 from subprojects.api.serializers import TimelineEntrySerializer
 
 REFUSED = {
@@ -65,6 +69,13 @@ class FieldDataReader(BasePermission):
 class ProgrammeWideReader(BasePermission):
     def has_permission(self, request, view) -> bool:
         return sees_whole_programme(request.user)
+
+
+class SuggestionReader(BasePermission):
+    """The rule of the suggestion pages too (`can_see_cluster_suggestions`)."""
+
+    def has_permission(self, request, view) -> bool:
+        return can_see_cluster_suggestions(request.user)
 
 
 class NoDeleteViewSet(
@@ -121,7 +132,7 @@ class EnterpriseViewSet(ServiceSavedViewSet):
     filterset_class = filters.EnterpriseFilter
     # The filter set's own `ordering` (code, name, registered_on, created) is the one ordering
     # parameter, as on the page; DRF's ordering filter would read the same name differently.
-    filter_backends = [DjangoFilterBackend, SearchFilter]
+    filter_backends = [ScopedFilterBackend, SearchFilter]
     search_fields = ["po_code", "name", "owner_name"]
 
     def get_queryset(self):
@@ -513,21 +524,26 @@ class ClusterSuggestionViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Groups proposed by the cluster suggestion (PMU): accept (creates the cluster) or dismiss."""
+    """Groups proposed by the cluster suggestion: the PMU's working list (PMU officers only, as on the
+    pages; anyone else 403). Accept (creates the cluster) or dismiss."""
 
     serializer_class = s.ClusterSuggestionSerializer
-    permission_classes = [ProgrammeWideReader]
+    permission_classes = [SuggestionReader]
     filterset_class = filters.ClusterSuggestionFilter
 
     def get_queryset(self):
-        return ClusterSuggestion.objects.select_related("sub_sector", "district").prefetch_related("members")
+        return (
+            clusters.visible_suggestions(self.request.user)
+            .select_related("sub_sector", "district")
+            .prefetch_related("members")
+        )
 
     def _may_decide(self, action_name: str) -> ClusterSuggestion:
         """The suggestion, once the rule says this caller may take the action (403) now (409)."""
         suggestion = self.get_object()
         rule = lifecycle.get_rule(ClusterSuggestion, action_name)
         lifecycle.check_may_act(self.request.user, suggestion, rule)
-        lifecycle.check_state(suggestion, rule)
+        lifecycle.check_state(suggestion, rule, self.request.user)
         return suggestion
 
     @extend_schema(request=s.AcceptSuggestionSerializer, responses={201: s.ClusterSerializer, **REFUSED})

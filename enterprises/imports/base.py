@@ -15,13 +15,13 @@ file finds every row unchanged and writes nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -31,7 +31,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from core.models import PartnerOrganization
 from enterprises import validation
-from enterprises.imports.files import OpenFile, RawRow, open_sheet
+from enterprises.imports.files import Deadline, FileRefused, Limits, OpenFile, RawRow, open_sheet
 
 CHUNK_SIZE = 1000
 PREVIEW_ROWS = 20
@@ -297,7 +297,7 @@ class Importer:
                     _("Unknown column “%(name)s”. The columns of this file are: %(columns)s.")
                     % {"name": raw, "columns": ", ".join(self.column_names)},
                 )
-        repeated = sorted({name for name in header if name and header.count(name) > 1})
+        repeated = sorted(name for name, times in Counter(header).items() if name and times > 1)
         for name in repeated:
             report.add_error(1, name, _("The column “%(name)s” appears twice.") % {"name": name})
         present = set(header)
@@ -419,28 +419,29 @@ class Importer:
             yield chunk
 
     def check(self, open_file: OpenFile, file_format: str, progress: Progress | None = None) -> ImportReport:
-        """Pass 1: the dry run. Nothing is written."""
+        """Pass 1: the dry run. Nothing is written. The file is measured before its rows are read
+        (size, header width, row count: settings ENTERPRISES_IMPORT_MAX_*) and the whole check keeps
+        to a time budget (ENTERPRISES_IMPORT_PARSE_SECONDS); a file outside them is refused whole."""
         report = ImportReport(kind=self.kind)
-        max_rows = getattr(settings, "ENTERPRISES_IMPORT_MAX_ROWS", 100_000)
-        with open_sheet(open_file, file_format) as sheet:
-            if not self.check_header(sheet.header, sheet.raw_header, report):
-                return report
-            seen: dict[Hashable, int] = {}
-            for chunk in self._chunks(sheet.rows):
-                report.rows += len(chunk)
-                if report.rows > max_rows:
-                    report.add_error(
-                        chunk[-1].number,
-                        "",
-                        _("The file has more than %(max)s rows: split it into smaller files.")
-                        % {"max": max_rows},
-                    )
+        deadline = Deadline.from_settings()
+        try:
+            with open_sheet(open_file, file_format, Limits.from_settings(), deadline) as sheet:
+                if not self.check_header(sheet.header, sheet.raw_header, report):
                     return report
-                plans = self.plan_chunk(chunk, seen, report)
-                self._count(plans, report, preview=True)
-                self.after_check(plans, report)
-                if progress:
-                    progress("checking", report.rows, sheet.total)
+                seen: dict[Hashable, int] = {}
+                for chunk in self._chunks(sheet.rows):
+                    report.rows += len(chunk)
+                    plans = self.plan_chunk(chunk, seen, report)
+                    self._count(plans, report, preview=True)
+                    self.after_check(plans, report)
+                    if progress:
+                        progress("checking", report.rows, sheet.total)
+                    deadline.check(chunk[-1].number)
+        except FileRefused as refusal:
+            # The whole file is refused: its rows' own problems (if any were found) would mislead.
+            refused = ImportReport(kind=self.kind, rows=report.rows)
+            refused.add_error(refusal.row, refusal.column, refusal.message)
+            return refused
         if report.rows == 0:
             report.add_error(2, "", _("The file has no data rows under its header."))
         report.errors.sort(key=lambda error: error.row)

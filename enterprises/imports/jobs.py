@@ -1,7 +1,7 @@
 """Import jobs: an uploaded file is checked by a Celery task (the preview), then, when the PO asks,
 committed by another run of the task. Progress and the report are kept on the ImportJob row, so the
-page can poll it. Without a broker the task runs in-process (CELERY_TASK_ALWAYS_EAGER) and the page
-shows the finished result straight away.
+page can poll it. Without a broker the job runs in a background thread of the web process (see
+`start`), so the upload's request answers at once whatever the file holds.
 
 Every change of a job's status is a rule of its lifecycle (enterprises.lifecycles), taken by the
 portal (the task) or, for "commit", by the PO's staff, and logged with who and when.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import threading
 import zipfile
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils.translation import gettext as _
 from openpyxl.utils.exceptions import InvalidFileException
 
@@ -88,14 +89,53 @@ def request_commit(*, user, job: ImportJob) -> ImportJob:
 
 
 def start(job_id: int, *, commit: bool) -> None:
+    """Run the job in the background whatever the setup: a Celery worker when a broker is
+    configured, else a thread of this process, so the upload's request answers at once and the
+    page polls the job (a file that is slow to check never holds a web worker). The tests run it
+    inline instead (ENTERPRISES_IMPORTS_INLINE), which is deterministic."""
     from enterprises.tasks import run_import_job
     from smart_portal.celery import app
 
-    if app.conf.task_always_eager:
-        run_import_job.delay(job_id, commit)
-    else:
+    if not app.conf.task_always_eager:
         # A worker must not look for the job before its row is committed.
         transaction.on_commit(lambda: run_import_job.delay(job_id, commit))
+    elif getattr(settings, "ENTERPRISES_IMPORTS_INLINE", False):
+        run_import_job.delay(job_id, commit)
+    else:
+        transaction.on_commit(lambda: _start_thread(job_id, commit))
+
+
+_threads: list[threading.Thread] = []
+_threads_lock = threading.Lock()
+
+
+def _start_thread(job_id: int, commit: bool) -> None:
+    thread = threading.Thread(
+        target=_run_in_thread, args=(job_id, commit), name=f"import-job-{job_id}", daemon=True
+    )
+    with _threads_lock:
+        _threads[:] = [t for t in _threads if t.is_alive()]
+        _threads.append(thread)
+    thread.start()
+
+
+def _run_in_thread(job_id: int, commit: bool) -> None:
+    try:
+        run_job(job_id, commit=commit)
+    except Exception:  # a thread's exception would only reach stderr: log it with the job
+        logger.exception("import job %s failed in its background thread", job_id)
+    finally:
+        # The thread's own database connections are not closed by any request cycle.
+        connections.close_all()
+
+
+def wait_for_background_jobs(timeout: float = 30) -> bool:
+    """Wait for the import threads of this process (tests, shutdown); True if all have ended."""
+    with _threads_lock:
+        running = list(_threads)
+    for thread in running:
+        thread.join(timeout)
+    return not any(thread.is_alive() for thread in running)
 
 
 def _claim(job_id: int, *, commit: bool) -> bool:

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.validators import PROGRAMME_START_MONTH, DateRange
 from enterprises import validation
 from enterprises.models.common import (
     FieldRecordQuerySet,
@@ -114,7 +115,12 @@ class KpiReading(models.Model):
         Enterprise, on_delete=models.PROTECT, related_name="kpi_readings", verbose_name=_("enterprise")
     )
     kpi = models.ForeignKey(Kpi, on_delete=models.PROTECT, related_name="readings", verbose_name=_("KPI"))
-    period = models.DateField(_("month"), help_text=_("The first day of the month the value covers."))
+    # From the programme start's month; a month not yet begun is refused by validation.check_period.
+    period = models.DateField(
+        _("month"),
+        help_text=_("The first day of the month the value covers."),
+        validators=[DateRange(_("The month"), PROGRAMME_START_MONTH, latest=None)],
+    )
     value = models.DecimalField(_("value"), max_digits=14, decimal_places=3)
     is_baseline = models.BooleanField(_("baseline"), default=False)
     source = models.CharField(_("source"), max_length=15, choices=ReadingSource.choices)

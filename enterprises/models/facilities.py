@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.models import District, PartnerOrganization, SubSector, Upazila
+from core.validators import past_event, programme_event
 from enterprises import validation
 from enterprises.models.common import (
     GPS,
@@ -87,7 +88,9 @@ class CommonServiceFacility(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=FacilityStatus.choices, default=FacilityStatus.PLANNED
     )
-    opened_on = models.DateField(_("opened on"), null=True, blank=True)
+    opened_on = models.DateField(
+        _("opened on"), null=True, blank=True, validators=[past_event(_("The opening date"))]
+    )
     # A facility the PO reports operational counts in CSF_ESTABLISHED only once the PMU or a verifier
     # has confirmed it (enterprises.services.confirm_facility_operational); cleared when the PO changes
     # its status or opening date.
@@ -102,7 +105,11 @@ class CommonServiceFacility(models.Model):
         editable=False,
     )
     operational_confirmed_on = models.DateField(
-        _("operation confirmed on"), null=True, blank=True, editable=False
+        _("operation confirmed on"),
+        null=True,
+        blank=True,
+        editable=False,
+        validators=[programme_event(_("The confirmation date"))],
     )
     mes_served = models.ManyToManyField(
         Enterprise, blank=True, related_name="facilities_used", verbose_name=_("MEs served")
@@ -165,7 +172,6 @@ class CommonServiceFacility(models.Model):
             errors.setdefault("opened_on", []).append(
                 str(_("Only an operational facility has an opening date; set the status to operational."))
             )
-        _collect(errors, "opened_on", validation.check_not_future, self.opened_on, _("The opening date"))
         district = self.district if self.district_id else None
         upazila = self.upazila if self.upazila_id else None
         _merge(errors, validation.check_geography(None, district, upazila))

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.validators import programme_event
 from enterprises import validation
 from enterprises.models.common import (
     FieldRecordQuerySet,
@@ -64,7 +65,9 @@ class FinancialSupport(models.Model):
     # Whose money was lent or granted: the results framework splits disbursements by financier. Rows
     # entered before the split was recorded keep "" (shown as "not stated"); every save must state it.
     financier = models.CharField(_("financed by"), max_length=12, choices=Financier.choices)
-    disbursed_on = models.DateField(_("disbursed on"))
+    disbursed_on = models.DateField(
+        _("disbursed on"), validators=[programme_event(_("The disbursement date"))]
+    )
     reference = models.CharField(
         _("reference"), max_length=60, blank=True, help_text=_("Loan account or voucher number, if any.")
     )
@@ -104,9 +107,6 @@ class FinancialSupport(models.Model):
         super().clean()
         errors: dict[str, list[str]] = {}
         _collect(errors, "amount", validation.check_amount, self.amount)
-        _collect(
-            errors, "disbursed_on", validation.check_not_future, self.disbursed_on, _("The disbursement date")
-        )
         if self.enterprise_id:
             check_enterprise_open(self.enterprise, errors)
         if errors:

@@ -16,11 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.models import SubSector
+from core.validators import past_event, programme_event
 from enterprises import validation
 from enterprises.models.common import (
     GPS,
     FieldRecordQuerySet,
-    _collect,
     check_enterprise_open,
 )
 from enterprises.models.registry import Enterprise
@@ -176,10 +176,15 @@ class Adoption(models.Model):
     practice = models.ForeignKey(
         RecpPractice, on_delete=models.PROTECT, related_name="adoptions", verbose_name=_("RECP practice")
     )
-    adopted_on = models.DateField(_("adopted on"))
+    adopted_on = models.DateField(_("adopted on"), validators=[past_event(_("The adoption date"))])
     note = models.CharField(_("note"), max_length=250, blank=True)
     # The PO's evidence that the practice is in use: what its officer saw, where and when.
-    evidence_observed_on = models.DateField(_("seen in use on"), null=True, blank=True)
+    evidence_observed_on = models.DateField(
+        _("seen in use on"),
+        null=True,
+        blank=True,
+        validators=[programme_event(_("The date it was seen in use"))],
+    )
     evidence_photo = models.FileField(_("photo"), upload_to=adoption_photo_path, max_length=200, blank=True)
     evidence_latitude = models.DecimalField(_("latitude of the photo"), **GPS)
     evidence_longitude = models.DecimalField(_("longitude of the photo"), **GPS)
@@ -205,7 +210,13 @@ class Adoption(models.Model):
         verbose_name=_("verified by"),
         editable=False,
     )
-    verified_on = models.DateField(_("verified on"), null=True, blank=True, editable=False)
+    verified_on = models.DateField(
+        _("verified on"),
+        null=True,
+        blank=True,
+        editable=False,
+        validators=[programme_event(_("The verification date"))],
+    )
     # The state of the verification: moved only by core.lifecycle.apply (rule "verify"), each move
     # logged with who, when and why. Kept consistent with `verified_on` by a constraint.
     verification = models.CharField(
@@ -274,14 +285,6 @@ class Adoption(models.Model):
     def clean(self) -> None:
         super().clean()
         errors: dict[str, list[str]] = {}
-        _collect(errors, "adopted_on", validation.check_not_future, self.adopted_on, _("The adoption date"))
-        _collect(
-            errors,
-            "evidence_observed_on",
-            validation.check_not_future,
-            self.evidence_observed_on,
-            _("The date it was seen in use"),
-        )
         if self.evidence_observed_on and self.adopted_on and self.evidence_observed_on < self.adopted_on:
             errors.setdefault("evidence_observed_on", []).append(
                 str(_("A practice is seen in use on or after the day it was adopted."))
@@ -334,7 +337,9 @@ class RecpProfile(models.Model):
     enterprise = models.OneToOneField(
         Enterprise, on_delete=models.PROTECT, related_name="recp_profile", verbose_name=_("enterprise")
     )
-    assessment_date = models.DateField(_("assessment date"))
+    assessment_date = models.DateField(
+        _("assessment date"), validators=[programme_event(_("The assessment date"))]
+    )
     baseline = models.TextField(_("baseline situation"), blank=True)
     climate_risks = models.TextField(_("climate risks"), blank=True)
     opportunities = models.TextField(_("RECP opportunities"), blank=True)
@@ -357,7 +362,13 @@ class RecpProfile(models.Model):
         verbose_name=_("prepared by"),
         editable=False,
     )
-    prepared_on = models.DateField(_("prepared on"), null=True, blank=True, editable=False)
+    prepared_on = models.DateField(
+        _("prepared on"),
+        null=True,
+        blank=True,
+        editable=False,
+        validators=[programme_event(_("The preparation date"))],
+    )
     validated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -367,7 +378,13 @@ class RecpProfile(models.Model):
         verbose_name=_("validated by"),
         editable=False,
     )
-    validated_on = models.DateField(_("validated on"), null=True, blank=True, editable=False)
+    validated_on = models.DateField(
+        _("validated on"),
+        null=True,
+        blank=True,
+        editable=False,
+        validators=[programme_event(_("The validation date"))],
+    )
     review_comment = models.TextField(_("PMU comment"), blank=True, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -398,13 +415,4 @@ class RecpProfile(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        errors: dict[str, list[str]] = {}
-        _collect(
-            errors,
-            "assessment_date",
-            validation.check_not_future,
-            self.assessment_date,
-            _("The assessment date"),
-        )
-        if errors:
-            raise ValidationError(errors)
+        # The assessment date's range is its field's validator (core.validators).

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.models import District, Division, PartnerOrganization, Sector, SubSector, Upazila
+from core.validators import past_event
 from enterprises import validation
 from enterprises.models.common import (
     GPS,
@@ -152,7 +153,11 @@ class Enterprise(models.Model):
         related_name="members",
         verbose_name=_("cluster"),
     )
-    registered_on = models.DateField(_("joined the sub-project on"), default=timezone.localdate)
+    registered_on = models.DateField(
+        _("joined the sub-project on"),
+        default=timezone.localdate,
+        validators=[past_event(_("The joining date"))],
+    )
     duplicate_of = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -298,9 +303,6 @@ class Enterprise(models.Model):
                 errors,
             )
         _collect(errors, "year_started", validation.check_year_started, self.year_started)
-        _collect(
-            errors, "registered_on", validation.check_not_future, self.registered_on, _("The joining date")
-        )
         _collect(
             errors,
             "self_employed",

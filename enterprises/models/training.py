@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.models import District, PartnerOrganization
+from core.validators import programme_event
 from enterprises import validation
 from enterprises.models.common import (
     OPEN_FOR_FIELD_RECORDS,
@@ -96,7 +97,9 @@ class TrainingSession(models.Model):
         blank=True,
         help_text=_("Optional: how your PO names the session."),
     )
-    held_on = models.DateField(_("held on"), db_index=True)
+    held_on = models.DateField(
+        _("held on"), db_index=True, validators=[programme_event(_("The session date"))]
+    )
     place = models.CharField(_("place"), max_length=200)
     district = models.ForeignKey(
         District,
@@ -173,7 +176,6 @@ class TrainingSession(models.Model):
                     % {"code": self.module.code}
                 )
             )
-        _collect(errors, "held_on", validation.check_not_future, self.held_on, _("The session date"))
         check_sub_project_po(self, errors)
         if self.sub_project_id:
             check_sub_project_open(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -16,13 +19,12 @@ from django.views.decorators.http import require_GET, require_POST
 from core import lifecycle
 from core.errors import ActionRefused
 from core.lifecycle.views import raise_if_forbidden
-from core.permissions import get_visible_or_404, is_pmu, role_required
-from core.roles import Role
+from core.permissions import get_visible_or_404, is_pmu
 from enterprises import clusters, exports, filters
 from enterprises.decisions import decisions_of
 from enterprises.forms import ClusterAcceptForm, ClusterEditForm, NoteForm
 from enterprises.models import Cluster, ClusterSuggestion, DuplicateSuspect, Enterprise, SuggestionStatus
-from enterprises.permissions import field_data_reader
+from enterprises.permissions import can_see_cluster_suggestions, field_data_reader
 from enterprises.tasks import suggest_clusters
 from enterprises.views.base import RecordListView, TableColumn, attach_errors, refuse
 
@@ -213,19 +215,33 @@ def cluster_dissolve(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("enterprises:cluster-list")
 
 
-@role_required(Role.PMU_OFFICER)
+def suggestions_page(view):
+    """Signed in (else the sign-in page) and allowed to see the suggestions (else 403): the rule
+    the API applies too (`can_see_cluster_suggestions`)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not can_see_cluster_suggestions(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@suggestions_page
 @require_GET
 def suggestion_list(request: HttpRequest) -> HttpResponse:
-    suggestions = ClusterSuggestion.objects.filter(status=SuggestionStatus.PROPOSED).select_related(
-        "sub_sector", "district"
-    )
-    last = ClusterSuggestion.objects.order_by("-computed_at").values_list("computed_at", flat=True).first()
+    visible = clusters.visible_suggestions(request.user)
+    suggestions = visible.filter(status=SuggestionStatus.PROPOSED).select_related("sub_sector", "district")
+    last = visible.order_by("-computed_at").values_list("computed_at", flat=True).first()
     return render(
         request, "enterprises/suggestion_list.html", {"suggestions": suggestions[:200], "computed_at": last}
     )
 
 
-@role_required(Role.PMU_OFFICER)
+@suggestions_page
 @require_POST
 def suggestion_refresh(request: HttpRequest) -> HttpResponse:
     suggest_clusters.delay()
@@ -233,9 +249,9 @@ def suggestion_refresh(request: HttpRequest) -> HttpResponse:
     return redirect("enterprises:suggestion-list")
 
 
-@role_required(Role.PMU_OFFICER)
+@suggestions_page
 def suggestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    suggestion = _suggestion(pk)
+    suggestion = _suggestion(request.user, pk)
     members = list(suggestion.members.select_related("partner_organization", "upazila").order_by("po_code"))
     form = ClusterAcceptForm(
         request.POST or None,
@@ -286,6 +302,7 @@ def suggestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _suggestion(pk: int) -> ClusterSuggestion:
-    # Suggestions are the PMU's working list (the caller checked the role): no PO scoping applies.
-    return get_object_or_404(ClusterSuggestion.objects.select_related("sub_sector", "district"), pk=pk)
+def _suggestion(user, pk: int) -> ClusterSuggestion:
+    return get_object_or_404(
+        clusters.visible_suggestions(user).select_related("sub_sector", "district"), pk=pk
+    )

@@ -88,7 +88,13 @@ class ReportJobSerializer(serializers.ModelSerializer):
 
 
 class ReportJobFilter(filters.FilterSet):
-    po = filters.CharFilter(field_name="partner_organization__code", help_text="A PO code.")
+    # A PO the user may not see is refused (400) as a code that does not exist (ScopedFilterBackend).
+    po = filters.ModelChoiceFilter(
+        field_name="partner_organization",
+        queryset=PartnerOrganization.objects.all(),
+        to_field_name="code",
+        help_text="A PO code.",
+    )
     mine = filters.BooleanFilter(method="filter_mine", help_text="Only the reports you requested.")
 
     class Meta:

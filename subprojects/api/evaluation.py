@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from core.errors import Forbidden
 from core.models import User
+from smart_portal.api import ScopedRelations
 from subprojects import evaluation, workflow
 from subprojects.models import (
     AgendaItem,
@@ -70,20 +71,29 @@ class RubricSerializer(serializers.ModelSerializer):
 # --- Meetings -------------------------------------------------------------------------------------
 
 
-class AgendaItemSerializer(serializers.ModelSerializer):
+class AgendaItemSerializer(ScopedRelations, serializers.ModelSerializer):
     reference = serializers.CharField(source="proposal.reference", read_only=True)
     decision = serializers.SerializerMethodField()
 
     class Meta:
         model = AgendaItem
-        fields = ["id", "proposal", "reference", "position", "decision"]
+        fields = [
+            "id",
+            "proposal",
+            "reference",
+            "position",
+            "decision",
+            "acting_chair",
+            "acting_chair_reason",
+        ]
+        read_only_fields = ["acting_chair", "acting_chair_reason"]
 
     def get_decision(self, item: AgendaItem) -> str | None:
         decision = getattr(item, "decision", None)
         return decision.outcome if decision else None
 
 
-class TecMeetingSerializer(serializers.ModelSerializer):
+class TecMeetingSerializer(ScopedRelations, serializers.ModelSerializer):
     members = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True)
     attendees = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
     agenda = AgendaItemSerializer(many=True, read_only=True)
@@ -101,7 +111,7 @@ class TecMeetingSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class MeetingRequestSerializer(serializers.Serializer):
+class MeetingRequestSerializer(ScopedRelations, serializers.Serializer):
     """For `proposals/<id>/start-evaluation/`: the meeting whose agenda the proposal goes on."""
 
     meeting = serializers.PrimaryKeyRelatedField(queryset=TecMeeting.objects.all())
@@ -128,9 +138,22 @@ class DecisionRequestSerializer(serializers.Serializer):
     )
 
 
-class AgendaRequestSerializer(serializers.Serializer):
+class AgendaRequestSerializer(ScopedRelations, serializers.Serializer):
     proposal = serializers.PrimaryKeyRelatedField(
         queryset=Proposal.objects.filter(status=ProposalStatus.SUBMITTED)
+    )
+
+
+class ActingChairRequestSerializer(serializers.Serializer):
+    """For `tec-meetings/<id>/acting-chair/`: who chairs one agenda item instead of the meeting's chair."""
+
+    agenda_item = serializers.IntegerField(help_text="An item of this meeting's agenda.")
+    acting_chair = serializers.IntegerField(
+        allow_null=True,
+        help_text="A member of the meeting without a conflict on the item; null: the meeting's chair.",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Why (required when naming someone)."
     )
 
 
@@ -165,7 +188,10 @@ class TecMeetingViewSet(
     """TEC meetings. Members see their meetings; the PMU organises them and sets their agendas."""
 
     serializer_class = TecMeetingSerializer
-    permission_classes = [WritesNeed.to(may_organise_meetings)]
+    # Naming an acting chair is for the PMU or the meeting's chair: evaluation.name_acting_chair asks.
+    permission_classes = [
+        WritesNeed.to(may_organise_meetings, actions=("create", "update", "partial_update", "agenda"))
+    ]
 
     def get_queryset(self):
         return TecMeeting.objects.visible_to(self.request.user).prefetch_related(
@@ -192,11 +218,33 @@ class TecMeetingViewSet(
     def agenda(self, request: Request, pk=None) -> Response:
         """Put a submitted proposal on the agenda: it moves to under_evaluation."""
         meeting = self.get_object()  # writing it is for the PMU: see permission_classes
-        payload = AgendaRequestSerializer(data=request.data)
+        payload = AgendaRequestSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
         workflow.apply(payload.validated_data["proposal"], "start_evaluation", request.user, meeting=meeting)
         item = AgendaItem.objects.get(meeting=meeting, proposal=payload.validated_data["proposal"])
         return Response(AgendaItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ActingChairRequestSerializer, responses={200: AgendaItemSerializer})
+    @action(detail=True, methods=["post"], url_path="acting-chair")
+    def acting_chair(self, request: Request, pk=None) -> Response:
+        """The PMU (or the meeting's chair) names the member who chairs one agenda item instead of the
+        chair, e.g. when the chair declared a conflict of interest on it; `acting_chair` null withdraws."""
+        meeting = self.get_object()
+        payload = ActingChairRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item = meeting.agenda.filter(pk=payload.validated_data["agenda_item"]).first()
+        if item is None:
+            raise serializers.ValidationError({"agenda_item": [_("Not an item of this meeting's agenda.")]})
+        evaluation.check_may_name_acting_chair(request.user, item)  # 403 before any detail is checked
+        member = None
+        if payload.validated_data["acting_chair"] is not None:
+            member = meeting.members.filter(pk=payload.validated_data["acting_chair"]).first()
+            if member is None:
+                raise serializers.ValidationError({"acting_chair": [_("Not a member of this meeting.")]})
+        updated = evaluation.name_acting_chair(
+            user=request.user, item=item, member=member, reason=payload.validated_data["reason"]
+        )
+        return Response(AgendaItemSerializer(updated).data)
 
     @extend_schema(responses=ConsolidationSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -215,7 +263,7 @@ class TecMeetingViewSet(
 # --- Declarations and scores ----------------------------------------------------------------------
 
 
-class ConflictDeclarationSerializer(serializers.ModelSerializer):
+class ConflictDeclarationSerializer(ScopedRelations, serializers.ModelSerializer):
     class Meta:
         model = ConflictDeclaration
         fields = ["id", "agenda_item", "member", "has_conflict", "explanation", "declared_at"]
@@ -229,6 +277,8 @@ class ConflictDeclarationViewSet(
     the meeting's members and the programme-wide roles."""
 
     serializer_class = ConflictDeclarationSerializer
+    # Only TEC members declare (403 for anyone else, before the agenda item is even looked up).
+    permission_classes = [WritesNeed.to(is_tec_member)]
     filterset_fields = ["agenda_item", "member", "has_conflict"]
 
     def get_queryset(self):
@@ -253,7 +303,7 @@ class ScoreSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ScoreSheetSerializer(serializers.ModelSerializer):
+class ScoreSheetSerializer(ScopedRelations, serializers.ModelSerializer):
     scores = serializers.SerializerMethodField()
     total = serializers.SerializerMethodField()
 
@@ -275,7 +325,7 @@ class ScoreSheetSerializer(serializers.ModelSerializer):
         return evaluation.weighted_total({s.criterion_id: s.value for s in sheet.scores.all()}, criteria)
 
 
-class ScoreSheetWriteSerializer(serializers.Serializer):
+class ScoreSheetWriteSerializer(ScopedRelations, serializers.Serializer):
     agenda_item = serializers.PrimaryKeyRelatedField(queryset=AgendaItem.objects.all())
     scores = ScoreSerializer(many=True)
     comment = serializers.CharField(required=False, allow_blank=True, default="")
@@ -299,7 +349,7 @@ class ScoreSheetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=ScoreSheetWriteSerializer, responses={200: ScoreSheetSerializer})
     def create(self, request: Request) -> Response:
         require(is_tec_member(request.user), _("Only TEC members score."))
-        payload = ScoreSheetWriteSerializer(data=request.data)
+        payload = ScoreSheetWriteSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
         item = payload.validated_data["agenda_item"]
         if not TecMeeting.objects.visible_to(request.user).filter(pk=item.meeting_id).exists():
@@ -348,10 +398,11 @@ class ConditionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def meet(self, request: Request, pk=None) -> Response:
         """PMU checks the condition off, with a note (or on the PO's evidence)."""
+        condition = self.get_object()
         payload = ConditionNoteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         condition = evaluation.meet_condition(
-            user=request.user, condition=self.get_object(), **payload.validated_data
+            user=request.user, condition=condition, **payload.validated_data
         )
         return Response(ConditionSerializer(condition).data)
 
@@ -359,9 +410,8 @@ class ConditionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def evidence(self, request: Request, pk=None) -> Response:
         """The PO records its evidence that the condition is met."""
+        condition = self.get_object()  # first: another PO's condition is a 404, whatever was sent
         payload = ConditionEvidenceSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        condition = evaluation.add_evidence(
-            user=request.user, condition=self.get_object(), **payload.validated_data
-        )
+        condition = evaluation.add_evidence(user=request.user, condition=condition, **payload.validated_data)
         return Response(ConditionSerializer(condition).data)

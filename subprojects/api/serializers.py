@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.models import District, Sector, SubSector, Upazila
+from smart_portal.api import ScopedRelations
 from subprojects import workflow
 from subprojects.models import (
     TARGETING_FIELDS,
@@ -80,7 +81,7 @@ class ActionsMixin(serializers.Serializer):
         ]
 
 
-class CallSerializer(ModelRulesMixin, ActionsMixin, serializers.ModelSerializer):
+class CallSerializer(ScopedRelations, ModelRulesMixin, ActionsMixin, serializers.ModelSerializer):
     api_prefix = "calls"
     eligible_sectors = serializers.SlugRelatedField(
         slug_field="code", queryset=Sector.objects.all(), many=True, required=False
@@ -127,7 +128,7 @@ class AttachmentUploadSerializer(serializers.Serializer):
         return attrs
 
 
-class TargetingSerializer(serializers.ModelSerializer):
+class TargetingSerializer(ScopedRelations, serializers.ModelSerializer):
     partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     reference = serializers.CharField(read_only=True)
     sector = serializers.SlugRelatedField(slug_field="code", queryset=Sector.objects.all())
@@ -179,6 +180,7 @@ TARGETING_API_FIELDS = ["title", "business_area", *TARGETING_FIELDS[1:]]
 
 class ConceptNoteSerializer(ActionsMixin, TargetingSerializer):
     api_prefix = "concept-notes"
+    # Narrowed to the calls the user may see (ScopedRelations): a draft call is an unknown id.
     call = serializers.PrimaryKeyRelatedField(queryset=Call.objects.all())
 
     class Meta:
@@ -303,7 +305,7 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
         return results
 
 
-class SubProjectSerializer(ModelRulesMixin, ActionsMixin, serializers.ModelSerializer):
+class SubProjectSerializer(ScopedRelations, ModelRulesMixin, ActionsMixin, serializers.ModelSerializer):
     api_prefix = "sub-projects"
     partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     sector = serializers.SlugRelatedField(slug_field="code", read_only=True)

@@ -211,8 +211,11 @@ class ProposalViewSet(
                 "activities",
                 "committed_results",
                 # Who may record the committee's decision (available_actions) reads the current
-                # agenda item: see evaluation.current_agenda_item().
-                Prefetch("agenda_items", queryset=AgendaItem.objects.select_related("meeting")),
+                # agenda item and its conflicts: see evaluation.current_agenda_item(), presides().
+                Prefetch(
+                    "agenda_items",
+                    queryset=AgendaItem.objects.select_related("meeting").prefetch_related("declarations"),
+                ),
             )
             .order_by("status_changed_at", "pk")
         )

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.errors import ActionRefused
 from core.models import User
 from core.roles import Role
 from subprojects.models.lifecycle import Call, Proposal
@@ -30,6 +31,7 @@ __all__ = [
     "Decision",
     "DecisionOutcome",
     "Rubric",
+    "RubricLocked",
     "Score",
     "ScoreSheet",
     "ScoreSheetStatus",
@@ -37,8 +39,52 @@ __all__ = [
 ]
 
 
+class RubricLocked(ActionRefused):
+    """A change to a rubric (or one of its criteria) under which scores have been submitted.
+
+    Raised by the models themselves, so the pages, the API, the admin and the shell all refuse it;
+    the PMU's "reopen scoring" action on the call is the one way to unlock a rubric."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Scores have been submitted under this rubric; it can no longer change. "
+                "To correct it, the PMU reopens the call's scoring first."
+            ),
+            code="locked",
+        )
+
+
+def rubrics_locked(rubrics: models.QuerySet | list[int]) -> bool:
+    """Whether any of these rubrics (a queryset of rubrics, or their ids) has a submitted score
+    sheet under it: the first submitted sheet of a call locks its rubric."""
+    return ScoreSheet.objects.filter(
+        agenda_item__proposal__call__rubric__in=rubrics, status=ScoreSheetStatus.SUBMITTED
+    ).exists()
+
+
+def _refuse_if_locked(rubric_id: int | None) -> None:
+    if rubric_id and rubrics_locked([rubric_id]):
+        raise RubricLocked()
+
+
+class RubricQuerySet(models.QuerySet):
+    # Bulk writes go through the same lock as save() and delete().
+
+    def update(self, **kwargs) -> int:
+        if rubrics_locked(self.values("pk")):
+            raise RubricLocked()
+        return super().update(**kwargs)
+
+    def delete(self):
+        if rubrics_locked(self.values("pk")):
+            raise RubricLocked()
+        return super().delete()
+
+
 class Rubric(models.Model):
-    """How the proposals of one call are scored. Editable until the first score sheet is submitted."""
+    """How the proposals of one call are scored. Locked (save and delete refuse: RubricLocked) from
+    the first submitted score sheet of the call, until the PMU reopens its scoring."""
 
     call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="rubric", verbose_name=_("call"))
     pass_mark = models.DecimalField(
@@ -58,6 +104,7 @@ class Rubric(models.Model):
         help_text=_("When members' totals differ by more than this, the proposal is flagged for discussion."),
     )
     history = HistoricalRecords()
+    objects = RubricQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("rubric")
@@ -66,8 +113,32 @@ class Rubric(models.Model):
     def __str__(self) -> str:
         return _("Rubric of %(call)s") % {"call": self.call.reference}
 
+    def save(self, *args, **kwargs):
+        _refuse_if_locked(self.pk)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("subprojects:rubric", args=[self.call_id])
+
+    def delete(self, *args, **kwargs):
+        _refuse_if_locked(self.pk)
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_locked(self) -> bool:
+        return bool(self.pk) and rubrics_locked([self.pk])
+
+
+class CriterionQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        if rubrics_locked(self.values("rubric_id")):
+            raise RubricLocked()
+        return super().update(**kwargs)
+
+    def delete(self):
+        if rubrics_locked(self.values("rubric_id")):
+            raise RubricLocked()
+        return super().delete()
 
 
 class Criterion(models.Model):
@@ -85,6 +156,7 @@ class Criterion(models.Model):
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     history = HistoricalRecords()
+    objects = CriterionQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "pk"]
@@ -100,6 +172,16 @@ class Criterion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.weight}%)"
+
+    # A criterion is added, changed or removed only while its rubric is not locked.
+
+    def save(self, *args, **kwargs):
+        _refuse_if_locked(self.rubric_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_if_locked(self.rubric_id)
+        return super().delete(*args, **kwargs)
 
 
 class TecMeetingQuerySet(models.QuerySet):
@@ -162,7 +244,7 @@ class TecMeeting(models.Model):
 class AgendaItemQuerySet(models.QuerySet):
     def for_consolidation(self) -> AgendaItemQuerySet:
         """Everything evaluation.consolidate() reads, in a fixed number of queries however many items."""
-        return self.select_related("meeting", "proposal__call__rubric").prefetch_related(
+        return self.select_related("meeting", "proposal__call__rubric", "decision").prefetch_related(
             Prefetch("meeting__members", queryset=User.objects.order_by("last_name", "username")),
             "proposal__call__rubric__criteria",
             Prefetch("declarations", queryset=ConflictDeclaration.objects.select_related("member")),
@@ -177,6 +259,18 @@ class AgendaItem(models.Model):
     proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="agenda_items")
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     added_at = models.DateTimeField(auto_now_add=True)
+    # Who holds the chair's powers on this item (recording the decision, overriding missing scores)
+    # when the meeting's chair may not, e.g. because they declared a conflict of interest with it.
+    acting_chair = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acting chair"),
+        help_text=_("A member of the meeting without a conflict on this proposal, who chairs it instead."),
+    )
+    acting_chair_reason = models.TextField(_("why an acting chair"), blank=True)
 
     objects = AgendaItemQuerySet.as_manager()
 
@@ -232,27 +326,26 @@ class ScoreSheetStatus(models.TextChoices):
 
 class ScoreSheetQuerySet(models.QuerySet):
     def visible_to(self, user) -> ScoreSheetQuerySet:
-        """Blind scoring: a member sees other members' sheets of a proposal only after submitting their own.
+        """Blind scoring: a member sees other members' submitted sheets of a proposal only after
+        submitting their own, or once the committee has decided on it (so a member with a conflict of
+        interest sees none before the decision). See evaluation.may_see_consolidation().
 
-        The PMU, the World Bank and the approver see every sheet; other users none.
+        The PMU, the World Bank and the approver see every sheet (but those of an item on which they
+        declared a conflict, until its decision); other users none.
         """
         if not user.is_authenticated:
             return self.none()
+        # The rule of who sees an item's scores is stated once, in subprojects.evaluation.
+        from subprojects.evaluation import items_hidden_by_conflict, items_whose_scores_user_sees
+
         if user.sees_whole_programme:
-            return self
+            return self.exclude(agenda_item__in=items_hidden_by_conflict(user))
         if not user.has_role(Role.TEC_MEMBER):
             return self.none()
-        submitted_items = ScoreSheet.objects.filter(member=user, status=ScoreSheetStatus.SUBMITTED).values(
-            "agenda_item"
-        )
         return self.filter(
             Q(member=user)
-            | Q(
-                agenda_item__in=submitted_items,
-                status=ScoreSheetStatus.SUBMITTED,
-                agenda_item__meeting__members=user,
-            )
-        ).distinct()
+            | Q(agenda_item__in=items_whose_scores_user_sees(user), status=ScoreSheetStatus.SUBMITTED)
+        )
 
 
 class LockedError(Exception):
@@ -298,7 +391,9 @@ class ScoreSheet(models.Model):
         return f"{self.member} · {self.agenda_item}"
 
     def save(self, *args, **kwargs):
-        _refuse_if_submitted(self.pk)
+        # Only the engine moves a submitted sheet (the "reopen" rule, logged); nothing else saves it.
+        if not getattr(self, "_lifecycle_moving", False):
+            _refuse_if_submitted(self.pk)
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -24,6 +24,7 @@ from simple_history.models import HistoricalRecords
 
 from core.models import District, PartnerOrganization, Sector, SubSector, Upazila
 from core.roles import Role
+from core.validators import PROGRAMME_START, DateRange, programme_event
 
 __all__ = [
     "MONEY",
@@ -128,9 +129,10 @@ class CallQuerySet(models.QuerySet):
     def visible_to(self, user) -> CallQuerySet:
         if not user.is_authenticated:
             return self.none()
-        if user.sees_whole_programme:
+        # Drafts are the PMU's work in progress, shown to no one else (the World Bank and the approver
+        # included) until the call opens.
+        if user.is_superuser or user.has_role(Role.PMU_OFFICER):
             return self
-        # Drafts are the PMU's work in progress; everyone else sees published calls.
         return self.exclude(status=CallStatus.DRAFT)
 
 
@@ -571,9 +573,14 @@ class SubProject(WorkflowObject):
     title = models.CharField(_("title"), max_length=200)
     sector = models.ForeignKey(Sector, on_delete=models.PROTECT, related_name="+", verbose_name=_("sector"))
     agreement_number = models.CharField(_("agreement number"), max_length=60, unique=True)
-    award_date = models.DateField(_("award date"))
-    start_date = models.DateField(_("start date"))
-    end_date = models.DateField(_("end date"))
+    # From the programme start; a sub-project runs a few years, so a date decades ahead is a typo.
+    award_date = models.DateField(_("award date"), validators=[programme_event(_("The award date"))])
+    start_date = models.DateField(
+        _("start date"), validators=[DateRange(_("The start date"), PROGRAMME_START, latest=10)]
+    )
+    end_date = models.DateField(
+        _("end date"), validators=[DateRange(_("The end date"), PROGRAMME_START, latest=20)]
+    )
     budget_world_bank = models.DecimalField(_("approved budget: World Bank share (BDT)"), **MONEY)
     budget_pksf = models.DecimalField(_("approved budget: PKSF share (BDT)"), **MONEY)
     budget_po = models.DecimalField(_("approved budget: PO contribution (BDT)"), **MONEY)

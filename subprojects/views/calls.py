@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
 from core.permissions import get_visible_or_404
-from subprojects import services
+from subprojects import evaluation, services
 from subprojects.forms import CallForm
 from subprojects.models import Call, ConceptNote, NoteStatus
 from subprojects.permissions import may_edit_call, may_write_for_po, page_requires
@@ -42,6 +42,10 @@ def _call_page(request: HttpRequest, call: Call, **kwargs) -> HttpResponse:
             call=call, partner_organization_id=user.partner_organization_id
         )
         context["can_write_note"] = call.accepts_submissions()
+    reopen_refused = kwargs.get("failed_action") == "reopen_scoring"
+    if may_edit_call(user) and not reopen_refused and not evaluation.call_scoring_locked(call):
+        # Nothing to reopen before the first submitted score: no button for it.
+        kwargs["exclude_actions"] = (*kwargs.get("exclude_actions", ()), "reopen_scoring")
     return render_object_page(request, "subprojects/call_detail.html", call, context, **kwargs)
 
 

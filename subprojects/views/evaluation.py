@@ -22,6 +22,7 @@ from core.lifecycle.views import raise_if_forbidden
 from core.permissions import get_visible_or_404
 from subprojects import evaluation, workflow
 from subprojects.evaluation_forms import (
+    ActingChairForm,
     AgendaForm,
     CriterionFormSet,
     DecisionForm,
@@ -38,7 +39,6 @@ from subprojects.permissions import (
     may_edit_rubric,
     may_meet_conditions,
     may_organise_meetings,
-    may_override_decision,
     may_score,
     page_requires,
 )
@@ -138,6 +138,7 @@ def _agenda_rows(user, meeting: TecMeeting) -> list[dict]:
             {
                 "item": item,
                 "consolidation": consolidation if visible else None,
+                "conflicted": evaluation.is_redacted_for(user, consolidation),
                 "mine": evaluation.MEMBER_STEPS[mine.status] if mine else None,
             }
         )
@@ -227,7 +228,7 @@ def my_evaluations(request: HttpRequest) -> HttpResponse:
 def _visible_item(user, pk: int) -> AgendaItem:
     item = get_object_or_404(
         AgendaItem.objects.select_related(
-            "meeting__chair", "proposal__partner_organization", "proposal__call"
+            "meeting__chair", "proposal__partner_organization", "proposal__call", "acting_chair"
         ),
         pk=pk,
     )
@@ -244,6 +245,7 @@ def _item_page(request: HttpRequest, item: AgendaItem, **forms) -> HttpResponse:
     consolidation = evaluation.consolidate(item)
     criteria = consolidation.criteria
     open_for_scoring = evaluation.open_for_scoring(item)
+    can_decide = open_for_scoring and may_decide(user, item.proposal)
     context = {
         "item": item,
         "proposal": item.proposal,
@@ -255,8 +257,23 @@ def _item_page(request: HttpRequest, item: AgendaItem, **forms) -> HttpResponse:
         "open_for_scoring": open_for_scoring,
         "decision": getattr(item, "decision", None),
         "consolidation": consolidation if evaluation.may_see_consolidation(user, consolidation) else None,
-        "can_decide": open_for_scoring and may_decide(user, item.proposal),
+        "conflicted": evaluation.is_redacted_for(user, consolidation),
+        "can_decide": can_decide,
+        # The chair (or the acting chair) who may not use the chair's powers on this item hears why.
+        "not_presiding": (
+            evaluation.why_not_presiding(user, item)
+            if open_for_scoring
+            and not can_decide
+            and user.pk in {item.meeting.chair_id, item.acting_chair_id}
+            else ""
+        ),
     }
+    if open_for_scoring and evaluation.may_name_acting_chair(user, item):
+        context["acting_chair_form"] = forms.get("acting_chair_form") or ActingChairForm(
+            candidates=evaluation.acting_chair_candidates(item),
+            initial={"acting_chair": item.acting_chair_id, "reason": item.acting_chair_reason},
+        )
+        context["chair_conflicted"] = evaluation.has_declared_conflict(item.meeting.chair_id, item)
     if is_member and open_for_scoring and declaration is None:
         context["declaration_form"] = forms.get("declaration_form") or DeclarationForm()
     if (
@@ -328,14 +345,45 @@ def score(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("subprojects:agenda-item", pk=item.pk)
 
 
+@require_POST
+@login_required
+def acting_chair(request: HttpRequest, pk: int) -> HttpResponse:
+    """The PMU (or the meeting's chair) names the member who chairs this item instead."""
+    item = _visible_item(request.user, pk)
+    if not evaluation.may_name_acting_chair(request.user, item):
+        raise PermissionDenied
+    form = ActingChairForm(request.POST, candidates=evaluation.acting_chair_candidates(item))
+    if not form.is_valid():
+        messages.error(request, _("Please correct the acting chair's details. Nothing has been saved yet."))
+        return _item_page(request, item, acting_chair_form=form)
+    member = form.cleaned_data["acting_chair"]
+    try:
+        evaluation.name_acting_chair(
+            user=request.user, item=item, member=member, reason=form.cleaned_data["reason"]
+        )
+    except ActionRefused as exc:
+        report_refusal(request, exc)
+        return _item_page(request, item, acting_chair_form=form)
+    if member is None:
+        messages.success(request, _("The meeting's chair chairs %(spp)s.") % {"spp": item.proposal.reference})
+    else:
+        messages.success(
+            request,
+            _("%(name)s acts as chair for %(spp)s.")
+            % {"name": member.get_display_name(), "spp": item.proposal.reference},
+        )
+    return redirect("subprojects:agenda-item", pk=item.pk)
+
+
 @login_required
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     item = _visible_item(request.user, pk)
     proposal = item.proposal
     if not may_decide(request.user, proposal):
-        raise PermissionDenied
+        is_chair = request.user.pk in {item.meeting.chair_id, item.acting_chair_id}
+        raise PermissionDenied(evaluation.why_not_presiding(request.user, item) if is_chair else "")
     consolidation = evaluation.consolidate(item)
-    allow_override = may_override_decision(request.user, item) and not consolidation.complete
+    allow_override = evaluation.presides(request.user, item) and not consolidation.complete
     form = DecisionForm(request.POST or None, allow_override=allow_override)
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -431,16 +479,33 @@ def minutes_context(user, pk: int) -> dict:
     """The meeting with every item's consolidation; refused to a member who may not see them all yet."""
     meeting = get_visible_or_404(_meetings(user), user, pk=pk)
     items = list(
-        meeting.agenda.select_related("proposal__partner_organization", "decision")
+        meeting.agenda.select_related(
+            "proposal__partner_organization", "decision__decided_by", "acting_chair"
+        )
         .prefetch_related("declarations__member", "decision__conditions")
         .order_by("position")
     )
     consolidations = evaluation.consolidate_many(items)
     if not evaluation.may_see_minutes(user, consolidations.values()):
         raise PermissionDenied(_("The minutes show everyone's scores; submit yours on every proposal first."))
+    rows = []
+    for item in items:
+        consolidation = consolidations[item.pk]
+        # A member's item with a declared conflict shows no score until the decision (is_redacted_for).
+        visible = evaluation.may_see_consolidation(user, consolidation)
+        rows.append(
+            {"item": item, "consolidation": consolidation if visible else None, "redacted": not visible}
+        )
+    conflicts = [
+        {"member": declaration.member, "item": item, "explanation": declaration.explanation}
+        for item in items
+        for declaration in item.declarations.all()
+        if declaration.has_conflict
+    ]
     return {
         "meeting": meeting,
-        "rows": [{"item": item, "consolidation": consolidations[item.pk]} for item in items],
+        "rows": rows,
+        "conflicts": conflicts,
         "members": meeting.members.order_by("last_name", "username"),
         "attendees": set(meeting.attendees.values_list("pk", flat=True)),
     }

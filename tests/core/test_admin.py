@@ -43,3 +43,47 @@ def test_field_data_is_read_only_in_the_admin(client, pmu):
 
     assert client.get("/admin/enterprises/enterprise/add/").status_code == 403
     assert client.get("/admin/enterprises/duplicatesuspect/add/").status_code == 403
+
+
+def _history_admins():
+    from simple_history.admin import SimpleHistoryAdmin
+
+    return [
+        (model, model_admin)
+        for model, model_admin in admin.site._registry.items()
+        if isinstance(model_admin, SimpleHistoryAdmin)
+    ]
+
+
+def test_every_history_admin_is_read_only_history():
+    from core.history_admin import HistoryAdmin
+
+    plain = [
+        model._meta.label
+        for model, model_admin in _history_admins()
+        if not isinstance(model_admin, HistoryAdmin)
+    ]
+    assert _history_admins()
+    assert not plain, f"admins whose history form can revert old versions: {plain}"
+
+
+def test_an_old_version_can_be_read_but_not_restored_from_the_admin(client, db):
+    """simple_history's revert form saved a POST from anyone who may view the history."""
+    from tests.factories import PartnerOrganizationFactory
+
+    po = PartnerOrganizationFactory(name="Original name")
+    po.name = "Corrected name"
+    po.save()
+    old_version = po.history.earliest()
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    url = reverse("admin:core_partnerorganization_simple_history", args=[po.pk, old_version.history_id])
+
+    page = client.get(url)
+    refused = client.post(url, {"name": "Original name", "code": po.code})
+
+    assert page.status_code == 200
+    assert b"Original name" in page.content
+    assert b'name="_save"' not in page.content  # no "Revert" button
+    assert refused.status_code == 403
+    po.refresh_from_db()
+    assert po.name == "Corrected name"

@@ -3,7 +3,8 @@
 The demo data come from tests/conftest.py's `demo_data` (loaded once per test process). Each demo persona
 signs in and crawls the portal breadth-first from the home page, following the `<a href>` links of every page
 it opens; a link that answers 403, 404, any other error, or sends the persona to the sign-in page fails
-the test, which names the page that carried the link.
+the test, which names the page that carried the link. Every page opened is also read for what the persona
+may not see (tests/security/scope.py), with the canaries of tests/security/canaries.py added to the demo.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from django.urls import Resolver404, resolve
 from core.models import User
 from core.roles import Role
 from demo.core import DEMO_PASSWORD, DEMO_USERS
+from tests.security.canaries import add_canaries
+from tests.security.scope import scope_of
 
 # Pages opened per persona: in all, of one kind (URL name), and of the admin site (staff only).
 MAX_PAGES = 200
@@ -105,7 +108,7 @@ def followed(url: str, *, staff: bool) -> bool:
     return "export=" not in query and kind_of(url) not in DOWNLOADS
 
 
-def crawl(client: Client, *, staff: bool) -> tuple[list[str], Counter]:
+def crawl(client: Client, *, staff: bool, inspect=None) -> tuple[list[str], Counter]:
     """Open the pages reachable from the home page, within the caps; return the broken links and the
     number of pages opened of each kind.
 
@@ -156,20 +159,37 @@ def crawl(client: Client, *, staff: bool) -> tuple[list[str], Counter]:
         if response.status_code != 200:
             broken.append(f"{source} links {url}, which answers {response.status_code}")
             continue
+        if inspect is not None:
+            inspect(url, response)
         if response.get("Content-Type", "").startswith("text/html"):
             for link in in_app_links(url, response.content.decode()):
                 add(link, url)
     return broken, opened
 
 
+@pytest.fixture
+def canaries(demo_data, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    add_canaries()
+
+
 @pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.parametrize(("username", "role"), [(username, role) for username, role, *_ in DEMO_USERS])
-def test_no_link_leads_a_demo_persona_to_a_page_it_may_not_open(demo_data, client, username, role):
+def test_no_link_leads_a_demo_persona_to_a_page_it_may_not_open(canaries, client, username, role):
     assert client.login(username=username, password=DEMO_PASSWORD)
+    user = User.objects.get(username=username)
+    scope = scope_of(user)
+    leaks: list[str] = []
 
-    broken, opened = crawl(client, staff=User.objects.get(username=username).is_staff)
+    def read(url, response):
+        found = scope.leaks(response.content.decode("utf-8", "replace"))
+        if found:
+            leaks.append(f"{url}: {sorted(found)[:5]}")
+
+    broken, opened = crawl(client, staff=user.is_staff, inspect=read)
 
     assert not broken, f"{username} ({role.label}) meets broken links:\n" + "\n".join(broken)
+    assert not leaks, f"{username} ({role.label}) reads what is not theirs:\n" + "\n".join(leaks)
     missed = MUST_REACH[role] - set(opened)
     assert not missed, f"{username}'s crawl reached no {sorted(missed)} ({opened.total()} pages opened)"

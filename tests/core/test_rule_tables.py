@@ -110,7 +110,9 @@ def _independent(p: Persona) -> bool:
 
 # What each rule's `who` check means for these personas (beyond the role, which is checked first).
 WHO_MEANS: dict[str, Callable[[Persona], bool]] = {
-    # The meeting's chair, a TEC member, or any PMU officer.
+    # Any PMU officer, or the TEC member presiding over the proposal's agenda item: its acting chair
+    # when one is named, else the meeting's chair; neither with a declared conflict on it (none here;
+    # conflicts and the acting chair are in tests/subprojects/test_evaluation_integrity.py).
     "chair_or_pmu": lambda p: Role.PMU_OFFICER in p.roles or (Role.TEC_MEMBER in p.roles and p.chairs),
     "outside_any_po": _independent,
     # The member whose score sheet it is.
@@ -138,6 +140,10 @@ class Expect:
         if self.po_owned and person.partner_organization_id != OWN_PO:
             return False
         return not self.who or WHO_MEANS[self.who](person)
+
+
+# The target of an action that leaves the object in the state it was taken from.
+SAME = "(the state it is taken from)"
 
 
 def expect(sources, target, roles, **kwargs) -> Expect:
@@ -196,10 +202,13 @@ PO_REPORTS = {"po_owned": True, "by_portal": True}
 
 EXPECTED: dict[type[Model], ModelExpectation] = {
     # SPEC 3.1: the PMU opens a call; it closes at its deadline (the portal) or earlier (the PMU).
+    # The PMU may reopen the scoring of its proposals (to correct a locked rubric), the call staying
+    # as it is, whether open or closed.
     Call: ModelExpectation(
         {
             "open": expect({"draft"}, "open", PMU),
             "close": expect({"open"}, "closed", PMU, by_portal=True),
+            "reopen_scoring": expect({"open", "closed"}, SAME, PMU),
         }
     ),
     # SPEC 3.2: the PO submits its concept note; the PMU reviews, shortlists, rejects or returns it.
@@ -243,9 +252,13 @@ EXPECTED: dict[type[Model], ModelExpectation] = {
             "cancel": expect({"active", "suspended"}, "cancelled", PMU),
         }
     ),
-    # Each TEC member submits their own score sheet.
+    # Each TEC member submits their own score sheet; only the portal puts it back to draft, when the
+    # PMU reopens the call's scoring.
     ScoreSheet: ModelExpectation(
-        {"submit": expect({"draft"}, "submitted", {Role.TEC_MEMBER}, who="sheet_owner")},
+        {
+            "submit": expect({"draft"}, "submitted", {Role.TEC_MEMBER}, who="sheet_owner"),
+            "reopen": expect({"submitted"}, "draft", set(), by_portal=True),
+        },
         make=_sheet_of_a_member,
     ),
     # SPEC 5: an independent checker (PMU or verifier, belonging to no PO) records what a visit found.
@@ -347,7 +360,7 @@ def test_every_registered_table_has_an_expected_table():
 def _as_data(rule: lifecycle.Rule) -> dict:
     return {
         "sources": set(rule.sources),
-        "target": rule.target,
+        "target": SAME if rule.target == lifecycle.SAME_STATE else rule.target,
         "roles": set(rule.roles),
         "po_owned": rule.po_owned,
         "who": rule.who,

@@ -8,6 +8,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from enterprises.models import FinancialSupport
 from enterprises.permissions import can_read_field_data
@@ -194,7 +195,7 @@ def test_a_verifier_writes_no_field_data(api, verifier, me_one):
             "kind": "loan",
             "amount": "1000",
             "financier": "world_bank",
-            "disbursed_on": str(date.today() - timedelta(days=1)),
+            "disbursed_on": str(timezone.localdate() - timedelta(days=1)),
         },
     )
 

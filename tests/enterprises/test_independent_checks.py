@@ -583,13 +583,15 @@ def test_a_verifiers_account_cannot_be_deleted_while_their_checks_count(me_one, 
     services.verify_adoption(user=verifier, adoption=adoption, verified_on=date(2025, 1, 10))
     confirmer = make_user("confirmer", Role.PMU_OFFICER)
     services.confirm_facility_operational(user=confirmer, facility=facility, on=date(2025, 2, 1))
-    Transition.objects.all().delete()  # the audit trail protects them too; here the records must
 
-    with pytest.raises(ProtectedError):
+    # The audit trail (append-only) protects the accounts too; the records must do so themselves.
+    with pytest.raises(ProtectedError) as verifier_kept:
         verifier.delete()
-    with pytest.raises(ProtectedError):
+    with pytest.raises(ProtectedError) as confirmer_kept:
         confirmer.delete()
 
+    assert adoption in verifier_kept.value.protected_objects
+    assert facility in confirmer_kept.value.protected_objects
     assert Adoption.objects.verified_independently().get() == adoption
     facility.refresh_from_db()
     assert facility.operational_confirmed_by == confirmer

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from core import lifecycle
 from enterprises import validation
@@ -26,7 +27,7 @@ from tests.enterprises.factories import (
 )
 from tests.factories import district, sub_sector
 
-TODAY = date.today()
+TODAY = timezone.localdate()
 
 
 def errors_of(obj) -> dict[str, list[str]]:

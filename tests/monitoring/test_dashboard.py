@@ -117,7 +117,10 @@ def test_a_date_before_the_programme_start_is_refused_clearly(client, pmu, snaps
 
     page = client.get("/dashboard/", {"as_of": "2023-07-31"}).content.decode()
 
-    assert "The programme began on 2023-08-01: there are no results before that date." in page
+    assert (
+        "The “as of” date (2023-07-31) is too early: the programme began on 2023-08-01 and there are no "
+        "results before that date." in page
+    )
     assert "Figures as of 30 Jun 2025" in page  # the latest figures stay on screen
     assert not AggregationRun.objects.exists()
 

@@ -259,7 +259,10 @@ def test_bad_requests_name_the_field(pmu, db):
 
     errors = refused.value.message_dict
     assert errors["file_format"] == ["Choose Excel (.xlsx) or PDF."]
-    assert errors["as_of"] == ["The programme began on 2023-08-01: there are no results before that date."]
+    assert errors["as_of"] == [
+        "The reporting date (2023-01-01) is too early: the programme began on 2023-08-01 and there are no "
+        "results before that date."
+    ]
     assert errors["po"] == ["Choose the PO whose report you want."]
     assert errors["comments"] == ["Comments go in the ISR results table only."]
     assert not ReportJob.objects.exists()

@@ -292,12 +292,11 @@ def test_other_pos_objects_are_404_everywhere(api, po2, note_in, proposal_in):
     assert api.post(f"/api/v1/proposals/{proposal.pk}/submit/").status_code == 404
     assert api.patch(f"/api/v1/proposals/{proposal.pk}/", {"title": "Mine now"}).status_code == 404
     assert api.get("/api/v1/concept-notes/").json()["count"] == 0
-    assert (
-        api.get("/api/v1/proposals/", {"partner_organization": note.partner_organization.code}).json()[
-            "count"
-        ]
-        == 0
-    )
+    # Filtering by another PO answers as filtering by a PO that does not exist.
+    foreign = api.get("/api/v1/proposals/", {"partner_organization": note.partner_organization.code})
+    unknown = api.get("/api/v1/proposals/", {"partner_organization": "PO-NONE"})
+    assert foreign.status_code == unknown.status_code == 400
+    assert foreign.json() == unknown.json()
 
 
 def test_po_staff_cannot_create_a_note_for_a_closed_call(api, po1, pmu):

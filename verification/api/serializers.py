@@ -11,6 +11,7 @@ from rest_framework import serializers
 from core import lifecycle
 from core.models import District, PartnerOrganization
 from enterprises.models import FacilityKind, FacilityStatus
+from smart_portal.api import ScopedRelations
 from subprojects.api.serializers import AvailableActionSerializer
 from verification import checks, services
 from verification.models import (
@@ -436,7 +437,7 @@ class PolicySerializer(serializers.ModelSerializer):
         return PolicyHistorySerializer(records, many=True).data
 
 
-class AwaitingFilterSerializer(serializers.Serializer):
+class AwaitingFilterSerializer(ScopedRelations, serializers.Serializer):
     """The work lists' filters (query parameters)."""
 
     po = serializers.SlugRelatedField(

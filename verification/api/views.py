@@ -240,7 +240,7 @@ class AwaitingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self) -> QuerySet:
         if self.action != "list" or getattr(self, "swagger_fake_view", False):
             return self.work_list.items(None)
-        chosen = s.AwaitingFilterSerializer(data=self.request.query_params)
+        chosen = s.AwaitingFilterSerializer(data=self.request.query_params, context={"request": self.request})
         chosen.is_valid(raise_exception=True)
         return self.work_list.items(chosen.validated_data)
 

@@ -1,5 +1,6 @@
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring import aggregation
@@ -18,9 +19,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        run = aggregation.run_now(
-            as_of=options["as_of"], trigger=RunTrigger.COMMAND, backfill=options["backfill"]
-        )
+        try:
+            run = aggregation.run_now(
+                as_of=options["as_of"], trigger=RunTrigger.COMMAND, backfill=options["backfill"]
+            )
+        except ValidationError as exc:  # a date outside the programme's span: nothing is run
+            raise CommandError(" ".join(exc.messages)) from None
         if run.status == RunStatus.SKIPPED:
             raise CommandError(f"Skipped: {run.error}. Try again when it has finished.")
         if run.status == RunStatus.FAILED:
