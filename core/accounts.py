@@ -390,17 +390,14 @@ def end_other_sessions(user: User, keep_session_key: str | None) -> int:
     return len(rows)
 
 
-def sign_out_everywhere_else(user: User, keep_session_key: str | None) -> tuple[int, int]:
-    """Every other web session and every API token of `user` stop working. Returns (sessions, tokens)."""
+def sign_out_everywhere_else(
+    user: User, keep_session_key: str | None, *, because: str = "signed_out_everywhere_else"
+) -> tuple[int, int]:
+    """Every other web session and every API token of `user` stop working, logged as `because`.
+    Returns (sessions, tokens)."""
     sessions = end_other_sessions(user, keep_session_key)
     tokens = revoke_api_tokens(user)
-    audit(
-        "signed_out_everywhere_else",
-        level=logging.INFO,
-        user=user.get_username(),
-        sessions=sessions,
-        tokens=tokens,
-    )
+    audit(because, level=logging.INFO, user=user.get_username(), sessions=sessions, tokens=tokens)
     return sessions, tokens
 
 

@@ -139,15 +139,7 @@ def confirm_authenticator(
         user=user, name=AUTHENTICATOR_NAME, key=secret, confirmed=True, last_t=totp.t(), drift=totp.drift
     )
     codes = new_recovery_codes(user)
-    sessions = accounts.end_other_sessions(user, keep_session_key)
-    tokens = accounts.revoke_api_tokens(user)
-    audit(
-        "two_factor_enabled",
-        level=logging.INFO,
-        user=user.get_username(),
-        sessions_ended=sessions,
-        tokens_revoked=tokens,
-    )
+    accounts.sign_out_everywhere_else(user, keep_session_key, because="two_factor_enabled")
     return device, codes
 
 

@@ -89,12 +89,15 @@ def rubric_is_locked(rubric: Rubric) -> bool:
     return rubric.is_locked
 
 
+def submitted_sheets_of(call: Call):
+    """The submitted score sheets of a call's proposals: the first one locks its rubric."""
+    return ScoreSheet.objects.filter(agenda_item__proposal__call=call, status=ScoreSheetStatus.SUBMITTED)
+
+
 def call_scoring_locked(call: Call) -> bool:
     """Whether a score has been submitted on the call (its rubric is locked): only then is there
     anything for "Reopen scoring" to reopen."""
-    return ScoreSheet.objects.filter(
-        agenda_item__proposal__call=call, status=ScoreSheetStatus.SUBMITTED
-    ).exists()
+    return submitted_sheets_of(call).exists()
 
 
 def weights_total(criteria: list[dict[str, Any]] | list[Criterion]) -> Decimal:
@@ -167,7 +170,7 @@ def scoring_reopenable(call: Call, **_params) -> None:
     proposals: a decision stands on the scores as they were, so a rubric with decisions under it stays
     as it is (reopening only the undecided items would leave it locked anyway)."""
     items = AgendaItem.objects.filter(proposal__call=call)
-    decided = list(items.filter(decision__isnull=False).select_related("meeting").order_by("pk"))
+    decided = list(items.filter(decision__isnull=False).select_related("meeting", "proposal").order_by("pk"))
     if decided:
         _refuse(
             _(
@@ -182,7 +185,7 @@ def scoring_reopenable(call: Call, **_params) -> None:
             },
             "decided",
         )
-    if not ScoreSheet.objects.filter(agenda_item__in=items, status=ScoreSheetStatus.SUBMITTED).exists():
+    if not call_scoring_locked(call):
         _refuse(
             _("No score has been submitted under the rubric of %(call)s: it is not locked.")
             % {"call": call.reference},
@@ -198,10 +201,7 @@ def reopen_scoring(call: Call, *, _user, _comment: str, **_params) -> list[str]:
         "who": _user.get_display_name(),
         "comment": _comment,
     }
-    sheets = ScoreSheet.objects.filter(
-        agenda_item__proposal__call=call, status=ScoreSheetStatus.SUBMITTED
-    ).order_by("pk")
-    for sheet in sheets:
+    for sheet in submitted_sheets_of(call).order_by("pk"):
         lifecycle.apply(sheet, "reopen", None, comment=why)
     return []
 

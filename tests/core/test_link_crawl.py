@@ -20,7 +20,7 @@ from django.urls import Resolver404, resolve
 from core.models import User
 from core.roles import Role
 from demo.core import DEMO_PASSWORD, DEMO_USERS
-from tests.security.canaries import add_canaries
+from tests.security.canaries import canaries  # noqa: F401  (fixture)
 from tests.security.scope import scope_of
 
 # Pages opened per persona: in all, of one kind (URL name), and of the admin site (staff only).
@@ -167,16 +167,11 @@ def crawl(client: Client, *, staff: bool, inspect=None) -> tuple[list[str], Coun
     return broken, opened
 
 
-@pytest.fixture
-def canaries(demo_data, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    add_canaries()
-
-
 @pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.parametrize(("username", "role"), [(username, role) for username, role, *_ in DEMO_USERS])
-def test_no_link_leads_a_demo_persona_to_a_page_it_may_not_open(canaries, client, username, role):
+@pytest.mark.usefixtures("canaries")
+def test_no_link_leads_a_demo_persona_to_a_page_it_may_not_open(client, username, role):
     assert client.login(username=username, password=DEMO_PASSWORD)
     user = User.objects.get(username=username)
     scope = scope_of(user)

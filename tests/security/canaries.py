@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.core.files.base import ContentFile
 from django.db.models import Q
 from django.utils import timezone
@@ -52,3 +53,10 @@ def add_canaries() -> None:
             size=len(PDF),
             uploaded_by=note.created_by,
         )
+
+
+@pytest.fixture
+def canaries(demo_data, settings, tmp_path) -> None:
+    """The demo programme with the canaries added (their attachment files in a temporary folder)."""
+    settings.MEDIA_ROOT = tmp_path
+    add_canaries()

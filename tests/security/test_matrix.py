@@ -62,7 +62,7 @@ from subprojects.models import (
     SubProject,
     TecMeeting,
 )
-from tests.security.canaries import CANARIES, add_canaries
+from tests.security.canaries import CANARIES, canaries  # noqa: F401  (fixture)
 from tests.security.routes import Route, all_routes, model_of
 from tests.security.scope import Scope, scope_of
 from verification.models import VerificationCheck, VerificationRound
@@ -427,19 +427,14 @@ def foreign_writes(client: Client, scope: Scope, found: Findings, writes: list) 
 MIRRORED_PERSONAS = {"po2", "tec3", "approver"}
 
 
-@pytest.fixture
-def canaries(demo_data, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    add_canaries()
-
-
 @pytest.mark.slow
 @pytest.mark.django_db
 class TestPersonaMatrix:
     # One persona of each kind of sight: po2, tec3 and the approver see as po1, tec2 and the World Bank
     # do (the link crawl still checks every demo persona's pages for the same leaks).
     @pytest.mark.parametrize("username", [u for u, *_ in DEMO_USERS if u not in MIRRORED_PERSONAS])
-    def test_no_answer_leaks_what_the_persona_may_not_see(self, canaries, username):
+    @pytest.mark.usefixtures("canaries")
+    def test_no_answer_leaks_what_the_persona_may_not_see(self, username):
         user = User.objects.get(username=username)
         scope = scope_of(user)
         assert scope.titles, f"{username}: nothing out of scope to look for; the matrix would prove nothing"
