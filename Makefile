@@ -7,7 +7,7 @@ MANAGE := $(BIN)/python manage.py
 RUN_ENV := DEBUG=1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint fmt ci migrations-check bench clean
+.PHONY: help run test test-fast lint fmt ci migrations-check bench backup restore clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -50,6 +50,19 @@ migrations-check: $(VENV)/.installed  ## fail if a model change has no migration
 
 bench: $(VENV)/.installed  ## benchmarks at 80,000 enterprises on PostgreSQL (BENCH_DATABASE_URL; prints name: value unit)
 	$(BIN)/python -m benchmarks
+
+# Backups of the database (DATABASE_URL, else the SQLite file) and MEDIA_ROOT; see README "Operations".
+# DEBUG=1 only on a developer's machine, i.e. when no SECRET_KEY is set.
+OPS_ENV := $(if $(SECRET_KEY),,DEBUG=1)
+
+backup: $(VENV)/.installed  ## back up the database and uploads into var/backups/<UTC time>/ (KEEP=n: keep the n newest)
+	$(OPS_ENV) $(MANAGE) backup $(if $(KEEP),--keep $(KEEP))
+
+restore: $(VENV)/.installed  ## restore BACKUP (default: latest) into RESTORE_DATABASE_URL and RESTORE_MEDIA_ROOT, then verify (FORCE=1 replaces)
+	$(OPS_ENV) $(MANAGE) restore $(or $(BACKUP),latest) \
+		$(if $(RESTORE_DATABASE_URL),--database-url "$(RESTORE_DATABASE_URL)") \
+		$(if $(RESTORE_MEDIA_ROOT),--media-root "$(RESTORE_MEDIA_ROOT)") \
+		$(if $(FORCE),--force)
 
 ci:  ## what CI runs (see .ci/run)
 	.ci/run

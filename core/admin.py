@@ -4,15 +4,17 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core import accounts, mfa
+from core import accounts, mfa, outbox
 from core.forms import GroupChoiceMixin
 from core.history_admin import HistoryAdmin
 from core.models import (
     BusinessArea,
     District,
     Division,
+    OutboxMessage,
     PartnerOrganization,
     Sector,
+    SentEmail,
     SubSector,
     Upazila,
     User,
@@ -178,3 +180,55 @@ class UserSessionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for row in queryset:
             accounts.end_session(row)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Background tasks queued by the portal (core.outbox), for operators: what waits for the
+    broker, what failed to publish and why. Read-only; "publish now" runs the relay at once."""
+
+    list_display = ("task", "created_at", "state", "attempts", "published_at", "done_at", "last_error")
+    list_filter = (
+        "task",
+        ("published_at", admin.EmptyFieldListFilter),
+        ("done_at", admin.EmptyFieldListFilter),
+    )
+    search_fields = ("uuid", "task")
+    date_hierarchy = "created_at"
+    actions = ["publish_now"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("state"))
+    def state(self, message: OutboxMessage) -> str:
+        return {"done": _("done"), "published": _("published"), "waiting": _("waiting")}[message.state]
+
+    @admin.action(description=_("Publish the waiting tasks now"))
+    def publish_now(self, request, queryset) -> None:
+        result = outbox.relay(limit=10_000)
+        self.message_user(
+            request,
+            _("Published %(published)s waiting task(s); %(failed)s refused by the broker.") % result,
+        )
+
+
+@admin.register(SentEmail)
+class SentEmailAdmin(admin.ModelAdmin):
+    """Which event's email went to whom and when (read-only: it keeps a retried task from sending
+    an email twice)."""
+
+    list_display = ("key", "sent_at")
+    search_fields = ("key",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

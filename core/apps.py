@@ -19,6 +19,15 @@ class CoreConfig(AppConfig):
 
         # Refused sign-ins to the audit log, the lockout notice, the record of signed-in sessions.
         accounts.connect_signals()
+        from core import jobs, outbox
+
+        # Queued tasks are marked done by the worker; a starting worker publishes what waits.
+        outbox.connect_signals()
+        from core import request_context
+
+        # Log lines written inside a task name its task id.
+        request_context.connect_signals()
+        jobs.connect_signals()  # a starting worker fails the jobs whose worker died (core.jobs)
         from core.navigation import NavItem, register
         from core.roles import Role
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db.models import Model
 
+from core import request_context
+
 AUDIT_LOGGER = "smart_portal.audit"
 logger = logging.getLogger(AUDIT_LOGGER)
 
@@ -63,7 +65,9 @@ def audit(event: str, level: int = logging.WARNING, **fields: Any) -> None:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and an audit event's fields."""
+    """One JSON object per line: time, level, logger, message (or an audit event's fields), the
+    request id and Celery task id it was logged under (core.request_context), and an exception's
+    type, message and traceback as fields of their own."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -76,6 +80,19 @@ class JsonFormatter(logging.Formatter):
             payload.update(fields)
         else:
             payload["message"] = record.getMessage()
-        if record.exc_info:
+        # Set by RequestContextFilter when the record was made; read here too for a handler without it.
+        request_id = getattr(record, "request_id", None) or request_context.current_request_id()
+        task_id = getattr(record, "task_id", None) or request_context.current_task_id()
+        if request_id:
+            payload["request_id"] = request_id
+        if task_id:
+            payload["task_id"] = task_id
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["exception_type"] = record.exc_info[0].__name__
+            payload["exception_message"] = str(record.exc_info[1])
             payload["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            payload["exception"] = record.exc_text
+        if record.stack_info:
+            payload["stack"] = self.formatStack(record.stack_info)
         return json.dumps(payload, ensure_ascii=False, default=str)

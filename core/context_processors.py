@@ -1,8 +1,8 @@
-from core import navigation
+from core import navigation, outbox
 
 
 def portal(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_menu": []}
-    return {"nav_menu": navigation.menu_for(user)}
+    return {"nav_menu": navigation.menu_for(user), "background_delayed": outbox.delayed_count()}

@@ -6,6 +6,8 @@ message (Forbidden: 403), see smart_portal.api.exception_handler.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 
 class ActionRefused(Exception):
     """Not possible now (409): the object's state, a deadline, missing details..."""
@@ -31,3 +33,21 @@ class Forbidden(ActionRefused):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code=FORBIDDEN)
+
+
+CONFLICT = "conflict"
+
+
+class Conflict(ActionRefused):
+    """Someone else saved the same record at the same moment (409): the database refused this copy
+    and nothing was written. Answered when a re-check does not say more (see core.integrity)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or _(
+                "Someone else saved the same record at the same moment, so this request changed "
+                "nothing. Reload to see what is stored now, then try again if it is still needed."
+            ),
+            code=CONFLICT,
+        )

@@ -22,6 +22,7 @@ OPEN_BEFORE_SECOND_FACTOR = frozenset(
         "accounts:two-factor-setup",
         "set_language",
         "healthz",
+        "readyz",
         "api-token",
     }
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -353,3 +355,61 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.signed_in_at:%Y-%m-%d %H:%M}"
+
+
+class OutboxMessage(models.Model):
+    """A task that must follow a saved change (core.outbox): written in the change's transaction,
+    published to the broker after it commits, by the request itself or later by the relay."""
+
+    uuid = models.UUIDField(_("task id"), default=uuid.uuid4, unique=True, editable=False)
+    task = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("queued at"), default=timezone.now)
+    # The relay tries an unpublished message from this time on (later after each failed attempt).
+    available_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("publishing attempts"), default=0)
+    last_error = models.CharField(_("last publishing error"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("queued task")
+        verbose_name_plural = _("queued tasks")
+        indexes = [
+            models.Index(
+                fields=["available_at"],
+                condition=models.Q(published_at__isnull=True),
+                name="outbox_unpublished",
+            ),
+            models.Index(
+                fields=["published_at"],
+                condition=models.Q(published_at__isnull=False, done_at__isnull=True),
+                name="outbox_published_not_done",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.uuid}"
+
+    @property
+    def state(self) -> str:
+        if self.done_at:
+            return "done"
+        return "published" if self.published_at else "waiting"
+
+
+class SentEmail(models.Model):
+    """One email the portal sent for one event to one person, so that a task delivered again (at
+    least once, core.outbox) or retried after a mail-server error does not send it twice."""
+
+    key = models.CharField(_("what and to whom"), max_length=200, unique=True)
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sent email")
+        verbose_name_plural = _("sent emails")
+
+    def __str__(self) -> str:
+        return self.key

@@ -5,7 +5,7 @@ from celery import shared_task
 from core.models import Division
 
 
-@shared_task(bind=True)
+@shared_task(bind=True, ignore_result=False)
 def ping(self) -> dict:
     """Diagnostic: proves a worker takes tasks from the broker and reads the portal's database."""
     return {
@@ -13,3 +13,19 @@ def ping(self) -> dict:
         "divisions": Division.objects.count(),
         "worker": self.request.hostname or "in-process",
     }
+
+
+@shared_task
+def relay_outbox() -> dict[str, int]:
+    """Publish the queued tasks the broker has not taken yet (core.outbox); beat runs it often."""
+    from core import outbox
+
+    return outbox.relay()
+
+
+@shared_task
+def sweep_stale_jobs() -> dict[str, int]:
+    """Fail the running jobs whose worker died (core.jobs): beat runs it every JOB_SWEEP_SECONDS."""
+    from core import jobs
+
+    return jobs.sweep()

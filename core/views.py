@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import connection
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,13 +12,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
+from core import health, navigation
 from core import home as home_panels
-from core import navigation
 from core.forms import DistrictClimateForm, PartnerOrganizationForm, UpazilaClimateForm
 from core.models import BusinessArea, District, Division, PartnerOrganization, Upazila
 from core.permissions import RoleRequiredMixin, get_visible_or_404, is_pmu, role_required
 from core.roles import Role
-from smart_portal.celery import app as celery_app
 
 
 @login_required
@@ -221,28 +219,18 @@ def upazila_climate_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and broker state for load balancers and operators (no authentication, no data)."""
-    database = {"vendor": connection.vendor}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        database["status"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means "down"; report its type only
-        database.update(status="error", error=type(exc).__name__)
+    """Liveness, for the container's health check and operators (no authentication, no data): the
+    state of the database, the broker, the cache and the outbox's backlog, within about a second
+    whatever is down (core.health). 503 only when the database does not answer; a broker or cache
+    that is down makes the status "degraded" (requests still succeed, work waits in the outbox)."""
+    body, alive = health.health()
+    return JsonResponse(body, status=200 if alive else 503)
 
-    if celery_app.conf.task_always_eager:
-        broker = {"status": "ok", "mode": "in-process"}
-    else:
-        broker = {"mode": "broker"}
-        try:
-            with celery_app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1, timeout=2)
-            broker["status"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            broker.update(status="error", error=type(exc).__name__)
 
-    healthy = database["status"] == "ok" and broker["status"] == "ok"
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "database": database, "broker": broker},
-        status=200 if healthy else 503,
-    )
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness, for a load balancer: 200 when the database answers and has every migration of
+    this code applied (a new release before its `migrate`), else 503."""
+    body, ready = health.readiness()
+    return JsonResponse(body, status=200 if ready else 503)

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -334,8 +333,9 @@ DUPLICATE_LIFECYCLE = lifecycle.register(
 
 def recheck_after_commit(enterprise_ids) -> None:
     """Queue a second look for duplicates once the current transaction has committed."""
+    from core import outbox
     from enterprises.tasks import reflag_duplicates
 
     ids = sorted(set(enterprise_ids))
     if ids:
-        transaction.on_commit(lambda: reflag_duplicates.delay(ids))
+        outbox.enqueue(reflag_duplicates, ids)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Count, Min
 
 from enterprises.models import (
@@ -65,9 +64,7 @@ def area_flag_saved(sender, instance, update_fields=None, raw=False, **kwargs) -
         return
     district_id = getattr(instance, "district_id", None) or instance.pk
 
-    def queue() -> None:
-        from enterprises.tasks import refresh_climate_flags
+    from core import outbox
+    from enterprises.tasks import refresh_climate_flags
 
-        refresh_climate_flags.delay([district_id])
-
-    transaction.on_commit(queue)
+    outbox.enqueue(refresh_climate_flags, [district_id])

@@ -28,30 +28,43 @@ refusals of its own, like any rule, and the table says so. The status rules are 
 spreadsheet imported from the command line without `--user` is the portal's own doing.
 
 Import jobs (IMPORT_RULES, state `ImportJob.status`): the worker moves a job (`by_portal`, no role);
-the PO's own staff ask for the import of a checked file.
+the PO's own staff ask for the import of a checked file, retry a failed job and cancel one.
 
     check        pending → validating                   the worker claims the job
     pass_check   validating → validated                 the file has no problem (the report stored)
     find_errors  validating | committing → has errors   problems found (at the check, or found again
                                                         when writing because the data changed)
     commit       validated → committing                 PO staff of the job's PO: import the file
+                                                        (follow-up: the worker is queued to write it)
     finish       committing → imported                  the rows are written (the report stored)
-    fail         validating | committing → failed       an unexpected error (the comment says which)
+    fail         validating | committing → failed       an unexpected error, or the worker died (the
+                                                        sweeper, core.jobs); the comment says which
+    retry        failed → waiting to start              PO staff of the job's PO: check the file again
+                                                        from the start (effect: the last attempt's
+                                                        counts, report and failure cleared;
+                                                        follow-up: the worker is queued to check it)
+    cancel       failed | ready to import | has errors → cancelled
+                                                        PO staff of the job's PO: the file will not
+                                                        be imported (no rule leads on from cancelled)
 
 `check` is the claim: `apply()` locks the row and checks it is still pending, so of two workers handed
 the same job (a task delivered twice) only one checks it; the other is refused and leaves it alone.
+The moves that hand the job to the worker (commit, retry) queue it in their own transaction
+(core.outbox): the move and the work it calls for are saved together.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from core import lifecycle
+from core import jobs, lifecycle
 from core.errors import ActionRefused
 from core.roles import Role
 from enterprises.models import (
@@ -305,9 +318,10 @@ def store_report(job: ImportJob, **context) -> list[str]:
 
 
 def start_checking(job: ImportJob, **context) -> list[str]:
-    """EFFECT: the worker is reading the file."""
+    """EFFECT: the worker is reading the file (its first sign of life)."""
     job.phase = "checking"
-    return ["phase"]
+    job.heartbeat_at = timezone.now()
+    return ["phase", "heartbeat_at"]
 
 
 def queue_commit(job: ImportJob, **context) -> list[str]:
@@ -319,13 +333,59 @@ def queue_commit(job: ImportJob, **context) -> list[str]:
 
 
 def record_failure(job: ImportJob, **context) -> list[str]:
-    """EFFECT: why the job stopped (the log row's comment), for the person who uploaded it."""
+    """EFFECT: why the job stopped (the log row's comment), for the person who uploaded it; the
+    progress a dead worker left in the cache goes."""
     job.failure = context["_comment"]
     job.phase = ""
+    cache.delete(job.progress_cache_key)
     return ["failure", "phase"]
 
 
+def clear_attempt(job: ImportJob, **context) -> list[str]:
+    """EFFECT: a retried job starts again as if just uploaded: nothing of the failed attempt stays
+    on it (its log rows keep what happened)."""
+    job.phase = job.failure = ""
+    job.rows_total = job.rows_done = 0
+    job.created_count = job.updated_count = job.unchanged_count = 0
+    job.error_count = job.duplicate_count = 0
+    job.errors, job.preview = [], {}
+    job.committed_by = job.checked_at = job.committed_at = job.heartbeat_at = None
+    cache.delete(job.progress_cache_key)
+    return [
+        "phase",
+        "failure",
+        "rows_total",
+        "rows_done",
+        "created_count",
+        "updated_count",
+        "unchanged_count",
+        "error_count",
+        "duplicate_count",
+        "errors",
+        "preview",
+        "committed_by",
+        "checked_at",
+        "committed_at",
+        "heartbeat_at",
+    ]
+
+
+def queue_worker(transition) -> None:
+    """FOLLOW-UP: a move that hands the job to the worker queues it, inside the move's transaction
+    (core.outbox publishes it once that commits): commit → write the file, retry → check it."""
+    from enterprises.imports.jobs import start
+
+    if transition.action in WORKER_ACTIONS:
+        start(int(transition.object_id), commit=WORKER_ACTIONS[transition.action])
+
+
 RUNNING = [ImportStatus.VALIDATING, ImportStatus.COMMITTING]
+# The moves after which the worker has work: the action → whether it writes (True) or checks.
+WORKER_ACTIONS = {"commit": True, "retry": False}
+# The phase a job's row takes in the same transaction as its rows (enterprises.imports.jobs).
+WRITTEN = "written"
+# The PO's own staff, from the job's page (a button) or the API.
+BY_OWN_PO = {"po_owned": True, "waits": False}
 
 IMPORT_RULES = [
     lifecycle.rule(
@@ -388,6 +448,25 @@ IMPORT_RULES = [
         effect="record_failure",
         **PORTAL,
     ),
+    lifecycle.rule(
+        "retry",
+        _lazy("Retry"),
+        [ImportStatus.FAILED],
+        ImportStatus.PENDING,
+        PO,
+        effect="clear_attempt",
+        **BY_OWN_PO,
+    ),
+    lifecycle.rule(
+        "cancel",
+        _lazy("Cancel the import"),
+        [ImportStatus.FAILED, ImportStatus.VALIDATED, ImportStatus.INVALID],
+        ImportStatus.CANCELLED,
+        PO,
+        style="secondary",
+        confirm=_lazy("Cancel this import? Its file will not be imported; upload it again to import it."),
+        **BY_OWN_PO,
+    ),
 ]
 
 IMPORT_LIFECYCLE = lifecycle.register(
@@ -399,6 +478,54 @@ IMPORT_LIFECYCLE = lifecycle.register(
             "start_checking": start_checking,
             "queue_commit": queue_commit,
             "record_failure": record_failure,
+            "clear_attempt": clear_attempt,
         },
+        follow_up=queue_worker,
+    )
+)
+
+
+# --- Import jobs whose worker died (core.jobs) ----------------------------------------------------
+
+
+def import_worker_gone(job: ImportJob, since: datetime | None) -> str:
+    """Why the sweeper failed the job: what the dead worker was doing, and what was written."""
+    values = {"time": jobs.moment(since)}
+    if job.status == ImportStatus.VALIDATING:
+        return (
+            _(
+                "The worker checking this file stopped (no sign of life since %(time)s); nothing was "
+                "written. Retry to check it again, or cancel the import."
+            )
+            % values
+        )
+    if job.phase == WRITTEN:
+        return (
+            _(
+                "The worker importing this file stopped (no sign of life since %(time)s) just after "
+                "writing its rows: they are in the portal. Retry to check the file again: its rows then show "
+                "as unchanged."
+            )
+            % values
+        )
+    return (
+        _(
+            "The worker importing this file stopped (no sign of life since %(time)s); nothing was "
+            "written (the rows are written all together or not at all). Retry to check the file again and "
+            "import it, or cancel the import."
+        )
+        % values
+    )
+
+
+jobs.watch(
+    jobs.JobKind(
+        ImportJob,
+        jobs.LockSpace.IMPORT_JOB,
+        # Checking, or importing once a worker took it ("queued": no worker has it yet).
+        Q(status=ImportStatus.VALIDATING) | (Q(status=ImportStatus.COMMITTING) & ~Q(phase="queued")),
+        import_worker_gone,
+        since_field="created_at",
+        last_seen=lambda job: job.last_sign_of_life() or job.created_at,
     )
 )

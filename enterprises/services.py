@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from core import lifecycle
+from core import integrity, lifecycle
 from core.errors import ActionRefused, Forbidden
 from core.uploads import check_photo
 from enterprises import duplicates
@@ -62,6 +62,25 @@ def _assign_m2m(obj: models.Model, data: dict[str, Any]) -> None:
     for field in obj._meta.many_to_many:
         if field.name in data:
             getattr(obj, field.name).set(data[field.name])
+
+
+def _save_checked(obj: models.Model, exclude: list[str] | None = None) -> None:
+    """Validate the whole object (model rules and the database's constraints, by field), then save.
+
+    A concurrent identical request may pass the same check and commit first: the database then
+    refuses this save on its constraint, and the check, run again, refuses it exactly as it refuses
+    any duplicate (core.integrity); never a 500."""
+    obj.full_clean(exclude=exclude)
+    with integrity.refusing_races(
+        lambda: obj.full_clean(exclude=exclude), where=f"saving a {type(obj).__name__}"
+    ):
+        obj.save()
+
+
+def _check_unique(obj: models.Model) -> None:
+    """The object's unique fields and constraints against what is stored now (ValidationError)."""
+    obj.validate_unique()
+    obj.validate_constraints()
 
 
 # --- Objects of a sub-project: enterprises, training sessions, facilities -------------------------
@@ -110,8 +129,7 @@ def _save_in_sub_project(
         _assign(obj, data, skip)
         if adjust is not None:
             adjust(obj, stored)
-        obj.full_clean(exclude=["created_by"])
-        obj.save()
+        _save_checked(obj, exclude=["created_by"])
         _assign_m2m(obj, data)
     return obj
 
@@ -160,8 +178,7 @@ def _create_record(
     with transaction.atomic():
         record = model(enterprise=enterprise, **fixed)
         _assign(record, data, {"enterprise"})
-        record.full_clean(exclude=[name for name in fixed if name.endswith("_by")])
-        record.save()
+        _save_checked(record, exclude=[name for name in fixed if name.endswith("_by")])
         _assign_m2m(record, data)
     return record
 
@@ -181,8 +198,7 @@ def _update_record(
         if check is not None:
             check(locked)
         _assign(locked, data, RECORD_LOCKED_FIELDS)
-        locked.full_clean(exclude=["created_by", "reported_by", "verified_by"])
-        locked.save()
+        _save_checked(locked, exclude=["created_by", "reported_by", "verified_by"])
     return locked
 
 
@@ -309,8 +325,7 @@ def add_attendance(
     with transaction.atomic():
         attendance = Attendance(session=session, enterprise=enterprise)
         _assign(attendance, data, {"session", "enterprise"})
-        attendance.full_clean()
-        attendance.save()
+        _save_checked(attendance)
     return attendance
 
 
@@ -319,8 +334,7 @@ def update_attendance(*, user, attendance: Attendance, data: dict[str, Any]) -> 
     with transaction.atomic():
         locked = Attendance.objects.select_for_update().get(pk=attendance.pk)
         _assign(locked, data, {"session", "enterprise"})
-        locked.full_clean()
-        locked.save()
+        _save_checked(locked)
     return locked
 
 
@@ -446,10 +460,9 @@ def save_training_module(
             else TrainingModule.objects.select_for_update().get(pk=module.pk)
         )
         _assign(obj, data)
-        obj.full_clean()
         # simple_history's author of the edit: an attribute it reads, not one the model declares.
         setattr(obj, "_history_user", user)  # noqa: B010
-        obj.save()
+        _save_checked(obj)
     return obj
 
 
@@ -511,7 +524,9 @@ def save_facility(
         if moving:
             # Saved as stored: the engine moves the status, with the opening date that goes with it.
             obj.status, obj.opened_on = stored.status, stored.opened_on
-        obj.save()
+        # (Checked as typed above; a concurrent rename to the same name is refused like it.)
+        with integrity.refusing_races(lambda: _check_unique(obj), where="save_facility"):
+            obj.save()
         _assign_m2m(obj, data)
         if moving:
             obj = move_facility_status(

@@ -4,9 +4,13 @@ the API and `manage.py aggregate_indicators` all come here.
 One grouped query per indicator (monitoring.indicators); the groups are then rolled up into every
 breakdown, for the programme and within each PO. A snapshot replaces that date's values in one
 transaction, so running twice changes nothing and a failed run leaves the last good values in place.
-Two runs never overlap: a run takes the lock row with a compare-and-set update or is skipped. Every
-move of a run (start, skip, succeed, fail) goes through its lifecycle (monitoring.lifecycles), which
-also makes sure a run handed to two workers is started by one only.
+Two runs never overlap: a run takes the aggregation lock or is skipped. On PostgreSQL the lock is an
+advisory lock of the run's own database connection (core.jobs), so a worker that dies frees it at
+once; elsewhere it is the lock row, taken with a compare-and-set update and freed when the sweeper
+fails the run whose worker died. A running run stamps its heartbeat between indicators; the sweeper
+(core.jobs) fails a run whose worker is gone. Every move of a run (start, skip, succeed, fail) goes
+through its lifecycle (monitoring.lifecycles), which also makes sure a run handed to two workers is
+started by one only.
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ from __future__ import annotations
 import calendar
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import lifecycle
+from core import jobs, lifecycle, outbox
 from core.errors import ActionRefused
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector
 from core.validators import check_in_programme_span
@@ -36,6 +42,7 @@ from monitoring.models import (
     Indicator,
     IndicatorValue,
     OutcomeValue,
+    RunStatus,
     RunTrigger,
     Snapshot,
 )
@@ -43,8 +50,11 @@ from monitoring.models import (
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "indicators"
-# A run that died without releasing the lock frees it after this long.
+# Without PostgreSQL: a lock row left by a run that died is free after this long at the latest (the
+# sweeper frees it sooner, when it fails the run).
 LOCK_TIMEOUT = timedelta(minutes=30)
+# The runs the PMU may run again (a new run for the same date).
+RERUNNABLE = (RunStatus.FAILED, RunStatus.SKIPPED)
 FOUR_PLACES = Decimal("0.0001")
 NO_KEY = ""
 
@@ -165,14 +175,19 @@ def _values(definition: Definition, indicator: Indicator, groups: list[Group], a
 
 
 def compute(
-    as_of: date, run: AggregationRun | None = None, labels: Labels | None = None
+    as_of: date,
+    run: AggregationRun | None = None,
+    labels: Labels | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> list[IndicatorValue]:
     """Every indicator as of the date, in total and by every breakdown, for the programme and for
-    each PO. Reads only; nothing is written."""
+    each PO. Reads only; nothing is written (but the run's heartbeat, between indicators)."""
     labels = labels or Labels()
     indicators = {indicator.code: indicator for indicator in Indicator.objects.all()}
     rows: list[IndicatorValue] = []
     for definition in DEFINITIONS:
+        if heartbeat is not None:
+            heartbeat()
         indicator = indicators[definition.code]
         groups = definition.groups(as_of)
         rows += _values(definition, indicator, groups, as_of, labels, None, run)
@@ -185,12 +200,16 @@ def compute(
     return rows
 
 
-def refresh_snapshot(as_of: date, run: AggregationRun | None = None) -> int:
+def refresh_snapshot(
+    as_of: date, run: AggregationRun | None = None, heartbeat: Callable[[], None] | None = None
+) -> int:
     """Compute and store the snapshot of `as_of` (indicators and environmental outcomes), replacing
     that date's values atomically."""
     labels = Labels()
-    rows = compute(as_of, run, labels)
+    rows = compute(as_of, run, labels, heartbeat)
     outcome_rows = outcomes.compute(as_of, labels, run)
+    if heartbeat is not None:
+        heartbeat()
     with transaction.atomic():
         IndicatorValue.objects.filter(as_of=as_of).delete()
         IndicatorValue.objects.bulk_create(rows, batch_size=2000)
@@ -203,10 +222,42 @@ def refresh_snapshot(as_of: date, run: AggregationRun | None = None) -> int:
 # --- Runs, lock and backfill ----------------------------------------------------------------------
 
 
+@contextmanager
+def _aggregation_lock(run: AggregationRun) -> Iterator[bool]:
+    """Hold the aggregation lock for `run` during the block (yields False when another run holds it).
+    On PostgreSQL: an advisory lock of this connection, which the database frees if the worker dies;
+    the lock row then only names the run. Elsewhere: the lock row, with a compare-and-set update."""
+    if jobs.uses_advisory_locks():
+        with jobs.advisory_lock(jobs.LockSpace.AGGREGATION) as taken:
+            if taken:
+                AggregationLock.objects.update_or_create(
+                    name=LOCK_NAME, defaults={"held_by": run, "held_until": timezone.now()}
+                )
+            try:
+                yield taken
+            finally:
+                if taken:
+                    _release_lock(run)
+        return
+    taken = _take_lock(run)
+    try:
+        yield taken
+    finally:
+        if taken:
+            _release_lock(run)
+
+
 def _take_lock(run: AggregationRun) -> bool:
+    """The lock row (without PostgreSQL): free when never taken, released, expired, or held by a run
+    that has ended (its worker died before releasing it)."""
     AggregationLock.objects.get_or_create(name=LOCK_NAME)
     now = timezone.now()
-    taken = AggregationLock.objects.filter(name=LOCK_NAME, held_until__lt=now).update(
+    free = (
+        Q(held_by__isnull=True)
+        | Q(held_until__lt=now)
+        | ~Q(held_by__status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+    )
+    taken = AggregationLock.objects.filter(free, name=LOCK_NAME).update(
         held_by=run, held_until=now + LOCK_TIMEOUT
     )
     return taken == 1
@@ -218,6 +269,20 @@ def _release_lock(run: AggregationRun) -> None:
     )
 
 
+def _holder(run: AggregationRun) -> str:
+    """Which run holds the lock, for the skipped run's message: the one the lock row names, else the
+    run running now (the row is written a moment after the lock is taken)."""
+    holder = AggregationLock.objects.filter(name=LOCK_NAME).values_list("held_by", flat=True).first()
+    if holder is None or holder == run.pk:
+        holder = (
+            AggregationRun.objects.filter(status=RunStatus.RUNNING)
+            .exclude(pk=run.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    return str(holder) if holder else "?"
+
+
 def request_run(*, as_of: date | None = None, trigger: str, user=None, wait: bool = False) -> AggregationRun:
     """Record a run request and queue it (after the transaction commits). With `wait`, and no broker
     (tasks in-process), the run happens now, so the caller can read its snapshot at once."""
@@ -226,13 +291,31 @@ def request_run(*, as_of: date | None = None, trigger: str, user=None, wait: boo
 
     if as_of is not None:
         check_in_programme_span(as_of)  # a date asked for: from the programme start to today
-    run = AggregationRun.objects.create(
-        as_of=as_of or timezone.localdate(), trigger=trigger, requested_by=user if user and user.pk else None
-    )
+    requested_by = user if user and user.pk else None
     if wait and app.conf.task_always_eager:
+        run = AggregationRun.objects.create(
+            as_of=as_of or timezone.localdate(), trigger=trigger, requested_by=requested_by
+        )
         return execute(run)
-    transaction.on_commit(lambda: run_aggregation.delay(run.pk))
+    with transaction.atomic():  # the run and its queued task are saved together
+        run = AggregationRun.objects.create(
+            as_of=as_of or timezone.localdate(), trigger=trigger, requested_by=requested_by
+        )
+        outbox.enqueue(run_aggregation, run.pk)
     return run
+
+
+def run_again(run: AggregationRun, *, trigger: str, user=None) -> AggregationRun:
+    """A new run for the date of a run that failed or was skipped ("Run again": the PMU's page and
+    API), queued like any request. A run queued, running or succeeded is refused (409): it is
+    computing, or its figures are stored."""
+    if run.status not in RERUNNABLE:
+        raise ActionRefused(
+            _("Run %(run)s has the status “%(status)s”: only a failed or skipped run can be run again.")
+            % {"run": run.pk, "status": run.get_status_display()},
+            code="wrong_state",
+        )
+    return request_run(as_of=run.as_of, trigger=trigger, user=user)
 
 
 def month_ends(start: date, end: date) -> list[date]:
@@ -262,31 +345,38 @@ def execute(run: AggregationRun, *, backfill: bool = False) -> AggregationRun:
     """Run the aggregation of `run` (and, with backfill, every month-end before it), under the lock.
     Each move of the run goes through its lifecycle (monitoring.lifecycles), taken by the portal. A run
     no longer queued (another worker was handed it too) is left as it is and returned as stored."""
-    if not _take_lock(run):
-        holder = AggregationLock.objects.get(name=LOCK_NAME).held_by
-        error = f"run {holder.pk if holder else '?'} was in progress"
-        skipped = _move(run, "skip", comment=error, error=error)
-        if skipped is not None:
-            log.info("aggregation run %s skipped: %s", run.pk, error)
-            return skipped
-        return AggregationRun.objects.get(pk=run.pk)
-    try:
-        started = _move(run, "start")
-        if started is None:
+    with _aggregation_lock(run) as taken:
+        if not taken:
+            error = f"run {_holder(run)} was in progress"
+            skipped = _move(run, "skip", comment=error, error=error)
+            if skipped is not None:
+                log.info("aggregation run %s skipped: %s", run.pk, error)
+                return skipped
             return AggregationRun.objects.get(pk=run.pk)
-        run = started
-        try:
-            dates = month_ends(first_data_date(), run.as_of) if backfill else [run.as_of]
-            written = 0
-            for as_of in dates:
-                written += refresh_snapshot(as_of, run)
-        except Exception as exc:  # any failure is recorded; the last good snapshot stays
-            log.exception("aggregation run %s failed", run.pk)
-            error = f"{type(exc).__name__}: {exc}"
-            return _move(run, "fail", comment=error, error=error) or AggregationRun.objects.get(pk=run.pk)
-        return _move(run, "succeed", rows_written=written) or AggregationRun.objects.get(pk=run.pk)
-    finally:
-        _release_lock(run)
+        # The run's own lock, taken before the claim: while it is held, the sweeper knows the run's
+        # worker is alive (core.jobs).
+        with jobs.advisory_lock(jobs.LockSpace.AGGREGATION_RUN, run.pk) as mine:
+            if not mine:  # another worker runs this very run
+                return AggregationRun.objects.get(pk=run.pk)
+            return _compute_run(run, backfill=backfill)
+
+
+def _compute_run(run: AggregationRun, *, backfill: bool) -> AggregationRun:
+    started = _move(run, "start")
+    if started is None:
+        return AggregationRun.objects.get(pk=run.pk)
+    run = started
+    heartbeat = jobs.Heartbeat(AggregationRun, run.pk)
+    try:
+        dates = month_ends(first_data_date(), run.as_of) if backfill else [run.as_of]
+        written = 0
+        for as_of in dates:
+            written += refresh_snapshot(as_of, run, heartbeat)
+    except Exception as exc:  # any failure is recorded; the last good snapshot stays
+        log.exception("aggregation run %s failed", run.pk)
+        error = f"{type(exc).__name__}: {exc}"
+        return _move(run, "fail", comment=error, error=error) or AggregationRun.objects.get(pk=run.pk)
+    return _move(run, "succeed", rows_written=written) or AggregationRun.objects.get(pk=run.pk)
 
 
 def _move(run: AggregationRun, action: str, comment: str = "", **params) -> AggregationRun | None:

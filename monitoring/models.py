@@ -155,6 +155,8 @@ class AggregationRun(models.Model):
     )
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    # The worker's last sign of life while the run is running (core.jobs: the sweeper).
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     rows_written = models.PositiveIntegerField(_("values written"), default=0)
     error = models.TextField(_("error"), blank=True)
@@ -175,7 +177,10 @@ class AggregationRun(models.Model):
 
 
 class AggregationLock(models.Model):
-    """A single row: a run takes it with a compare-and-set update, so two runs never overlap."""
+    """A single row naming the run that computes now. Without PostgreSQL it is the lock itself: a run
+    takes it with a compare-and-set update, so two runs never overlap, and the sweeper frees it when
+    it fails a run whose worker died. On PostgreSQL the lock is an advisory lock of the run's own
+    database connection (core.jobs), and this row only says which run holds it."""
 
     name = models.CharField(max_length=40, unique=True)
     held_by = models.ForeignKey(
@@ -328,6 +333,8 @@ class ReportJob(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    # The worker's last sign of life while the report is being made (core.jobs: the sweeper).
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
 

@@ -50,7 +50,10 @@ READINGS_OVERDUE_MONTHS: int = getattr(settings, "MONITORING_READINGS_OVERDUE_MO
 # How far back refused imports are counted.
 IMPORTS_REFUSED_DAYS: int = 90
 # The import statuses meaning the file was refused (errors in it) or the import failed.
-REFUSED_IMPORTS = (ImportStatus.INVALID, ImportStatus.FAILED)
+# A file its PO cancelled after it was refused still counts: cancelling does not hide a refusal.
+REFUSED_IMPORTS = Q(status__in=(ImportStatus.INVALID, ImportStatus.FAILED)) | (
+    Q(status=ImportStatus.CANCELLED) & (Q(error_count__gt=0) | ~Q(failure=""))
+)
 # Records whose `created_at` tells when the PO last entered data, with the path to their PO.
 ENTRY_RECORDS = (
     (Enterprise, "partner_organization"),
@@ -186,7 +189,7 @@ def _duplicates(po_id: int | None) -> dict[int, int]:
 def _imports(po_id: int | None, since: datetime) -> dict[int, int]:
     rows = (
         _scoped(ImportJob.objects.all(), "partner_organization_id", po_id)
-        .filter(status__in=REFUSED_IMPORTS, created_at__gte=since)
+        .filter(REFUSED_IMPORTS, created_at__gte=since)
         .order_by()
         .values("partner_organization_id")
         .annotate(refused=Count("pk"))

@@ -22,20 +22,20 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import lifecycle
+from core import jobs, lifecycle
 from core.errors import ActionRefused
 from core.models import PartnerOrganization
 from core.permissions import is_pmu, is_po_staff, sees_whole_programme
@@ -258,9 +258,10 @@ def request_again(job: ReportJob, user) -> ReportJob:
 
 
 def _queue(job: ReportJob) -> None:
+    from core import outbox
     from monitoring.tasks import generate_report
 
-    transaction.on_commit(lambda: generate_report.delay(job.pk))
+    outbox.enqueue(generate_report, job.pk)
 
 
 # --- The figures ----------------------------------------------------------------------------------
@@ -870,13 +871,21 @@ def generate(job: ReportJob) -> ReportJob:
     """Make the report of `job` and store its file (under the media root); any failure is recorded on
     the job with a message for the person who asked, never raised. Each move of the job goes through
     its lifecycle (monitoring.lifecycles), taken by the portal: a job no longer queued (another worker
-    was handed it too) is left as it is and returned as stored."""
+    was handed it too) is left as it is and returned as stored. The worker holds the job's lock from
+    before its claim to its end, so that the sweeper (core.jobs) can tell when the worker died."""
+    with jobs.advisory_lock(jobs.LockSpace.REPORT_JOB, job.pk) as mine:
+        if not mine:  # another worker makes this very report
+            return ReportJob.objects.get(pk=job.pk)
+        return _generate(job)
+
+
+def _generate(job: ReportJob) -> ReportJob:
     started = _move(job, "start")
     if started is None:
         return ReportJob.objects.get(pk=job.pk)
     job = started
     try:
-        content = _make(job)
+        content = _make(job, jobs.Heartbeat(ReportJob, job.pk))
     except ReportError as exc:
         return _fail(job, str(exc))
     except Exception as exc:  # any failure is recorded on the job; the page offers to request it again
@@ -890,14 +899,22 @@ def generate(job: ReportJob) -> ReportJob:
     return ready or ReportJob.objects.get(pk=job.pk)
 
 
-def _make(job: ReportJob) -> bytes:
+def _make(job: ReportJob, heartbeat: Callable[[], None] | None = None) -> bytes:
     """The file's content, from the snapshots (computing a missing one first)."""
+
+    def beat() -> None:
+        if heartbeat is not None:
+            heartbeat()
+
     current = snapshot_for(job.as_of, job.requested_by)
+    beat()
     if job.kind == ReportKind.ISR:
         previous = snapshot_for(job.previous_as_of, job.requested_by) if job.previous_as_of else None
+        beat()
         report = isr_report(current, previous, job.comments or {})
     else:
         report = po_report(job.partner_organization, current)
+    beat()
     report.requested_by = job.requested_by.get_display_name() if job.requested_by else ""
     return render(report, job.file_format)
 

@@ -1,3 +1,7 @@
+"""Background work of results monitoring. Every task may be delivered more than once (at-least-once
+delivery, core.outbox): each claims its job through the job's lifecycle, so a second delivery finds
+it no longer queued and changes nothing; a job deleted meanwhile is skipped."""
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -5,17 +9,22 @@ from celery import shared_task
 from monitoring import aggregation
 from monitoring.models import AggregationRun, RunTrigger
 
+MISSING = "missing"
+
 
 @shared_task
 def run_aggregation(run_id: int) -> str:
     """Run a requested aggregation (PMU button or API)."""
-    run = aggregation.execute(AggregationRun.objects.get(pk=run_id))
-    return run.status
+    run = AggregationRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return MISSING
+    return aggregation.execute(run).status
 
 
 @shared_task
 def nightly_aggregation() -> str:
-    """The beat schedule's run: today's snapshot."""
+    """The beat schedule's run: today's snapshot (a second delivery makes a second run, which stores
+    the same figures, or is skipped while the first computes)."""
     return aggregation.run_now(trigger=RunTrigger.SCHEDULE).status
 
 
@@ -25,4 +34,7 @@ def generate_report(job_id: int) -> str:
     from monitoring import reports
     from monitoring.models import ReportJob
 
-    return reports.generate(ReportJob.objects.get(pk=job_id)).status
+    job = ReportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return MISSING
+    return reports.generate(job).status

@@ -3,15 +3,18 @@ scoping of related objects (writable relations, filters, browsable forms) to wha
 
 from __future__ import annotations
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from core import visibility
+from core import integrity, visibility
 from core.errors import ActionRefused
 
 
@@ -28,16 +31,63 @@ def exception_handler(exc, context):
       403 when the refusal is about who asks (`Forbidden`): `{"detail": ..., "code": ...}`;
     - a rule broken inside a model or a service (Django's `ValidationError`) is a 400 naming the
       fields, as a serializer's errors are: `{"field": ["..."], "non_field_errors": ["..."]}`;
-    - the rest (serializer errors, 401, Http404, PermissionDenied, ...) as DRF answers them."""
+    - a constraint the database enforces (`IntegrityError`: a concurrent identical request committed
+      first) is answered as the same request a moment later would be: see `run_again`;
+    - the rest (serializer errors, 401, Http404, PermissionDenied, ...) as DRF answers them;
+      anything else is a 500, answered in JSON by smart_portal.middleware.ErrorAnswersMiddleware."""
     # Imported here: rest_framework.views reads the renderer settings, which name this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    if integrity.is_lost_race(exc):
+        again = run_again(exc, context)
+        if again is not None:
+            return again
+        if isinstance(exc, IntegrityError):
+            exc = integrity.refusal(exc)
     if isinstance(exc, ActionRefused):
         code = status.HTTP_403_FORBIDDEN if exc.is_forbidden else status.HTTP_409_CONFLICT
         return Response({"detail": str(exc.message), "code": exc.code}, status=code)
     if isinstance(exc, DjangoValidationError):
-        exc = DRFValidationError(detail=serializers.as_serializer_error(exc))
+        exc = DRFValidationError(detail=validation_error_body(exc))
     return drf_exception_handler(exc, context)
+
+
+def validation_error_body(exc: DjangoValidationError) -> dict | list:
+    """A model's errors as a serializer's: by field, and the model's non-field errors ("__all__")
+    under `non_field_errors`, as a serializer's own checks put them."""
+    body = serializers.as_serializer_error(exc)
+    if isinstance(body, dict) and NON_FIELD_ERRORS in body:
+        body[api_settings.NON_FIELD_ERRORS_KEY] = body.pop(NON_FIELD_ERRORS)
+    return body
+
+
+def run_again(exc: Exception, context) -> Response | None:
+    """The answer to a request that lost a race to a concurrent identical one (see core.integrity):
+    its handler runs once more. The first run was rolled back (services write inside one transaction,
+    and the database refused the write), so the second one runs every check again, serializer and
+    service alike, and they now see the row the other request committed: the client gets exactly
+    what an ordinary duplicate gets (400 by field, or 409 with the reason), or the object if that
+    row is gone meanwhile.
+
+    None when it cannot run again (it already did, or the error doomed the transaction it runs in):
+    the caller then answers a database violation with `integrity.refusal()` (409 "conflict", or 400),
+    never a 500."""
+    request, view = context.get("request"), context.get("view")
+    if request is None or getattr(request, "_integrity_retried", False):
+        return None
+    handler = getattr(view, request.method.lower(), None)
+    if handler is None or not integrity.connections_usable():
+        return None
+    request._integrity_retried = True
+    if isinstance(exc, IntegrityError):
+        integrity.log_race(exc, f"{request.method} {request.path}: running it again")
+    try:
+        return handler(request, *context.get("args", ()), **context.get("kwargs", {}))
+    except Exception as again:  # answered as the first run's would be
+        response = exception_handler(again, context)
+        if response is None:
+            raise
+        return response
 
 
 class ErrorSerializer(serializers.Serializer):

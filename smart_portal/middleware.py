@@ -1,11 +1,21 @@
-"""Requests refused before any view reads them."""
+"""Requests refused before any view reads them, and how errors are answered (JSON under /api/; a
+page refused by the database on a concurrent identical save is run again)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.utils.html import format_html
+from django.utils.log import log_response
 from django.utils.translation import gettext as _
+from rest_framework.response import Response
+
+from core import integrity
+from core.errors import ActionRefused, Conflict
 
 NUL = "\x00"
 
@@ -40,3 +50,158 @@ def null_characters_in(request: HttpRequest) -> list[str]:
         if NUL in name or any(NUL in value for value in values):
             where.append(name.replace(NUL, "\\0"))
     return where
+
+
+# --- Errors: JSON under /api/, and a lost race answered like a duplicate ---------------------------
+
+API_PREFIX = "/api/"
+
+# The `code` of an error the API answers without DRF (Django's own 404, 405, 413, 500 ...), as DRF
+# names its own.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    500: "server_error",
+}
+# Raised by a view and answered by Django's own handler (404, 403, 400): not a server error.
+CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def error_detail(status: int) -> str:
+    """What an error the API answers without DRF says (DRF's own words where it has them)."""
+    if status == 404:
+        return _("Not found.")
+    if status == 403:
+        return _("You do not have permission to perform this action.")
+    if status == 405:
+        return _("Method not allowed.")
+    if status == 413:
+        return _("The request is too large.")
+    if status >= 500:
+        return _(
+            "A server error occurred. It has been logged; try again later, and quote the request id if "
+            "it persists."
+        )
+    return _("Bad request.")
+
+
+def json_error(request: HttpRequest, status: int, detail: str | None = None) -> JsonResponse:
+    """`{"detail", "code", "request_id"}`: the body of an API error that DRF did not answer."""
+    return JsonResponse(
+        {
+            "detail": detail or error_detail(status),
+            "code": ERROR_CODES.get(status, "server_error" if status >= 500 else "error"),
+            "request_id": getattr(request, "request_id", None),
+        },
+        status=status,
+    )
+
+
+def is_json(response: HttpResponse) -> bool:
+    return "json" in response.get("Content-Type", "")
+
+
+class ErrorAnswersMiddleware:
+    """How errors are answered, for the API and the pages.
+
+    - Under /api/ every error is JSON: an exception no view handled is a 500
+      `{"detail": ..., "code": "server_error", "request_id": ...}` (logged with its traceback, as
+      Django logs it), and an error Django answers itself in HTML (an unknown URL's 404, a 500 raised
+      by a middleware, ...) is turned into the same shape with its status. DRF's own answers (its
+      errors and the browsable API) are left as they are.
+    - A page whose save the database refused on a constraint (a concurrent identical request committed
+      first: see core.integrity) is run once more: its form or service now sees the committed row and
+      refuses as for any duplicate, with what was typed. A second violation is a 409 page, never a 500.
+
+    Place it after LocaleMiddleware (its messages are translated) and RequestIdMiddleware (it reports
+    `request.request_id`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            is_api(request)
+            and response.status_code >= 400
+            and not isinstance(response, Response)  # DRF answered it (JSON, or the browsable API)
+            and not getattr(response, "streaming", False)
+            and not is_json(response)
+        ):
+            converted = json_error(request, response.status_code)
+            # Keep what the middleware around the view set (Allow, security headers, ...).
+            for header, value in response.items():
+                if header.lower() not in {"content-type", "content-length"}:
+                    converted[header] = value
+            return converted
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, IntegrityError):
+            return self.lost_race(request, exception)
+        if isinstance(exception, Conflict) and not is_api(request):
+            # A page that does not catch it itself (the API's handler answers it 409).
+            return HttpResponse(conflict_page(exception.message, request.path), status=409)
+        if not is_api(request) or isinstance(exception, CLIENT_ERRORS):
+            return None  # Django's handler answers (HTML pages; the API's are made JSON above)
+        return self.server_error(request, exception)
+
+    def server_error(self, request: HttpRequest, exception: Exception) -> HttpResponse:
+        response = json_error(request, 500)
+        log_response(
+            "Internal Server Error: %s (request %s)",
+            request.path,
+            getattr(request, "request_id", None),
+            response=response,
+            request=request,
+            exception=exception,
+        )
+        return response
+
+    def lost_race(self, request: HttpRequest, exception: IntegrityError) -> HttpResponse | None:
+        """A page is run once more (see the class); the API's views are DRF's, answered by
+        smart_portal.api.exception_handler: one reaching here has no answer left but a 409 (or 400)."""
+        match = request.resolver_match
+        retried = getattr(request, "_integrity_retried", False)
+        if not is_api(request) and match is not None and not retried and integrity.connections_usable():
+            request._integrity_retried = True
+            integrity.log_race(exception, f"{request.method} {request.path}: answered by running it again")
+            try:
+                return match.func(request, *match.args, **match.kwargs)
+            except IntegrityError as again:
+                exception = again
+        integrity.log_race(exception, f"{request.method} {request.path}")
+        refusal = integrity.refusal(exception)
+        if isinstance(refusal, ActionRefused):
+            message, status = refusal.message, 409
+        else:
+            message, status = " ".join(refusal.messages), 400
+        if is_api(request):
+            return json_error(request, status, message)
+        return HttpResponse(conflict_page(message, request.path), status=status)
+
+
+def conflict_page(message: str, back: str) -> str:
+    """A page refused by the database even on its second run (rare): what happened, and the way
+    back (the browser's back button keeps what was typed; `back` opens the form afresh)."""
+    return format_html(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{}</title></head>'
+        '<body style="font-family: sans-serif; margin: 3rem;"><h1>{}</h1><p>{}</p><p>{}</p>'
+        '<p><a href="{}">{}</a> · <a href="/">{}</a></p></body></html>',
+        _("Not saved"),
+        _("Not saved"),
+        message,
+        _("Your browser's back button returns to the form with what you typed."),
+        back,
+        _("Open the form again"),
+        _("Back to the SMART Portal"),
+    )

@@ -19,6 +19,8 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Run-time files (SQLite database, uploads) live outside the code and the static root.
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+# Where `manage.py backup` writes (core.backup).
+BACKUP_ROOT = Path(os.environ.get("BACKUP_ROOT", VAR_DIR / "backups"))
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -100,12 +102,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Every answer carries an X-Request-ID and every log line made meanwhile names it (core.request_context).
+    "core.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # A NUL character in the URL is a 400 naming the parameter, before any view reads it.
     "smart_portal.middleware.RefuseNullCharactersMiddleware",
+    # Errors: JSON under /api/ (500 included, with the request id); a page or API request refused by a
+    # unique constraint (a concurrent identical save) is answered like a duplicate (core.integrity).
+    "smart_portal.middleware.ErrorAnswersMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -175,13 +182,30 @@ def database_settings(url: str, conn_max_age: int = 60) -> dict:
 
 
 DATABASES = {"default": database_settings(DATABASE_URL, env_int("DB_CONN_MAX_AGE", 60))}
+# A kept connection is checked before a request reuses it: one the server dropped (restart,
+# failover, idle timeout) is replaced instead of failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails fast (health checks, requests) instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------------
 CACHE_URL = os.environ.get("CACHE_URL", "")
+# Redis down never fails a request: core.cache gives up quickly and answers as an empty cache.
+CACHE_TIMEOUT_SECONDS = float(os.environ.get("CACHE_TIMEOUT_SECONDS", "0.5"))
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "core.cache.ResilientRedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_TIMEOUT_SECONDS,
+            },
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -289,7 +313,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG and not TESTING)
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /healthz is polled over plain HTTP by the container orchestrator.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Each check of /healthz and /readyz gives up after this long (core.health).
+HEALTH_CHECK_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_CHECK_TIMEOUT_SECONDS", "0.5"))
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -384,11 +410,41 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_TIME_LIMIT = 60 * 30
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Nothing reads task results (jobs keep their state on their own rows; `ping` keeps its own).
+CELERY_TASK_IGNORE_RESULT = True
+# At-least-once: a task is acknowledged when it ends, and a task whose worker died is delivered
+# again (every task is idempotent: a job is claimed by its lifecycle, core.outbox marks work done).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A web request never waits on a broker that is down: publishing fails fast and core.outbox's relay
+# publishes the message later. An unacknowledged task comes back after the visibility timeout,
+# longer than the longest task (CELERY_TASK_TIME_LIMIT).
+BROKER_TIMEOUT_SECONDS = float(os.environ.get("BROKER_TIMEOUT_SECONDS", "1"))
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+    "socket_timeout": BROKER_TIMEOUT_SECONDS,
+    # kombu waits ~2 s before reconnecting to publish: one attempt, then the outbox keeps it.
+    "max_retries": 0,
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 10 * 60,
+}
+CELERY_TASK_PUBLISH_RETRY = False
+# The outbox relay (core.outbox): every few seconds, and at worker start.
+OUTBOX_RELAY_SECONDS = env_int("OUTBOX_RELAY_SECONDS", 10)
+# A message published this long ago and never done was lost by the broker: it is published again.
+OUTBOX_REPUBLISH_AFTER_SECONDS = env_int("OUTBOX_REPUBLISH_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT + 15 * 60)
+# The sweeper (core.jobs): fails the jobs whose worker died, this often and at every worker start.
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 60)
+# Without PostgreSQL (whose advisory locks tell at once): a running job silent this long lost its worker.
+JOB_HEARTBEAT_TIMEOUT_SECONDS = env_int("JOB_HEARTBEAT_TIMEOUT_SECONDS", 120)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "close-calls-past-deadline": {
         "task": "subprojects.tasks.close_calls_past_deadline",
         "schedule": 15 * 60,
     },
+    "relay-outbox": {"task": "core.tasks.relay_outbox", "schedule": OUTBOX_RELAY_SECONDS},
+    "sweep-stale-jobs": {"task": "core.tasks.sweep_stale_jobs", "schedule": JOB_SWEEP_SECONDS},
 }
 
 # Results monitoring: the nightly aggregation (Asia/Dhaka time) and the rate for USD figures.
@@ -429,7 +485,11 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "core.audit.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Every line names the request (or task) it was written for (core.request_context).
+    "filters": {"request_context": {"()": "core.request_context.RequestContextFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -60,7 +60,9 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/", include("core.account_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Liveness (the container's health check) and readiness (a load balancer): core.health.
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
     # The admin site has no sign-in page of its own: the portal's, with its lockout and second factor.
     path("admin/login/", account_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),

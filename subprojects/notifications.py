@@ -13,15 +13,16 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from core.lifecycle import rules_for
-from core.models import User
+from core.models import SentEmail, User
 from core.roles import GROUP_NAMES, Role
 from subprojects.models import Call, CallStatus, ScoreSheet, Transition
 
 
 def transition_happened(transition_id: int) -> None:
+    from core import outbox
     from subprojects.tasks import send_transition_emails
 
-    send_transition_emails.delay(transition_id)
+    outbox.enqueue(send_transition_emails, transition_id)
 
 
 def recipients(transition: Transition) -> list[User]:
@@ -106,8 +107,22 @@ def build_message(transition: Transition, user: User) -> EmailMessage:
 
 
 def send_for(transition: Transition) -> int:
-    messages = [build_message(transition, user) for user in recipients(transition)]
-    if not messages:
+    """Email each recipient once: a retry after a mail-server error, or the task delivered again,
+    skips whoever already got it (each sent email is recorded as it goes)."""
+    already = set(
+        SentEmail.objects.filter(key__startswith=f"transition:{transition.pk}:").values_list("key", flat=True)
+    )
+    pending = [
+        (key, user)
+        for user in recipients(transition)
+        if (key := f"transition:{transition.pk}:user:{user.pk}") not in already
+    ]
+    if not pending:
         return 0
+    sent = 0
     with get_connection() as connection:
-        return connection.send_messages(messages) or 0
+        for key, user in pending:
+            if connection.send_messages([build_message(transition, user)]):
+                SentEmail.objects.get_or_create(key=key)
+                sent += 1
+    return sent

@@ -18,10 +18,14 @@ def send_transition_emails(transition_id: int) -> int:
 @shared_task
 def close_calls_past_deadline() -> list[str]:
     """Close open calls whose deadline has passed (submissions are refused after it anyway)."""
+    from core.errors import ActionRefused
     from subprojects.workflow import apply
 
     closed = []
     for call in Call.objects.filter(status=CallStatus.OPEN, closes_at__lt=timezone.now()):
-        apply(call, "close", None, comment="Deadline passed; closed by the portal.")
+        try:
+            apply(call, "close", None, comment="Deadline passed; closed by the portal.")
+        except ActionRefused:  # closed meanwhile (an overlapping run, or the PMU): nothing to do
+            continue
         closed.append(call.reference)
     return closed

@@ -490,7 +490,7 @@ for _model, _rules in RULES.items():
             guards=GUARDS,
             effects=EFFECTS,
             who=WHO,
-            on_commit=_notify,
+            follow_up=_notify,
             event_labels={"invite": _lazy("Invited")},
             url_name=f"subprojects:{str(_model._meta.model_name).replace('conceptnote', 'note')}-transition",
         )
@@ -506,7 +506,7 @@ def _notify_member(transition: Transition) -> None:
 
 lifecycle.register(
     lifecycle.Lifecycle(
-        ScoreSheet, SHEET_RULES, effects=EFFECTS, who=WHO, owner=lambda sheet: None, on_commit=_notify_member
+        ScoreSheet, SHEET_RULES, effects=EFFECTS, who=WHO, owner=lambda sheet: None, follow_up=_notify_member
     )
 )
 

@@ -187,6 +187,6 @@ CHECK_LIFECYCLE = lifecycle.register(
         guards={"visit_recorded": visit_recorded},
         effects={"record_check_result": record_check_result},
         who={"outside_any_po": outside_any_po},
-        on_commit=_notify,
+        follow_up=_notify,
     )
 )

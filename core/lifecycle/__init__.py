@@ -104,8 +104,9 @@ class Lifecycle:
     changed_at_field: str | None = "status_changed_at"
     # The PO that owns an object, for `po_owned` rules.
     owner: Callable[[Any], int | None] = _owning_po
-    # Called with the Transition row once the transaction commits (emails, ...).
-    on_commit: Callable[[Any], None] | None = None
+    # Called with the Transition row inside the transition's transaction, to queue what must follow
+    # (emails...) through core.outbox: it runs once the transaction commits, and never without it.
+    follow_up: Callable[[Any], None] | None = None
     # Labels of logged events that are not rules (e.g. "invite" creates a proposal).
     event_labels: dict[str, str | Promise] = field(default_factory=dict)
     # The URL name of the page endpoint that takes an action: reverse(url_name, args=[pk, action]).
@@ -350,9 +351,8 @@ def record(
         at=at or timezone.now(),
         comment=(comment or "").strip(),
     )
-    if lifecycle is not None and lifecycle.on_commit is not None:
-        notify = lifecycle.on_commit
-        transaction.on_commit(lambda: notify(row))
+    if lifecycle is not None and lifecycle.follow_up is not None:
+        lifecycle.follow_up(row)
     return row
 
 

@@ -631,6 +631,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "preview",
             "failure",
             "created_at",
+            "heartbeat_at",
             "checked_at",
             "committed_at",
         ]

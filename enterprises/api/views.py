@@ -17,13 +17,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from core import lifecycle
+from core import lifecycle, outbox
 from core.lifecycle.api import TransitionRequestSerializer, add_transition_actions
 from core.permissions import ReadScopedWritePMU, is_pmu, sees_whole_programme
 from enterprises import clusters, filters, recp, services
 from enterprises.api import serializers as s
 from enterprises.decisions import decisions_of
-from enterprises.imports.jobs import create_job, request_commit
+from enterprises.imports.jobs import create_job, owner_action, request_commit
 from enterprises.models import (
     Adoption,
     Attendance,
@@ -586,7 +586,7 @@ class ClusterSuggestionViewSet(
         """PMU: recompute the suggestions (a background task)."""
         if not is_pmu(request.user):
             raise PermissionDenied
-        suggest_clusters.delay()
+        outbox.enqueue(suggest_clusters)
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
@@ -631,7 +631,9 @@ add_transition_actions(
 
 class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Spreadsheet imports: upload (`POST`, multipart: kind + file) checks the file; `commit`
-    writes it when the check found no problem. Poll the job for progress."""
+    writes it when the check found no problem. Poll the job for progress. A job that `failed` (its
+    `failure` says why, e.g. its worker stopped) can be retried (`retry`: checked again) or cancelled
+    (`cancel`, also for one `validated` or `invalid`) by its PO's staff."""
 
     serializer_class = s.ImportJobSerializer
     permission_classes = [FieldDataReader]
@@ -662,4 +664,20 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def commit(self, request, pk=None):
         job = request_commit(user=request.user, job=self.get_object())
+        return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)
+
+    @extend_schema(request=None, responses={200: s.ImportJobSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """The PO's own staff: check a failed job's file again from the start (`failed` → `pending`);
+        import it once it is `validated`. 403 for anyone else, 409 in any other status."""
+        job = owner_action(user=request.user, job=self.get_object(), action="retry")
+        return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)
+
+    @extend_schema(request=None, responses={200: s.ImportJobSerializer, **REFUSED})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """The PO's own staff: the file will not be imported (`failed`, `validated` or `invalid` →
+        `cancelled`). 403 for anyone else, 409 in any other status."""
+        job = owner_action(user=request.user, job=self.get_object(), action="cancel")
         return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)

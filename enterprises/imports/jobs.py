@@ -4,7 +4,14 @@ page can poll it. Without a broker the job runs in a background thread of the we
 `start`), so the upload's request answers at once whatever the file holds.
 
 Every change of a job's status is a rule of its lifecycle (enterprises.lifecycles), taken by the
-portal (the task) or, for "commit", by the PO's staff, and logged with who and when.
+portal (the task) or, for "commit", "retry" and "cancel", by the PO's staff, and logged with who and
+when. The moves that give the worker work (commit, retry) queue it themselves (the lifecycle's
+follow-up), in the move's transaction.
+
+A worker may die mid-job (killed, out of memory): it holds the job's lock (core.jobs) from before its
+claim to its end and stamps the job's heartbeat as it goes, so the sweeper sees the job has lost its
+worker and fails it, saying so; the PO's staff then retry it or cancel it. The rows of a file are
+written in one transaction, so a worker that dies while writing leaves none of them.
 """
 
 from __future__ import annotations
@@ -20,16 +27,18 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl.utils.exceptions import InvalidFileException
 
-from core import lifecycle
+from core import jobs, lifecycle
 from core.errors import ActionRefused, Forbidden
 from core.permissions import is_po_staff
 from core.uploads import CSV, SPREADSHEET_KINDS, check_upload
 from enterprises.imports import IMPORTERS, import_file
 from enterprises.imports.base import ImportReport
 from enterprises.imports.files import csv_bytes
+from enterprises.lifecycles import WRITTEN
 from enterprises.models import ImportJob, ImportStatus
 
 # What a damaged or mislabelled spreadsheet raises while it is read.
@@ -50,15 +59,16 @@ def create_job(*, user, kind: str, upload: UploadedFile) -> ImportJob:
     if kind not in IMPORTERS:
         raise ValidationError({"kind": _("Choose what the file contains.")})
     file_kind = check_upload(upload, SPREADSHEET_KINDS, max_upload_bytes())
-    job = ImportJob.objects.create(
-        kind=kind,
-        partner_organization_id=user.partner_organization_id,
-        file=upload,
-        original_name=(upload.name or "upload")[:200],
-        file_format="csv" if file_kind == CSV else "xlsx",
-        created_by=user,
-    )
-    start(job.pk, commit=False)
+    with transaction.atomic():  # the job and its queued check are saved together
+        job = ImportJob.objects.create(
+            kind=kind,
+            partner_organization_id=user.partner_organization_id,
+            file=upload,
+            original_name=(upload.name or "upload")[:200],
+            file_format="csv" if file_kind == CSV else "xlsx",
+            created_by=user,
+        )
+        start(job.pk, commit=False)
     job.refresh_from_db()
     return job
 
@@ -71,7 +81,7 @@ def may_commit(user, job: ImportJob) -> bool:
 def request_commit(*, user, job: ImportJob) -> ImportJob:
     """Write a checked file. Only its PO's staff, only once, only if the check found no error: the
     rule "commit" of the job's lifecycle (enterprises.lifecycles), which locks the row and checks it
-    is still "ready to import", so of two requests only one is taken."""
+    is still "ready to import", so of two requests only one is taken; the move queues the writing."""
     try:
         lifecycle.apply(job, "commit", user)
     except ActionRefused as exc:
@@ -83,7 +93,26 @@ def request_commit(*, user, job: ImportJob) -> ImportJob:
             % {"status": job.get_status_display()},
             code="wrong_state",
         ) from None
-    start(job.pk, commit=True)
+    job.refresh_from_db()
+    return job
+
+
+# What the PO's staff may do to a job besides importing it (rules of its lifecycle).
+OWNER_ACTIONS = ("retry", "cancel")
+
+
+def owner_action(*, user, job: ImportJob, action: str) -> ImportJob:
+    """Retry a failed job (its file is checked again from the start, then imported on request) or
+    cancel one that failed, is ready or has errors (it can no longer be imported). Only the PO's own
+    staff (Forbidden: 403), only from those states (ActionRefused "wrong_state": 409)."""
+    if action not in OWNER_ACTIONS:
+        raise ActionRefused(_("An import is retried or cancelled, nothing else."), code="unknown")
+    try:
+        lifecycle.apply(job, action, user)
+    except ActionRefused as exc:
+        if exc.is_forbidden:
+            raise Forbidden(_("Only the PO's own staff retry or cancel its imports.")) from None
+        raise
     job.refresh_from_db()
     return job
 
@@ -93,12 +122,12 @@ def start(job_id: int, *, commit: bool) -> None:
     configured, else a thread of this process, so the upload's request answers at once and the
     page polls the job (a file that is slow to check never holds a web worker). The tests run it
     inline instead (ENTERPRISES_IMPORTS_INLINE), which is deterministic."""
+    from core import outbox
     from enterprises.tasks import run_import_job
-    from smart_portal.celery import app
 
-    if not app.conf.task_always_eager:
-        # A worker must not look for the job before its row is committed.
-        transaction.on_commit(lambda: run_import_job.delay(job_id, commit))
+    if not outbox.in_process():
+        # Saved with the job's change and published once it commits, whatever the broker's state.
+        outbox.enqueue(run_import_job, job_id, commit)
     elif getattr(settings, "ENTERPRISES_IMPORTS_INLINE", False):
         run_import_job.delay(job_id, commit)
     else:
@@ -146,7 +175,7 @@ def _claim(job_id: int, *, commit: bool) -> bool:
     if commit:
         return bool(
             ImportJob.objects.filter(pk=job_id, status=ImportStatus.COMMITTING, phase="queued").update(
-                phase="checking"
+                phase="checking", heartbeat_at=timezone.now()
             )
         )
     job = ImportJob.objects.filter(pk=job_id).first()
@@ -168,20 +197,43 @@ def _move(job_id: int, action: str, comment: str = "", **params) -> None:
 
 
 def run_job(job_id: int, *, commit: bool) -> str:
-    """The task's body: claim the job, check (or check and write) the file, store the result."""
+    """The task's body: take the job's lock, claim the job, check (or check and write) the file,
+    store the result. A job another worker holds, or no longer waiting for this, is left alone."""
+    with jobs.advisory_lock(jobs.LockSpace.IMPORT_JOB, job_id) as mine:
+        if not mine:  # another worker runs this very job (a task delivered twice)
+            return "skipped"
+        return _run_claimed(job_id, commit=commit)
+
+
+def _run_claimed(job_id: int, *, commit: bool) -> str:
     if not _claim(job_id, commit=commit):
         return "skipped"
     job = ImportJob.objects.select_related("partner_organization", "created_by", "committed_by").get(
         pk=job_id
     )
+    heartbeat_in_row = not jobs.uses_advisory_locks()
 
     def progress(phase: str, done: int, total: int | None) -> None:
-        if phase == "writing":
-            # The writing happens in one transaction that also holds this job's row: others would
-            # see no progress until the end, so it goes to the (shared) cache meanwhile.
-            cache.set(job.progress_cache_key, (phase, done, total or done), 3600)
-        else:
-            ImportJob.objects.filter(pk=job_id).update(phase=phase, rows_done=done, rows_total=total or done)
+        now = timezone.now()
+        total = total or done
+        if phase != "writing":
+            ImportJob.objects.filter(pk=job_id).update(
+                phase=phase, rows_done=done, rows_total=total, heartbeat_at=now
+            )
+            return
+        # The rows are written in one transaction: an update of the job's row there would be seen by
+        # nobody until the end (and would hold the row), so progress and the heartbeat go to the
+        # (shared) cache meanwhile.
+        cache.set(job.progress_cache_key, (phase, done, total, now), 3600)
+        if not done:
+            return  # called before the writing's transaction opens
+        if done >= total:
+            # The last rows: the row says so in the same transaction, so that a worker dying before
+            # it records the result leaves a job known to be written.
+            ImportJob.objects.filter(pk=job_id).update(phase=WRITTEN, heartbeat_at=now)
+        elif heartbeat_in_row:
+            # SQLite: the writer holds the whole database anyway; its heartbeat shows at the commit.
+            ImportJob.objects.filter(pk=job_id).update(heartbeat_at=now)
 
     def open_file():
         return default_storage.open(job.file.name, "rb")

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -228,6 +229,15 @@ class Cluster(models.Model):
         ordering = ["name"]
         verbose_name = _("cluster")
         verbose_name_plural = _("clusters")
+        constraints = [
+            # Names are unique whatever their case, as clusters._name_taken() checks before saving;
+            # this also refuses two namings at the same moment ("Bhairab Cobblers", "bhairab cobblers").
+            models.UniqueConstraint(
+                Lower("name"),
+                name="cluster_name_unique_any_case",
+                violation_error_message=_("A cluster with this name already exists."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -33,6 +33,7 @@ class ImportStatus(models.TextChoices):
     COMMITTING = "committing", _("importing")
     DONE = "done", _("imported")
     FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
 
 
 class ImportJobQuerySet(POScopedQuerySet):
@@ -81,6 +82,9 @@ class ImportJob(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # The worker's last sign of life while it checks or writes the file (core.jobs: the sweeper);
+    # while rows are written the job's row cannot change, and the time goes to the cache instead.
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
     committed_at = models.DateTimeField(_("imported at"), null=True, blank=True)
 
@@ -111,12 +115,25 @@ class ImportJob(models.Model):
     def progress_cache_key(self) -> str:
         return f"import-job-progress-{self.pk}"
 
-    def with_live_progress(self) -> ImportJob:
-        """While rows are written, the job's row is inside the import's transaction and cannot show
-        progress to others; the writer posts it to the cache instead, read here."""
+    def live_progress(self) -> tuple | None:
+        """What the writer posted to the cache while it writes the rows: (phase, done, total, time)."""
         from django.core.cache import cache
 
         live = cache.get(self.progress_cache_key) if self.is_running else None
+        return tuple(live) if live else None
+
+    def with_live_progress(self) -> ImportJob:
+        """While rows are written, the job's row is inside the import's transaction and cannot show
+        progress to others; the writer posts it to the cache instead, read here."""
+        live = self.live_progress()
         if live:
-            self.phase, self.rows_done, self.rows_total = live
+            self.phase, self.rows_done, self.rows_total = live[:3]
         return self
+
+    def last_sign_of_life(self):
+        """When the worker last showed it was alive: the row's heartbeat, or the progress it posts
+        to the cache while it writes the rows (None: never claimed)."""
+        live = self.live_progress()
+        posted = live[3] if live and len(live) > 3 else None
+        seen = [moment for moment in (self.heartbeat_at, posted) if moment is not None]
+        return max(seen) if seen else None

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core import lifecycle
-from core.errors import ActionRefused
+from core.errors import ActionRefused, Conflict
 from core.exports import export_or_refuse
 from core.lifecycle.views import raise_if_forbidden
 from core.models import Upazila
@@ -235,6 +235,8 @@ def enterprise_create(request: HttpRequest) -> HttpResponse:
             enterprise, suspicion = services.create_enterprise(user=request.user, data=form.cleaned_data)
         except ValidationError as exc:
             attach_errors(form, exc)
+        except Conflict as exc:  # saved by someone else at the same moment (core.integrity)
+            form.add_error(None, exc.message)
         else:
             messages.success(request, _("Enterprise %(me)s registered.") % {"me": enterprise})
             _announce_suspicion(request, suspicion)
@@ -254,6 +256,8 @@ def enterprise_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             attach_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, _("Changes to %(me)s saved.") % {"me": enterprise})
             _announce_suspicion(request, suspicion)

@@ -1,5 +1,6 @@
 """Spreadsheet imports in the browser: upload → preview (every error, or what would be created,
-updated and left unchanged) → import. Large files show their progress (htmx polls the job)."""
+updated and left unchanged) → import. Large files show their progress (htmx polls the job). The PO's
+staff retry a failed job or cancel one from its page (POST to the page with `?action=retry|cancel`)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,23 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import lifecycle
 from core.errors import ActionRefused
 from core.exports import XLSX_MIME
 from core.permissions import get_visible_or_404, is_po_staff
 from enterprises.decisions import decisions_of
 from enterprises.forms import ImportForm
 from enterprises.imports import IMPORTERS, template_csv, template_xlsx
-from enterprises.imports.jobs import create_job, error_report_csv, may_commit, request_commit
+from enterprises.imports.jobs import (
+    OWNER_ACTIONS,
+    create_job,
+    error_report_csv,
+    may_commit,
+    owner_action,
+    request_commit,
+)
 from enterprises.models import ImportJob
 from enterprises.permissions import field_data_reader
 from enterprises.views.base import attach_errors, refuse
@@ -69,10 +78,29 @@ def _job(request: HttpRequest, pk: int) -> ImportJob:
 
 
 @field_data_reader
-@require_GET
+@require_http_methods(["GET", "POST"])
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job's page; a POST with `?action=retry` or `?action=cancel` takes that action (the PO's
+    own staff; anyone else 403, a job not in a state for it: the page again with the reason)."""
     job = _job(request, pk)
+    if request.method == "POST":
+        return _owner_action(request, job, request.GET.get("action", ""))
     return render(request, "enterprises/import_detail.html", _job_context(request, job))
+
+
+def _owner_action(request: HttpRequest, job: ImportJob, action: str) -> HttpResponse:
+    if action not in OWNER_ACTIONS:
+        raise PermissionDenied
+    try:
+        job = owner_action(user=request.user, job=job, action=action)
+    except ActionRefused as exc:
+        return refuse(request, exc, job.get_absolute_url())
+    done = {
+        "retry": _("The file is being checked again. Import it once the check is done."),
+        "cancel": _("The import is cancelled: nothing of this file will be imported."),
+    }
+    messages.success(request, done[action])
+    return redirect(job)
 
 
 def _job_context(request: HttpRequest, job: ImportJob) -> dict:
@@ -80,6 +108,10 @@ def _job_context(request: HttpRequest, job: ImportJob) -> dict:
         "job": job,
         "label": IMPORTERS[job.kind].label if job.kind in IMPORTERS else job.kind,
         "can_commit": may_commit(request.user, job),
+        # Retry and cancel, as the job's lifecycle allows this person now (buttons posting to the page).
+        "owner_actions": [
+            rule for rule in lifecycle.available_rules(request.user, job) if rule.action in OWNER_ACTIONS
+        ],
         # Its history on the one engine: checked, import requested (by whom), imported or not.
         "timeline": decisions_of(job),
     }

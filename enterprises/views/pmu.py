@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from core import lifecycle
+from core import lifecycle, outbox
 from core.errors import ActionRefused
 from core.lifecycle.views import raise_if_forbidden
 from core.permissions import get_visible_or_404, is_pmu
@@ -244,7 +244,7 @@ def suggestion_list(request: HttpRequest) -> HttpResponse:
 @suggestions_page
 @require_POST
 def suggestion_refresh(request: HttpRequest) -> HttpResponse:
-    suggest_clusters.delay()
+    outbox.enqueue(suggest_clusters)
     messages.success(request, _("Cluster suggestions are being recomputed; reload this page in a moment."))
     return redirect("enterprises:suggestion-list")
 

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import ActionRefused
+from core.errors import ActionRefused, Conflict
 from core.lifecycle.views import raise_if_forbidden
 from core.permissions import get_visible_or_404, is_pmu
 from enterprises import exports, filters, services
@@ -437,6 +437,8 @@ def _object_form(
             saved = save(dict(form.cleaned_data))
         except ValidationError as exc:
             attach_errors(form, exc)
+        except Conflict as exc:  # saved by someone else at the same moment (core.integrity)
+            form.add_error(None, exc.message)
         except services.FieldLocked as exc:
             # The form again, with what was typed and the reason on the field (403: not theirs to change).
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -595,7 +597,7 @@ def _facility_form(request: HttpRequest, facility: CommonServiceFacility | None)
         comment = data.pop("status_comment", "")
         try:
             return services.save_facility(user=request.user, data=data, facility=facility, comment=comment)
-        except services.FieldLocked:
+        except (services.FieldLocked, Conflict):
             raise
         except ActionRefused as exc:
             # A change of status the facility's lifecycle refuses: on the status field, the form as
@@ -759,6 +761,8 @@ def _module_form(request: HttpRequest, module: TrainingModule | None) -> HttpRes
             saved = services.save_training_module(user=request.user, data=form.cleaned_data, module=module)
         except ValidationError as exc:
             attach_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, _("Training module %(code)s saved.") % {"code": saved.code})
             return redirect("enterprises:training-module-detail", pk=saved.pk)

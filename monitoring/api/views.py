@@ -9,8 +9,9 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +30,7 @@ from monitoring.models import (
     RunStatus,
     RunTrigger,
 )
+from smart_portal.api import ErrorSerializer
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
@@ -288,8 +290,8 @@ class AggregationRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = AggregationRun
         fields = [
-            "id", "as_of", "status", "trigger", "requested_by", "requested_at", "started_at", "finished_at",
-            "duration_seconds", "rows_written", "error",
+            "id", "as_of", "status", "trigger", "requested_by", "requested_at", "started_at", "heartbeat_at",
+            "finished_at", "duration_seconds", "rows_written", "error",
         ]  # fmt: skip
         read_only_fields = [name for name in fields if name != "as_of"]
         extra_kwargs = {"as_of": {"required": False}}
@@ -326,6 +328,22 @@ class AggregationRunViewSet(
         run = aggregation.request_run(
             as_of=payload.validated_data.get("as_of"), trigger=RunTrigger.API, user=request.user
         )
+        return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: AggregationRunSerializer,
+            403: ErrorSerializer,
+            404: OpenApiResponse(description="Not found."),
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="run-again")
+    def run_again(self, request: Request, pk=None) -> Response:
+        """PMU: a new run for the date of this run, which `failed` or was `skipped` (409 otherwise);
+        answers 202 with the new run to follow."""
+        run = aggregation.run_again(self.get_object(), trigger=RunTrigger.API, user=request.user)
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from core.errors import ActionRefused
 from core.models import PartnerOrganization
 from core.permissions import is_pmu, is_po_staff, role_required
 from core.roles import Role
@@ -344,12 +345,27 @@ def runs_page(request: HttpRequest) -> HttpResponse:
     runs = AggregationRun.objects.select_related("requested_by")[:30]
     busy = any(run.status in {RunStatus.QUEUED, RunStatus.RUNNING} for run in runs)
     template = "monitoring/_runs_table.html" if request.htmx else "monitoring/runs.html"
-    return render(request, template, {"runs": runs, "busy": busy, "can_refresh": is_pmu(request.user)})
+    return render(
+        request,
+        template,
+        {
+            "runs": runs,
+            # Polled while a run is queued or running; a run whose worker died is failed by the
+            # sweeper (core.jobs), so the polling always ends.
+            "busy": busy,
+            "can_refresh": is_pmu(request.user),
+            "rerunnable": aggregation.RERUNNABLE,
+        },
+    )
 
 
 @require_POST
 @role_required(Role.PMU_OFFICER)
 def run_now(request: HttpRequest) -> HttpResponse:
+    """Recompute now ("as_of": a past date), or run again the run named by "again" (one that failed
+    or was skipped: a new run for its date)."""
+    if request.POST.get("again"):
+        return _run_again(request, request.POST["again"])
     try:
         as_of = dashboard.parse_as_of(request.POST.get("as_of"))
     except ValidationError as exc:
@@ -363,6 +379,26 @@ def run_now(request: HttpRequest) -> HttpResponse:
             "when it is done."
         )
         % {"date": run.as_of},
+    )
+    return redirect("monitoring:runs")
+
+
+def _run_again(request: HttpRequest, run_id: str) -> HttpResponse:
+    if not run_id.isdigit() or len(run_id) > 18:  # not an id a row can have
+        raise Http404
+    previous = get_object_or_404(AggregationRun, pk=int(run_id))
+    try:
+        run = aggregation.run_again(previous, trigger=RunTrigger.BUTTON, user=request.user)
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("monitoring:runs")
+    except ValidationError as exc:  # its date no longer lies in the programme's span
+        messages.error(request, " ".join(exc.messages))
+        return redirect("monitoring:runs")
+    messages.info(
+        request,
+        _("Run %(previous)s is being run again as of %(date)s (run %(run)s).")
+        % {"previous": previous.pk, "date": run.as_of, "run": run.pk},
     )
     return redirect("monitoring:runs")
 

@@ -318,6 +318,7 @@ OPEN_PATHS = {
     SETUP,
     "/i18n/setlang/",
     "/healthz",
+    "/readyz",
     TOKEN,
 }
 

@@ -284,7 +284,8 @@ EXPECTED: dict[type[Model], ModelExpectation] = {
             "confirm_operational": expect({"operational"}, "operational", CHECKERS, **INDEPENDENT),
         }
     ),
-    # The worker moves an import job; the PO's own staff ask for the import of a checked file.
+    # The worker moves an import job (the sweeper fails one whose worker died); the PO's own staff ask
+    # for the import of a checked file, retry a failed job, and cancel one not yet imported.
     ImportJob: ModelExpectation(
         {
             "check": expect({"pending"}, "validating", set(), by_portal=True),
@@ -293,6 +294,8 @@ EXPECTED: dict[type[Model], ModelExpectation] = {
             "commit": expect({"validated"}, "committing", PO, po_owned=True),
             "finish": expect({"committing"}, "done", set(), by_portal=True),
             "fail": expect({"validating", "committing"}, "failed", set(), by_portal=True),
+            "retry": expect({"failed"}, "pending", PO, po_owned=True),
+            "cancel": expect({"failed", "validated", "invalid"}, "cancelled", PO, po_owned=True),
         }
     ),
     # The PMU decides on a suspected duplicate pair, and may reopen its decision.

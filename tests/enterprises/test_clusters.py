@@ -191,9 +191,10 @@ def test_pmu_removes_members_and_dissolves_a_cluster(client, pmu, bhairab_group)
 
 
 @pytest.mark.django_db
-def test_cluster_api(api, pmu, po1, bhairab_group):
+def test_cluster_api(api, pmu, po1, bhairab_group, django_capture_on_commit_callbacks):
     api.as_user(pmu)
-    api.post("/api/v1/cluster-suggestions/refresh/")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post("/api/v1/cluster-suggestions/refresh/").status_code == 202
     suggestion = api.get("/api/v1/cluster-suggestions/").json()["results"][0]
 
     created = api.post(

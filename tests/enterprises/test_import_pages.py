@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import load_workbook
 
-from core import lifecycle
+from core import jobs, lifecycle
 from core.errors import ActionRefused
+from enterprises.imports.base import Importer
 from enterprises.imports.jobs import request_commit, run_job
 from enterprises.models import Enterprise, ImportJob, ImportStatus
 from subprojects.models import Transition
@@ -264,3 +266,190 @@ def test_an_import_status_cannot_be_saved_outside_the_engine(client, po1, sp_one
         job.save()
 
     assert ImportJob.objects.get().status == ImportStatus.VALIDATED
+
+
+# --- A job whose worker died is failed, then retried or cancelled by its PO's staff ---------------
+
+
+class WorkerKilled(BaseException):
+    """What a killed worker leaves behind: its code stops where it is (no `except Exception` runs)."""
+
+
+def job_fields(job: ImportJob) -> dict:
+    job.refresh_from_db()
+    return {f.attname: getattr(job, f.attname) for f in ImportJob._meta.concrete_fields} | {"log": _log(job)}
+
+
+def checked_job(client, po1, sp_one, rows: int = 3) -> ImportJob:
+    client.force_login(po1)
+    upload(client, "mes.csv", as_csv([enterprise_row(i, sp_one) for i in range(1, rows + 1)]))
+    job = ImportJob.objects.get()
+    assert job.status == ImportStatus.VALIDATED
+    return job
+
+
+def failed_job(client, po1, sp_one, monkeypatch) -> ImportJob:
+    """A file whose check stopped on an unexpected error."""
+    from enterprises.imports import jobs
+
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "import_file", mock.Mock(side_effect=RuntimeError("disk full")))
+        client.force_login(po1)
+        upload(client, "mes.csv", as_csv([enterprise_row(i, sp_one) for i in range(1, 4)]))
+    job = ImportJob.objects.get()
+    assert job.status == ImportStatus.FAILED
+    return job
+
+
+def test_an_import_whose_worker_died_while_writing_is_failed_then_retried_to_exactly_the_files_rows(
+    client, po1, pmu, sp_one, settings, monkeypatch
+):
+    job = checked_job(client, po1, sp_one)
+    # The import is queued for a worker (none runs it here), which then dies in the middle of writing.
+    settings.ENTERPRISES_IMPORTS_INLINE = False
+    client.post(f"/field-data/imports/{job.pk}/commit/")
+    settings.ENTERPRISES_IMPORTS_INLINE = True
+    write = Importer.write
+
+    def dying_write(self, plans, report):
+        write(self, plans, report)
+        raise WorkerKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Importer, "write", dying_write)
+        with pytest.raises(WorkerKilled):
+            run_job(job.pk, commit=True)
+    job.refresh_from_db()
+    assert (job.status, job.phase) == (ImportStatus.COMMITTING, "checking")
+    assert not Enterprise.objects.exists()  # the rows are written all together or not at all
+
+    settings.JOB_HEARTBEAT_TIMEOUT_SECONDS = 0  # without PostgreSQL's locks: silent long enough
+    assert jobs.sweep()["enterprises.ImportJob"] == 1
+
+    page = client.get(f"/field-data/imports/{job.pk}/").content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert "The worker importing this file stopped (no sign of life since" in job.failure
+    assert "nothing was written" in job.failure
+    assert 'data-testid="import-failure"' in page
+    assert "no sign of life since" in page
+    assert 'data-action="retry"' in page
+    assert 'data-action="cancel"' in page
+    client.force_login(pmu)
+    pmu_page = client.get(f"/field-data/imports/{job.pk}/").content.decode()
+    assert "no sign of life since" in pmu_page
+    assert 'data-testid="import-actions"' not in pmu_page
+    client.force_login(po1)
+
+    retried = client.post(f"/field-data/imports/{job.pk}/?action=retry", follow=True).content.decode()
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.VALIDATED  # checked again (inline here)
+    assert (job.failure, job.created_count, job.committed_by) == ("", 3, None)
+    assert "The file is being checked again." in retried
+    assert "Importing it would create 3" in retried
+
+    client.post(f"/field-data/imports/{job.pk}/commit/")
+
+    job.refresh_from_db()
+    assert (job.status, job.created_count) == (ImportStatus.DONE, 3)
+    assert sorted(Enterprise.objects.values_list("po_code", flat=True)) == [
+        "ME-00001",
+        "ME-00002",
+        "ME-00003",
+    ]
+    assert [row[0] for row in _log(job)] == [
+        "check", "pass_check", "commit", "fail", "retry", "check", "pass_check", "commit", "finish",
+    ]  # fmt: skip
+    assert _log(job)[4] == ("retry", "failed", "pending", po1)
+
+
+def test_the_owner_cancels_an_import_that_then_cannot_be_imported(client, api, po1, sp_one):
+    job = checked_job(client, po1, sp_one)
+
+    page = client.get(f"/field-data/imports/{job.pk}/").content.decode()
+    cancelled = client.post(f"/field-data/imports/{job.pk}/?action=cancel", follow=True).content.decode()
+    commit = api.as_user(po1).post(f"/api/v1/import-jobs/{job.pk}/commit/")
+    client.post(f"/field-data/imports/{job.pk}/commit/")
+
+    job.refresh_from_db()
+    assert 'data-action="cancel"' in page
+    assert 'data-action="retry"' not in page
+    assert job.status == ImportStatus.CANCELLED
+    assert "nothing of this file was imported" in cancelled
+    assert 'data-testid="commit-form"' not in cancelled
+    assert commit.status_code == 409
+    assert not Enterprise.objects.exists()
+    assert _log(job)[-1] == ("cancel", "validated", "cancelled", po1)
+
+
+def test_the_api_retries_a_failed_import_and_imports_it(client, api, po1, sp_one, monkeypatch):
+    job = failed_job(client, po1, sp_one, monkeypatch)
+    po_api = api.as_user(po1)
+
+    retried = po_api.post(f"/api/v1/import-jobs/{job.pk}/retry/")
+    committed = po_api.post(f"/api/v1/import-jobs/{job.pk}/commit/")
+
+    assert retried.status_code == 200
+    assert (retried.json()["status"], retried.json()["failure"]) == ("validated", "")
+    assert committed.json()["status"] == "done"
+    assert Enterprise.objects.count() == 3
+
+
+def test_only_the_pos_own_staff_retry_or_cancel_and_a_refusal_changes_nothing(
+    client, api, po1, po2, pmu, sp_one, monkeypatch
+):
+    job = failed_job(client, po1, sp_one, monkeypatch)
+    before = job_fields(job)
+
+    answers = {}
+    for name, user in (("po2", po2), ("pmu", pmu)):
+        client.force_login(user)
+        for action in ("retry", "cancel"):
+            page = client.post(f"/field-data/imports/{job.pk}/?action={action}")
+            answer = api.as_user(user).post(f"/api/v1/import-jobs/{job.pk}/{action}/")
+            answers[(name, action)] = (page.status_code, answer.status_code)
+    client.force_login(po1)
+    not_an_action = [
+        client.post(f"/field-data/imports/{job.pk}/?action={a}").status_code for a in ("fail", "")
+    ]
+
+    # Another PO's job does not exist for po2 (404); the PMU sees it but may not act (403).
+    assert answers == {
+        ("po2", "retry"): (404, 404),
+        ("po2", "cancel"): (404, 404),
+        ("pmu", "retry"): (403, 403),
+        ("pmu", "cancel"): (403, 403),
+    }
+    assert not_an_action == [403, 403]
+    assert job_fields(job) == before
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        (ImportStatus.VALIDATED, "retry"),
+        (ImportStatus.INVALID, "retry"),
+        (ImportStatus.DONE, "retry"),
+        (ImportStatus.DONE, "cancel"),
+        (ImportStatus.COMMITTING, "cancel"),
+        (ImportStatus.VALIDATING, "retry"),
+        (ImportStatus.CANCELLED, "retry"),
+        (ImportStatus.CANCELLED, "cancel"),
+    ],
+)
+def test_retry_and_cancel_in_the_wrong_state_are_refused_and_change_nothing(
+    client, api, po1, sp_one, status, action
+):
+    job = checked_job(client, po1, sp_one)
+    ImportJob.objects.filter(pk=job.pk).update(status=status)
+    before = job_fields(job)
+
+    page = client.post(f"/field-data/imports/{job.pk}/?action={action}", follow=True)
+    answer = api.as_user(po1).post(f"/api/v1/import-jobs/{job.pk}/{action}/")
+
+    assert page.status_code == 200
+    assert "is not possible while" in page.content.decode()
+    assert (answer.status_code, answer.json()["code"]) == (409, "wrong_state")
+    assert job_fields(job) == before
+    assert Enterprise.objects.count() == 0

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from monitoring import aggregation
-from monitoring.models import AggregationLock, AggregationRun, Indicator, IndicatorValue, Milestone, RunStatus
+from monitoring.models import AggregationRun, Indicator, IndicatorValue, Milestone, RunStatus
+from tests.core.test_jobs_sweeper import aggregation_held_by
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory, sub_project_for
 
 AS_OF = date(2025, 6, 30)
@@ -386,19 +387,15 @@ def test_a_pos_figures_are_measured_against_what_its_sub_projects_committed(clie
 
 def test_a_date_that_cannot_be_computed_now_says_so_and_can_be_asked_again(api, client, pmu, snapshot):
     holder = AggregationRun.objects.create(as_of=AS_OF, trigger="schedule", status=RunStatus.RUNNING)
-    AggregationLock.objects.update_or_create(
-        name=aggregation.LOCK_NAME,
-        defaults={"held_by": holder, "held_until": timezone.now() + timedelta(minutes=5)},
-    )
     client.force_login(pmu)
 
-    page = client.get("/dashboard/", {"as_of": "2024-12-31"}).content.decode()
-    answer = api.as_user(pmu).get("/api/v1/indicators/", {"as_of": "2024-12-31"})
+    with aggregation_held_by(holder):
+        page = client.get("/dashboard/", {"as_of": "2024-12-31"}).content.decode()
+        answer = api.as_user(pmu).get("/api/v1/indicators/", {"as_of": "2024-12-31"})
 
     assert "computing them did not succeed" in page
     assert answer.status_code == 409  # nothing is being computed for it: not "accepted"
     assert answer.json()["status"] == "skipped"
-    AggregationLock.objects.update(held_by=None, held_until=timezone.now())
     assert api.get("/api/v1/indicators/", {"as_of": "2024-12-31"}).status_code == 200  # asked again: computed
 
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date
 from unittest import mock
 
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from core import lifecycle
 from core.errors import ActionRefused
 from monitoring import aggregation, reports
 from monitoring.models import AggregationLock, AggregationRun, ReportJob, RunStatus, RunTrigger, Snapshot
+from tests.core.test_jobs_sweeper import aggregation_held_by
 
 AS_OF = date(2025, 6, 30)
 QUEUED, RUNNING, SUCCEEDED, FAILED, SKIPPED = (
@@ -49,13 +49,6 @@ def queued_run() -> AggregationRun:
 
 def queued_job(user) -> ReportJob:
     return ReportJob.objects.create(kind="isr", file_format="xlsx", as_of=AS_OF, requested_by=user)
-
-
-def hold_lock(holder: AggregationRun) -> None:
-    AggregationLock.objects.update_or_create(
-        name=aggregation.LOCK_NAME,
-        defaults={"held_by": holder, "held_until": timezone.now() + timedelta(minutes=5)},
-    )
 
 
 def fields(obj) -> dict:
@@ -144,9 +137,9 @@ def test_a_run_that_fails_logs_why(db):
 
 def test_a_skipped_run_logs_which_run_was_in_progress(db):
     holder = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.SCHEDULE, status=RUNNING)
-    hold_lock(holder)
 
-    run = aggregation.run_now(as_of=AS_OF, trigger=RunTrigger.API)
+    with aggregation_held_by(holder):
+        run = aggregation.run_now(as_of=AS_OF, trigger=RunTrigger.API)
 
     assert (run.status, run.error, run.started_at) == (SKIPPED, f"run {holder.pk} was in progress", None)
     assert run.finished_at is not None
@@ -231,15 +224,15 @@ def test_a_run_handed_again_while_it_runs_is_not_marked_skipped(db):
     run = queued_run()
     stale = AggregationRun.objects.get(pk=run.pk)
     lifecycle.apply(run, "start", None)
-    hold_lock(run)
     before = fields(run)
 
-    again = aggregation.execute(stale)
+    with aggregation_held_by(run):
+        again = aggregation.execute(stale)
 
-    assert again.status == RUNNING
-    assert fields(run) == before
-    assert [row[0] for row in log_of(run)] == ["start"]
-    assert AggregationLock.objects.get().held_by == run  # still the running worker's
+        assert again.status == RUNNING
+        assert fields(run) == before
+        assert [row[0] for row in log_of(run)] == ["start"]
+        assert AggregationLock.objects.get().held_by == run  # still the running worker's
 
 
 def test_a_report_handed_again_after_it_was_made_is_left_alone(pmu):

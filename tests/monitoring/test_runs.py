@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
@@ -29,6 +30,7 @@ from monitoring.models import (
     Snapshot,
 )
 from monitoring.reference_sql import HEADLINE, headline_counts, other_figures
+from tests.core.test_jobs_sweeper import aggregation_held_by
 from tests.enterprises.factories import (
     AdoptionFactory,
     AttendanceFactory,
@@ -116,13 +118,11 @@ def programme(po_one, po_two, pmu, po1, settings):
 
 
 @pytest.fixture
-def running(db) -> AggregationRun:
-    """A run in progress, holding the lock for five more minutes."""
+def running(db) -> Iterator[AggregationRun]:
+    """A run in progress in a live worker, holding the aggregation lock (tests.core.test_jobs_sweeper)."""
     holder = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.SCHEDULE, status=RunStatus.RUNNING)
-    AggregationLock.objects.create(
-        name=aggregation.LOCK_NAME, held_by=holder, held_until=timezone.now() + timedelta(minutes=5)
-    )
-    return holder
+    with aggregation_held_by(holder):
+        yield holder
 
 
 @pytest.mark.parametrize("as_of", [date(2025, 3, 31), AS_OF, date(2026, 12, 31)])
@@ -319,3 +319,92 @@ def test_a_run_requested_by_api_runs_on_the_real_worker(api, pmu, po_one):
         time.sleep(0.5)
     assert status == "succeeded"
     assert totals()["ME_FINANCED"] == 1
+
+
+# --- A failed run is run again; nothing stays running ---------------------------------------------
+
+
+def failed_run(as_of=AS_OF) -> AggregationRun:
+    with mock.patch.object(aggregation, "refresh_snapshot", side_effect=RuntimeError("disk full")):
+        return aggregation.run_now(as_of=as_of, trigger=RunTrigger.SCHEDULE)
+
+
+def test_the_pmu_runs_a_failed_run_again_from_the_runs_page(
+    client, pmu, programme, django_capture_on_commit_callbacks
+):
+    failed = failed_run(date(2025, 3, 31))
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/runs/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/dashboard/runs/new/", {"again": failed.pk}, follow=True)
+
+    again = AggregationRun.objects.exclude(pk=failed.pk).get()
+    assert f'data-testid="run-again-{failed.pk}"' in page
+    assert (again.as_of, again.trigger, again.requested_by) == (date(2025, 3, 31), RunTrigger.BUTTON, pmu)
+    assert again.status == RunStatus.SUCCEEDED
+    assert f"Run {failed.pk} is being run again as of 2025-03-31" in response.content.decode()
+    assert AggregationRun.objects.get(pk=failed.pk).status == RunStatus.FAILED  # its record stays
+
+
+def test_a_run_that_succeeded_or_runs_is_not_run_again_and_only_the_pmu_may(client, pmu, wb, programme):
+    done = aggregation.run_now(as_of=AS_OF)
+    failed = failed_run()
+    client.force_login(pmu)
+
+    page = client.get("/dashboard/runs/").content.decode()
+    refused = client.post("/dashboard/runs/new/", {"again": done.pk}, follow=True).content.decode()
+    unknown = client.post("/dashboard/runs/new/", {"again": 999999})
+    not_an_id = client.post("/dashboard/runs/new/", {"again": "9" * 40})
+    client.force_login(wb)
+    by_wb = client.post("/dashboard/runs/new/", {"again": failed.pk})
+    wb_page = client.get("/dashboard/runs/").content.decode()
+
+    assert f'data-testid="run-again-{done.pk}"' not in page
+    assert f"Run {done.pk} has the status “succeeded”: only a failed or skipped run can be run" in refused
+    assert (unknown.status_code, not_an_id.status_code, by_wb.status_code) == (404, 404, 403)
+    assert "run-again-" not in wb_page
+    assert AggregationRun.objects.count() == 2
+
+
+def test_the_api_runs_a_failed_run_again(api, pmu, wb, programme, django_capture_on_commit_callbacks):
+    failed = failed_run()
+    done = aggregation.run_now(as_of=AS_OF)
+
+    by_wb = api.as_user(wb).post(f"/api/v1/aggregation-runs/{failed.pk}/run-again/")
+    on_done = api.as_user(pmu).post(f"/api/v1/aggregation-runs/{done.pk}/run-again/")
+    unknown = api.post("/api/v1/aggregation-runs/999999/run-again/")
+    assert (by_wb.status_code, on_done.status_code, unknown.status_code) == (403, 409, 404)
+    assert on_done.json()["code"] == "wrong_state"
+    assert AggregationRun.objects.count() == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = api.post(f"/api/v1/aggregation-runs/{failed.pk}/run-again/")
+
+    assert again.status_code == 202
+    body = api.get(f"/api/v1/aggregation-runs/{again.json()['id']}/").json()
+    assert (body["as_of"], body["trigger"], body["status"]) == ("2025-06-30", "api", "succeeded")
+
+
+def test_the_runs_page_stops_polling_once_the_sweeper_fails_a_run_whose_worker_died(
+    client, pmu, programme, settings
+):
+    from core import jobs
+
+    settings.JOB_HEARTBEAT_TIMEOUT_SECONDS = 60
+    stuck = lifecycle.apply(
+        AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.SCHEDULE), "start", None
+    )
+    AggregationRun.objects.filter(pk=stuck.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    client.force_login(pmu)
+    htmx = {"HX-Request": "true"}
+
+    polling = client.get("/dashboard/runs/", headers=htmx).content.decode()
+    jobs.sweep()
+    settled = client.get("/dashboard/runs/", headers=htmx).content.decode()
+
+    assert 'hx-trigger="every 3s"' in polling
+    assert "hx-trigger" not in settled
+    assert "no sign of life since" in settled
+    assert f'data-testid="run-again-{stuck.pk}"' in settled
+    assert aggregation.run_now(as_of=AS_OF).status == RunStatus.SUCCEEDED

@@ -35,6 +35,39 @@ def test_submitted_note_emails_the_pmu_not_the_submitter(
     assert f"/concept-notes/{note.pk}/" in mail.outbox[0].body
 
 
+def test_a_transition_emails_each_person_once_even_when_its_task_runs_again(
+    note_in, po1, pmu, pmu_colleague, django_capture_on_commit_callbacks, monkeypatch
+):
+    from celery.exceptions import Retry
+    from django.core.mail.backends.locmem import EmailBackend
+
+    from subprojects.models import Transition
+    from subprojects.tasks import send_transition_emails
+
+    note = note_in(NoteStatus.DRAFT)
+    real_send = EmailBackend.send_messages
+    calls = []
+
+    def second_one_fails(backend, messages):
+        calls.append(messages[0].to)
+        if len(calls) == 2:
+            raise OSError("mail server went away")
+        return real_send(backend, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", second_one_fails)
+    # The task retries on a mail-server error (in-process, Celery says so by raising Retry).
+    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
+        workflow.apply(note, "submit", po1)
+    assert len(mail.outbox) == 1  # the first recipient got it before the error
+
+    transition = Transition.objects.get(action="submit")
+    send_transition_emails.apply(args=[transition.pk])  # Celery's retry, or the task delivered again
+    send_transition_emails.apply(args=[transition.pk])
+
+    recipients = sorted(address for message in mail.outbox for address in message.to)
+    assert recipients == sorted([pmu.email, pmu_colleague.email])
+
+
 def test_returned_note_emails_the_po_with_the_comment(
     note_in, po1, po2, pmu, django_capture_on_commit_callbacks
 ):
