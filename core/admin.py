@@ -187,7 +187,16 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     """Background tasks queued by the portal (core.outbox), for operators: what waits for the
     broker, what failed to publish and why. Read-only; "publish now" runs the relay at once."""
 
-    list_display = ("task", "created_at", "state", "attempts", "published_at", "done_at", "last_error")
+    list_display = (
+        "task",
+        "created_at",
+        "state",
+        "attempts",
+        "published_at",
+        "started_at",
+        "done_at",
+        "last_error",
+    )
     list_filter = (
         "task",
         ("published_at", admin.EmptyFieldListFilter),
@@ -208,7 +217,12 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("state"))
     def state(self, message: OutboxMessage) -> str:
-        return {"done": _("done"), "published": _("published"), "waiting": _("waiting")}[message.state]
+        return {
+            "done": _("done"),
+            "running": _("running"),
+            "published": _("published"),
+            "waiting": _("waiting"),
+        }[message.state]
 
     @admin.action(description=_("Publish the waiting tasks now"))
     def publish_now(self, request, queryset) -> None:

@@ -7,14 +7,19 @@ that appears only once complete:
 - `media.tar`: every file under MEDIA_ROOT;
 - `manifest.json`: the format version, when, the database vendor, the row count of every table,
   every media file's path, size and SHA-256, the files that rows refer to but that were missing
-  already, and the portal's revision.
+  already (`missing_files`), those that were deleted while the backup ran (`deleted_during_backup`),
+  and the portal's revision.
 
 The database is copied as of one moment while the portal keeps running. On PostgreSQL the rows are
 counted in a REPEATABLE READ transaction that exports its snapshot, and pg_dump reads that same
 snapshot (`--snapshot`), so the manifest's counts are exactly the dump's. The media files are copied
-after the snapshot: a row in the dump was committed before it, with its file already written, so
-every file a restored row refers to is in the archive (files uploaded later are there as harmless
-extras).
+after the snapshot: a row in the dump was committed before it, with its file already written, so a
+file a dumped row names is in the archive (files uploaded later are there as harmless extras) unless
+it was deleted meanwhile: deleting an upload removes the file before its row, so a file can vanish
+after the snapshot while the dump keeps its row. Which named files exist is therefore checked while
+the snapshot is still held: those missing then were missing at backup time (`missing_files`); those
+that existed then but are not in the archive were deleted during the backup
+(`deleted_during_backup`), and `backup` and `restore` warn that restored rows name them.
 
 `restore()` loads a backup into a database (refusing one that already holds tables unless told to
 replace it) and the files into a folder, then `verify()` compares the restored database's row counts
@@ -173,7 +178,15 @@ def _pg_env(config: dict[str, Any]) -> dict[str, str]:
     """The environment for pg_dump/pg_restore: connection settings without a password in argv."""
     env = dict(os.environ)
     names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
-    names |= {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "connect_timeout": "PGCONNECT_TIMEOUT"}
+    # TLS settings too: without them pg_dump fails where psycopg2 connects with client certificates.
+    names |= {
+        "sslmode": "PGSSLMODE",
+        "sslrootcert": "PGSSLROOTCERT",
+        "sslcert": "PGSSLCERT",
+        "sslkey": "PGSSLKEY",
+        "connect_timeout": "PGCONNECT_TIMEOUT",
+        "application_name": "PGAPPNAME",
+    }
     for key, value in _pg_params(config).items():
         if key in names:
             env[names[key]] = str(value)
@@ -331,11 +344,17 @@ def _run(command: list[str], env: dict[str, str]) -> None:
 class DatabaseCopy:
     file: str
     counts: dict[str, int]
-    referenced: set[str]
+    referenced: set[str]  # media paths the copied rows name
+    missing: set[str]  # of those, the ones that did not exist while the snapshot was held
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _dump_postgresql(config: dict[str, Any], target: Path) -> DatabaseCopy:
+def missing_files(names: set[str], media_root: Path) -> set[str]:
+    """The media paths of `names` that are not files under `media_root` now."""
+    return {name for name in names if not (media_root / name).is_file()}
+
+
+def _dump_postgresql(config: dict[str, Any], target: Path, media_root: Path) -> DatabaseCopy:
     import psycopg2.extensions
 
     with _pg_connect(config) as connection:
@@ -356,6 +375,9 @@ def _dump_postgresql(config: dict[str, Any], target: Path) -> DatabaseCopy:
                 return cursor.fetchall()
 
             referenced = _referenced_files(execute, set(counts))
+            # Before the (long) dump, in the snapshot's transaction: a file gone now was missing at
+            # backup time; one that goes later was deleted during the backup (module doc).
+            missing = missing_files(referenced, media_root)
             _run(
                 [
                     pg_dump,
@@ -372,21 +394,30 @@ def _dump_postgresql(config: dict[str, Any], target: Path) -> DatabaseCopy:
         PG_DUMP_FILE,
         counts,
         referenced,
+        missing,
         {"server_major": server_major, "pg_dump_major": dump_major, "name": config["NAME"]},
     )
 
 
-def _dump_sqlite(config: dict[str, Any], target: Path) -> DatabaseCopy:
+def _dump_sqlite(config: dict[str, Any], target: Path, media_root: Path) -> DatabaseCopy:
     source_path = _sqlite_path(config)
     if not source_path.startswith("file:") and not Path(source_path).is_file():
         raise BackupError(f"no SQLite database at {source_path}")
     with closing(_sqlite_connect(source_path)) as source, closing(sqlite3.connect(target)) as copy:
-        # One step: the whole database under one read lock, i.e. as of one moment.
-        source.backup(copy)
-        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-        counts = _sqlite_counts(copy)
-        referenced = _referenced_files(lambda query: copy.execute(query).fetchall(), set(counts))
-    return DatabaseCopy(SQLITE_FILE, counts, referenced, {"sqlite_version": sqlite3.sqlite_version})
+        # A read transaction on the source holds its state until the files are checked below (no
+        # write commits meanwhile); the copy, in one step, is of that same moment.
+        source.isolation_level = None
+        source.execute("BEGIN")
+        try:
+            source.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            source.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            counts = _sqlite_counts(copy)
+            referenced = _referenced_files(lambda query: copy.execute(query).fetchall(), set(counts))
+            missing = missing_files(referenced, media_root)
+        finally:
+            source.execute("ROLLBACK")
+    return DatabaseCopy(SQLITE_FILE, counts, referenced, missing, {"sqlite_version": sqlite3.sqlite_version})
 
 
 class _HashingReader:
@@ -446,11 +477,14 @@ def create_backup(root: Path | None = None, alias: str = "default") -> Path:
         config = database_config(alias=alias)
         vendor = vendor_of(config)
         dump = _dump_postgresql if vendor == "postgresql" else _dump_sqlite
-        database = dump(config, partial / (PG_DUMP_FILE if vendor == "postgresql" else SQLITE_FILE))
-        # After the snapshot: every file a dumped row names was written before it (module doc).
         media_root = Path(settings.MEDIA_ROOT)
+        database = dump(
+            config, partial / (PG_DUMP_FILE if vendor == "postgresql" else SQLITE_FILE), media_root
+        )
+        # After the snapshot: every file a dumped row names was written before it (module doc).
         files = archive_media(media_root, partial / MEDIA_FILE, skip=[root])
         archived = {entry["path"] for entry in files}
+        not_archived = database.referenced - archived
         manifest = {
             "format": FORMAT_VERSION,
             "created_at": created.isoformat(),
@@ -459,7 +493,10 @@ def create_backup(root: Path | None = None, alias: str = "default") -> Path:
             "tables": database.counts,
             "media": {"file": MEDIA_FILE, "root": str(media_root), "files": files},
             # Rows that already named a missing file: the backup cannot bring these back.
-            "missing_files": sorted(database.referenced - archived),
+            "missing_files": sorted(not_archived & database.missing),
+            # Files that existed at the snapshot but were deleted before they were archived: the
+            # dump's rows name them, so restored rows will name files that are not there.
+            "deleted_during_backup": sorted(not_archived - database.missing),
         }
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         final = root / name
@@ -563,6 +600,8 @@ class Verification:
     bad_files: list[tuple[str, str]]  # (path, "missing" | "size" | "checksum")
     missing_referenced: list[str]  # rows name them, the folder lacks them, the backup had them
     missing_at_backup: list[str]  # rows named them and they were already missing at backup time
+    # Rows name them; they existed at the backup's snapshot but were deleted before being archived.
+    deleted_during_backup: list[str] = field(default_factory=list)
 
     @property
     def table_mismatches(self) -> list[tuple[str, int | None, int | None]]:
@@ -570,7 +609,21 @@ class Verification:
 
     @property
     def ok(self) -> bool:
+        """Database and files are the backup's. Files deleted during the backup do not make it fail
+        (a deletion racing the backup is a normal event) but are warned about (`warning`)."""
         return not self.table_mismatches and not self.bad_files and not self.missing_referenced
+
+    @property
+    def warning(self) -> str | None:
+        """What a restore that matches the backup still lacks, in one sentence (None: nothing)."""
+        if not self.deleted_during_backup:
+            return None
+        return (
+            f"{len(self.deleted_during_backup)} file(s) named by restored rows were deleted while the "
+            "backup ran, so these rows name files that are not there: "
+            + ", ".join(self.deleted_during_backup[:20])
+            + (", ..." if len(self.deleted_during_backup) > 20 else "")
+        )
 
     def lines(self) -> list[str]:
         """A readable comparison, mismatches marked."""
@@ -593,7 +646,23 @@ class Verification:
                 f"{len(self.missing_at_backup)}"
             )
             out.extend(f"  missing at backup: {path}" for path in self.missing_at_backup)
-        out.append("verification: OK" if self.ok else "verification: FAILED")
+        if self.deleted_during_backup:
+            out.append(
+                "WARNING: files named by rows and deleted while the backup was taken (the rows are "
+                f"restored, the files are not there): {len(self.deleted_during_backup)}"
+            )
+            out.extend(f"  deleted during backup: {path}" for path in self.deleted_during_backup)
+        if not self.ok:
+            out.append("verification: FAILED")
+        elif self.deleted_during_backup:
+            # Never a bare "OK" here: restored rows name files that are not there.
+            out.append(
+                "verification: WARNING (database and files match the backup, but "
+                f"{len(self.deleted_during_backup)} file(s) named by restored rows were deleted "
+                "during the backup; see above)"
+            )
+        else:
+            out.append("verification: OK")
         return out
 
 
@@ -615,13 +684,15 @@ def verify(backup: Path, config: dict[str, Any], media_root: Path) -> Verificati
         elif _sha256(path) != entry["sha256"]:
             bad_files.append((entry["path"], "checksum"))
     known_missing = set(manifest.get("missing_files", []))
-    missing = sorted(name for name in referenced_files(config) if not (media_root / name).is_file())
+    deleted = set(manifest.get("deleted_during_backup", []))  # absent from backups made before it
+    missing = sorted(missing_files(referenced_files(config), media_root))
     return Verification(
         tables=tables,
         files_checked=len(manifest["media"]["files"]),
         bad_files=bad_files,
-        missing_referenced=[name for name in missing if name not in known_missing],
+        missing_referenced=[name for name in missing if name not in known_missing | deleted],
         missing_at_backup=[name for name in missing if name in known_missing],
+        deleted_during_backup=[name for name in missing if name in deleted],
     )
 
 

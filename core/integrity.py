@@ -136,5 +136,10 @@ def mark_lost_race(error: E) -> E:
 
 
 def is_lost_race(error: BaseException) -> bool:
-    """A database violation, or a refusal `refusing_races()` gave for one."""
-    return isinstance(error, IntegrityError) or getattr(error, LOST_RACE, False)
+    """A unique violation (a concurrent identical save committed first), or a refusal
+    `refusing_races()` gave for one. Only these are answered by running the request again: a
+    foreign-key, check or not-null violation may come after a write that was already committed
+    (e.g. a many-to-many set after its row), which a second run would repeat."""
+    if isinstance(error, IntegrityError):
+        return is_unique_violation(error)
+    return bool(getattr(error, LOST_RACE, False))

@@ -369,9 +369,10 @@ class OutboxMessage(models.Model):
     # The relay tries an unpublished message from this time on (later after each failed attempt).
     available_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("publishing attempts"), default=0)
-    last_error = models.CharField(_("last publishing error"), max_length=500, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["pk"]
@@ -385,8 +386,8 @@ class OutboxMessage(models.Model):
             ),
             models.Index(
                 fields=["published_at"],
-                condition=models.Q(published_at__isnull=False, done_at__isnull=True),
-                name="outbox_published_not_done",
+                condition=models.Q(published_at__isnull=False, started_at__isnull=True, done_at__isnull=True),
+                name="outbox_published_not_started",
             ),
         ]
 
@@ -397,6 +398,8 @@ class OutboxMessage(models.Model):
     def state(self) -> str:
         if self.done_at:
             return "done"
+        if self.started_at:
+            return "running"
         return "published" if self.published_at else "waiting"
 
 

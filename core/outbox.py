@@ -8,9 +8,10 @@ trying the broker again for each). What could not be published stays in the tabl
 (`relay()`: Celery beat every OUTBOX_RELAY_SECONDS, at every worker start, `manage.py relay_outbox`)
 publishes it once the broker answers.
 
-Each message is published with its uuid as the Celery task id. The worker marks it done when the
-task ends (the `task_postrun` signal); a message published long ago and never done was lost by the
-broker (a restart without persistence) and is published again. Delivery is therefore at least
+Each message is published with its uuid as the Celery task id. The worker marks it started and done
+(Celery's task signals); a message published long ago that no worker ever started was lost by the
+broker (a restart without persistence) and is published again. A task that raised goes back to the
+relay with a growing delay, up to OUTBOX_MAX_ATTEMPTS. Delivery is therefore at least
 once, and every task is idempotent: a job is claimed through its lifecycle, so a second delivery
 finds it no longer waiting and changes nothing.
 
@@ -93,19 +94,34 @@ def _publish_after_commit(message_id: int) -> None:
         publish(message)
 
 
-def publish(message: OutboxMessage) -> bool:
-    """Hand one message to the broker (or run it here, without one). False if the broker refused:
-    the message stays for the relay, with the error and the time of the next attempt."""
+PUBLISHED = "published"
+BROKER_DOWN = "broker down"
+UNKNOWN_TASK = "unknown task"
+
+
+def publish(message: OutboxMessage) -> str:
+    """Hand one message to the broker (or run it here, without one): PUBLISHED, or BROKER_DOWN (the
+    message stays for the relay, with the error and the time of the next attempt), or UNKNOWN_TASK
+    (a task this code does not know, e.g. renamed by an upgrade: kept for an operator, tried again
+    only hourly, and never in the way of the others)."""
     app = _app()
-    task = app.tasks[message.task]
     now = timezone.now()
+    task = app.tasks.get(message.task)
+    if task is None:
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            attempts=F("attempts") + 1,
+            last_error=f"unknown task {message.task!r} (renamed or removed?)"[:500],
+            available_at=now + timedelta(hours=1),
+        )
+        log.error("outbox message %s names an unknown task %r", message.uuid, message.task)
+        return UNKNOWN_TASK
     if app.conf.task_always_eager:
         OutboxMessage.objects.filter(pk=message.pk).update(
             published_at=now, done_at=now, attempts=F("attempts") + 1, last_error=""
         )
         # Runs the task now; an error in it propagates as eager Celery's always did.
         task.apply_async(args=message.args, kwargs=message.kwargs, task_id=str(message.uuid))
-        return True
+        return PUBLISHED
     try:
         task.apply_async(args=message.args, kwargs=message.kwargs, task_id=str(message.uuid), retry=False)
     except Exception as exc:  # noqa: BLE001 - any failure to publish leaves the message to the relay
@@ -118,43 +134,87 @@ def publish(message: OutboxMessage) -> bool:
             available_at=now + backoff,
         )
         log.warning("task %s (%s) not published, the relay will retry: %s", message.task, message.uuid, exc)
-        return False
+        return BROKER_DOWN
     OutboxMessage.objects.filter(pk=message.pk).update(
         published_at=now, attempts=F("attempts") + 1, last_error=""
     )
-    return True
+    return PUBLISHED
 
 
 def relay(limit: int = 500) -> dict[str, int]:
-    """Publish the messages that wait (oldest first), and publish again those the broker lost.
-    Stops at the first refusal: the broker is down, the next pass tries again. Several relays may
-    run at once: each takes messages no other holds (SKIP LOCKED on PostgreSQL)."""
+    """Publish the messages that wait (oldest first), and publish again those the broker lost (no
+    worker started them long after they were published). Stops at the first refusal: the broker is
+    down, the next pass tries again. Each message is taken in its own short transaction, so several
+    relays may run at once (SKIP LOCKED on PostgreSQL) and one message never holds up the others."""
     now = timezone.now()
     lost_before = now - timedelta(seconds=settings.OUTBOX_REPUBLISH_AFTER_SECONDS)
-    republished = OutboxMessage.objects.filter(published_at__lt=lost_before, done_at__isnull=True).update(
-        published_at=None, available_at=now
-    )
+    republished = OutboxMessage.objects.filter(
+        published_at__lt=lost_before, started_at__isnull=True, done_at__isnull=True
+    ).update(published_at=None, available_at=now)
     if republished:
-        log.warning("%s published task(s) never done: publishing them again", republished)
+        log.warning("%s published task(s) never started: publishing them again", republished)
     published = failed = 0
-    with transaction.atomic():
-        waiting = list(
-            OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(published_at__isnull=True, available_at__lte=now)
-            .order_by("pk")[:limit]
-        )
-        for message in waiting:
-            if publish(message):
-                published += 1
-            else:
-                failed += 1
+    for _ in range(limit):
+        with transaction.atomic():
+            message = (
+                OutboxMessage.objects.select_for_update(skip_locked=True)
+                .filter(published_at__isnull=True, done_at__isnull=True, available_at__lte=now)
+                .order_by("pk")
+                .first()
+            )
+            if message is None:
                 break
+            outcome = publish(message)
+        if outcome == PUBLISHED:
+            published += 1
+        elif outcome == BROKER_DOWN:
+            failed += 1
+            break
     return {"published": published, "republished": republished, "failed": failed}
 
 
+def mark_started(task_id: str) -> None:
+    """A worker started the task of this id (a message's uuid; other tasks match nothing)."""
+    OutboxMessage.objects.filter(uuid=task_id, started_at__isnull=True).update(started_at=timezone.now())
+
+
 def mark_done(task_id: str) -> None:
-    """The worker ran the task of this id (a message's uuid); other tasks match nothing."""
+    """The worker ran the task of this id to its end."""
     OutboxMessage.objects.filter(uuid=task_id, done_at__isnull=True).update(done_at=timezone.now())
+
+
+def task_failed(task_id: str, exc: BaseException) -> None:
+    """The task raised (e.g. the database was restarting before it claimed its job): it goes back to
+    the relay, later after each failure, until OUTBOX_MAX_ATTEMPTS, then it is given up (done, the
+    error kept for an operator). Every task is idempotent, so running it again is safe."""
+    message = OutboxMessage.objects.filter(uuid=task_id, done_at__isnull=True).first()
+    if message is None:
+        return
+    error = f"{type(exc).__name__}: {exc}"
+    now = timezone.now()
+    if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            done_at=now, last_error=f"gave up after {message.attempts} attempts: {error}"[:500]
+        )
+        log.error(
+            "task %s (%s) gave up after %s attempts: %s", message.task, task_id, message.attempts, error
+        )
+        return
+    backoff = timedelta(seconds=min(3600, 60 * 2**message.attempts))
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        published_at=None, started_at=None, available_at=now + backoff, last_error=f"failed: {error}"[:500]
+    )
+
+
+def prune(keep_days: int = 14) -> int:
+    """Forget tasks done more than `keep_days` ago, and the record of emails sent as long ago (a
+    task is delivered again within hours, never weeks)."""
+    from core.models import SentEmail
+
+    cutoff = timezone.now() - timedelta(days=keep_days)
+    deleted, _ = OutboxMessage.objects.filter(done_at__lt=cutoff).delete()
+    SentEmail.objects.filter(sent_at__lt=cutoff).delete()
+    return deleted
 
 
 def backlog() -> dict[str, Any]:
@@ -195,12 +255,32 @@ def delayed_count() -> int:
     return count
 
 
+def _eager(task: Any) -> bool:
+    return bool(getattr(getattr(task, "request", None), "is_eager", False))
+
+
+def _on_task_prerun(sender=None, task_id=None, **kwargs) -> None:
+    if task_id and not _eager(sender):
+        try:
+            mark_started(task_id)
+        except Exception:
+            log.exception("could not mark task %s started", task_id)
+
+
 def _on_task_postrun(sender=None, task_id=None, state=None, **kwargs) -> None:
-    if task_id and state != "RETRY":
+    if task_id and state == "SUCCESS":
         try:
             mark_done(task_id)
         except Exception:
             log.exception("could not mark task %s done", task_id)
+
+
+def _on_task_failure(sender=None, task_id=None, exception=None, **kwargs) -> None:
+    if task_id and exception is not None and not _eager(sender):
+        try:
+            task_failed(task_id, exception)
+        except Exception:
+            log.exception("could not put failed task %s back in the outbox", task_id)
 
 
 def _on_worker_ready(sender=None, **kwargs) -> None:
@@ -211,7 +291,9 @@ def _on_worker_ready(sender=None, **kwargs) -> None:
 
 
 def connect_signals() -> None:
-    from celery.signals import task_postrun, worker_ready
+    from celery.signals import task_failure, task_postrun, task_prerun, worker_ready
 
+    task_prerun.connect(_on_task_prerun, dispatch_uid="core-outbox-started", weak=False)
     task_postrun.connect(_on_task_postrun, dispatch_uid="core-outbox-done", weak=False)
+    task_failure.connect(_on_task_failure, dispatch_uid="core-outbox-failed", weak=False)
     worker_ready.connect(_on_worker_ready, dispatch_uid="core-outbox-relay-at-start", weak=False)

@@ -29,3 +29,11 @@ def sweep_stale_jobs() -> dict[str, int]:
     from core import jobs
 
     return jobs.sweep()
+
+
+@shared_task
+def prune_outbox() -> int:
+    """Forget tasks done weeks ago (the outbox and the record of sent emails stay small)."""
+    from core import outbox
+
+    return outbox.prune()

@@ -7,7 +7,10 @@ transaction, so running twice changes nothing and a failed run leaves the last g
 Two runs never overlap: a run takes the aggregation lock or is skipped. On PostgreSQL the lock is an
 advisory lock of the run's own database connection (core.jobs), so a worker that dies frees it at
 once; elsewhere it is the lock row, taken with a compare-and-set update and freed when the sweeper
-fails the run whose worker died. A running run stamps its heartbeat between indicators; the sweeper
+fails the run whose worker died. A run's task may be delivered twice (the outbox publishes at least
+once): a delivery first takes the run's own lock, and one that finds it held leaves the run to the
+delivery holding it; a run is skipped only when another run holds the aggregation lock, never
+because of itself. A running run stamps its heartbeat between indicators; the sweeper
 (core.jobs) fails a run whose worker is gone. Every move of a run (start, skip, succeed, fail) goes
 through its lifecycle (monitoring.lifecycles), which also makes sure a run handed to two workers is
 started by one only.
@@ -22,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
+from enum import Enum
 
 from django.db import transaction
 from django.db.models import Min, Q
@@ -222,9 +226,17 @@ def refresh_snapshot(
 # --- Runs, lock and backfill ----------------------------------------------------------------------
 
 
+class LockState(Enum):
+    """What a run found when it asked for the aggregation lock."""
+
+    TAKEN = "taken"
+    HELD_BY_OTHER_RUN = "held by another run"
+    HELD_BY_THIS_RUN = "held by this run"  # another delivery of the same run (lock row, SQLite)
+
+
 @contextmanager
-def _aggregation_lock(run: AggregationRun) -> Iterator[bool]:
-    """Hold the aggregation lock for `run` during the block (yields False when another run holds it).
+def _aggregation_lock(run: AggregationRun) -> Iterator[LockState]:
+    """Hold the aggregation lock for `run` during the block (released at its end if taken).
     On PostgreSQL: an advisory lock of this connection, which the database frees if the worker dies;
     the lock row then only names the run. Elsewhere: the lock row, with a compare-and-set update."""
     if jobs.uses_advisory_locks():
@@ -234,22 +246,25 @@ def _aggregation_lock(run: AggregationRun) -> Iterator[bool]:
                     name=LOCK_NAME, defaults={"held_by": run, "held_until": timezone.now()}
                 )
             try:
-                yield taken
+                # Not taken: the caller holds this run's own lock, so the session holding the
+                # aggregation lock works on another run.
+                yield LockState.TAKEN if taken else LockState.HELD_BY_OTHER_RUN
             finally:
                 if taken:
                     _release_lock(run)
         return
-    taken = _take_lock(run)
+    state = _take_lock(run)
     try:
-        yield taken
+        yield state
     finally:
-        if taken:
+        if state is LockState.TAKEN:
             _release_lock(run)
 
 
-def _take_lock(run: AggregationRun) -> bool:
+def _take_lock(run: AggregationRun) -> LockState:
     """The lock row (without PostgreSQL): free when never taken, released, expired, or held by a run
-    that has ended (its worker died before releasing it)."""
+    that has ended (its worker died before releasing it). A row naming `run` itself, queued or
+    running, belongs to another delivery of the same run: neither taken nor a reason to skip."""
     AggregationLock.objects.get_or_create(name=LOCK_NAME)
     now = timezone.now()
     free = (
@@ -260,7 +275,10 @@ def _take_lock(run: AggregationRun) -> bool:
     taken = AggregationLock.objects.filter(free, name=LOCK_NAME).update(
         held_by=run, held_until=now + LOCK_TIMEOUT
     )
-    return taken == 1
+    if taken == 1:
+        return LockState.TAKEN
+    holder = AggregationLock.objects.filter(name=LOCK_NAME).values_list("held_by", flat=True).first()
+    return LockState.HELD_BY_THIS_RUN if holder == run.pk else LockState.HELD_BY_OTHER_RUN
 
 
 def _release_lock(run: AggregationRun) -> None:
@@ -269,9 +287,9 @@ def _release_lock(run: AggregationRun) -> None:
     )
 
 
-def _holder(run: AggregationRun) -> str:
+def _holder(run: AggregationRun) -> int | None:
     """Which run holds the lock, for the skipped run's message: the one the lock row names, else the
-    run running now (the row is written a moment after the lock is taken)."""
+    run running now (the row is written a moment after the lock is taken); None if unknown."""
     holder = AggregationLock.objects.filter(name=LOCK_NAME).values_list("held_by", flat=True).first()
     if holder is None or holder == run.pk:
         holder = (
@@ -280,7 +298,14 @@ def _holder(run: AggregationRun) -> str:
             .values_list("pk", flat=True)
             .first()
         )
-    return str(holder) if holder else "?"
+    return holder or None
+
+
+def skip_reason(holder: int | None) -> str:
+    """Why a run was skipped, stored on it and shown on the runs page."""
+    if holder is None:
+        return _("another run was in progress")
+    return _("run %(run)s was in progress") % {"run": holder}
 
 
 def request_run(*, as_of: date | None = None, trigger: str, user=None, wait: bool = False) -> AggregationRun:
@@ -345,18 +370,21 @@ def execute(run: AggregationRun, *, backfill: bool = False) -> AggregationRun:
     """Run the aggregation of `run` (and, with backfill, every month-end before it), under the lock.
     Each move of the run goes through its lifecycle (monitoring.lifecycles), taken by the portal. A run
     no longer queued (another worker was handed it too) is left as it is and returned as stored."""
-    with _aggregation_lock(run) as taken:
-        if not taken:
-            error = f"run {_holder(run)} was in progress"
-            skipped = _move(run, "skip", comment=error, error=error)
-            if skipped is not None:
-                log.info("aggregation run %s skipped: %s", run.pk, error)
-                return skipped
+    # The run's own lock first, before the aggregation lock and the claim: a second delivery of the
+    # same run must neither skip it (while the first waits for, or holds, the aggregation lock) nor
+    # compute it twice. While it is held, the sweeper also knows the run's worker is alive (core.jobs).
+    with jobs.advisory_lock(jobs.LockSpace.AGGREGATION_RUN, run.pk) as mine:
+        if not mine:  # another delivery handles this very run: leave it to that one
             return AggregationRun.objects.get(pk=run.pk)
-        # The run's own lock, taken before the claim: while it is held, the sweeper knows the run's
-        # worker is alive (core.jobs).
-        with jobs.advisory_lock(jobs.LockSpace.AGGREGATION_RUN, run.pk) as mine:
-            if not mine:  # another worker runs this very run
+        with _aggregation_lock(run) as state:
+            if state is LockState.HELD_BY_THIS_RUN:  # the lock row names this run (SQLite): as above
+                return AggregationRun.objects.get(pk=run.pk)
+            if state is LockState.HELD_BY_OTHER_RUN:
+                error = skip_reason(_holder(run))
+                skipped = _move(run, "skip", comment=error, error=error)
+                if skipped is not None:
+                    log.info("aggregation run %s skipped: %s", run.pk, error)
+                    return skipped
                 return AggregationRun.objects.get(pk=run.pk)
             return _compute_run(run, backfill=backfill)
 

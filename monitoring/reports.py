@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.template.loader import render_to_string
@@ -231,16 +232,19 @@ def request_report(user, **request) -> ReportJob:
 
 def create_job(user, checked: ReportRequest) -> ReportJob:
     """Record and queue a request already checked by `check_request` (e.g. by the page's form)."""
-    job = ReportJob.objects.create(
-        kind=checked.kind,
-        file_format=checked.file_format,
-        as_of=checked.as_of,
-        previous_as_of=checked.previous_as_of,
-        partner_organization=checked.po,
-        comments=checked.comments,
-        requested_by=user,
-    )
-    _queue(job)
+    # The job and its queued task are saved together: a job saved without its message would stay
+    # "queued" for ever, and the page would poll it for ever.
+    with transaction.atomic():
+        job = ReportJob.objects.create(
+            kind=checked.kind,
+            file_format=checked.file_format,
+            as_of=checked.as_of,
+            previous_as_of=checked.previous_as_of,
+            partner_organization=checked.po,
+            comments=checked.comments,
+            requested_by=user,
+        )
+        _queue(job)
     return job
 
 

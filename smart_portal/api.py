@@ -42,8 +42,8 @@ def exception_handler(exc, context):
         again = run_again(exc, context)
         if again is not None:
             return again
-        if isinstance(exc, IntegrityError):
-            exc = integrity.refusal(exc)
+    if isinstance(exc, IntegrityError):
+        exc = integrity.refusal(exc)
     if isinstance(exc, ActionRefused):
         code = status.HTTP_403_FORBIDDEN if exc.is_forbidden else status.HTTP_409_CONFLICT
         return Response({"detail": str(exc.message), "code": exc.code}, status=code)

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.http.multipartparser import MultiPartParserError
 from django.utils.html import format_html
 from django.utils.log import log_response
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from rest_framework.response import Response
 
@@ -172,7 +173,13 @@ class ErrorAnswersMiddleware:
         smart_portal.api.exception_handler: one reaching here has no answer left but a 409 (or 400)."""
         match = request.resolver_match
         retried = getattr(request, "_integrity_retried", False)
-        if not is_api(request) and match is not None and not retried and integrity.connections_usable():
+        if (
+            not is_api(request)
+            and match is not None
+            and not retried
+            and integrity.is_lost_race(exception)
+            and integrity.connections_usable()
+        ):
             request._integrity_retried = True
             integrity.log_race(exception, f"{request.method} {request.path}: answered by running it again")
             try:
@@ -194,9 +201,10 @@ def conflict_page(message: str, back: str) -> str:
     """A page refused by the database even on its second run (rare): what happened, and the way
     back (the browser's back button keeps what was typed; `back` opens the form afresh)."""
     return format_html(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{}</title></head>'
+        '<!doctype html><html lang="{}"><head><meta charset="utf-8"><title>{}</title></head>'
         '<body style="font-family: sans-serif; margin: 3rem;"><h1>{}</h1><p>{}</p><p>{}</p>'
         '<p><a href="{}">{}</a> · <a href="/">{}</a></p></body></html>',
+        get_language() or "en",
         _("Not saved"),
         _("Not saved"),
         message,

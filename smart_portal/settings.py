@@ -434,6 +434,8 @@ CELERY_TASK_PUBLISH_RETRY = False
 OUTBOX_RELAY_SECONDS = env_int("OUTBOX_RELAY_SECONDS", 10)
 # A message published this long ago and never done was lost by the broker: it is published again.
 OUTBOX_REPUBLISH_AFTER_SECONDS = env_int("OUTBOX_REPUBLISH_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT + 15 * 60)
+# A task that raised is run again (later each time) this many times, then given up (core.outbox).
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5)
 # The sweeper (core.jobs): fails the jobs whose worker died, this often and at every worker start.
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 60)
 # Without PostgreSQL (whose advisory locks tell at once): a running job silent this long lost its worker.
@@ -445,6 +447,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "relay-outbox": {"task": "core.tasks.relay_outbox", "schedule": OUTBOX_RELAY_SECONDS},
     "sweep-stale-jobs": {"task": "core.tasks.sweep_stale_jobs", "schedule": JOB_SWEEP_SECONDS},
+    "prune-outbox": {"task": "core.tasks.prune_outbox", "schedule": crontab(hour=3, minute=15)},
 }
 
 # Results monitoring: the nightly aggregation (Asia/Dhaka time) and the rate for USD figures.

@@ -107,8 +107,9 @@ def build_message(transition: Transition, user: User) -> EmailMessage:
 
 
 def send_for(transition: Transition) -> int:
-    """Email each recipient once: a retry after a mail-server error, or the task delivered again,
-    skips whoever already got it (each sent email is recorded as it goes)."""
+    """Email each recipient once: a retry after a mail-server error, or the task delivered again
+    (even two copies running at once), skips whoever already got it. Each email is claimed (its
+    SentEmail row) before it is sent, and the claim withdrawn if sending fails."""
     already = set(
         SentEmail.objects.filter(key__startswith=f"transition:{transition.pk}:").values_list("key", flat=True)
     )
@@ -122,7 +123,16 @@ def send_for(transition: Transition) -> int:
     sent = 0
     with get_connection() as connection:
         for key, user in pending:
-            if connection.send_messages([build_message(transition, user)]):
-                SentEmail.objects.get_or_create(key=key)
+            claim, claimed = SentEmail.objects.get_or_create(key=key)
+            if not claimed:
+                continue  # another copy of this task sends it
+            try:
+                delivered = connection.send_messages([build_message(transition, user)])
+            except Exception:
+                claim.delete()  # not sent: the retry sends it
+                raise
+            if delivered:
                 sent += 1
+            else:
+                claim.delete()
     return sent

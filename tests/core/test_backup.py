@@ -254,18 +254,22 @@ def test_restore_refuses_a_sqlite_database_in_use_and_a_folder_with_files(sqlite
 # --- Verification fails on what differs (either database) ----------------------------------------
 
 
+def new_database(tmp_path, request) -> tuple[dict, str]:
+    """A new database to restore into (SQLite file, or a scratch PostgreSQL database): (settings, URL)."""
+    if connection.vendor == "postgresql":
+        config = request.getfixturevalue("scratch_database")
+        return config, pg_url(config)
+    url = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+    return backup.database_config(url), url
+
+
 @pytest.fixture
 def restored(media, tmp_path, request):
     """A backup of some data restored into a new database (SQLite file, or a scratch PostgreSQL
     database) and folder: (backup, database settings, media folder, the jobs)."""
     jobs = some_data(media)
     backup_dir = backup.create_backup(tmp_path / "backups")
-    if connection.vendor == "postgresql":
-        config = request.getfixturevalue("scratch_database")
-        url = pg_url(config)
-    else:
-        url = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
-        config = backup.database_config(url)
+    config, url = new_database(tmp_path, request)
     restore_command(backup_dir, url, tmp_path / "restored-media")
     return backup_dir, config, tmp_path / "restored-media", jobs, url
 
@@ -306,6 +310,129 @@ def test_files_missing_when_the_backup_is_taken_are_listed_in_the_manifest(media
     backup_dir = backup.create_backup(tmp_path / "backups")
 
     assert backup.load_manifest(backup_dir)["missing_files"] == [jobs[0].file.name]
+    assert backup.load_manifest(backup_dir)["deleted_during_backup"] == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_file_deleted_while_the_backup_runs_is_reported_by_backup_and_restore(
+    media, tmp_path, request, monkeypatch
+):
+    jobs = some_data(media)
+    (media / jobs[0].file.name).unlink()  # already missing: the backup cannot help it
+    racing = jobs[1].file.name
+    archive_media = backup.archive_media
+
+    def delete_then_archive(*args, **kwargs):
+        # After the snapshot (its row is in the dump), before the files are copied: as removing an
+        # attachment does, file first, row later.
+        (media / racing).unlink()
+        return archive_media(*args, **kwargs)
+
+    monkeypatch.setattr(backup, "archive_media", delete_then_archive)
+    out, err = StringIO(), StringIO()
+    call_command("backup", "--output", str(tmp_path / "backups"), stdout=out, stderr=err)
+
+    [backup_dir] = backup.list_backups(tmp_path / "backups")
+    manifest = backup.load_manifest(backup_dir)
+    assert manifest["tables"]["enterprises_importjob"] == 3
+    assert manifest["missing_files"] == [jobs[0].file.name]
+    assert manifest["deleted_during_backup"] == [racing]
+    assert racing not in {entry["path"] for entry in manifest["media"]["files"]}
+    assert "1 file(s) were deleted while the backup ran" in err.getvalue()
+    assert racing in err.getvalue()
+    assert "files that are not there" in err.getvalue()
+
+    # The restore succeeds (exit 0) but says so distinctly, never a bare "OK".
+    config, url = new_database(tmp_path, request)
+    restored_media = tmp_path / "restored-media"
+    for options in ((), ("--verify-only",)):
+        out, err = StringIO(), StringIO()
+        call_command(
+            "restore",
+            str(backup_dir),
+            "--database-url",
+            url,
+            "--media-root",
+            str(restored_media),
+            *options,
+            stdout=out,
+            stderr=err,
+        )
+        assert f"  deleted during backup: {racing}" in out.getvalue()
+        assert f"  missing at backup: {jobs[0].file.name}" in out.getvalue()
+        assert "verification: WARNING" in out.getvalue()
+        assert "verification: OK" not in out.getvalue()
+        assert "WARNING: 1 file(s) named by restored rows were deleted" in err.getvalue()
+        assert racing in err.getvalue()
+    assert not (restored_media / racing).exists()
+
+    result = backup.verify(backup_dir, config, restored_media)
+    assert result.ok
+    assert result.deleted_during_backup == [racing]
+    assert result.missing_at_backup == [jobs[0].file.name]
+    assert result.missing_referenced == []
+
+    # A file missing from the restored folder that the backup did have still fails the check.
+    (restored_media / jobs[2].file.name).unlink()
+    with pytest.raises(CommandError, match="differ from the backup"):
+        restore_command(backup_dir, url, restored_media, "--verify-only")
+
+
+# --- PostgreSQL client programs: connection settings ----------------------------------------------
+
+
+def test_pg_dump_gets_the_tls_settings_of_the_database_options(monkeypatch):
+    for name in ("PGSSLMODE", "PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT", "PGPASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    config = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "smart",
+        "USER": "smart",
+        "PASSWORD": "secret",
+        "HOST": "db.example.org",
+        "PORT": 5432,
+        "OPTIONS": {
+            "sslmode": "verify-full",
+            "sslcert": "/etc/smart/client.crt",
+            "sslkey": "/etc/smart/client.key",
+            "sslrootcert": "/etc/smart/ca.crt",
+        },
+    }
+
+    env = backup._pg_env(config)
+
+    assert env["PGSSLMODE"] == "verify-full"
+    assert env["PGSSLCERT"] == "/etc/smart/client.crt"
+    assert env["PGSSLKEY"] == "/etc/smart/client.key"
+    assert env["PGSSLROOTCERT"] == "/etc/smart/ca.crt"
+    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGPASSWORD"]) == (
+        "db.example.org",
+        "5432",
+        "smart",
+        "secret",
+    )
+
+    # Only the options that are set: no certificate when the settings name none.
+    env = backup._pg_env({**config, "OPTIONS": {"sslmode": "require"}})
+    assert env["PGSSLMODE"] == "require"
+    assert not {"PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT"} & set(env)
+    assert not {"PGSSLMODE", "PGSSLCERT"} & set(backup._pg_env({**config, "OPTIONS": {}}))
+
+
+@pytest.mark.django_db
+def test_pg_dump_honours_the_tls_mode_of_the_database_options(postgresql):
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW ssl")
+        if cursor.fetchone()[0] == "on":
+            pytest.skip("the test server accepts TLS")
+    config = backup.database_config(alias="default")
+    pg_dump, _major = backup.find_pg_tool("pg_dump", connection.pg_version // 10000)
+    command = [pg_dump, "--schema-only", f"--dbname={config['NAME']}", "--file=/dev/null"]
+    backup._run(command, backup._pg_env(config))  # plain: it connects
+
+    config["OPTIONS"] = {**config.get("OPTIONS", {}), "sslmode": "require"}
+    with pytest.raises(backup.BackupError, match="SSL"):
+        backup._run(command, backup._pg_env(config))
 
 
 def test_an_unknown_backup_is_refused(tmp_path):

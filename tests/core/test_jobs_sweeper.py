@@ -202,6 +202,47 @@ def test_a_running_run_whose_worker_is_alive_is_not_swept_and_the_next_request_i
         assert (skipped.status, skipped.error) == (RunStatus.SKIPPED, f"run {live.pk} was in progress")
 
 
+@pytest.mark.skipif(not POSTGRES, reason="advisory locks are PostgreSQL's")
+def test_a_second_delivery_of_a_run_leaves_it_to_the_worker_holding_it_which_computes_it(programme):
+    """The relay published the run's task twice and two workers took both copies at once: the first
+    holds the run's lock and the aggregation lock, about to start the run. The second must neither
+    skip the run nor compute it."""
+    run = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.SCHEDULE)
+
+    with other_session_holds((jobs.LockSpace.AGGREGATION_RUN, run.pk), (jobs.LockSpace.AGGREGATION, 0)):
+        second = aggregation.execute(AggregationRun.objects.get(pk=run.pk))
+
+    run.refresh_from_db()
+    assert (second.status, second.error) == (RunStatus.QUEUED, "")
+    assert (run.status, run.error, run.started_at, run.finished_at) == (RunStatus.QUEUED, "", None, None)
+    assert log_of(run) == []
+    assert not Snapshot.objects.exists()
+
+    first = aggregation.execute(run)  # the first delivery goes on
+
+    assert first.status == RunStatus.SUCCEEDED
+    assert [row[0] for row in log_of(run)] == ["start", "succeed"]
+    assert values_of() == clean_values()
+
+
+@pytest.mark.skipif(POSTGRES, reason="without PostgreSQL the lock row names the holder")
+def test_without_postgresql_a_run_is_never_skipped_because_the_lock_row_names_itself(programme):
+    """Another delivery of the same run took the lock row: the run is left to it, not skipped."""
+    run = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.SCHEDULE)
+
+    with aggregation_held_by(run):
+        second = aggregation.execute(AggregationRun.objects.get(pk=run.pk))
+        assert AggregationLock.objects.get().held_by == run  # the lock stays the other delivery's
+
+    run.refresh_from_db()
+    assert (second.status, run.status, run.error, log_of(run)) == (RunStatus.QUEUED, RunStatus.QUEUED, "", [])
+
+    first = aggregation.execute(run)
+
+    assert first.status == RunStatus.SUCCEEDED
+    assert values_of() == clean_values()
+
+
 @pytest.mark.skipif(POSTGRES, reason="without PostgreSQL the heartbeat's age decides")
 def test_without_postgresql_the_heartbeat_timeout_decides(db, settings):
     settings.JOB_HEARTBEAT_TIMEOUT_SECONDS = 120

@@ -148,6 +148,12 @@ def test_a_published_message_the_broker_lost_is_published_again(broker, settings
         done_at=timezone.now() - timedelta(days=1),
     )
     recent = OutboxMessage.objects.create(task="core.tasks.ping", published_at=timezone.now())
+    # Started long ago and still running (a long import): the broker did not lose it.
+    running = OutboxMessage.objects.create(
+        task="core.tasks.ping",
+        published_at=timezone.now() - timedelta(days=1),
+        started_at=timezone.now() - timedelta(days=1),
+    )
 
     result = outbox.relay()
 
@@ -155,17 +161,74 @@ def test_a_published_message_the_broker_lost_is_published_again(broker, settings
     assert [task_id for _name, task_id in broker.taken] == [str(lost.uuid)]
     assert OutboxMessage.objects.get(pk=done.pk).state == "done"
     assert OutboxMessage.objects.get(pk=recent.pk).state == "published"
+    assert OutboxMessage.objects.get(pk=running.pk).state == "running"
 
 
-def test_the_worker_marks_a_message_done_when_its_task_ends():
+def test_the_worker_marks_a_message_started_and_done():
     message = OutboxMessage.objects.create(task="core.tasks.ping", published_at=timezone.now())
 
+    outbox._on_task_prerun(sender=ping, task_id=str(message.uuid))
+    assert OutboxMessage.objects.get(pk=message.pk).state == "running"
     outbox._on_task_postrun(task_id=str(message.uuid), state="RETRY")
-    assert OutboxMessage.objects.get(pk=message.pk).done_at is None
+    assert OutboxMessage.objects.get(pk=message.pk).state == "running"
     outbox._on_task_postrun(task_id=str(message.uuid), state="SUCCESS")
     assert OutboxMessage.objects.get(pk=message.pk).state == "done"
-    # A task that is not an outbox message (beat's) changes nothing.
+
+    # A task that is not an outbox message (beat's) changes nothing, and does not fail.
+    before = list(OutboxMessage.objects.values_list("pk", "started_at", "done_at"))
+    outbox._on_task_prerun(sender=ping, task_id="not-a-uuid")
     outbox._on_task_postrun(task_id="not-a-uuid", state="SUCCESS")
+    assert list(OutboxMessage.objects.values_list("pk", "started_at", "done_at")) == before
+
+
+def test_a_task_that_raised_goes_back_to_the_relay_then_is_given_up(broker, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    message = OutboxMessage.objects.create(
+        task="core.tasks.ping", published_at=timezone.now(), started_at=timezone.now(), attempts=1
+    )
+
+    outbox._on_task_failure(sender=ping, task_id=str(message.uuid), exception=RuntimeError("db restarting"))
+    message.refresh_from_db()
+    assert message.state == "waiting"
+    assert message.last_error == "failed: RuntimeError: db restarting"
+    assert message.available_at > timezone.now()  # later, not at once
+
+    OutboxMessage.objects.update(available_at=timezone.now())
+    assert outbox.relay()["published"] == 1
+    outbox._on_task_failure(sender=ping, task_id=str(message.uuid), exception=RuntimeError("still down"))
+    message.refresh_from_db()
+    assert message.state == "done"
+    assert message.last_error == "gave up after 2 attempts: RuntimeError: still down"
+
+
+def test_a_message_naming_an_unknown_task_holds_up_no_other(broker):
+    unknown = OutboxMessage.objects.create(task="enterprises.tasks.renamed_away", available_at=timezone.now())
+    known = OutboxMessage.objects.create(task="core.tasks.ping", available_at=timezone.now())
+
+    result = outbox.relay()
+
+    assert result == {"published": 1, "republished": 0, "failed": 0}
+    assert broker.taken == [("core.tasks.ping", str(known.uuid))]
+    unknown.refresh_from_db()
+    assert unknown.state == "waiting"
+    assert "unknown task 'enterprises.tasks.renamed_away'" in unknown.last_error
+    assert unknown.available_at > timezone.now() + timedelta(minutes=30)
+
+
+def test_old_done_tasks_and_sent_email_records_are_pruned():
+    from core.models import SentEmail
+
+    old = timezone.now() - timedelta(days=30)
+    OutboxMessage.objects.create(task="core.tasks.ping", published_at=old, done_at=old)
+    kept = OutboxMessage.objects.create(task="core.tasks.ping", published_at=old)  # never done: kept
+    recent = OutboxMessage.objects.create(task="core.tasks.ping", done_at=timezone.now())
+    SentEmail.objects.create(key="transition:1:user:1", sent_at=old)
+    SentEmail.objects.create(key="transition:2:user:1")
+
+    assert outbox.prune() == 1
+
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {kept.pk, recent.pk}
+    assert list(SentEmail.objects.values_list("key", flat=True)) == ["transition:2:user:1"]
 
 
 def test_a_task_delivered_again_after_it_ran_is_skipped():

@@ -11,8 +11,10 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import OperationalError
 from openpyxl import load_workbook
 
+from core import outbox
 from monitoring import aggregation, dashboard, reports
 from monitoring.models import AggregationRun, Indicator, ReportJob, RunStatus, RunTrigger, Snapshot
 from subprojects.models import CommittedResult
@@ -170,6 +172,20 @@ def test_a_failed_aggregation_fails_the_job_with_a_clear_message(po_one, pmu):
     assert "No figures were stored on or before 2025-06-30 and computing them did not succeed" in job.error
     assert "database gone" in job.error
     assert not job.file
+
+
+def test_a_request_whose_task_cannot_be_queued_leaves_no_job_waiting_for_ever(programme, pmu):
+    """The connection drops between saving the job and queueing its task: neither is kept, so no job
+    stays "queued" without a task to make it (the page would poll it for ever)."""
+    with (
+        mock.patch.object(outbox, "enqueue", side_effect=OperationalError("connection lost")),
+        pytest.raises(OperationalError),
+    ):
+        reports.request_report(pmu, kind="isr", file_format="xlsx", as_of=AS_OF)
+
+    assert not ReportJob.objects.exists()
+    job = make(pmu, kind="isr", file_format="xlsx", as_of=AS_OF)  # asked again, it is made
+    assert job.status == RunStatus.SUCCEEDED, job.error
 
 
 def test_isr_pdf_renders(programme, pmu):

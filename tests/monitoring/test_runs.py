@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import OperationalError, connection
 from django.utils import timezone
 
-from core import lifecycle
+from core import jobs, lifecycle, outbox
 from core.roles import Role
 from enterprises.models import FacilityKind, FacilityStatus, Gender, TrainingModule
 from monitoring import aggregation
@@ -30,7 +31,7 @@ from monitoring.models import (
     Snapshot,
 )
 from monitoring.reference_sql import HEADLINE, headline_counts, other_figures
-from tests.core.test_jobs_sweeper import aggregation_held_by
+from tests.core.test_jobs_sweeper import aggregation_held_by, other_session_holds
 from tests.enterprises.factories import (
     AdoptionFactory,
     AttendanceFactory,
@@ -227,6 +228,25 @@ def test_a_run_while_another_is_running_is_skipped_and_writes_nothing(programme,
     assert not IndicatorValue.objects.exists()
     assert not Snapshot.objects.exists()
     assert AggregationLock.objects.get().held_by == running  # the skipped run leaves the lock alone
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks are PostgreSQL's")
+def test_a_run_skipped_while_an_unnamed_run_holds_the_lock_says_another_run(db):
+    """A run has just taken the aggregation lock and not yet written its name on the lock row."""
+    with other_session_holds((jobs.LockSpace.AGGREGATION, 0)):
+        run = aggregation.run_now(as_of=AS_OF, trigger=RunTrigger.BUTTON)
+
+    assert (run.status, run.error) == (RunStatus.SKIPPED, "another run was in progress")
+
+
+def test_a_request_whose_task_cannot_be_queued_leaves_no_run_waiting_for_ever(programme):
+    with (
+        mock.patch.object(outbox, "enqueue", side_effect=OperationalError("connection lost")),
+        pytest.raises(OperationalError),
+    ):
+        aggregation.request_run(as_of=AS_OF, trigger=RunTrigger.API)
+
+    assert not AggregationRun.objects.exists()
 
 
 def test_a_lock_left_by_a_dead_run_expires(programme):

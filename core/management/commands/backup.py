@@ -40,6 +40,14 @@ class Command(BaseCommand):
                 f"  {len(manifest['missing_files'])} file(s) named by rows were already missing: "
                 + ", ".join(manifest["missing_files"][:20])
             )
+        deleted = manifest.get("deleted_during_backup", [])
+        if deleted:
+            self.stderr.write(
+                f"  WARNING: {len(deleted)} file(s) were deleted while the backup ran; rows in the "
+                "backup still name them, so the restored rows will name files that are not there: "
+                + ", ".join(deleted[:20])
+                + (", ..." if len(deleted) > 20 else "")
+            )
         if keep:
             for old in backup.prune_backups(keep, path.parent):
                 self.stdout.write(f"  deleted old backup {old}")

@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Restore a backup into a database (--database-url, default DATABASE_URL) and a media folder "
         "(--media-root, default MEDIA_ROOT), then compare row counts and file checksums with the "
-        "backup's manifest; exits non-zero on any difference. Refuses a database that holds tables "
+        "backup's manifest; exits non-zero on any difference (files deleted while the backup ran are "
+        "a warning). Refuses a database that holds tables "
         "or a folder that holds files unless --force."
     )
 
@@ -52,3 +53,6 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if not result.ok:
             raise CommandError("the restored database or files differ from the backup (see above)")
+        if result.warning:
+            # Not a failure (a deletion racing the backup is normal), but not silent either.
+            self.stderr.write(f"WARNING: {result.warning}")
