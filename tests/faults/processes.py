@@ -101,6 +101,9 @@ class Worker(Process):
         env = {**env, "PGAPPNAME": self.application_name}
         super().__init__(self.hostname, command, env, log_dir / f"worker-{number}.log")
         self.control = Celery("faults-control", broker=broker_url, set_as_current=False)
+        # Celery reads CELERY_BROKER_URL from the environment before any setting (CI sets it for its
+        # own worker): the read and write addresses, which it reads first, keep this app on ours.
+        self.control.conf.update(broker_read_url=broker_url, broker_write_url=broker_url)
 
     def wait_ready(self, timeout: float = 45) -> Worker:
         deadline = time.monotonic() + timeout
