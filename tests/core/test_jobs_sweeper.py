@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -60,7 +61,11 @@ def other_session_holds(*locks: tuple[jobs.LockSpace, int]) -> Iterator[None]:
                 cursor.execute("SELECT pg_advisory_lock(%s, %s)", [int(space), key])
         yield
     finally:
-        other.close()  # its session ends: PostgreSQL frees its locks
+        # Released before the block ends (a closed session's locks are freed by the server a moment
+        # later, after the next statement of the test may already have looked for them).
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        other.close()
 
 
 @contextmanager
@@ -331,6 +336,10 @@ def test_a_worker_whose_connection_dies_mid_write_frees_the_locks_at_once_and_le
     assert took_locks.is_set()
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING
+    # The server ends the dead session (and frees its locks) a moment after the connection drops.
+    deadline = time.monotonic() + 10
+    while jobs.is_held(jobs.LockSpace.AGGREGATION_RUN, run.pk) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     swept = jobs.sweep()
 
