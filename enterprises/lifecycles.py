@@ -286,6 +286,20 @@ def status_action(source: str, target: str) -> str:
 # --- Import jobs ----------------------------------------------------------------------------------
 
 
+# What a check or an import writes on its job (`store_report`), and a retry clears (`clear_attempt`).
+REPORT_FIELDS = [
+    "rows_total",
+    "rows_done",
+    "created_count",
+    "updated_count",
+    "unchanged_count",
+    "error_count",
+    "duplicate_count",
+    "errors",
+    "preview",
+]
+
+
 def store_report(job: ImportJob, **context) -> list[str]:
     """EFFECT: the check's (or the import's) report on the job, for its page and the API."""
     report = context["report"]
@@ -298,18 +312,7 @@ def store_report(job: ImportJob, **context) -> list[str]:
     job.duplicate_count = report.duplicates
     job.errors = [error.as_dict() for error in report.errors]
     job.preview = report.preview
-    fields = [
-        "phase",
-        "rows_total",
-        "rows_done",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
-        "error_count",
-        "duplicate_count",
-        "errors",
-        "preview",
-    ]
+    fields = ["phase", *REPORT_FIELDS]
     if job.status == ImportStatus.COMMITTING:
         job.committed_at = timezone.now()
         return [*fields, "committed_at"]
@@ -342,32 +345,21 @@ def record_failure(job: ImportJob, **context) -> list[str]:
 
 
 def clear_attempt(job: ImportJob, **context) -> list[str]:
-    """EFFECT: a retried job starts again as if just uploaded: nothing of the failed attempt stays
-    on it (its log rows keep what happened)."""
-    job.phase = job.failure = ""
-    job.rows_total = job.rows_done = 0
-    job.created_count = job.updated_count = job.unchanged_count = 0
-    job.error_count = job.duplicate_count = 0
-    job.errors, job.preview = [], {}
-    job.committed_by = job.checked_at = job.committed_at = job.heartbeat_at = None
-    cache.delete(job.progress_cache_key)
-    return [
+    """EFFECT: a retried job starts again as if just uploaded: every field an attempt fills is back
+    to its default (its log rows keep what happened)."""
+    fields = [
         "phase",
         "failure",
-        "rows_total",
-        "rows_done",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
-        "error_count",
-        "duplicate_count",
-        "errors",
-        "preview",
+        *REPORT_FIELDS,
         "committed_by",
         "checked_at",
         "committed_at",
         "heartbeat_at",
     ]
+    for name in fields:
+        setattr(job, name, ImportJob._meta.get_field(name).get_default())
+    cache.delete(job.progress_cache_key)
+    return fields
 
 
 def queue_worker(transition) -> None:

@@ -395,16 +395,21 @@ def test_the_api_answers_the_loser_of_a_race_as_an_ordinary_duplicate(world, cas
     assert case.model.objects.filter(**case.same(world)).count() == 1
 
 
-def test_the_race_answer_names_the_field_as_the_check_does(world):
-    """What the client reads: the field and the reason, not a server error."""
-    client = api_client(world.po1)
-    payload = {
+def september_water_reading(world) -> dict:
+    """A water reading of the world's enterprise for September 2024, as an API client posts it."""
+    return {
         "enterprise": world.me.pk,
         "kpi": "WATER",
         "period": "2024-09-01",
         "value": "35",
         "source": "meter",
     }
+
+
+def test_the_race_answer_names_the_field_as_the_check_does(world):
+    """What the client reads: the field and the reason, not a server error."""
+    client = api_client(world.po1)
+    payload = september_water_reading(world)
 
     KpiReadingFactory(enterprise=world.me, kpi=kpi("WATER"), period=date(2024, 9, 1))
 
@@ -439,13 +444,7 @@ def test_when_the_recheck_finds_nothing_the_answer_is_409_conflict_and_nothing_i
     """The constraint refused the save, yet the check no longer sees the row (the other request's row
     went away meanwhile): a 409 saying so, never a 500."""
     client = api_client(world.po1)
-    payload = {
-        "enterprise": world.me.pk,
-        "kpi": "WATER",
-        "period": "2024-09-01",
-        "value": "35",
-        "source": "meter",
-    }
+    payload = september_water_reading(world)
 
     KpiReadingFactory(enterprise=world.me, kpi=kpi("WATER"), period=date(2024, 9, 1))
 
@@ -462,13 +461,7 @@ def test_a_request_whose_second_run_succeeds_gets_its_record(world):
     """The other request's row is gone by the time this one runs again (rolled back, say): the
     second run saves, as the same request a moment later would."""
     client = api_client(world.po1)
-    payload = {
-        "enterprise": world.me.pk,
-        "kpi": "WATER",
-        "period": "2024-09-01",
-        "value": "35",
-        "source": "meter",
-    }
+    payload = september_water_reading(world)
     real_save = KpiReading.save
     refusals = iter([IntegrityError("UNIQUE constraint failed: enterprises_kpireading.period")])
 

@@ -151,3 +151,15 @@ def http_request(
         return Answer(response.status, response.getheader("Content-Type", ""), text, path)
     finally:
         client.close()
+
+
+def wait_until_every_task_is_done(timeout: float = 60) -> None:
+    """Wait until the workers have been through every message of the outbox."""
+    from core.models import OutboxMessage
+
+    wait_until(
+        lambda: not OutboxMessage.objects.filter(done_at__isnull=True).exists(),
+        timeout,
+        "the workers did every queued task",
+        interval=0.1,
+    )

@@ -25,7 +25,7 @@ from subprojects.models import ConceptNote, NoteStatus, Transition
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory
 from tests.enterprises.test_api import NEW_ME
 from tests.enterprises.test_imports import as_csv, enterprise_row
-from tests.faults.services import api_client, wait_until
+from tests.faults.services import api_client, wait_until, wait_until_every_task_is_done
 from tests.subprojects.factories import CallFactory, ConceptNoteFactory
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -172,12 +172,7 @@ def test_with_the_broker_down_every_action_answers_at_once_and_its_work_runs_onc
     broker_proxy.up()
     relay_until_all_published()
 
-    wait_until(
-        lambda: not OutboxMessage.objects.filter(done_at__isnull=True).exists(),
-        60,
-        "the worker did every queued task",
-        interval=0.2,
-    )
+    wait_until_every_task_is_done()
     assert outbox.backlog()["waiting"] == 0
     # The two requested runs, and the one the report needed for its date, each ran once.
     runs = Counter(AggregationRun.objects.values_list("trigger", "status"))
@@ -227,12 +222,7 @@ def test_a_broker_that_hangs_does_not_hold_the_answer_either(
     assert statuses == {"aggregation (API)": 202, "results report (API)": 202}
     broker_proxy.up()
     relay_until_all_published()
-    wait_until(
-        lambda: not OutboxMessage.objects.filter(done_at__isnull=True).exists(),
-        60,
-        "the worker did every queued task",
-        interval=0.2,
-    )
+    wait_until_every_task_is_done()
     assert AggregationRun.objects.get(trigger=RunTrigger.API).status == RunStatus.SUCCEEDED
     assert ReportJob.objects.get().status == RunStatus.SUCCEEDED
     took = {name: round(seconds, 2) for name, (_response, seconds) in answers.items()}

@@ -25,7 +25,13 @@ from tests.enterprises.factories import (
     sub_project_for,
 )
 from tests.enterprises.test_imports import as_csv, enterprise_row
-from tests.faults.services import api_client, database_sessions, wait_for_sessions_to_end, wait_until
+from tests.faults.services import (
+    api_client,
+    database_sessions,
+    wait_for_sessions_to_end,
+    wait_until,
+    wait_until_every_task_is_done,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -65,12 +71,7 @@ def redeliver_what_was_never_done(settings) -> None:
     assert killed, "the killed worker had started a message it never finished"
     for message in killed:
         assert outbox.publish(message) == outbox.PUBLISHED
-    wait_until(
-        lambda: not OutboxMessage.objects.filter(done_at__isnull=True).exists(),
-        60,
-        "the worker went through every message",
-        interval=0.1,
-    )
+    wait_until_every_task_is_done()
 
 
 def request_run(pmu_api) -> int:
