@@ -56,10 +56,11 @@ The moves that hand the job to the worker (commit, retry) queue it in their own 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -357,7 +358,9 @@ def clear_attempt(job: ImportJob, **context) -> list[str]:
         "heartbeat_at",
     ]
     for name in fields:
-        setattr(job, name, ImportJob._meta.get_field(name).get_default())
+        # Concrete columns of the job, never relations to it.
+        field = cast(Field, ImportJob._meta.get_field(name))
+        setattr(job, name, field.get_default())
     cache.delete(job.progress_cache_key)
     return fields
 
