@@ -7,7 +7,7 @@ MANAGE := $(BIN)/python manage.py
 RUN_ENV := DEBUG=1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint fmt ci migrations-check bench backup restore clean
+.PHONY: help run test test-fast lint fmt ci migrations-check messages bench backup restore clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ fmt: $(VENV)/.installed  ## apply ruff's fixes and formatting
 
 migrations-check: $(VENV)/.installed  ## fail if a model change has no migration
 	$(RUN_ENV) $(MANAGE) makemigrations --check --dry-run
+
+messages: $(VENV)/.installed  ## update the Bangla catalogue from the marked strings and compile it (needs gettext)
+	DEBUG=1 $(BIN)/python manage.py makemessages -l bn --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles --ignore=node_modules
+	DEBUG=1 $(BIN)/python manage.py compilemessages -l bn --ignore=.venv
 
 bench: $(VENV)/.installed  ## benchmarks at 80,000 enterprises on PostgreSQL (BENCH_DATABASE_URL; prints name: value unit)
 	$(BIN)/python -m benchmarks

@@ -13,6 +13,15 @@ class Role(models.TextChoices):
     # Third-party monitoring firm or PMU field staff: checks reported results in the field. Belongs to
     # no PO and never edits PO data.
     VERIFIER = "verifier", _("Verifier")
+    # PMU specialists (SPEC 2): roles a PMU officer or a PO's staff may also hold.
+    # Environmental and social officer: the PMU's E&S review of high-risk proposals, incident follow-up,
+    # the exclusion list.
+    ES_OFFICER = "es_officer", _("E&S officer")
+    # Handles grievances: a PO's focal point those of its PO, the PMU's (no PO) every PO's and those
+    # lodged with PKSF or the Bank. Never SEA/SH cases.
+    GRIEVANCE_FOCAL_POINT = "grievance_focal_point", _("Grievance focal point")
+    # Named SEA/SH focal points: the only people who see sexual exploitation, abuse and harassment cases.
+    SEAH_FOCAL_POINT = "seah_focal_point", _("SEA/SH focal point")
 
 
 # Group names are stored data, so they stay in English whatever the interface language.
@@ -23,6 +32,9 @@ GROUP_NAMES: dict[Role, str] = {
     Role.WORLD_BANK: "World Bank reviewer",
     Role.PKSF_APPROVER: "PKSF approver",
     Role.VERIFIER: "Verifier",
+    Role.ES_OFFICER: "E&S officer",
+    Role.GRIEVANCE_FOCAL_POINT: "Grievance focal point",
+    Role.SEAH_FOCAL_POINT: "SEA/SH focal point",
 }
 ROLE_BY_GROUP_NAME: dict[str, Role] = {name: role for role, name in GROUP_NAMES.items()}
 

@@ -25,11 +25,29 @@ DEMO_USERS = [
     ("po1", Role.PO_STAFF, "Rafiqul", "Islam", "PO-001"),
     ("po2", Role.PO_STAFF, "Tahmina", "Begum", "PO-002"),
     ("verifier", Role.VERIFIER, "Nusrat", "Jahan", None),
+    # The PMU's specialists (SPEC 2) and a PO's grievance focal point.
+    ("es", Role.ES_OFFICER, "Sabrina", "Rahman", None),
+    ("grm", Role.GRIEVANCE_FOCAL_POINT, "Mahbub", "Alam", None),
+    ("seah", Role.SEAH_FOCAL_POINT, "Rokeya", "Khatun", None),
+    ("grm1", Role.GRIEVANCE_FOCAL_POINT, "Jahangir", "Kabir", "PO-001"),
 ]
+
+# Roles a demo login holds besides its own: the specialists are PMU officers, a PO's focal point is
+# one of its staff.
+DEMO_EXTRA_ROLES: dict[str, tuple[Role, ...]] = {
+    "es": (Role.PMU_OFFICER,),
+    "grm": (Role.PMU_OFFICER,),
+    "seah": (Role.PMU_OFFICER,),
+    "grm1": (Role.PO_STAFF,),
+}
 
 DEMO_NOTES = {
     "tec1": "chairs the TEC meetings",
     "verifier": "field monitor of Delta M&E Consultants, the third-party monitoring firm",
+    "es": "PMU officer and E&S officer",
+    "grm": "PMU officer and the PMU's grievance focal point",
+    "seah": "PMU officer and SEA/SH focal point: the only one who sees SEA/SH cases",
+    "grm1": "staff of PO-001 and its grievance focal point",
 }
 
 # Shown on the account (invented firm).
@@ -172,11 +190,12 @@ def _seed_users() -> None:
                 "email": f"{username}@demo.smart.pksf.org.bd",
                 "partner_organization": pos.get(po_code),
                 # PMU officers manage reference data in the admin site as well.
-                "is_staff": role == Role.PMU_OFFICER,
+                "is_staff": Role.PMU_OFFICER in (role, *DEMO_EXTRA_ROLES.get(username, ())),
                 "designation": DEMO_DESIGNATIONS.get(username, ""),
             },
         )
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
-        user.groups.add(Group.objects.get(name=GROUP_NAMES[role]))
+        for held in (role, *DEMO_EXTRA_ROLES.get(username, ())):
+            user.groups.add(Group.objects.get(name=GROUP_NAMES[held]))

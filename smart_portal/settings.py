@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "enterprises",
     "monitoring",
     "verification",
+    "safeguards",
+    "grievances",
 ]
 
 MIDDLEWARE = [
@@ -393,6 +395,11 @@ SPECTACULAR_SETTINGS = {
         "ReportFormatEnum": "monitoring.models.ReportFormat",
         # Facilities appear in the field data and in the verifiers' work list.
         "FacilityKindEnum": "enterprises.models.FacilityKind",
+        # Safeguards: several records have a "kind" or a "category".
+        "IncidentKindEnum": "safeguards.models.IncidentKind",
+        "ClearanceKindEnum": "safeguards.models.ClearanceKind",
+        "EcrCategoryEnum": "safeguards.models.EcrCategory",
+        "GrievanceCategoryEnum": "grievances.models.Category",
     },
 }
 
@@ -461,6 +468,32 @@ MONITORING_READINGS_OVERDUE_MONTHS = env_int("READINGS_OVERDUE_MONTHS", 3)
 CELERY_BEAT_SCHEDULE["nightly-indicators"] = {
     "task": "monitoring.tasks.nightly_aggregation",
     "schedule": crontab(hour=AGGREGATION_HOUR, minute=AGGREGATION_MINUTE),
+}
+
+# --- Safeguards and grievances (issue 13; SPEC 8) ----------------------------------------------------
+# Grievances: acknowledged within, and resolved within, these many days of reaching a tier; a case past
+# either deadline moves up a tier (grievances.tasks.escalate_overdue, every ESCALATION_MINUTES).
+GRIEVANCE_ACKNOWLEDGE_DAYS = env_int("GRIEVANCE_ACKNOWLEDGE_DAYS", 7)
+GRIEVANCE_RESOLVE_DAYS = env_int("GRIEVANCE_RESOLVE_DAYS", 30)
+GRIEVANCE_ESCALATION_MINUTES = env_int("GRIEVANCE_ESCALATION_MINUTES", 60)
+# The public grievance page and its API: lodgings and status lookups per address.
+GRIEVANCE_LODGE_RATE = os.environ.get("GRIEVANCE_LODGE_RATE", "5/hour")
+GRIEVANCE_LOOKUP_RATE = os.environ.get("GRIEVANCE_LOOKUP_RATE", "30/hour")
+# E&S incidents: a PO reports within these many days of learning of one; the PMU notifies serious and
+# severe ones to the Bank within these many hours of the report.
+INCIDENT_REPORTING_DAYS = env_int("INCIDENT_REPORTING_DAYS", 3)
+INCIDENT_BANK_NOTIFICATION_HOURS = env_int("INCIDENT_BANK_NOTIFICATION_HOURS", 48)
+# Clearances: the PO is reminded this many days before a certificate expires (once per threshold).
+CLEARANCE_REMINDER_DAYS = tuple(
+    int(days) for days in os.environ.get("CLEARANCE_REMINDER_DAYS", "60,30,7").split(",") if days.strip()
+)
+CELERY_BEAT_SCHEDULE["escalate-overdue-grievances"] = {
+    "task": "grievances.tasks.escalate_overdue",
+    "schedule": GRIEVANCE_ESCALATION_MINUTES * 60,
+}
+CELERY_BEAT_SCHEDULE["clearance-expiry-reminders"] = {
+    "task": "safeguards.tasks.send_clearance_reminders",
+    "schedule": crontab(hour=7, minute=0),
 }
 
 # --- Email ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ admin.site.site_header = _("SMART Portal administration")
 admin.site.site_title = _("SMART Portal")
 
 
-PORTAL_APPS = ("core", "subprojects", "enterprises", "monitoring", "verification")
+PORTAL_APPS = ("core", "subprojects", "enterprises", "monitoring", "verification", "safeguards", "grievances")
 
 
 def _optional_module(name: str):

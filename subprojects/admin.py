@@ -159,6 +159,25 @@ class TransitionAdmin(ReadOnlyAdmin):
     list_display = ("at", "content_type", "object_id", "action", "from_state", "to_state", "actor")
     list_filter = ("content_type", "action")
 
+    def get_queryset(self, request):
+        """The log rows of the objects this person may see (core.visibility), no more, superusers
+        included: a comment tells what happened (a grievance's handling, an SEA/SH case above all), so
+        it is as confidential as its object."""
+        from django.contrib.contenttypes.models import ContentType
+        from django.db.models import Q
+
+        from core.visibility import visible
+
+        queryset = super().get_queryset(request)
+        shown = Q(pk__in=[])
+        for content_type_id in queryset.values_list("content_type", flat=True).distinct().order_by():
+            model = ContentType.objects.get_for_id(content_type_id).model_class()
+            if model is None:
+                continue
+            ids = visible(model, request.user).values("pk")
+            shown |= Q(content_type_id=content_type_id, object_id__in=ids)
+        return queryset.filter(shown)
+
 
 @admin.register(Attachment)
 class AttachmentAdmin(VisibleAdminMixin, admin.ModelAdmin):

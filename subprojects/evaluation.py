@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -787,14 +787,24 @@ def record_decision(
 
 
 def open_conditions_block_award(proposal: Proposal) -> None:
-    open_count = proposal.conditions.filter(met=False).count()
-    if open_count:
+    """Every open condition of the proposal blocks its award: the TEC recommendation's and those of
+    the PMU's E&S clearance (Condition.es_review set), counted in one query and named apart."""
+    counts = proposal.conditions.filter(met=False).aggregate(
+        tec=Count("pk", filter=Q(es_review__isnull=True)), es=Count("pk", filter=Q(es_review__isnull=False))
+    )
+    parts = []
+    if counts["tec"]:
+        parts.append(
+            _("%(count)s condition(s) of the TEC recommendation are still open") % {"count": counts["tec"]}
+        )
+    if counts["es"]:
+        parts.append(
+            _("%(count)s E&S condition(s) of the PMU's E&S clearance are still open")
+            % {"count": counts["es"]}
+        )
+    if parts:
         _refuse(
-            _(
-                "%(count)s condition(s) of the TEC recommendation are still open; check them off "
-                "before the award."
-            )
-            % {"count": open_count},
+            _("%(open)s; check them off before the award.") % {"open": "; ".join(parts)},
             "conditions_open",
         )
 

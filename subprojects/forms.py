@@ -5,9 +5,11 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, Sector, SubSector, Upazila
+from safeguards.models import EsmpMeasure, ExclusionItem
 from subprojects.models import (
     TARGETING_FIELDS,
     Activity,
@@ -145,6 +147,17 @@ class ProposalForm(TargetingFormMixin, forms.ModelForm):
         required=False,
         widget=forms.NullBooleanSelect,
     )
+    # The E&S screening's exclusion answers (safeguards.reviews): any ticked item refuses submission.
+    exclusions_found = forms.ModelMultipleChoiceField(
+        label=_("Activities on the exclusion list"),
+        queryset=ExclusionItem.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Tick any item the sub-project's activities would involve. A proposal with an item ticked "
+            "cannot be submitted: the programme never finances these activities."
+        ),
+    )
 
     class Meta:
         model = Proposal
@@ -167,6 +180,13 @@ class ProposalForm(TargetingFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.call = self.instance.call
         self.setup_targeting()
+        # Items in force, and any retired item the proposal still names (so the answer can be undone).
+        ticked = list(self.instance.exclusions_found.values_list("pk", flat=True)) if self.instance.pk else []
+        self.fields["exclusions_found"].queryset = ExclusionItem.objects.filter(
+            Q(active=True) | Q(pk__in=ticked)
+        ).order_by("position", "name")
+        if not self.is_bound:
+            self.initial["exclusions_found"] = ticked
 
 
 class RowForm(forms.ModelForm):
@@ -205,6 +225,13 @@ class CommittedResultForm(RowForm):
         fields = ["indicator", "target"]
 
 
+class EsmpMeasureForm(RowForm):
+    class Meta:
+        model = EsmpMeasure
+        fields = ["risk", "measure", "responsible", "timing"]
+        widgets = {"measure": forms.Textarea(attrs={"rows": 2})}
+
+
 class BaseBudgetFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
@@ -229,6 +256,12 @@ CommittedResultFormSet = forms.inlineformset_factory(
     form=CommittedResultForm,
     extra=2,
     can_delete=True,
+)
+
+
+# The structured mitigation measures of the E&S management plan (safeguards.EsmpMeasure).
+EsmpMeasureFormSet = forms.inlineformset_factory(
+    Proposal, EsmpMeasure, form=EsmpMeasureForm, extra=2, can_delete=True
 )
 
 
@@ -280,6 +313,11 @@ class SubProjectForm(forms.ModelForm):
 class AttachmentForm(forms.Form):
     file = forms.FileField(label=_("File"))
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
+    is_esmp = forms.BooleanField(
+        label=_("This is the E&S management plan (ESMP)"),
+        required=False,
+        help_text=_("Required for substantial- and high-risk proposals."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.uploads import DOCUMENT_KINDS, check_upload
-from subprojects.models import Call, ConceptNote, Proposal, RiskCategory, SubProject
+from subprojects.models import Call, ConceptNote, Proposal, SubProject
 
 
 def deadline_problem(deadline: datetime | None) -> str:
@@ -155,14 +155,12 @@ def proposal_problems(proposal: Proposal) -> list[str]:
         )
     if not proposal.committed_results.exists():
         problems.append(_("Commit to at least one result indicator"))
-    if not proposal.risk_category:
-        problems.append(_("Environmental and social risk category is missing"))
+    # The E&S screening (risk category, management plan, mitigation measures): safeguards.reviews.
+    from safeguards.reviews import screening_problems
+
+    problems += screening_problems(proposal)
     if not proposal.exclusion_list_checked:
         problems.append(_("Confirm the exclusion-list check"))
-    if proposal.risk_category in {RiskCategory.MODERATE, RiskCategory.SUBSTANTIAL} and not (
-        proposal.mitigation_measures.strip()
-    ):
-        problems.append(_("Mitigation measures are required for moderate and substantial risk"))
     if proposal.doe_clearance_required is None:
         problems.append(_("Say whether Department of Environment clearance is needed"))
     return problems

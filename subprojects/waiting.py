@@ -237,8 +237,16 @@ def conditions_waiting(user) -> list[WaitingItem]:
             title=condition.text,
             url=condition.proposal.get_absolute_url() + "#conditions",
             what=what,
-            since=condition.evidence_at or condition.decision.decided_at,
-            note=_("Evidence: %(evidence)s") % {"evidence": condition.evidence} if condition.evidence else "",
+            # A TEC decision's condition, or one of the PMU's E&S clearance (safeguards).
+            since=condition.evidence_at
+            or (condition.decision.decided_at if condition.decision_id else None)
+            or (condition.es_review.decided_at if condition.es_review_id else None)
+            or condition.proposal.status_changed_at,
+            note=_("Evidence: %(evidence)s") % {"evidence": condition.evidence}
+            if condition.evidence
+            else (_("E&S condition") if condition.es_review_id else ""),
         )
-        for condition in conditions.select_related("proposal", "decision").order_by("pk")[:PER_KIND_LIMIT]
+        for condition in conditions.select_related("proposal", "decision", "es_review").order_by("pk")[
+            :PER_KIND_LIMIT
+        ]
     ]

@@ -166,8 +166,10 @@ PROPOSAL_RULES = [
         ProposalStatus.SUBMITTED,
         PO,
         po_owned=True,
-        guards=("before_proposal_deadline", "proposal_complete"),
-        effect="stamp_submitted",
+        # The exclusion list first (the refusal names the items), then everything missing at once,
+        # the E&S screening included (safeguards.reviews).
+        guards=("before_proposal_deadline", "outside_exclusion_list", "proposal_complete"),
+        effect="submit_proposal",
         confirm=_lazy("Submit the proposal for evaluation? You cannot edit it afterwards."),
     ),
     _rule(
@@ -264,7 +266,7 @@ PROPOSAL_RULES = [
         [ProposalStatus.APPROVED],
         ProposalStatus.AWARDED,
         {Role.PKSF_APPROVER},
-        guards=("award_terms_valid", "no_open_conditions"),
+        guards=("award_terms_valid", "es_review_cleared", "no_open_conditions"),
         effect="create_sub_project",
         params=(
             "agreement_number",
@@ -408,6 +410,18 @@ def no_open_conditions(proposal: Proposal, **_kwargs) -> None:
     evaluation.open_conditions_block_award(proposal)
 
 
+def outside_exclusion_list(proposal: Proposal, **kwargs) -> None:
+    from safeguards import reviews
+
+    reviews.outside_exclusion_list(proposal, **kwargs)
+
+
+def es_review_cleared(proposal: Proposal, **kwargs) -> None:
+    from safeguards import reviews
+
+    reviews.es_review_cleared(proposal, **kwargs)
+
+
 def award_terms_valid(proposal: Proposal, **params) -> None:
     from subprojects.validation import award_problems
 
@@ -422,6 +436,8 @@ GUARDS: dict[str, Guard] = {
     "proposal_complete": proposal_complete,
     "award_terms_valid": award_terms_valid,
     "no_open_conditions": no_open_conditions,
+    "outside_exclusion_list": outside_exclusion_list,
+    "es_review_cleared": es_review_cleared,
     "meeting_ready": evaluation.meeting_ready,
     "decision_ready": evaluation.decision_ready,
     "scoring_reopenable": evaluation.scoring_reopenable,
@@ -446,6 +462,14 @@ def stamp_submitted(obj: ConceptNote | Proposal | ScoreSheet, **_kwargs) -> list
     return ["submitted_at"]
 
 
+def submit_proposal(proposal: Proposal, **context) -> list[str]:
+    """Stamp the submission; a high-risk proposal goes to the PMU's E&S review (safeguards.reviews)."""
+    from safeguards import reviews
+
+    reviews.open_review(proposal, context.get("_user"))
+    return stamp_submitted(proposal)
+
+
 def create_sub_project(proposal: Proposal, **params) -> list[str]:
     SubProject.objects.create(
         proposal=proposal,
@@ -465,6 +489,7 @@ def create_sub_project(proposal: Proposal, **params) -> list[str]:
 
 EFFECTS: dict[str, Callable[..., list[str]]] = {
     "stamp_submitted": stamp_submitted,
+    "submit_proposal": submit_proposal,
     "create_sub_project": create_sub_project,
     "put_on_agenda": evaluation.put_on_agenda,
     "record_decision": evaluation.record_decision,

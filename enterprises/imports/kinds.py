@@ -439,8 +439,29 @@ class FinancialSupportImporter(EnterpriseCodes, Importer):
             "reference": self.text(row, "reference")[:60],
         }
 
+    def lookup_chunk(self, rows: list[RawRow]) -> None:
+        super().lookup_chunk(rows)
+        # MEs whose latest E&S screening failed get no new disbursement: one query per chunk.
+        from safeguards.screenings import financing_refusals
+
+        self.screening_refusals = financing_refusals(me.pk for me in self.enterprises.values())
+
+    def existing(self, keys: list[Hashable]) -> dict[Hashable, FinancialSupport]:
+        # A row updating a stored support is checked as the page and API check it: an ME barred by a
+        # failed screening may not have the amount (the key's type and date cannot change here) of
+        # a recorded support changed. The stored terms are kept from this one query, so the check
+        # needs no query per row.
+        records = super().existing(keys)
+        for record in records.values():
+            record._stored_terms = {name: getattr(record, name) for name in FinancialSupport.SCREENED_TERMS}
+            record._screening_refusal = self.screening_refusals.get(record.enterprise_id)
+        return records
+
     def new_instance(self, values: dict[str, Any]) -> FinancialSupport:
-        return FinancialSupport(created_by=self.user, **values)
+        support = FinancialSupport(created_by=self.user, **values)
+        enterprise = values.get("enterprise")
+        support._screening_refusal = self.screening_refusals.get(enterprise.pk) if enterprise else None
+        return support
 
     def describe(self, values: dict[str, Any]) -> str:
         me, amount = values["enterprise"].po_code, values["amount"]

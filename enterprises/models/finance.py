@@ -109,5 +109,57 @@ class FinancialSupport(models.Model):
         _collect(errors, "amount", validation.check_amount, self.amount)
         if self.enterprise_id:
             check_enterprise_open(self.enterprise, errors)
+            if not getattr(self, "_enterprise_excluded", False):
+                self._check_screening(errors)
         if errors:
             raise ValidationError(errors)
+
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True) -> None:
+        # A page form without the enterprise field cannot show an error on it: the screening check
+        # then waits for the service's own full_clean (with the enterprise), whose refusal the page shows.
+        self._enterprise_excluded = bool(exclude) and "enterprise" in exclude
+        try:
+            super().full_clean(exclude, validate_unique, validate_constraints)
+        finally:
+            self._enterprise_excluded = False
+
+    # What an ME barred by a failed screening may not change on a support already recorded: raising
+    # the amount or moving the date to today would be a new disbursement in disguise.
+    SCREENED_TERMS = ("amount", "kind", "disbursed_on")
+
+    def _check_screening(self, errors: dict[str, list[str]]) -> None:
+        if self._state.adding:
+            refusal = self.screening_refusal()
+            if refusal:
+                errors.setdefault("enterprise", []).append(refusal)
+            return
+        changed = self.changed_terms()
+        if not changed:
+            return  # correcting the financier or the reference stays possible
+        refusal = self.screening_refusal()
+        if refusal:
+            message = _(
+                "%(refusal)s The amount, type or disbursement date of a recorded support cannot change "
+                "either; its other details (e.g. the reference) may be corrected."
+            ) % {"refusal": refusal}
+            for name in changed:
+                errors.setdefault(name, []).append(message)
+
+    def changed_terms(self) -> list[str]:
+        """Which of SCREENED_TERMS differ from the stored row (one query; imports set `_stored_terms`
+        from the row they loaded, so none per row)."""
+        stored = getattr(self, "_stored_terms", None)
+        if stored is None:
+            stored = type(self)._base_manager.filter(pk=self.pk).values(*self.SCREENED_TERMS).first()
+            if stored is None:
+                return []
+        return [name for name in self.SCREENED_TERMS if stored[name] != getattr(self, name)]
+
+    def screening_refusal(self) -> str | None:
+        """Why the ME may receive no new disbursement: its latest completed E&S screening failed
+        (safeguards.screenings). Imports set `_screening_refusal` from one query per chunk."""
+        if hasattr(self, "_screening_refusal"):
+            return self._screening_refusal
+        from safeguards.screenings import financing_refusal
+
+        return financing_refusal(self.enterprise_id)

@@ -147,6 +147,8 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, enterprise: Enterprise) -> dict:
+    from safeguards.screening_views import enterprise_section
+
     user = request.user
     readings = list(enterprise.kpi_readings.select_related("kpi").order_by("kpi__position", "period"))
     profile = (
@@ -180,6 +182,8 @@ def _detail_context(request: HttpRequest, enterprise: Enterprise) -> dict:
         "can_verify": is_independent_checker(user),
         "verify_form": VerifyAdoptionForm(),
         "history": enterprise.history.select_related("history_user")[:10],
+        # Its E&S screening (which gates financial support) and clearances (safeguards).
+        "safeguards": enterprise_section(user, enterprise),
     }
     if user.sees_whole_programme:
         context["suspects"] = (

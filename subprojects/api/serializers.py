@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.models import District, Sector, SubSector, Upazila
+from safeguards.models import EsmpMeasure, ExclusionItem
 from smart_portal.api import ScopedRelations
 from subprojects import workflow
 from subprojects.models import (
@@ -110,7 +111,17 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attachment
-        fields = ["id", "original_name", "description", "mime_type", "size", "uploaded_at", "download_url"]
+        fields = [
+            "id",
+            "original_name",
+            "description",
+            "is_esmp",
+            "mime_type",
+            "size",
+            "uploaded_at",
+            "download_url",
+        ]
+        read_only_fields = ["is_esmp"]
 
     def get_download_url(self, attachment: Attachment) -> str:
         return reverse("attachment-download", args=[attachment.pk])
@@ -119,6 +130,11 @@ class AttachmentSerializer(serializers.ModelSerializer):
 class AttachmentUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    is_esmp = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("A proposal's E&S management plan (required for substantial and high risk)."),
+    )
 
     def validate(self, attrs):
         try:
@@ -231,6 +247,25 @@ class CommittedResultSerializer(serializers.ModelSerializer):
         validators = []  # uniqueness per proposal is checked on the whole list
 
 
+class EsmpMeasureSerializer(serializers.ModelSerializer):
+    """A line of the E&S management plan; sent back with its `id`, a line keeps its identity."""
+
+    id = serializers.IntegerField(required=False)
+
+    class Meta:
+        model = EsmpMeasure
+        fields = ["id", "risk", "measure", "responsible", "timing"]
+
+
+class EsReviewSummarySerializer(serializers.Serializer):
+    """The PMU's E&S review of a high-risk proposal (detail: `/api/v1/es-reviews/<id>/`)."""
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
 class BudgetTotalsSerializer(serializers.Serializer):
     world_bank = serializers.DecimalField(max_digits=14, decimal_places=2)
     pksf = serializers.DecimalField(max_digits=14, decimal_places=2)
@@ -239,8 +274,10 @@ class BudgetTotalsSerializer(serializers.Serializer):
 
 
 class ProposalSerializer(ActionsMixin, TargetingSerializer):
-    """Nested lists (budget lines, activities, committed results) replace the proposal's rows when
-    sent; rows keep their identity when sent back with their `id`."""
+    """Nested lists (budget lines, activities, committed results, ESMP measures) replace the
+    proposal's rows when sent; rows keep their identity when sent back with their `id`. The E&S
+    screening: `exclusions_found` (ids of `/api/v1/exclusion-items/`), `esmp_measures`, and the plan
+    itself as an attachment sent with `is_esmp` (`POST <id>/attachments/`); `es_review` is read-only."""
 
     api_prefix = "proposals"
     call = serializers.PrimaryKeyRelatedField(read_only=True)
@@ -250,6 +287,17 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
     committed_results = CommittedResultSerializer(many=True, required=False)
     budget_totals = serializers.SerializerMethodField()
     sub_project = serializers.PrimaryKeyRelatedField(read_only=True)
+    # The E&S screening (safeguards.reviews): the exclusion-list items the PO ticked (any ticked item
+    # refuses submission, 409 naming it), the ESMP's structured measures (replaced when sent), and
+    # the PMU's E&S review of a high-risk proposal (read-only; null until one is opened).
+    exclusions_found = serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=ExclusionItem.objects.all(),
+        required=False,
+        help_text=_("Ids of the exclusion-list items (`/api/v1/exclusion-items/`) the activities involve."),
+    )
+    esmp_measures = EsmpMeasureSerializer(many=True, required=False)
+    es_review = serializers.SerializerMethodField()
 
     class Meta:
         model = Proposal
@@ -267,8 +315,11 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
             "committed_results",
             "risk_category",
             "exclusion_list_checked",
+            "exclusions_found",
             "mitigation_measures",
+            "esmp_measures",
             "doe_clearance_required",
+            "es_review",
             "status",
             "status_changed_at",
             "submitted_at",
@@ -290,6 +341,20 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
                 totals[line.financier] += line.amount
         totals["total"] = sum(totals.values(), Decimal("0"))
         return BudgetTotalsSerializer(totals).data
+
+    @extend_schema_field(EsReviewSummarySerializer(allow_null=True))
+    def get_es_review(self, proposal: Proposal) -> dict | None:
+        review = getattr(proposal, "es_review", None)
+        if review is None:
+            return None
+        return EsReviewSummarySerializer(
+            {
+                "id": review.pk,
+                "reference": review.reference,
+                "status": review.status,
+                "decided_at": review.decided_at,
+            }
+        ).data
 
     def validate_budget_lines(self, lines):
         # Proposals are only updated (an invitation creates them), so there is always an instance.

@@ -3,6 +3,7 @@ answering 409 with the reason when it is not possible now and 403 when the role 
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import FileResponse
 from django.utils.translation import gettext as _
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 
 from core.lifecycle import Rule
 from core.lifecycle.api import REFUSED, TransitionRequestSerializer, add_transition_actions
+from safeguards import reviews
 from subprojects import evaluation, services, workflow
 from subprojects.api import serializers as s
 from subprojects.api.evaluation import DecisionRequestSerializer, MeetingRequestSerializer, RubricSerializer
@@ -67,13 +69,17 @@ class AttachmentsMixin:
             return Response(s.AttachmentSerializer(owner.attachments.all(), many=True).data)
         payload = s.AttachmentUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        attachment = services.add_attachment(
-            user=request.user,
-            owner=owner,
-            upload=payload.validated_data["file"],
-            description=payload.validated_data["description"],
-            mime_type=payload.validated_data["mime_type"],
-        )
+        with transaction.atomic():
+            attachment = services.add_attachment(
+                user=request.user,
+                owner=owner,
+                upload=payload.validated_data["file"],
+                description=payload.validated_data["description"],
+                mime_type=payload.validated_data["mime_type"],
+            )
+            if payload.validated_data["is_esmp"]:
+                # A proposal's E&S management plan (safeguards.reviews; refused for a concept note).
+                attachment = reviews.mark_esmp(user=request.user, attachment=attachment)
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
 
@@ -200,7 +206,12 @@ class ProposalViewSet(
         return (
             Proposal.objects.visible_to(self.request.user)
             .select_related(
-                "call", "partner_organization", "sector__business_area", "concept_note", "sub_project"
+                "call",
+                "partner_organization",
+                "sector__business_area",
+                "concept_note",
+                "sub_project",
+                "es_review",
             )
             .prefetch_related(
                 "sub_sectors",
@@ -210,6 +221,8 @@ class ProposalViewSet(
                 "budget_lines",
                 "activities",
                 "committed_results",
+                "exclusions_found",
+                "esmp_measures",
                 # Who may record the committee's decision (available_actions) reads the current
                 # agenda item and its conflicts: see evaluation.current_agenda_item(), presides().
                 Prefetch(
@@ -227,9 +240,20 @@ class ProposalViewSet(
             for name in ("budget_lines", "activities", "committed_results")
             if name in data
         }
-        serializer.instance = services.save_proposal(
-            user=self.request.user, proposal=serializer.instance, data=data, children=children
-        )
+        # The E&S screening's answers and ESMP measures are saved by safeguards.reviews.
+        exclusions = data.pop("exclusions_found", None)
+        measures = data.pop("esmp_measures", None)
+        with transaction.atomic():  # the proposal and its screening, or nothing
+            serializer.instance = services.save_proposal(
+                user=self.request.user, proposal=serializer.instance, data=data, children=children
+            )
+            if exclusions is not None or measures is not None:
+                reviews.save_screening(
+                    user=self.request.user,
+                    proposal=serializer.instance,
+                    exclusions=exclusions,
+                    measures=measures,
+                )
         # Re-read with its fresh rows for the response.
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 

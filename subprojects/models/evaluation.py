@@ -476,7 +476,18 @@ class Condition(models.Model):
     """One condition of a "recommended with conditions" decision; the award waits until all are met."""
 
     proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="conditions")
-    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="conditions")
+    # Set for a TEC decision's condition; `es_review` instead for one of the PMU's E&S review (safeguards).
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, null=True, blank=True, related_name="conditions"
+    )
+    es_review = models.ForeignKey(
+        "safeguards.EsReview",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="conditions",
+        verbose_name=_("E&S review"),
+    )
     text = models.TextField(_("condition"))
     position = models.PositiveSmallIntegerField(default=0)
     evidence = models.TextField(_("PO's evidence"), blank=True)
@@ -497,7 +508,12 @@ class Condition(models.Model):
             models.CheckConstraint(
                 condition=Q(met=False) | (Q(met_at__isnull=False) & Q(met_by__isnull=False)),
                 name="met_condition_says_who_and_when",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__isnull=False, es_review__isnull=True)
+                | Q(decision__isnull=True, es_review__isnull=False),
+                name="condition_of_one_decision",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -655,6 +655,8 @@ class Attachment(models.Model):
     file = models.FileField(_("file"), upload_to=attachment_path, max_length=200)
     original_name = models.CharField(_("file name"), max_length=200)
     description = models.CharField(_("description"), max_length=200, blank=True)
+    # A proposal's E&S management plan (required for substantial and high risk) is an attachment too.
+    is_esmp = models.BooleanField(_("E&S management plan"), default=False)
     mime_type = models.CharField(_("type"), max_length=100)
     size = models.PositiveIntegerField(_("size (bytes)"))
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

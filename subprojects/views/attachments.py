@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import ActionRefused
 from core.permissions import get_visible_or_404
 from core.uploads import file_response
+from safeguards import reviews
 from subprojects import services
 from subprojects.forms import AttachmentForm
 from subprojects.models import Attachment, ConceptNote, Proposal
@@ -29,13 +31,17 @@ def _upload(request: HttpRequest, owner: ConceptNote | Proposal) -> HttpResponse
                 messages.error(request, error)
         return redirect(owner.get_absolute_url() + "#attachments")
     try:
-        attachment = services.add_attachment(
-            user=request.user,
-            owner=owner,
-            upload=form.cleaned_data["file"],
-            description=form.cleaned_data["description"],
-            mime_type=form.detected_mime,
-        )
+        with transaction.atomic():
+            attachment = services.add_attachment(
+                user=request.user,
+                owner=owner,
+                upload=form.cleaned_data["file"],
+                description=form.cleaned_data["description"],
+                mime_type=form.detected_mime,
+            )
+            if isinstance(owner, Proposal) and form.cleaned_data.get("is_esmp"):
+                # The proposal's E&S management plan (safeguards.reviews).
+                reviews.mark_esmp(user=request.user, attachment=attachment)
     except ActionRefused as exc:
         report_refusal(request, exc)
     else:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,6 +15,7 @@ from core.errors import ActionRefused
 from core.exports import Column
 from core.lifecycle.views import raise_if_forbidden
 from core.permissions import get_visible_or_404, has_role
+from safeguards import reviews
 from subprojects import services, workflow
 from subprojects.filters import ProposalFilter
 from subprojects.forms import (
@@ -23,6 +25,7 @@ from subprojects.forms import (
     BudgetLineFormSet,
     CommittedResultFormSet,
     DeadlineForm,
+    EsmpMeasureFormSet,
     ProposalForm,
 )
 from subprojects.models import ConceptNote, Financier, Proposal, ProposalStatus, SubProject
@@ -96,6 +99,9 @@ def _proposal_page(request: HttpRequest, proposal: Proposal, **kwargs) -> HttpRe
         # Link only what the user may open: a TEC member sees the proposal, not the PO's note or sub-project.
         "note_visible": ConceptNote.objects.visible_to(user).filter(pk=proposal.concept_note_id).exists(),
         "visible_sub_project": SubProject.objects.visible_to(user).filter(proposal=proposal).first(),
+        # The E&S screening, the ESMP and the PMU's E&S review (safeguards.reviews).
+        "es": reviews.proposal_es_context(proposal, user),
+        "esmp_upload": can_edit,
     }
     if can_edit:
         context["problems"] = proposal_problems(proposal)
@@ -148,15 +154,23 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = ProposalForm(data, instance=proposal)
     formsets = {name: cls(data, instance=proposal, prefix=name) for name, cls in EDIT_FORMSETS.items()}
-    if request.method == "POST" and form.is_valid() and all(fs.is_valid() for fs in formsets.values()):
+    # The ESMP's structured mitigation measures (safeguards.EsmpMeasure), saved by safeguards.reviews.
+    esmp_formset = EsmpMeasureFormSet(data, instance=proposal, prefix="esmp_measures")
+    all_formsets = {**formsets, "esmp_measures": esmp_formset}
+    if request.method == "POST" and form.is_valid() and all(fs.is_valid() for fs in all_formsets.values()):
         children = {
             name: [f.cleaned_data for f in fs.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
-            for name, fs in formsets.items()
+            for name, fs in all_formsets.items()
         }
+        data = dict(form.cleaned_data)
+        exclusions = list(data.pop("exclusions_found"))
+        measures = children.pop("esmp_measures")
         try:
-            services.save_proposal(
-                user=request.user, proposal=proposal, data=form.cleaned_data, children=children
-            )
+            with transaction.atomic():  # the proposal and its screening, or nothing
+                services.save_proposal(user=request.user, proposal=proposal, data=data, children=children)
+                reviews.save_screening(
+                    user=request.user, proposal=proposal, exclusions=exclusions, measures=measures
+                )
         except ActionRefused as exc:
             report_refusal(request, exc)
         else:
@@ -167,7 +181,12 @@ def proposal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "subprojects/proposal_form.html",
-        {"form": form, "formsets": formsets, "proposal": proposal, "ceiling": proposal.call.ceiling_budget},
+        {
+            "form": form,
+            "formsets": all_formsets,
+            "proposal": proposal,
+            "ceiling": proposal.call.ceiling_budget,
+        },
     )
 
 

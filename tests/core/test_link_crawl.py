@@ -41,6 +41,9 @@ DOWNLOADS = {
     "monitoring:report-download",
     "verification:check-photo",
     "verification:adoption-photo",
+    "safeguards:clearance-document",
+    "grievances:attachment",
+    "grievances:statistics-export",
 }
 
 # The crawl must reach these kinds of page, or it proves little (e.g. the proposal pages of the issue).
@@ -54,10 +57,17 @@ PROGRAMME_WIDE = {
     "enterprises:enterprise-detail",
     "core:po-detail",
 }
+# Issue 13: the grievance statistics are for the roles that read the whole programme, and for the
+# PMU's grievance and SEA/SH focal points.
+MISSIONS = PROGRAMME_WIDE | {"grievances:statistics"}
 MUST_REACH = {
-    Role.PMU_OFFICER: PROGRAMME_WIDE,
-    Role.PKSF_APPROVER: PROGRAMME_WIDE,
-    Role.WORLD_BANK: PROGRAMME_WIDE,
+    Role.PMU_OFFICER: MISSIONS,
+    Role.PKSF_APPROVER: MISSIONS,
+    Role.WORLD_BANK: MISSIONS,
+    # The PMU's specialists (the demo's `es`, `grm`, `seah` are PMU officers too; `grm1` is PO-001's).
+    Role.ES_OFFICER: {"safeguards:incident-detail", "safeguards:review-list"},
+    Role.GRIEVANCE_FOCAL_POINT: {"grievances:list", "grievances:detail"},
+    Role.SEAH_FOCAL_POINT: {"grievances:detail", "grievances:statistics"},
     Role.TEC_MEMBER: {"subprojects:meeting-detail", "subprojects:agenda-item", "subprojects:proposal-detail"},
     Role.PO_STAFF: {
         "subprojects:note-detail",

@@ -41,7 +41,9 @@ from enterprises.models import (
     ImportJob,
     RecpProfile,
 )
+from grievances.models import Grievance
 from monitoring.models import AggregationRun, ReportJob
+from safeguards.models import CorrectiveAction, EsReview, Incident, MeScreening
 from subprojects.models import (
     AgendaItem,
     Call,
@@ -100,12 +102,23 @@ PERSONAS: dict[str, Persona | None] = {
     "approver": persona("approver", Role.PKSF_APPROVER),
     "verifier": persona("verifier", Role.VERIFIER),
     "verifier_of_a_po": persona("verifier_of_a_po", Role.VERIFIER, po=OWN_PO),
+    # The PMU specialists (issue 13), and those roles held by a PO's staff.
+    "es": persona("es", Role.PMU_OFFICER, Role.ES_OFFICER),
+    "es_only": persona("es_only", Role.ES_OFFICER),
+    "es_of_a_po": persona("es_of_a_po", Role.PO_STAFF, Role.ES_OFFICER, po=OWN_PO),
+    "gfp_own": persona("gfp_own", Role.PO_STAFF, Role.GRIEVANCE_FOCAL_POINT, po=OWN_PO),
+    "gfp_other": persona("gfp_other", Role.PO_STAFF, Role.GRIEVANCE_FOCAL_POINT, po=OTHER_PO),
+    "gfp_pmu": persona("gfp_pmu", Role.PMU_OFFICER, Role.GRIEVANCE_FOCAL_POINT),
+    "seah_pmu": persona("seah_pmu", Role.PMU_OFFICER, Role.SEAH_FOCAL_POINT),
 }
 
 
 def _independent(p: Persona) -> bool:
     """A PMU officer or a verifier who belongs to no PO."""
     return bool(p.roles & {Role.PMU_OFFICER, Role.VERIFIER}) and p.partner_organization_id is None
+
+
+ES_FOLLOW_UP = {Role.PMU_OFFICER, Role.ES_OFFICER}
 
 
 # What each rule's `who` check means for these personas (beyond the role, which is checked first).
@@ -117,6 +130,25 @@ WHO_MEANS: dict[str, Callable[[Persona], bool]] = {
     "outside_any_po": _independent,
     # The member whose score sheet it is.
     "sheet_owner": lambda p: p.pk == MEMBER_PK,
+    # Incidents: the PMU's side, i.e. a PMU or E&S officer belonging to no PO (a PO never follows up its
+    # own incidents, even with an E&S officer of its own).
+    "pmu_side": lambda p: bool(p.roles & ES_FOLLOW_UP) and p.partner_organization_id is None,
+    # The root cause: the incident's own PO staff, or the PMU's side.
+    "own_po_or_pmu": lambda p: (
+        (bool(p.roles & ES_FOLLOW_UP) and p.partner_organization_id is None)
+        or (Role.PO_STAFF in p.roles and p.partner_organization_id == OWN_PO)
+    ),
+    # The E&S review: an E&S officer of the PMU (belonging to no PO).
+    "es_officer_outside_any_po": lambda p: p.partner_organization_id is None,
+    # ME screening: the staff of the ME's own PO, or the PMU (a PMU or E&S officer of no PO).
+    "screener": lambda p: (
+        p.partner_organization_id == OWN_PO
+        if p.partner_organization_id is not None
+        else bool(p.roles & {Role.PMU_OFFICER, Role.ES_OFFICER})
+    ),
+    # A grievance at its PO's tier (tier 1, the PO having a focal point of its own): that PO's focal
+    # points handle it, nobody else (tiers 2 and 3 are the PMU's: tests/grievances/test_handling.py).
+    "handles_tier": lambda p: Role.GRIEVANCE_FOCAL_POINT in p.roles and p.partner_organization_id == OWN_PO,
 }
 
 
@@ -196,11 +228,96 @@ def _sheet_of_a_member(model: type[Model], state: str) -> Model:
     return obj
 
 
+def _action_of_an_incident(model: type[Model], state: str) -> Model:
+    """A corrective action of an incident of OWN_PO (its owner is the incident's PO)."""
+    obj = _owned(model, state)
+    obj.incident = Incident(partner_organization_id=OWN_PO)
+    return obj
+
+
+def _grievance_at_its_pos_tier(model: type[Model], state: str) -> Model:
+    """An ordinary grievance at tier 1 of OWN_PO, which has its own focal point (told to the who
+    check without the database)."""
+    obj = _owned(model, state)
+    obj.category = "financial"
+    obj.tier = 1
+    obj.__dict__["_own_handler"] = True
+    return obj
+
+
+FOCAL = {Role.GRIEVANCE_FOCAL_POINT, Role.SEAH_FOCAL_POINT}
+HANDLES = {"who": "handles_tier"}
 DECISION = {"who": "chair_or_pmu"}
 INDEPENDENT = {"who": "outside_any_po"}
 PO_REPORTS = {"po_owned": True, "by_portal": True}
 
 EXPECTED: dict[type[Model], ModelExpectation] = {
+    # Issue 13: the PMU's E&S review of a high-risk proposal, decided by an E&S officer of no PO; the
+    # portal sends a decided one back to pending when the proposal is submitted again.
+    EsReview: ModelExpectation(
+        {
+            "clear": expect({"pending"}, "cleared", {Role.ES_OFFICER}, who="es_officer_outside_any_po"),
+            "clear_with_conditions": expect(
+                {"pending"}, "cleared_with_conditions", {Role.ES_OFFICER}, who="es_officer_outside_any_po"
+            ),
+            "not_clear": expect(
+                {"pending"}, "not_cleared", {Role.ES_OFFICER}, who="es_officer_outside_any_po"
+            ),
+            "reopen": expect(
+                {"cleared", "cleared_with_conditions", "not_cleared"}, "pending", set(), by_portal=True
+            ),
+        }
+    ),
+    # Issue 13: an ME's E&S screening is completed (its result computed) by the ME's PO or the PMU.
+    MeScreening: ModelExpectation(
+        {
+            "complete": expect(
+                {"draft"}, "completed", {Role.PO_STAFF, Role.PMU_OFFICER, Role.ES_OFFICER}, who="screener"
+            )
+        }
+    ),
+    # The Grievance Redress Mechanism: the focal points of the case's current tier acknowledge, resolve,
+    # record the complainant's feedback (satisfied: closed; not satisfied: appealed to the next tier, or
+    # closed at the last), escalate (the portal too, from tier 1 only, when overdue), close it as out of
+    # scope, or change its category (only SEA/SH focal points move a case out of SEA/SH).
+    Grievance: ModelExpectation(
+        {
+            "acknowledge": expect({"received"}, "acknowledged", FOCAL, **HANDLES),
+            "resolve": expect({"acknowledged"}, "resolved", FOCAL, **HANDLES),
+            "record_feedback_satisfied": expect({"resolved"}, "closed", FOCAL, **HANDLES),
+            "appeal": expect({"resolved"}, "received", FOCAL, **HANDLES),
+            "close_not_satisfied": expect({"resolved"}, "closed", FOCAL, **HANDLES),
+            "escalate": expect({"received", "acknowledged"}, "received", FOCAL, by_portal=True, **HANDLES),
+            "close_out_of_scope": expect({"received", "acknowledged"}, "closed", FOCAL, **HANDLES),
+            "reclassify": expect({"received", "acknowledged", "resolved"}, SAME, FOCAL, **HANDLES),
+        },
+        make=_grievance_at_its_pos_tier,
+    ),
+    # Issue 13: a PO reports an E&S incident (the event "report"); the PMU's side (PMU or E&S officer,
+    # belonging to no PO) acknowledges it, notifies serious and severe ones to the Bank (state kept),
+    # closes it once its corrective actions are verified, and may reopen it; the root cause is
+    # recorded by the incident's own PO or the PMU's side.
+    Incident: ModelExpectation(
+        {
+            "acknowledge": expect({"reported"}, "under_follow_up", ES_FOLLOW_UP, who="pmu_side"),
+            "notify_bank": expect({"reported", "under_follow_up"}, SAME, ES_FOLLOW_UP, who="pmu_side"),
+            "record_root_cause": expect(
+                {"reported", "under_follow_up"}, SAME, {Role.PO_STAFF, *ES_FOLLOW_UP}, who="own_po_or_pmu"
+            ),
+            "close": expect({"under_follow_up"}, "closed", ES_FOLLOW_UP, who="pmu_side"),
+            "reopen": expect({"closed"}, "under_follow_up", ES_FOLLOW_UP, who="pmu_side"),
+        }
+    ),
+    # The incident's PO reports a corrective action done (with its evidence); the PMU's side verifies
+    # it or sends it back.
+    CorrectiveAction: ModelExpectation(
+        {
+            "complete": expect({"open"}, "done", PO, po_owned=True),
+            "verify": expect({"done"}, "verified", ES_FOLLOW_UP, who="pmu_side"),
+            "send_back": expect({"done"}, "open", ES_FOLLOW_UP, who="pmu_side"),
+        },
+        make=_action_of_an_incident,
+    ),
     # SPEC 3.1: the PMU opens a call; it closes at its deadline (the portal) or earlier (the PMU).
     # The PMU may reopen the scoring of its proposals (to correct a locked rubric), the call staying
     # as it is, whether open or closed.

@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from core.models import PartnerOrganization, User
 from core.roles import Role
-from demo.core import DEMO_PASSWORD, DEMO_USERS
+from demo.core import DEMO_EXTRA_ROLES, DEMO_PASSWORD, DEMO_USERS
 
 
 def seed():
@@ -25,7 +25,7 @@ class TestTheDemoProgramme:
         for username, role, _first, _last, po_code in DEMO_USERS:
             user = User.objects.get(username=username)
             assert user.check_password(DEMO_PASSWORD)
-            assert user.roles == {role}
+            assert user.roles == {role, *DEMO_EXTRA_ROLES.get(username, ())}
             assert (user.partner_organization.code if user.partner_organization else None) == po_code
             assert username in output
         assert (

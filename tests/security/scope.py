@@ -9,6 +9,9 @@ any of these, whatever its status, format (HTML, JSON, CSV) or method (OPTIONS i
   facilities. For PO staff these are another PO's objects; for the PMU, the World Bank and the
   approver, the drafts a PO never submitted. A title that also belongs to something the persona may
   see (a proposal keeps its note's title) is not a leak.
+- incidents, corrective actions, clearances and grievances (subject, text, resolution, attachments)
+  outside the persona's scope; and the complainants' names and contact details of the grievances
+  whose current tier the persona does not handle (seeing a case is not seeing who lodged it).
 - usernames of people outside the persona's scope:
   - PO staff: the staff of every other PO and the TEC members (who evaluate their proposals);
   - TEC members: every PO's staff, and the members of meetings they do not sit on;
@@ -29,6 +32,8 @@ from core.models import User
 from core.roles import Role
 from enterprises.models import Cluster, CommonServiceFacility, Enterprise
 from enterprises.permissions import can_read_field_data, is_independent_checker
+from grievances.models import Grievance, GrievanceAttachment
+from safeguards.models import Clearance, CorrectiveAction, Incident
 from subprojects.models import Attachment, Call, ConceptNote, Proposal, SubProject, TecMeeting
 
 # (model, field): the titles that say what an object is.
@@ -39,7 +44,21 @@ TITLES: list[tuple[type[Model], str]] = [
     (Call, "title"),
     (Call, "reference"),
     (Attachment, "original_name"),
+    # Safeguards and grievances (issue 13): each model's visible_to says who sees them (a grievance:
+    # its PO's and the PMU's grievance focal points; an SEA/SH case: the SEA/SH focal points only).
+    (Incident, "title"),
+    (Incident, "description"),
+    (CorrectiveAction, "description"),
+    (Clearance, "number"),
+    (Clearance, "document_name"),
+    (Grievance, "subject"),
+    (Grievance, "description"),
+    (Grievance, "resolution"),
+    (GrievanceAttachment, "original_name"),
 ]
+# Who complained: shown only to those handling the case's current tier (grievances.handling), not to
+# everyone who sees the case.
+IDENTITY_FIELDS = ("complainant_name", "complainant_phone", "complainant_email", "complainant_address")
 FIELD_DATA_TITLES: list[tuple[type[Model], str]] = [
     (Cluster, "name"),
     (Enterprise, "name"),
@@ -110,4 +129,17 @@ def scope_of(user: User, *, extra_titles: list[tuple[type[Model], str]] | None =
         others = model._default_manager.exclude(pk__in=visible.values("pk")).order_by("pk")
         hidden += _sample([v for v in others.values_list(name, flat=True) if v and len(v) >= SHORTEST])
     titles = {title for title in hidden if not any(title in allowed for allowed in seen)}
+    titles |= hidden_identities(user)
     return Scope(user=user, titles=titles, usernames=forbidden_usernames(user))
+
+
+def hidden_identities(user: User) -> set[str]:
+    """The complainants' names and contact details of the grievances whose tier `user` does not
+    handle (the handlers' own are theirs to see)."""
+    from grievances.handling import handled_by
+
+    handled = Grievance.objects.filter(handled_by(user))
+    seen = {v for field in IDENTITY_FIELDS for v in handled.values_list(field, flat=True) if v}
+    others = Grievance.objects.exclude(pk__in=handled.values("pk"))
+    hidden = {v for field in IDENTITY_FIELDS for v in others.values_list(field, flat=True) if v}
+    return {value for value in hidden - seen if len(value) >= SHORTEST}

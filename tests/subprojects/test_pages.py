@@ -221,6 +221,8 @@ def _proposal_post(proposal, **overrides):
         "exclusion_list_checked": "on",
         "doe_clearance_required": "false",
     }
+    # The ESMP's mitigation measures (safeguards) are a formset of the form too, empty here.
+    data.update(management_form("esmp_measures", 0))
     for prefix in ("budget_lines", "activities", "committed_results"):
         data.update(
             {

@@ -7,8 +7,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.models import District, Sector
+from safeguards import reviews
 from subprojects import evaluation, services, workflow
 from subprojects.models import AgendaItem, NoteStatus, ProposalStatus
 from tests.enterprises.factories import sub_project_for
@@ -210,6 +212,20 @@ def _edit_proposal(proposal, po1, round_: int) -> None:
             "activities": [{"description": f"Survey {round_}", "start_month": 1, "end_month": 2 + round_}],
         },
     )
+    # Substantial and high risk need the ESMP's measures (safeguards.reviews); one more each round.
+    measures = [
+        {"risk": f"Dust {number}", "measure": "Masks and wetting", "responsible": "PO", "timing": "Always"}
+        for number in range(round_ + 1)
+    ]
+    reviews.save_screening(user=po1, proposal=proposal, measures=measures)
+
+
+def _attach_esmp(proposal, po1) -> None:
+    upload = SimpleUploadedFile("esmp.pdf", b"%PDF-1.4 plan", content_type="application/pdf")
+    attachment = services.add_attachment(
+        user=po1, owner=proposal, upload=upload, description="ESMP", mime_type="application/pdf"
+    )
+    reviews.mark_esmp(user=po1, attachment=attachment)
 
 
 def _revision_cycle(proposal, pmu, po1, meeting, members, round_: int) -> None:
@@ -228,6 +244,7 @@ def test_proposal_timeline(client, pmu, po1, tec1, tec2, proposal_in, make_meeti
     proposal = proposal_in(ProposalStatus.INVITED)
     evaluation.seed_default_rubric(proposal.call)
     workflow.apply(proposal, "start", po1)
+    _attach_esmp(proposal, po1)
     _edit_proposal(proposal, po1, 0)
     _revision_cycle(proposal, pmu, po1, make_meeting(), (tec1, tec2), 0)
 
@@ -319,6 +336,7 @@ def test_api_history_of_a_concept_note(api_pmu, pmu, po1, draft_note):
 def test_api_history_of_a_proposal(api_pmu, po1, proposal_in):
     proposal = proposal_in(ProposalStatus.INVITED)
     workflow.apply(proposal, "start", po1)
+    _attach_esmp(proposal, po1)
     _edit_proposal(proposal, po1, 0)
 
     def more():
