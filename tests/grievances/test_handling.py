@@ -268,7 +268,7 @@ def test_the_portal_does_not_escalate_what_is_not_overdue(po_one):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_escalation_runs_at_once_escalate_once(po_one):
     grievance = lodge(po_one)
     _overdue(grievance)
