@@ -13,6 +13,9 @@ class ExclusionItemAdmin(HistoryAdmin):
     list_filter = ["active"]
     search_fields = ["name", "code"]
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # items are retired, never deleted (proposals and screenings name them)
+
 
 @admin.register(EsReview)
 class EsReviewAdmin(VisibleAdminMixin, HistoryAdmin):

@@ -94,18 +94,20 @@ def screening_problems(proposal: Proposal) -> list[str]:
 
 
 def review_blocks_award(proposal: Proposal) -> str:
-    """Why a high-risk proposal may not be awarded yet because of its E&S review, or ""."""
-    if proposal.risk_category != NEEDS_REVIEW:
-        return ""
+    """Why a proposal may not be awarded yet because of its E&S review, or "". A review, once opened,
+    governs the award whatever the risk class says now (a class lowered after the review opened
+    does not lift it); a high-risk proposal without one is not awarded."""
     review = EsReview.objects.filter(proposal=proposal).first()
     if review is None:
+        if proposal.risk_category != NEEDS_REVIEW:
+            return ""
         return _(
             "%(spp)s is high-risk and has no E&S review: it cannot be awarded before the PMU's E&S clearance."
         ) % {"spp": proposal.reference}
     if review.status not in CLEARED_STATES:
         return _(
-            "%(spp)s is high-risk and its E&S review (%(review)s) is %(state)s: it can only be awarded once "
-            "an E&S officer has cleared it."
+            "The E&S review of %(spp)s (%(review)s) is %(state)s: it can only be awarded once an E&S "
+            "officer has cleared it."
         ) % {"spp": proposal.reference, "review": review.reference, "state": review.get_status_display()}
     return ""
 
@@ -192,15 +194,18 @@ def mark_esmp(*, user, attachment: Attachment, is_esmp: bool = True) -> Attachme
     if proposal is None:
         raise ActionRefused(_("Only a proposal's attachment can be its E&S management plan."), code="invalid")
     _require_editor(user, proposal)
-    if not proposal.is_editable:
-        raise ActionRefused(
-            _("Attachments can only be changed while %(ref)s is being drafted.")
-            % {"ref": proposal.reference},
-            code="wrong_state",
-        )
-    if attachment.is_esmp != is_esmp:
-        attachment.is_esmp = is_esmp
-        attachment.save(update_fields=["is_esmp"])
+    with transaction.atomic():
+        # Locked, like the submission that checks for the plan.
+        locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        if not locked.is_editable:
+            raise ActionRefused(
+                _("Attachments can only be changed while %(ref)s is being drafted.")
+                % {"ref": locked.reference},
+                code="wrong_state",
+            )
+        if attachment.is_esmp != is_esmp:
+            attachment.is_esmp = is_esmp
+            attachment.save(update_fields=["is_esmp"])
     return attachment
 
 
@@ -230,10 +235,11 @@ def proposal_es_context(proposal: Proposal, user) -> dict[str, Any]:
 def open_review(proposal: Proposal, user) -> EsReview | None:
     """Called by the `submit` effect (inside its transaction): a high-risk proposal gets its review in
     `pending`, a new one logged as opened or a decided one sent back by the portal's `reopen` rule."""
-    if proposal.risk_category != NEEDS_REVIEW:
-        return None
     review = EsReview.objects.select_for_update().filter(proposal=proposal).first()
     if review is None:
+        if proposal.risk_category != NEEDS_REVIEW:
+            return None
+        # A review once opened stays in charge, even if the class is lowered on revision (below).
         review = EsReview.objects.create(proposal=proposal, status=EsReviewStatus.PENDING)
         lifecycle.record(
             review, "open", user, "", from_state="", to_state=EsReviewStatus.PENDING, at=timezone.now()
@@ -280,10 +286,25 @@ def clean_conditions(conditions: Any) -> list[str]:
     return [str(text).strip() for text in (conditions or []) if str(text).strip()]
 
 
+MAX_CONDITIONS = 50
+MAX_CONDITION_LENGTH = 2000
+
+
 def conditions_listed(review: EsReview, **context: Any) -> None:
-    """GUARD (clear_with_conditions): at least one condition."""
-    if not clean_conditions(context.get("conditions")):
+    """GUARD (clear_with_conditions): at least one condition, and a reasonable list."""
+    conditions = clean_conditions(context.get("conditions"))
+    if not conditions:
         raise ActionRefused(_("List the E&S conditions of the clearance (at least one)."), code="conditions")
+    if len(conditions) > MAX_CONDITIONS:
+        raise ActionRefused(
+            _("At most %(count)s conditions can be set at once.") % {"count": MAX_CONDITIONS},
+            code="conditions",
+        )
+    if any(len(text) > MAX_CONDITION_LENGTH for text in conditions):
+        raise ActionRefused(
+            _("A condition can be at most %(length)s characters long.") % {"length": MAX_CONDITION_LENGTH},
+            code="conditions",
+        )
 
 
 def record_decision(review: EsReview, **context: Any) -> list[str]:
@@ -300,7 +321,10 @@ def record_decision(review: EsReview, **context: Any) -> list[str]:
 
 
 def forget_decision(review: EsReview, **_context: Any) -> list[str]:
-    """EFFECT (reopen): the new decision is still to take (the old one stays in the log)."""
+    """EFFECT (reopen): the new decision is still to take (the old one stays in the log). The unmet
+    conditions of the old decision go with it: the new decision sets its own, and an old one must not
+    block the award of a revised proposal (they stay in the conditions' history)."""
+    Condition.objects.filter(es_review=review, met=False).delete()
     review.decided_by = None
     review.decided_at = None
     return ["decided_by", "decided_at"]

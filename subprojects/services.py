@@ -233,30 +233,41 @@ def add_attachment(
     *, user, owner: ConceptNote | Proposal, upload, description: str, mime_type: str
 ) -> Attachment:
     _check_po_editor(user, owner)
-    _refuse_unless(
-        owner.is_editable,
-        _("Attachments can only be added while %(ref)s is being drafted.") % {"ref": owner.reference},
-        "wrong_state",
-    )
     field = "concept_note" if isinstance(owner, ConceptNote) else "proposal"
-    return Attachment.objects.create(
-        **{field: owner},
-        file=upload,
-        original_name=upload.name[:200],
-        description=description,
-        mime_type=mime_type,
-        size=upload.size,
-        uploaded_by=user,
-    )
+    with transaction.atomic():
+        # Locked, so that a submission at the same moment sees the proposal with or without the file.
+        locked = _locked(owner)
+        _refuse_unless(
+            locked.is_editable,
+            _("Attachments can only be added while %(ref)s is being drafted.") % {"ref": locked.reference},
+            "wrong_state",
+        )
+        return Attachment.objects.create(
+            **{field: locked},
+            file=upload,
+            original_name=upload.name[:200],
+            description=description,
+            mime_type=mime_type,
+            size=upload.size,
+            uploaded_by=user,
+        )
+
+
+def _locked(owner: ConceptNote | Proposal) -> ConceptNote | Proposal:
+    return type(owner)._base_manager.select_for_update().get(pk=owner.pk)
 
 
 def remove_attachment(*, user, attachment: Attachment) -> None:
     owner = attachment.owner
     _check_po_editor(user, owner)
-    _refuse_unless(
-        owner.is_editable,
-        _("Attachments can only be removed while %(ref)s is being drafted.") % {"ref": owner.reference},
-        "wrong_state",
-    )
-    attachment.file.delete(save=False)
-    attachment.delete()
+    with transaction.atomic():
+        locked = _locked(owner)
+        _refuse_unless(
+            locked.is_editable,
+            _("Attachments can only be removed while %(ref)s is being drafted.") % {"ref": locked.reference},
+            "wrong_state",
+        )
+        storage, name = attachment.file.storage, attachment.file.name
+        attachment.delete()
+        # The file goes once the row is gone for good (a rolled-back removal keeps both).
+        transaction.on_commit(lambda: storage.delete(name))

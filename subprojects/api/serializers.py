@@ -356,7 +356,27 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
             }
         ).data
 
+    def _whole_rows(self, name: str, rows: list[dict]) -> list[dict]:
+        """A nested list replaces the stored one, so each line must be whole even in a PATCH (where
+        DRF leaves out the lines' own required fields): a missing field is named, never a 500."""
+        child = self.fields[name].child
+        required = [field_name for field_name, field in child.fields.items() if field.required]
+        errors = [
+            {field_name: [_("This field is required.")] for field_name in required if field_name not in row}
+            for row in rows
+        ]
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return rows
+
+    def validate_activities(self, activities):
+        return self._whole_rows("activities", activities)
+
+    def validate_esmp_measures(self, measures):
+        return self._whole_rows("esmp_measures", measures)
+
     def validate_budget_lines(self, lines):
+        lines = self._whole_rows("budget_lines", lines)
         # Proposals are only updated (an invitation creates them), so there is always an instance.
         error = budget_lines_error(self.instance.call, [line["amount"] for line in lines])
         if error:
@@ -364,6 +384,7 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
         return lines
 
     def validate_committed_results(self, results):
+        results = self._whole_rows("committed_results", results)
         indicators = [result["indicator"] for result in results]
         if len(indicators) != len(set(indicators)):
             raise serializers.ValidationError(_("An indicator is listed twice."))

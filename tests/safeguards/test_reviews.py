@@ -523,3 +523,96 @@ def test_each_review_email_is_sent_once(po1, es, submitted_high):
 
     assert (first, again) == (1, 0)
     assert [message.to for message in mail.outbox] == [[es.email]]
+
+
+# --- A review once opened stays in charge -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [EsReviewStatus.PENDING, EsReviewStatus.NOT_CLEARED])
+def test_lowering_the_risk_class_does_not_lift_an_uncleared_review(api, approver, proposal_in, status):
+    proposal = proposal_in(ProposalStatus.APPROVED, risk_category="low")  # lowered on revision
+    _reviewed(proposal, status)
+
+    response = api.as_user(approver).post(
+        f"/api/v1/proposals/{proposal.pk}/award/", _award_form(), format="json"
+    )
+
+    assert response.status_code == 409
+    assert "E&S review" in response.json()["detail"]
+    assert not SubProject.objects.exists()
+
+
+def test_resubmitted_with_a_lower_risk_class_the_review_still_reopens(po1, proposal_in):
+    proposal = proposal_in(ProposalStatus.REVISION_REQUESTED, risk_category="high")
+    review = _reviewed(proposal, EsReviewStatus.NOT_CLEARED)
+    proposal = workflow.apply(proposal, "revise", po1)
+    reviews.save_screening(user=po1, proposal=proposal, exclusions=[])
+    Proposal.objects.filter(pk=proposal.pk).update(risk_category="low")
+    proposal.refresh_from_db()
+
+    workflow.apply(proposal, "submit", po1)
+
+    review.refresh_from_db()
+    assert review.status == EsReviewStatus.PENDING
+
+
+def test_reopening_a_review_withdraws_its_unmet_conditions(po1, proposal_in):
+    proposal = proposal_in(ProposalStatus.REVISION_REQUESTED, risk_category="high")
+    review = _reviewed(proposal, EsReviewStatus.CLEARED_WITH_CONDITIONS)
+    Condition.objects.create(proposal=proposal, es_review=review, text="Old condition")
+    proposal = workflow.apply(proposal, "revise", po1)
+    _with_esmp(proposal, po1)
+
+    workflow.apply(proposal, "submit", po1)
+
+    assert not Condition.objects.filter(proposal=proposal, met=False).exists()
+
+
+def test_a_decision_with_too_many_or_too_long_conditions_is_refused(api, es, submitted_high):
+    review = submitted_high
+    client = api.as_user(es)
+    url = f"/api/v1/es-reviews/{review.pk}/clear-with-conditions/"
+
+    many = client.post(url, {"conditions": [f"Condition {n}" for n in range(60)]}, format="json")
+    long = client.post(url, {"conditions": ["x" * 3000]}, format="json")
+
+    assert many.status_code == 409
+    assert long.status_code == 409
+    assert EsReview.objects.get(pk=review.pk).status == EsReviewStatus.PENDING
+    assert not Condition.objects.filter(es_review=review).exists()
+
+
+def test_a_patch_with_an_incomplete_measure_names_the_missing_fields(api, po1, proposal_in):
+    proposal = proposal_in(ProposalStatus.DRAFT)
+
+    response = api.as_user(po1).patch(
+        f"/api/v1/proposals/{proposal.pk}/", {"esmp_measures": [{"measure": "x"}]}, format="json"
+    )
+    lines = api.as_user(po1).patch(
+        f"/api/v1/proposals/{proposal.pk}/", {"budget_lines": [{"description": "x"}]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "risk" in response.json()["esmp_measures"][0]
+    assert lines.status_code == 400
+    assert "amount" in lines.json()["budget_lines"][0]
+    assert not EsmpMeasure.objects.filter(proposal=proposal).exists()
+
+
+def test_the_upgrade_opens_the_review_of_a_high_risk_proposal_already_submitted(proposal_in):
+    """safeguards/0005, run on today's models: without it the proposal could never be awarded."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    upgrade = import_module("safeguards.migrations.0005_reviews_of_high_risk_proposals_already_submitted")
+    waiting = proposal_in(ProposalStatus.APPROVED, risk_category="high")
+    low = proposal_in(ProposalStatus.APPROVED, risk_category="low")
+
+    upgrade.open_missing_reviews(apps, None)
+    upgrade.open_missing_reviews(apps, None)  # run again: nothing more
+
+    review = EsReview.objects.get(proposal=waiting)
+    assert review.status == EsReviewStatus.PENDING
+    assert [row.action for row in lifecycle.transitions_of(review)] == ["open"]
+    assert not EsReview.objects.filter(proposal=low).exists()
