@@ -6,12 +6,15 @@ details are read on the portal, by those allowed to see them."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.models import SentEmail, User
+from core.emails import send_once
+from core.models import User
 from grievances import handling
 from grievances.models import Grievance
 from subprojects.models import Transition
@@ -63,26 +66,7 @@ def send_for(transition_id: int) -> int:
     transition = Transition.objects.select_related("content_type").get(pk=transition_id)
     grievance = Grievance.objects.get(pk=transition.object_id)
     transition.subject = grievance
-    prefix = f"grievance:{transition.pk}:"
-    already = set(SentEmail.objects.filter(key__startswith=prefix).values_list("key", flat=True))
-    pending = [
-        (key, user) for user in recipients(transition) if (key := f"{prefix}user:{user.pk}") not in already
-    ]
-    sent = 0
-    if not pending:
-        return 0
-    with get_connection() as connection:
-        for key, user in pending:
-            claim, claimed = SentEmail.objects.get_or_create(key=key)
-            if not claimed:
-                continue
-            try:
-                delivered = connection.send_messages([build_message(transition, grievance, user)])
-            except Exception:
-                claim.delete()
-                raise
-            if delivered:
-                sent += 1
-            else:
-                claim.delete()
-    return sent
+    return send_once(
+        (f"grievance:{transition.pk}:user:{user.pk}", partial(build_message, transition, grievance, user))
+        for user in recipients(transition)
+    )

@@ -16,19 +16,21 @@ they expire.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from core.models import SentEmail, User
+from core.emails import send_once
+from core.models import User
 from core.roles import GROUP_NAMES, Role
 from core.uploads import JPEG, PDF, PNG, check_upload
 from enterprises.models import CommonServiceFacility, Enterprise
@@ -238,29 +240,21 @@ def send_reminders(on: date | None = None) -> int:
     if not due:
         return 0
     recipients: dict[int, list[User]] = {}
-    with get_connection() as connection:
-        for clearance, days in due:
-            po_id = clearance.partner_organization_id
-            if po_id not in recipients:
-                recipients[po_id] = reminder_recipients(po_id)
-            days_left = (clearance.expires_on - today).days
-            for user in recipients[po_id]:
-                key = f"clearance:{clearance.pk}:{clearance.expires_on.isoformat()}:{days}:user:{user.pk}"
-                claim, claimed = SentEmail.objects.get_or_create(key=key)
-                if not claimed:
-                    continue  # sent already, or another copy of the task sends it
-                try:
-                    delivered = connection.send_messages([build_reminder(clearance, user, days_left)])
-                except Exception:
-                    claim.delete()
-                    raise
-                if delivered:
-                    sent += 1
-                else:
-                    claim.delete()
-            Clearance.objects.filter(pk=clearance.pk).filter(
-                Q(last_reminder_days__isnull=True) | Q(last_reminder_days__gt=days)
-            ).update(last_reminder_days=days)
+    for clearance, days in due:
+        po_id = clearance.partner_organization_id
+        if po_id not in recipients:
+            recipients[po_id] = reminder_recipients(po_id)
+        days_left = (clearance.expires_on - today).days
+        sent += send_once(
+            (
+                f"clearance:{clearance.pk}:{clearance.expires_on.isoformat()}:{days}:user:{user.pk}",
+                partial(build_reminder, clearance, user, days_left),
+            )
+            for user in recipients[po_id]
+        )
+        Clearance.objects.filter(pk=clearance.pk).filter(
+            Q(last_reminder_days__isnull=True) | Q(last_reminder_days__gt=days)
+        ).update(last_reminder_days=days)
     return sent
 
 

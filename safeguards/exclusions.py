@@ -13,20 +13,15 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused, Forbidden
-from core.roles import Role
 from safeguards.models import ExclusionItem
+from safeguards.permissions import is_pmu_side
 
 EDITABLE_FIELDS = ("code", "name", "description", "active", "position")
 
 
 def may_manage_exclusions(user) -> bool:
     """PMU officers and the PMU's E&S officers (never a PO's staff, whatever else they hold)."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.partner_organization_id is None
-        and user.has_role(Role.PMU_OFFICER, Role.ES_OFFICER)
-    )
+    return is_pmu_side(user)
 
 
 def _require_manager(user) -> None:

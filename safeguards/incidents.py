@@ -16,14 +16,14 @@ data and tests all call them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
+from core.emails import send_once
 from core.errors import ActionRefused, Forbidden
 from core.roles import GROUP_NAMES, Role
 from core.waiting import WaitingItem
@@ -42,6 +43,7 @@ from safeguards.models import (
     IncidentStatus,
     Severity,
 )
+from safeguards.permissions import is_pmu_side
 
 # Who follows incidents up: the PMU's officers and E&S officers (belonging to no PO).
 FOLLOW_UP_ROLES = (Role.PMU_OFFICER, Role.ES_OFFICER)
@@ -72,12 +74,7 @@ PANEL_ROWS = 10
 def is_follow_up_officer(user) -> bool:
     """A PMU officer or E&S officer of the PMU (belonging to no PO): a PO does not follow up, notify
     the Bank about or close its own incidents."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.has_role(*FOLLOW_UP_ROLES)
-        and user.partner_organization_id is None
-    )
+    return is_pmu_side(user)
 
 
 def may_report(user) -> bool:
@@ -266,41 +263,13 @@ def alert_message(incident: Incident, user) -> EmailMessage:
     return EmailMessage(title, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, [user.email])
 
 
-def _send_once(keyed: list[tuple[str, Any]], build: Callable[[Any], EmailMessage]) -> int:
-    """Email each (key, user) once: a retry after a mail-server error, or the task delivered again,
-    skips whoever already got it (each email is claimed by its SentEmail row before it is sent, and
-    the claim withdrawn if sending fails)."""
-    from core.models import SentEmail
-
-    already = set(
-        SentEmail.objects.filter(key__in=[key for key, _user in keyed]).values_list("key", flat=True)
-    )
-    pending = [(key, user) for key, user in keyed if key not in already]
-    if not pending:
-        return 0
-    sent = 0
-    with get_connection() as connection:
-        for key, user in pending:
-            claim, claimed = SentEmail.objects.get_or_create(key=key)
-            if not claimed:
-                continue  # another copy of this task sends it
-            try:
-                delivered = connection.send_messages([build(user)])
-            except Exception:
-                claim.delete()  # not sent: the retry sends it
-                raise
-            if delivered:
-                sent += 1
-            else:
-                claim.delete()
-    return sent
-
-
 def send_alert(incident_id: int) -> int:
     """Email each PMU and E&S officer once about a serious or severe incident."""
     incident = Incident.objects.select_related("partner_organization").get(pk=incident_id)
-    keyed = [(f"incident:{incident.pk}:report:user:{user.pk}", user) for user in alert_recipients()]
-    return _send_once(keyed, lambda user: alert_message(incident, user))
+    return send_once(
+        (f"incident:{incident.pk}:report:user:{user.pk}", partial(alert_message, incident, user))
+        for user in alert_recipients()
+    )
 
 
 def transition_recipients(transition) -> list:
@@ -339,10 +308,10 @@ def send_transition(transition_id: int) -> int:
     from subprojects.notifications import build_message
 
     transition = Transition.objects.select_related("actor", "content_type").get(pk=transition_id)
-    keyed = [
-        (f"transition:{transition.pk}:user:{user.pk}", user) for user in transition_recipients(transition)
-    ]
-    return _send_once(keyed, lambda user: build_message(transition, user))
+    return send_once(
+        (f"transition:{transition.pk}:user:{user.pk}", partial(build_message, transition, user))
+        for user in transition_recipients(transition)
+    )
 
 
 @shared_task(

@@ -18,11 +18,12 @@ The rules, as plain functions that the sub-project lifecycle's guards, the pages
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -30,9 +31,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
+from core.emails import send_once
 from core.errors import ActionRefused, Forbidden
 from core.roles import GROUP_NAMES, Role
 from safeguards.models import EsmpMeasure, EsReview, EsReviewStatus, ExclusionItem
+from safeguards.permissions import is_pmu_es_officer
 from subprojects.models import Attachment, Condition, Proposal, ProposalStatus, RiskCategory
 
 # Risk classes that need an E&S management plan (attachment and structured measures).
@@ -449,46 +452,20 @@ def build_message(transition, user) -> EmailMessage:
     name="safeguards.reviews.send_review_emails", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
 )
 def send_review_emails(transition_id: int) -> int:
-    """Email each recipient of one review transition once (SentEmail claims, as
-    subprojects.notifications.send_for): a retry or a second delivery skips who already got it."""
-    from core.models import SentEmail
+    """Email each recipient of one review transition once (core.emails.send_once): a retry or a
+    second delivery skips who already got it."""
     from subprojects.models import Transition
 
     transition = Transition.objects.select_related("actor", "content_type").get(pk=transition_id)
-    prefix = f"es-review:{transition.pk}:user:"
-    already = set(SentEmail.objects.filter(key__startswith=prefix).values_list("key", flat=True))
-    pending = [
-        (key, user) for user in email_recipients(transition) if (key := f"{prefix}{user.pk}") not in already
-    ]
-    sent = 0
-    if not pending:
-        return sent
-    with get_connection() as connection:
-        for key, user in pending:
-            claim, claimed = SentEmail.objects.get_or_create(key=key)
-            if not claimed:
-                continue
-            try:
-                delivered = connection.send_messages([build_message(transition, user)])
-            except Exception:
-                claim.delete()
-                raise
-            if delivered:
-                sent += 1
-            else:
-                claim.delete()
-    return sent
+    return send_once(
+        (f"es-review:{transition.pk}:user:{user.pk}", partial(build_message, transition, user))
+        for user in email_recipients(transition)
+    )
 
 
 # --- "Waiting on you" and the menu -----------------------------------------------------------------
 
 PER_KIND_LIMIT = 100
-
-
-def is_pmu_es_officer(user) -> bool:
-    return bool(
-        user.is_authenticated and user.has_role(Role.ES_OFFICER) and user.partner_organization_id is None
-    )
 
 
 def reviews_waiting(user) -> list:

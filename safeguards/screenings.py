@@ -44,6 +44,7 @@ from safeguards.models import (
     MeScreeningOutcome,
     MeScreeningStatus,
 )
+from safeguards.permissions import is_pmu_side
 
 # Who may screen an ME: its PO's staff, or the PMU (a PMU officer or E&S officer belonging to no PO).
 SCREENING_ROLES = (Role.PO_STAFF, Role.PMU_OFFICER, Role.ES_OFFICER)
@@ -206,15 +207,6 @@ def checklist_answered(screening: MeScreening, **context: Any) -> None:
             % {"fields": ", ".join(missing)},
             code="incomplete",
         )
-
-
-def is_pmu_side(user) -> bool:
-    """A PMU officer or E&S officer belonging to no PO."""
-    return (
-        getattr(user, "is_authenticated", False)
-        and user.partner_organization_id is None
-        and user.has_role(Role.PMU_OFFICER, Role.ES_OFFICER)
-    )
 
 
 def follows_failure(screening: MeScreening) -> bool:

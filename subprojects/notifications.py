@@ -7,13 +7,16 @@ Emails are sent by a Celery task after the transaction commits.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from core.emails import send_once
 from core.lifecycle import rules_for
-from core.models import SentEmail, User
+from core.models import User
 from core.roles import GROUP_NAMES, Role
 from subprojects.models import Call, CallStatus, ScoreSheet, Transition
 
@@ -107,32 +110,9 @@ def build_message(transition: Transition, user: User) -> EmailMessage:
 
 
 def send_for(transition: Transition) -> int:
-    """Email each recipient once: a retry after a mail-server error, or the task delivered again
-    (even two copies running at once), skips whoever already got it. Each email is claimed (its
-    SentEmail row) before it is sent, and the claim withdrawn if sending fails."""
-    already = set(
-        SentEmail.objects.filter(key__startswith=f"transition:{transition.pk}:").values_list("key", flat=True)
-    )
-    pending = [
-        (key, user)
+    """Email each recipient once (core.emails.send_once): a retry after a mail-server error, or the
+    task delivered again (even two copies running at once), skips whoever already got it."""
+    return send_once(
+        (f"transition:{transition.pk}:user:{user.pk}", partial(build_message, transition, user))
         for user in recipients(transition)
-        if (key := f"transition:{transition.pk}:user:{user.pk}") not in already
-    ]
-    if not pending:
-        return 0
-    sent = 0
-    with get_connection() as connection:
-        for key, user in pending:
-            claim, claimed = SentEmail.objects.get_or_create(key=key)
-            if not claimed:
-                continue  # another copy of this task sends it
-            try:
-                delivered = connection.send_messages([build_message(transition, user)])
-            except Exception:
-                claim.delete()  # not sent: the retry sends it
-                raise
-            if delivered:
-                sent += 1
-            else:
-                claim.delete()
-    return sent
+    )

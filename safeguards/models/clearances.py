@@ -16,8 +16,7 @@ from simple_history.models import HistoricalRecords
 
 from core.models import PartnerOrganization
 from enterprises.models import CommonServiceFacility, Enterprise
-from safeguards.models.screening import EcrCategory
-from subprojects.models import POScopedQuerySet
+from safeguards.models.screening import EcrCategory, SafeguardsQuerySet
 
 
 def clearance_path(instance: Clearance, filename: str) -> str:
@@ -32,16 +31,7 @@ class ClearanceKind(models.TextChoices):
     BSTI = "bsti", _("BSTI certification")
 
 
-class ClearanceQuerySet(POScopedQuerySet):
-    def visible_to(self, user) -> ClearanceQuerySet:
-        # The PMU's E&S officers (belonging to no PO) follow every PO's clearances, as PMU officers do.
-        if user.is_authenticated and user.partner_organization_id is None:
-            from core.roles import Role
-
-            if user.has_role(Role.ES_OFFICER):
-                return self
-        return super().visible_to(user)
-
+class ClearanceQuerySet(SafeguardsQuerySet):
     def expired(self, on: date | None = None) -> ClearanceQuerySet:
         return self.filter(expires_on__lt=on or timezone.localdate())
 

@@ -13,7 +13,8 @@ from simple_history.models import HistoricalRecords
 from core.models import District, PartnerOrganization
 from core.validators import past_event
 from enterprises.models import CommonServiceFacility, Enterprise
-from subprojects.models import POScopedQuerySet, SubProject, WorkflowObject
+from safeguards.models.screening import SafeguardsQuerySet
+from subprojects.models import SubProject, WorkflowObject
 
 
 class IncidentKind(models.TextChoices):
@@ -42,16 +43,7 @@ class IncidentStatus(models.TextChoices):
     CLOSED = "closed", _("closed")
 
 
-class IncidentQuerySet(POScopedQuerySet):
-    def visible_to(self, user) -> IncidentQuerySet:
-        # The PMU's E&S officers (belonging to no PO) follow every PO's incidents, as PMU officers do.
-        if user.is_authenticated and user.partner_organization_id is None:
-            from core.roles import Role
-
-            if user.has_role(Role.ES_OFFICER):
-                return self
-        return super().visible_to(user)
-
+class IncidentQuerySet(SafeguardsQuerySet):
     def notifiable(self) -> IncidentQuerySet:
         return self.filter(severity__in=NOTIFIABLE)
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.models import PartnerOrganization
+from core.roles import Role
 from core.validators import past_event
 from enterprises.models import Enterprise
 from subprojects.models import POScopedQuerySet, Proposal, WorkflowObject
@@ -89,8 +90,6 @@ class EsReviewQuerySet(models.QuerySet):
     a PO's staff those of their own PO's proposals; anyone else none."""
 
     def visible_to(self, user):
-        from core.roles import Role
-
         if user is None or not user.is_authenticated:
             return self.none()
         if user.sees_whole_programme or (user.has_role(Role.ES_OFFICER) and not user.partner_organization_id):
@@ -164,15 +163,19 @@ class MeScreeningOutcome(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
-class MeScreeningQuerySet(POScopedQuerySet):
-    def visible_to(self, user) -> MeScreeningQuerySet:
-        # The PMU's E&S officers (belonging to no PO) follow every PO's screenings, as PMU officers do.
-        if user.is_authenticated and user.partner_organization_id is None:
-            from core.roles import Role
+class SafeguardsQuerySet(POScopedQuerySet):
+    """A PO's safeguards records (screenings, clearances, incidents): its own staff see them, and the
+    whole programme's readers; the PMU's E&S officers (belonging to no PO) follow every PO's, as PMU
+    officers do, even without that role."""
 
-            if user.has_role(Role.ES_OFFICER):
-                return self
+    def visible_to(self, user):
+        if user.is_authenticated and user.partner_organization_id is None and user.has_role(Role.ES_OFFICER):
+            return self
         return super().visible_to(user)
+
+
+class MeScreeningQuerySet(SafeguardsQuerySet):
+    pass
 
 
 class MeScreening(WorkflowObject):
