@@ -32,6 +32,7 @@ from grievances import handling, intake
 from grievances.filters import GrievanceFilter
 from grievances.forms import PublicGrievanceForm, ReclassifyForm, StaffGrievanceForm, StatusLookupForm
 from grievances.models import Grievance, GrievanceAttachment
+from subprojects.timeline import TimelineEntry, transition_entries
 
 PAGE_SIZE = 50
 # The tracking code of the grievance just lodged, shown once on the next page (never in a URL).
@@ -219,24 +220,13 @@ def grievance_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _timeline(grievance: Grievance) -> list[dict]:
-    entries = []
-    for row in lifecycle.transitions_of(grievance).order_by("at", "pk"):
-        if row.actor is not None:
-            who = row.actor.get_display_name()
-        elif row.action == "lodge":
-            who = _("the complainant, on the public page")
-        else:
-            who = _("the portal")
-        entries.append(
-            {
-                "at": row.at,
-                "who": who,
-                "summary": lifecycle.action_label(Grievance, row.action),
-                "comment": row.comment,
-                "kind": "transition",
-            }
-        )
+def _timeline(grievance: Grievance) -> list[TimelineEntry]:
+    """The case's log, as every record's (subprojects.timeline); a case lodged on the public page was
+    lodged by its complainant, not by the portal."""
+    entries = transition_entries(grievance)
+    for entry in entries:
+        if entry.action == "lodge" and grievance.logged_by_id is None:
+            entry.who = _("the complainant, on the public page")
     return entries
 
 

@@ -144,3 +144,14 @@ def test_the_list_is_refused_to_roles_without_grievances(client, pmu, po1):
     for user in (pmu, po1):
         client.force_login(user)
         assert client.get(reverse("grievances:list")).status_code == 403
+
+
+def test_the_history_of_a_publicly_lodged_case_names_its_complainant_as_the_one_who_lodged_it(
+    client, gfp1, po_one
+):
+    grievance = _lodge_on_the_public_page(client, po_one)
+    client.force_login(gfp1)
+
+    page = client.get(grievance.get_absolute_url()).content.decode()
+
+    assert "the complainant, on the public page" in page
