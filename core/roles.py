@@ -22,6 +22,9 @@ class Role(models.TextChoices):
     GRIEVANCE_FOCAL_POINT = "grievance_focal_point", _("Grievance focal point")
     # Named SEA/SH focal points: the only people who see sexual exploitation, abuse and harassment cases.
     SEAH_FOCAL_POINT = "seah_focal_point", _("SEA/SH focal point")
+    # PKSF finance: approves and records releases to POs, prepares the interim financial reports, keeps
+    # the exchange rates. A PO's own finance officer sees only that PO's money.
+    FINANCE_OFFICER = "finance_officer", _("Finance officer")
 
 
 # Group names are stored data, so they stay in English whatever the interface language.
@@ -35,6 +38,7 @@ GROUP_NAMES: dict[Role, str] = {
     Role.ES_OFFICER: "E&S officer",
     Role.GRIEVANCE_FOCAL_POINT: "Grievance focal point",
     Role.SEAH_FOCAL_POINT: "SEA/SH focal point",
+    Role.FINANCE_OFFICER: "Finance officer",
 }
 ROLE_BY_GROUP_NAME: dict[str, Role] = {name: role for role, name in GROUP_NAMES.items()}
 

@@ -30,6 +30,8 @@ DEMO_USERS = [
     ("grm", Role.GRIEVANCE_FOCAL_POINT, "Mahbub", "Alam", None),
     ("seah", Role.SEAH_FOCAL_POINT, "Rokeya", "Khatun", None),
     ("grm1", Role.GRIEVANCE_FOCAL_POINT, "Jahangir", "Kabir", "PO-001"),
+    # PKSF finance: approves and records releases, prepares the interim financial reports.
+    ("finance", Role.FINANCE_OFFICER, "Mizanur", "Rahman", None),
 ]
 
 # Roles a demo login holds besides its own: the specialists are PMU officers, a PO's focal point is
@@ -48,6 +50,7 @@ DEMO_NOTES = {
     "grm": "PMU officer and the PMU's grievance focal point",
     "seah": "PMU officer and SEA/SH focal point: the only one who sees SEA/SH cases",
     "grm1": "staff of PO-001 and its grievance focal point",
+    "finance": "PKSF finance officer: approves releases to POs and prepares the IFRs",
 }
 
 # Shown on the account (invented firm).

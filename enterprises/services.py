@@ -349,6 +349,12 @@ def delete_record(*, user, record: FinancialSupport | KpiReading | Adoption | At
             return
         if isinstance(locked, Adoption):
             _refuse_if_verified(locked, _("A verified adoption cannot be deleted."))
+        if isinstance(locked, FinancialSupport) and locked.has_repayment_history():
+            # The loan portfolio (finance) keeps its repayments and write-off: they are the PO's books.
+            raise ActionRefused(
+                _("This loan has repayments or a write-off recorded: it cannot be deleted."),
+                code="wrong_state",
+            )
         locked.delete()
 
 

@@ -26,7 +26,8 @@ from django.utils.translation import gettext as _
 from core.models import PartnerOrganization
 from core.permissions import is_po_staff
 from core.validators import AS_OF, check_in_programme_span
-from monitoring.indicators import QUALIFYING, bdt_per_usd, committed_sub_projects
+from finance.rates import in_usd, usd_total
+from monitoring.indicators import QUALIFYING, committed_sub_projects
 from monitoring.models import (
     AggregationRun,
     Dimension,
@@ -168,21 +169,22 @@ def percent_of(value: Decimal | None, target: Decimal | None) -> float | None:
 def po_commitments(po_id: int, as_of: date | None = None) -> dict[str, Decimal]:
     """What a PO committed to in its proposals that had become sub-projects by the date (awarded
     and not cancelled by then, as for the money committed): results per indicator (SPP committed
-    results) and, for money disbursed to MEs, its budget lines for financing MEs in USD (in total
-    and by financier). Three queries."""
+    results) and, for money disbursed to MEs, its budget lines for financing MEs in USD at the rate
+    of each sub-project's award date (in total and by financier). Three queries."""
     committed = committed_sub_projects(as_of or timezone.localdate()).filter(partner_organization_id=po_id)
     approved = Q(proposal__sub_project__in=committed)
     commitments = {
         row["indicator"]: Decimal(row["total"])
         for row in CommittedResult.objects.filter(approved).values("indicator").annotate(total=Sum("target"))
     }
-    rate = bdt_per_usd()
+    # Each budget line at the rate of its sub-project's award date (finance.rates), as the money committed.
     lines = (
         BudgetLine.objects.filter(approved, category=BudgetCategory.ME_FINANCE)
         .values("financier")
-        .annotate(total=Sum("amount"))
+        .annotate(total=Sum(in_usd("amount", "proposal__sub_project__award_date")))
+        .order_by()
     )
-    by_financier = {row["financier"]: Decimal(row["total"]) / rate for row in lines}
+    by_financier = {row["financier"]: usd_total(row["total"]) for row in lines}
     for code, financier in DISBURSED_BY_FINANCIER.items():
         total = sum(by_financier.values(), Decimal(0)) if financier is None else by_financier.get(financier)
         if total:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -35,6 +34,7 @@ from enterprises.models import (
     counted_enterprise,
     programme_start,
 )
+from finance.rates import in_usd, usd_total
 from monitoring.models import Dimension
 from subprojects.models import Financier, SubProject, SubProjectStatus, Transition
 
@@ -285,10 +285,6 @@ def end_of_day(as_of: date) -> datetime:
     return timezone.make_aware(datetime.combine(as_of + timedelta(days=1), time.min))
 
 
-def bdt_per_usd() -> Decimal:
-    return Decimal(str(settings.BDT_PER_USD))
-
-
 def committed_sub_projects(as_of: date) -> QuerySet[SubProject]:
     """Sub-projects awarded by the date and not cancelled by then."""
     cancelled = Transition.objects.filter(
@@ -308,26 +304,28 @@ BUDGET_SHARES = {
 }
 
 
-def _committed(*financiers: str) -> Callable[[date], list[Group]]:
+def _committed(*financiers: Financier) -> Callable[[date], list[Group]]:
     def groups(as_of: date) -> list[Group]:
         amount = sum((BUDGET_SHARES[financier] for financier in financiers[1:]), BUDGET_SHARES[financiers[0]])
-        rows = _grouped(committed_sub_projects(as_of), SUB_PROJECT_KEYS, total=Sum(amount))
-        rate = bdt_per_usd()
-        return [Group(keys, Decimal(row["total"]) / rate) for keys, row in rows]
+        # Each sub-project's budget at the rate of its award date (finance.rates).
+        rows = _grouped(
+            committed_sub_projects(as_of), SUB_PROJECT_KEYS, total=Sum(in_usd(amount, "award_date"))
+        )
+        return [Group(keys, usd_total(row["total"])) for keys, row in rows]
 
     return groups
 
 
 def _disbursed(financier: str | None = None) -> Callable[[date], list[Group]]:
-    """Project financing disbursed to MEs by the date (of one financier), in USD."""
+    """Project financing disbursed to MEs by the date (of one financier), in USD: each disbursement
+    at the rate of its own day (finance.rates)."""
 
     def groups(as_of: date) -> list[Group]:
         supports = project_financing(as_of)
         if financier:
             supports = supports.filter(financier=financier)
-        rows = _grouped(supports, RECORD_KEYS, total=Sum("amount"))
-        rate = bdt_per_usd()
-        return [Group(keys, Decimal(row["total"]) / rate) for keys, row in rows]
+        rows = _grouped(supports, RECORD_KEYS, total=Sum(in_usd("amount", "disbursed_on")))
+        return [Group(keys, usd_total(row["total"])) for keys, row in rows]
 
     return groups
 

@@ -8,7 +8,10 @@ seed documents' wording (see the Indicator rows' definitions):
 - climate knowledge only sessions of a module tagged climate vulnerability, post-test above pre-test;
 - RECP adoption only practices verified by a user who belongs to no PO (PMU or verifier);
 - a CSF only once its operation is confirmed;
-- the USD 300 M compares World Bank + PKSF money; women-led share is among financed MEs.
+- the USD 300 M compares World Bank + PKSF money; women-led share is among financed MEs;
+- money in USD converts each amount at the BDT/USD rate of its own day (a disbursement at its date, a
+  budget at its sub-project's award date): the rate table's period that contains the day, the first
+  period for a day before it (finance_exchangerate, read here as periods, not as a latest-row lookup).
 A confirmed duplicate's records count for its original, and the duplicate itself is not counted.
 """
 
@@ -70,8 +73,8 @@ HEADLINE = [
     "CSF_ESTABLISHED",
 ]
 
-# The other figures of the framework: facility kinds, money (BDT), women-led shares, pending adoptions
-# and jobs.
+# The other figures of the framework: facility kinds, money (BDT, then USD), women-led shares, pending
+# adoptions and jobs.
 OTHER_SQL = (
     _COMMON  # noqa: S608 - constant text; dates are query parameters
     + """,
@@ -83,7 +86,18 @@ committed AS (SELECT sp.* FROM subprojects_subproject sp
         AND tr.at < %(next_midnight)s)),
 project_financing AS (SELECT s.* FROM enterprises_financialsupport s
     WHERE s.disbursed_on >= %(start)s AND s.disbursed_on <= %(d)s),
-financed_me AS (SELECT * FROM me WHERE me.id IN (SELECT me FROM financed))
+financed_me AS (SELECT * FROM me WHERE me.id IN (SELECT me FROM financed)),
+rate_period AS (SELECT r.valid_from AS starts_on, r.bdt_per_usd AS rate,
+      (SELECT MIN(n.valid_from) FROM finance_exchangerate n WHERE n.valid_from > r.valid_from) AS ends_before,
+      r.valid_from = (SELECT MIN(f.valid_from) FROM finance_exchangerate f) AS is_first
+    FROM finance_exchangerate r),
+committed_usd AS (SELECT sp.budget_world_bank * 1.0 / p.rate AS world_bank,
+      sp.budget_pksf * 1.0 / p.rate AS pksf, sp.budget_po * 1.0 / p.rate AS po
+    FROM committed sp JOIN rate_period p ON (sp.award_date >= p.starts_on OR p.is_first)
+      AND (p.ends_before IS NULL OR sp.award_date < p.ends_before)),
+financing_usd AS (SELECT s.financier, s.amount * 1.0 / p.rate AS usd
+    FROM project_financing s JOIN rate_period p ON (s.disbursed_on >= p.starts_on OR p.is_first)
+      AND (p.ends_before IS NULL OR s.disbursed_on < p.ends_before))
 SELECT
  (SELECT COUNT(*) FROM established WHERE kind = 'revenue'),
  (SELECT COUNT(*) FROM established WHERE kind = 'non_revenue'),
@@ -114,7 +128,14 @@ SELECT
     FROM financed_me),
  (SELECT COALESCE(SUM(
     wage_employed_male - COALESCE(wage_employed_male_at_registration, wage_employed_male)), 0)
-    FROM financed_me)
+    FROM financed_me),
+ (SELECT COALESCE(SUM(world_bank), 0) FROM committed_usd),
+ (SELECT COALESCE(SUM(pksf), 0) FROM committed_usd),
+ (SELECT COALESCE(SUM(po), 0) FROM committed_usd),
+ (SELECT COALESCE(SUM(usd), 0) FROM financing_usd),
+ (SELECT COALESCE(SUM(usd), 0) FROM financing_usd WHERE financier = 'world_bank'),
+ (SELECT COALESCE(SUM(usd), 0) FROM financing_usd WHERE financier = 'pksf'),
+ (SELECT COALESCE(SUM(usd), 0) FROM financing_usd WHERE financier = 'po')
 """
 )
 OTHER = [
@@ -136,6 +157,13 @@ OTHER = [
     "WAGE_JOBS_MEN",
     "WAGE_JOBS_WOMEN_ADDED",
     "WAGE_JOBS_MEN_ADDED",
+    "COMMITTED_WORLD_BANK_USD",
+    "COMMITTED_PKSF_USD",
+    "COMMITTED_PO_USD",
+    "DISBURSED_USD",
+    "DISBURSED_WORLD_BANK_USD",
+    "DISBURSED_PKSF_USD",
+    "DISBURSED_PO_USD",
 ]
 
 

@@ -40,8 +40,9 @@ from core import jobs, lifecycle
 from core.errors import ActionRefused
 from core.models import PartnerOrganization
 from core.permissions import is_pmu, is_po_staff, sees_whole_programme
+from finance import rates
 from monitoring import aggregation, dashboard, quality
-from monitoring.indicators import bdt_per_usd, programme_start
+from monitoring.indicators import programme_start
 from monitoring.models import (
     Dimension,
     Indicator,
@@ -416,7 +417,24 @@ def _snapshot_statement(label: str, chosen: dashboard.AsOf | None) -> tuple[str,
     return label, text
 
 
-def _common_rules() -> list[tuple[str, str]]:
+def _rates_text(chosen: dashboard.AsOf | None) -> str:
+    """The BDT/USD rates the figures of the date used: those in force on some day from the programme
+    start to the snapshot's date, from the portal's rate table."""
+    if chosen is not None and chosen.snapshot is not None:
+        day = chosen.snapshot.as_of
+    else:
+        day = (chosen.requested if chosen is not None else None) or timezone.localdate()
+    used = rates.rates_in_force(programme_start(), day)
+    if not used:
+        return _("no rate entered")
+    return "; ".join(
+        _("%(rate)s from %(day)s")
+        % {"rate": quality.plain(rate.bdt_per_usd), "day": rate.valid_from.isoformat()}
+        for rate in used
+    )
+
+
+def _common_rules(chosen: dashboard.AsOf | None) -> list[tuple[str, str]]:
     return [
         (
             _("As of a date"),
@@ -429,10 +447,11 @@ def _common_rules() -> list[tuple[str, str]]:
         (
             _("Units"),
             _(
-                "Counts of MEs, facilities or jobs; money in USD at the portal's rate of %(rate)s BDT per "
-                "USD; shares in percent."
+                "Counts of MEs, facilities or jobs; shares in percent; money in USD, each amount at the "
+                "BDT/USD rate of its own day (a disbursement at its disbursement date, a committed budget "
+                "at its award date), from the portal's rate table. BDT per USD: %(rates)s."
             )
-            % {"rate": quality.plain(bdt_per_usd())},
+            % {"rates": _rates_text(chosen)},
         ),
         (
             _("Parts and companions"),
@@ -450,7 +469,7 @@ def _isr_notes(report: IsrReport) -> list[tuple[str, str]]:
         (_("Report"), report.title),
         _snapshot_statement(_("Reporting date"), report.as_of),
         _snapshot_statement(_("Previous reporting date"), report.previous),
-        *_common_rules(),
+        *_common_rules(report.as_of),
         (
             _("Progress"),
             _(
@@ -583,7 +602,7 @@ class PoReport:
         return [
             (_("Report"), self.title),
             _snapshot_statement(_("Reporting date"), self.as_of),
-            *_common_rules(),
+            *_common_rules(self.as_of),
             (
                 _("% of the PO's commitment"),
                 _(

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "verification",
     "safeguards",
     "grievances",
+    "finance",
 ]
 
 MIDDLEWARE = [
@@ -259,7 +260,9 @@ AXES_SENSITIVE_PARAMETERS = ["password", "otp_code", "code", "csrfmiddlewaretoke
 # Two-factor authentication (TOTP app + recovery codes) is open to everyone; with MFA_REQUIRED it is
 # required of these roles and of staff and superuser accounts. Off by default for `make run` and tests.
 MFA_REQUIRED = env_bool("MFA_REQUIRED", not (DEBUG or TESTING))
-MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", "pmu_officer,tec_member,world_bank,pksf_approver")
+MFA_REQUIRED_ROLES = env_list(
+    "MFA_REQUIRED_ROLES", "pmu_officer,tec_member,world_bank,pksf_approver,finance_officer"
+)
 OTP_TOTP_ISSUER = "SMART Portal"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
@@ -457,10 +460,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "prune-outbox": {"task": "core.tasks.prune_outbox", "schedule": crontab(hour=3, minute=15)},
 }
 
-# Results monitoring: the nightly aggregation (Asia/Dhaka time) and the rate for USD figures.
+# Results monitoring: the nightly aggregation (Asia/Dhaka time). USD figures convert each amount at
+# the rate of its own day, from the exchange-rate table the PMU keeps (finance.rates).
 AGGREGATION_HOUR = env_int("AGGREGATION_HOUR", 1)
 AGGREGATION_MINUTE = env_int("AGGREGATION_MINUTE", 30)
-BDT_PER_USD = float(os.environ.get("BDT_PER_USD", "120"))
 # The SMART project was implemented from August 2023: financing dated earlier is not project financing.
 PROGRAMME_START = env_date("PROGRAMME_START", "2023-08-01")
 # Data-quality panel: an ME with a KPI baseline is overdue without a reading in this many months.
@@ -583,3 +586,34 @@ ENTERPRISES_IMPORT_PARSE_SECONDS = env_int("ENTERPRISES_IMPORT_PARSE_SECONDS", 3
 ENTERPRISES_IMPORTS_INLINE = env_bool("ENTERPRISES_IMPORTS_INLINE", TESTING)
 # The OpenAPI schema (/api/schema/) and docs (/api/docs/) are for signed-in users, unless opened.
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)
+
+# --- Money (issue 14; SPEC 8) ----------------------------------------------------------------------
+# The release schedule an award sets (finance.releases): the advance, then one tranche per milestone,
+# as percentages of the World Bank and PKSF shares (they must add up to 100).
+FINANCE_DEFAULT_TRANCHES = tuple(
+    int(share) for share in os.environ.get("FINANCE_DEFAULT_TRANCHES", "30,40,30").split(",") if share.strip()
+)
+# A quarter's spending report is due this many days after the quarter ends (reporting timeliness).
+SPENDING_REPORT_DUE_DAYS = env_int("SPENDING_REPORT_DUE_DAYS", 30)
+# A sub-project's spending "lags" when the share of its approved budget spent trails the share of its
+# time elapsed by more than this many percentage points.
+SPENDING_LAG_POINTS = env_int("SPENDING_LAG_POINTS", 20)
+# Interim financial reports are due to the Bank this many days after each calendar quarter.
+IFR_DUE_DAYS = env_int("IFR_DUE_DAYS", 45)
+# PO scorecards are recomputed daily (Dhaka time) for the last complete quarter and the current one.
+CELERY_BEAT_SCHEDULE["compute-scorecards"] = {
+    "task": "finance.tasks.compute_scorecards",
+    "schedule": crontab(hour=4, minute=15),
+}
+# Money's status enums, named apart from the other `status` fields of the schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "ScheduleMilestoneStatusEnum": "finance.models.MilestoneStatus",
+        "ReleaseStatusEnum": "finance.models.ReleaseStatus",
+        "FinancialReportStatusEnum": "finance.models.ReportStatus",
+        "FundSourceEnum": "finance.models.FundSource",
+        # The KPI readings' source keeps the name it had before fund receipts had one too.
+        "SourceEnum": "enterprises.models.ReadingSource",
+        "BudgetCategoryEnum": "subprojects.models.BudgetCategory",
+    }
+)

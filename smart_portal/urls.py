@@ -15,7 +15,16 @@ admin.site.site_header = _("SMART Portal administration")
 admin.site.site_title = _("SMART Portal")
 
 
-PORTAL_APPS = ("core", "subprojects", "enterprises", "monitoring", "verification", "safeguards", "grievances")
+PORTAL_APPS = (
+    "core",
+    "subprojects",
+    "enterprises",
+    "monitoring",
+    "verification",
+    "safeguards",
+    "grievances",
+    "finance",
+)
 
 
 def _optional_module(name: str):

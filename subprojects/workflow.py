@@ -471,7 +471,9 @@ def submit_proposal(proposal: Proposal, **context) -> list[str]:
 
 
 def create_sub_project(proposal: Proposal, **params) -> list[str]:
-    SubProject.objects.create(
+    from finance.releases import create_default_schedule
+
+    sub_project = SubProject.objects.create(
         proposal=proposal,
         partner_organization=proposal.partner_organization,
         title=proposal.title,
@@ -484,6 +486,8 @@ def create_sub_project(proposal: Proposal, **params) -> list[str]:
         budget_pksf=params["budget_pksf"],
         budget_po=params["budget_po"],
     )
+    # The release schedule is set at award: the advance, then the tranches against milestones.
+    create_default_schedule(sub_project)
     return []
 
 

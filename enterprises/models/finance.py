@@ -111,8 +111,49 @@ class FinancialSupport(models.Model):
             check_enterprise_open(self.enterprise, errors)
             if not getattr(self, "_enterprise_excluded", False):
                 self._check_screening(errors)
+        if not self._state.adding and self.pk:
+            self._check_repayment_history(errors)
         if errors:
             raise ValidationError(errors)
+
+    def has_repayment_history(self) -> bool:
+        """Repayments or a write-off are recorded against this loan (finance.loans)."""
+        return (
+            self.repayments.exists()
+            or type(self).objects.filter(pk=self.pk, write_off__isnull=False).exists()
+        )
+
+    def _check_repayment_history(self, errors: dict[str, list[str]]) -> None:
+        """A loan the PO's books already repay keeps its terms: not turned into a grant, not lowered
+        below what was repaid and written off, not dated after its first repayment."""
+        from django.db.models import Min, Sum
+
+        if not self.changed_terms():
+            return  # the reference or the financier: nothing the repayments depend on
+        repaid = self.repayments.aggregate(principal=Sum("principal"), first=Min("paid_on"))
+        written = type(self).objects.filter(pk=self.pk).values_list(
+            "write_off__principal", flat=True
+        ).first() or Decimal("0")
+        if repaid["first"] is None and not written:
+            return
+        if self.kind != SupportKind.LOAN:
+            errors.setdefault("kind", []).append(
+                _("This loan has repayments or a write-off recorded: it cannot become a grant.")
+            )
+        floor = (repaid["principal"] or Decimal("0")) + written
+        if self.amount is not None and self.amount < floor:
+            errors.setdefault("amount", []).append(
+                _(
+                    "The amount cannot be less than the principal already repaid and written off "
+                    "(%(floor)s BDT)."
+                )
+                % {"floor": f"{floor:,.2f}"}
+            )
+        if self.disbursed_on and repaid["first"] and self.disbursed_on > repaid["first"]:
+            errors.setdefault("disbursed_on", []).append(
+                _("The loan cannot be disbursed after its first repayment (%(date)s).")
+                % {"date": repaid["first"].isoformat()}
+            )
 
     def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True) -> None:
         # A page form without the enterprise field cannot show an error on it: the screening check

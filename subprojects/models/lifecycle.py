@@ -558,7 +558,14 @@ class SubProjectStatus(models.TextChoices):
 
 
 class SubProjectQuerySet(POScopedQuerySet):
-    pass
+    def visible_to(self, user):
+        # PKSF finance (a finance officer of no PO) releases every PO's money: it reads every
+        # sub-project, as the money pages show them (issue 14).
+        from finance.models.common import is_pmu_finance
+
+        if is_pmu_finance(user):
+            return self
+        return super().visible_to(user)
 
 
 class SubProject(WorkflowObject):

@@ -44,6 +44,7 @@ DOWNLOADS = {
     "safeguards:clearance-document",
     "grievances:attachment",
     "grievances:statistics-export",
+    "finance:ifr-download",
 }
 
 # The crawl must reach these kinds of page, or it proves little (e.g. the proposal pages of the issue).
@@ -76,6 +77,14 @@ MUST_REACH = {
         "enterprises:enterprise-detail",
     },
     Role.VERIFIER: {"verification:check-detail"},
+    # Issue 14: PKSF finance reaches the releases it approves, the IFRs and the loan portfolio.
+    Role.FINANCE_OFFICER: {
+        "finance:release-detail",
+        "finance:ifr-detail",
+        "finance:receipt-list",
+        "finance:portfolio",
+        "finance:subproject-finance",
+    },
 }
 
 

@@ -41,6 +41,7 @@ from enterprises.models import (
     ImportJob,
     RecpProfile,
 )
+from finance.models import FinancialReport, Milestone, Release, SpendingReport
 from grievances.models import Grievance
 from monitoring.models import AggregationRun, ReportJob
 from safeguards.models import CorrectiveAction, EsReview, Incident, MeScreening
@@ -110,6 +111,9 @@ PERSONAS: dict[str, Persona | None] = {
     "gfp_other": persona("gfp_other", Role.PO_STAFF, Role.GRIEVANCE_FOCAL_POINT, po=OTHER_PO),
     "gfp_pmu": persona("gfp_pmu", Role.PMU_OFFICER, Role.GRIEVANCE_FOCAL_POINT),
     "seah_pmu": persona("seah_pmu", Role.PMU_OFFICER, Role.SEAH_FOCAL_POINT),
+    # PKSF finance (issue 14), and the role held by a PO's staff (who sees only the PO's money).
+    "finance": persona("finance", Role.FINANCE_OFFICER),
+    "finance_of_a_po": persona("finance_of_a_po", Role.PO_STAFF, Role.FINANCE_OFFICER, po=OWN_PO),
 }
 
 
@@ -149,6 +153,12 @@ WHO_MEANS: dict[str, Callable[[Persona], bool]] = {
     # A grievance at its PO's tier (tier 1, the PO having a focal point of its own): that PO's focal
     # points handle it, nobody else (tiers 2 and 3 are the PMU's: tests/grievances/test_handling.py).
     "handles_tier": lambda p: Role.GRIEVANCE_FOCAL_POINT in p.roles and p.partner_organization_id == OWN_PO,
+    # Money (issue 14): the PMU's side of money, i.e. belonging to no PO (the role is checked first).
+    "belongs_to_no_po": lambda p: p.partner_organization_id is None,
+    # IFRs: the PMU's side (belonging to no PO); the review also never by the report's preparer (a
+    # report built here has none; tests/finance/test_ifr.py refuses the preparer).
+    "ifr_reviewer": lambda p: p.partner_organization_id is None,
+    "ifr_pmu_side": lambda p: p.partner_organization_id is None,
 }
 
 
@@ -250,6 +260,9 @@ HANDLES = {"who": "handles_tier"}
 DECISION = {"who": "chair_or_pmu"}
 INDEPENDENT = {"who": "outside_any_po"}
 PO_REPORTS = {"po_owned": True, "by_portal": True}
+PMU_MONEY = {Role.PMU_OFFICER, Role.FINANCE_OFFICER}
+FINANCE = {Role.FINANCE_OFFICER}
+NO_PO = {"who": "belongs_to_no_po"}
 
 EXPECTED: dict[type[Model], ModelExpectation] = {
     # Issue 13: the PMU's E&S review of a high-risk proposal, decided by an E&S officer of no PO; the
@@ -454,6 +467,48 @@ EXPECTED: dict[type[Model], ModelExpectation] = {
             "start": expect({"queued"}, "running", set(), by_portal=True),
             "succeed": expect({"running"}, "succeeded", set(), by_portal=True),
             "fail": expect({"running"}, "failed", set(), by_portal=True),
+        }
+    ),
+    # Issue 14: the sub-project's PO reports a milestone of its release schedule done (with its
+    # evidence); the PMU's side (a PMU or finance officer belonging to no PO) may send it back.
+    Milestone: ModelExpectation(
+        {
+            "report": expect({"planned"}, "reported", PO, po_owned=True),
+            "send_back": expect({"reported"}, "planned", PMU_MONEY, **NO_PO),
+        }
+    ),
+    # Issue 14: a PO's request for a tranche (the event "request") is checked by a PMU officer, approved
+    # by PKSF finance (a finance officer of no PO, and not whoever checked it: a guard), which then
+    # records the transfer; the PMU's side may return it until it is transferred; the PO may withdraw
+    # it while it is only requested.
+    Release: ModelExpectation(
+        {
+            "check": expect({"requested"}, "checked", PMU, **NO_PO),
+            "approve": expect({"checked"}, "approved", FINANCE, **NO_PO),
+            "record_transfer": expect({"approved"}, "transferred", FINANCE, **NO_PO),
+            "return": expect({"requested", "checked", "approved"}, "returned", PMU_MONEY, **NO_PO),
+            "withdraw": expect({"requested"}, "withdrawn", PO, po_owned=True),
+        }
+    ),
+    # Issue 14: a sub-project's quarterly spending report, submitted by its PO's staff (opened as the
+    # event "create"; a guard wants a line and a quarter begun); the PMU's side (a PMU or finance
+    # officer belonging to no PO) accepts it or returns it to draft, with a comment, for correction.
+    SpendingReport: ModelExpectation(
+        {
+            "submit": expect({"draft"}, "submitted", PO, po_owned=True),
+            "accept": expect({"submitted"}, "accepted", PMU_MONEY, **NO_PO),
+            "return": expect({"submitted"}, "draft", PMU_MONEY, **NO_PO),
+        }
+    ),
+    # Issue 14 (SPEC 8): PKSF finance prepares the quarter's IFR (event "create"); a PMU officer or
+    # another finance officer of the PMU reviews it (never its preparer); finance finalises it (figures
+    # frozen) and records it sent to the Bank; a reviewed one may be sent back to draft (with a comment).
+    FinancialReport: ModelExpectation(
+        {
+            "review": expect({"draft"}, "reviewed", PMU_MONEY, who="ifr_reviewer"),
+            "send_back": expect({"reviewed"}, "draft", PMU_MONEY, who="ifr_pmu_side"),
+            "finalise": expect({"reviewed"}, "finalised", FINANCE, who="ifr_pmu_side"),
+            "send": expect({"finalised"}, "sent", FINANCE, who="ifr_pmu_side"),
         }
     ),
 }

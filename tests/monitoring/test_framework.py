@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from finance.models import ExchangeRate
 from monitoring import aggregation, dashboard
 from monitoring.models import Indicator, Milestone
 from subprojects.models import BudgetCategory, BudgetLine, CommittedResult, Financier, SubProject
@@ -23,11 +24,17 @@ from tests.enterprises.factories import (
 AS_OF = date(2025, 6, 30)
 
 
+def flat_rate(rate: int = 100) -> None:
+    """One BDT/USD rate for every day: the rate table's only row (finance.rates)."""
+    ExchangeRate.objects.all().delete()
+    ExchangeRate.objects.create(valid_from=date(2023, 8, 1), bdt_per_usd=Decimal(rate))
+
+
 @pytest.fixture
-def programme(po_one, po_two, settings):
+def programme(po_one, po_two):
     """Three financed MEs of PO 1 (one of them also before the start), one of PO 2, electricity
     readings, and PO 1's commitments in its approved proposal."""
-    settings.BDT_PER_USD = 100
+    flat_rate(100)
     sp_one, sp_two = sub_project_for(po_one), sub_project_for(po_two)
     for index in range(3):
         enterprise = EnterpriseFactory(sub_project=sp_one)

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from enterprises.models import FacilityKind, FacilityStatus, Gender, Kpi, ProfileStatus, TrainingModule
+from finance.models import ExchangeRate
 from monitoring import aggregation
 from monitoring.indicators import DEFINITIONS
 from monitoring.models import Dimension, Indicator, IndicatorValue, OutcomeValue
@@ -30,6 +31,12 @@ from tests.enterprises.factories import (
 from tests.factories import district
 
 AS_OF = date(2025, 6, 30)
+
+
+def flat_rate(rate: int = 100) -> None:
+    """One BDT/USD rate for every day: the rate table's only row (finance.rates)."""
+    ExchangeRate.objects.all().delete()
+    ExchangeRate.objects.create(valid_from=date(2023, 8, 1), bdt_per_usd=Decimal(rate))
 
 
 @pytest.fixture
@@ -82,8 +89,8 @@ def test_financed_counts_distinct_mes_with_a_disbursement_by_the_date(me):
     assert total("ME_FINANCED", date(2024, 9, 30)) == 0
 
 
-def test_financing_before_the_programme_start_never_counts(me, settings):
-    settings.BDT_PER_USD = 100
+def test_financing_before_the_programme_start_never_counts(me):
+    flat_rate(100)
     early = me()
     FinancialSupportFactory(enterprise=early, disbursed_on=date(2023, 7, 31), amount=Decimal("50000"))
     on_the_day = me()
@@ -249,8 +256,8 @@ def test_a_confirmed_duplicate_counts_once_for_its_original(me):
 # --- Money ----------------------------------------------------------------------------------------
 
 
-def test_money_committed_is_world_bank_and_pksf_with_po_money_beside_it(settings, sp):
-    settings.BDT_PER_USD = 100
+def test_money_committed_is_world_bank_and_pksf_with_po_money_beside_it(sp):
+    flat_rate(100)
     # The factory's sub-project: 20,000,000 (World Bank) + 3,750,000 (PKSF) + 1,250,000 (PO) BDT,
     # awarded 1 July 2024.
 
@@ -264,8 +271,8 @@ def test_money_committed_is_world_bank_and_pksf_with_po_money_beside_it(settings
     assert Indicator.objects.get(code="MONEY_COMMITTED_PO").parent is None  # beside the 300 M, not in it
 
 
-def test_money_disbursed_is_split_by_financier_and_has_its_own_target(settings, me):
-    settings.BDT_PER_USD = 100
+def test_money_disbursed_is_split_by_financier_and_has_its_own_target(me):
+    flat_rate(100)
     FinancialSupportFactory(enterprise=me(), amount=Decimal("250000"), financier="world_bank")
     FinancialSupportFactory(enterprise=me(), amount=Decimal("50000"), financier="pksf")
     FinancialSupportFactory(enterprise=me(), amount=Decimal("20000"), financier="po")
@@ -277,8 +284,8 @@ def test_money_disbursed_is_split_by_financier_and_has_its_own_target(settings, 
     assert Indicator.objects.get(code="MONEY_DISBURSED").target is None  # not the programme's 300 M
 
 
-def test_a_cancelled_sub_project_no_longer_counts_as_committed(settings, sp, pmu):
-    settings.BDT_PER_USD = 100
+def test_a_cancelled_sub_project_no_longer_counts_as_committed(sp, pmu):
+    flat_rate(100)
     workflow.apply(sp, "cancel", pmu, comment="The PO withdrew.")
     today = timezone.localdate()
 

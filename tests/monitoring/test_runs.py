@@ -19,6 +19,7 @@ from django.utils import timezone
 from core import jobs, lifecycle, outbox
 from core.roles import Role
 from enterprises.models import FacilityKind, FacilityStatus, Gender, TrainingModule
+from finance.models import ExchangeRate
 from monitoring import aggregation
 from monitoring.indicators import QUALIFYING
 from monitoring.models import (
@@ -58,12 +59,20 @@ def totals(as_of=AS_OF) -> dict[str, int]:
     return {code: int(value) for code, value in exact_totals(as_of).items()}
 
 
+def assert_usd(stored: Decimal, oracle: Decimal) -> None:
+    """A stored USD figure (4 decimals) equals the independent computation, up to that rounding."""
+    assert abs(stored - oracle) < Decimal("0.0001"), (stored, oracle)
+
+
 @pytest.fixture
-def programme(po_one, po_two, pmu, po1, settings):
+def programme(po_one, po_two, pmu, po1):
     """A small programme with every kind of record, including what the seed-exact rules leave out:
     sessions of modules not about climate vulnerability or not mapped, adoptions "verified" by the
-    PO's own staff, facilities not confirmed, financing before the programme start."""
-    settings.BDT_PER_USD = 100
+    PO's own staff, facilities not confirmed, financing before the programme start, and a change of
+    the BDT/USD rate between disbursements."""
+    ExchangeRate.objects.all().delete()
+    ExchangeRate.objects.create(valid_from=date(2023, 8, 1), bdt_per_usd=Decimal("100"))
+    ExchangeRate.objects.create(valid_from=date(2025, 3, 1), bdt_per_usd=Decimal("122.5"))
     verifier = make_user("verifier", Role.VERIFIER)
     modules = {code: TrainingModule.objects.get(code=code) for code in ("CV-01", "RE-01")}
     enterprises = []
@@ -139,14 +148,22 @@ def test_indicator_values_equal_an_independent_sql_count(programme, as_of):
         code: int(oracle[code]) for code in ("CSF_REVENUE", "CSF_NON_REVENUE", "CSF_UNCONFIRMED")
     }
     assert computed["ME_RECP_2PLUS_PENDING"] == oracle["ME_RECP_2PLUS_PENDING"]
-    # Money at 100 BDT to the USD.
-    assert exact["MONEY_COMMITTED"] * 100 == oracle["COMMITTED_WORLD_BANK_BDT"] + oracle["COMMITTED_PKSF_BDT"]
-    assert exact["MONEY_COMMITTED_WORLD_BANK"] * 100 == oracle["COMMITTED_WORLD_BANK_BDT"]
-    assert exact["MONEY_COMMITTED_PKSF"] * 100 == oracle["COMMITTED_PKSF_BDT"]
-    assert exact["MONEY_COMMITTED_PO"] * 100 == oracle["COMMITTED_PO_BDT"]
-    assert exact["MONEY_DISBURSED"] * 100 == oracle["DISBURSED_BDT"]
+    # Money in USD, each amount at the rate of its own day (100 BDT to the USD, 122.5 from March 2025).
+    assert_usd(exact["MONEY_COMMITTED"], oracle["COMMITTED_WORLD_BANK_USD"] + oracle["COMMITTED_PKSF_USD"])
+    assert_usd(exact["MONEY_COMMITTED_WORLD_BANK"], oracle["COMMITTED_WORLD_BANK_USD"])
+    assert_usd(exact["MONEY_COMMITTED_PKSF"], oracle["COMMITTED_PKSF_USD"])
+    assert_usd(exact["MONEY_COMMITTED_PO"], oracle["COMMITTED_PO_USD"])
+    assert_usd(exact["MONEY_DISBURSED"], oracle["DISBURSED_USD"])
     for financier in ("WORLD_BANK", "PKSF", "PO"):
-        assert exact[f"MONEY_DISBURSED_{financier}"] * 100 == oracle[f"DISBURSED_{financier}_BDT"], financier
+        assert_usd(exact[f"MONEY_DISBURSED_{financier}"], oracle[f"DISBURSED_{financier}_USD"])
+    # Awarded in July 2024, at 100 BDT; the disbursements on both sides of the change.
+    assert exact["MONEY_COMMITTED"] * 100 == oracle["COMMITTED_WORLD_BANK_BDT"] + oracle["COMMITTED_PKSF_BDT"]
+    if as_of >= date(2025, 3, 1):
+        assert (
+            oracle["DISBURSED_BDT"] / Decimal("122.5")
+            < exact["MONEY_DISBURSED"]
+            < oracle["DISBURSED_BDT"] / 100
+        )
     shares = {
         row.indicator.code: (row.numerator, row.denominator)
         for row in IndicatorValue.objects.filter(
@@ -197,6 +214,7 @@ def test_a_cancellation_counts_from_the_day_it_happened_in_dhaka(programme, pmu,
     for as_of, counted in ((date(2025, 6, 30), True), (date(2025, 7, 1), False)):
         aggregation.refresh_snapshot(as_of)
         oracle = other_figures(as_of)
+        assert_usd(exact_totals(as_of)["MONEY_COMMITTED_PO"], oracle["COMMITTED_PO_USD"])
         assert exact_totals(as_of)["MONEY_COMMITTED_PO"] * 100 == oracle["COMMITTED_PO_BDT"], as_of
         with_it = oracle["COMMITTED_PO_BDT"] == 3 * cancelled.budget_po
         assert with_it is counted, as_of

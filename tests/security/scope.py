@@ -32,6 +32,7 @@ from core.models import User
 from core.roles import Role
 from enterprises.models import Cluster, CommonServiceFacility, Enterprise
 from enterprises.permissions import can_read_field_data, is_independent_checker
+from finance.models import is_pmu_finance
 from grievances.models import Grievance, GrievanceAttachment
 from safeguards.models import Clearance, CorrectiveAction, Incident
 from subprojects.models import Attachment, Call, ConceptNote, Proposal, SubProject, TecMeeting
@@ -107,7 +108,9 @@ def forbidden_usernames(user: User) -> set[str]:
             tecmeeting__in=TecMeeting.objects.visible_to(user)
         ).values("user")
         outsiders = staff.union(tec.exclude(pk__in=colleagues))
-    elif is_independent_checker(user):
+    elif is_independent_checker(user) or is_pmu_finance(user):
+        # Verifiers name the PO staff who reported what they check; PKSF finance those who requested
+        # releases and submitted spending.
         outsiders = tec
     else:
         outsiders = staff.union(tec)

@@ -50,6 +50,16 @@ from enterprises.models import (
     TrainingModule,
     TrainingSession,
 )
+from finance.models import (
+    ExchangeRate,
+    FinancialReport,
+    FundReceipt,
+    Milestone,
+    Release,
+    Repayment,
+    SpendingReport,
+    Tranche,
+)
 from grievances.models import Grievance, GrievanceAttachment
 from monitoring.models import ReportJob
 from safeguards.models import Clearance, CorrectiveAction, EsReview, ExclusionItem, Incident, MeScreening
@@ -110,6 +120,18 @@ PAGE_MODELS: dict[str, type[Model]] = {
     "safeguards/incidents/": Incident,
     "safeguards/corrective-actions/": CorrectiveAction,
     "grievances/": Grievance,
+    # Money (issue 14).
+    "finance/sub-projects/": SubProject,
+    "finance/tranches/": Tranche,
+    "finance/releases/": Release,
+    "finance/milestones/": Milestone,
+    "finance/spending/": SpendingReport,
+    "finance/loans/": FinancialSupport,
+    "finance/repayments/": Repayment,
+    "finance/ifr/": FinancialReport,
+    "finance/receipts/": FundReceipt,
+    "finance/exchange-rates/": ExchangeRate,
+    "finance/scorecards/po/": PartnerOrganization,
 }
 # Ids of a page pattern after its first one (`<int:attachment_pk>`): the model they name. The first id
 # is an object out of the persona's scope; these are then one of that object's, if any, else one out

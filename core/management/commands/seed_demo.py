@@ -9,7 +9,16 @@ from demo.core import DEMO_NOTES, DEMO_PASSWORD, DEMO_USERS
 
 # The demo data of each app live in the `demo` package, as `demo.<app label>.seed(stdout)`; they run in
 # this order.
-SEEDERS = ("core", "subprojects", "enterprises", "verification", "safeguards", "grievances", "monitoring")
+SEEDERS = (
+    "core",
+    "subprojects",
+    "enterprises",
+    "verification",
+    "safeguards",
+    "grievances",
+    "finance",
+    "monitoring",
+)
 
 
 class Command(BaseCommand):
