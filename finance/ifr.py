@@ -40,7 +40,6 @@ Rules, as the pages, the files and the notes sheet of each report state them:
 
 from __future__ import annotations
 
-import calendar
 import io
 from collections import defaultdict
 from collections.abc import Iterable
@@ -65,6 +64,16 @@ from django.utils.translation import gettext_lazy as _lazy
 from core import lifecycle
 from core.errors import ActionRefused, Forbidden
 from core.integrity import refusing_races
+from core.quarters import (  # noqa: F401 - the module's own names for its callers
+    is_quarter_end,
+    next_quarter_end,
+    previous_quarter_end,
+    quarter_end_of,
+    quarter_label,
+    quarter_start,
+    quarters_between,
+)
+from core.quarters import last_complete_quarter_end as last_ended_quarter_end
 from core.roles import GROUP_NAMES, Role
 from core.waiting import WaitingItem
 from finance.models import (
@@ -79,6 +88,8 @@ from finance.models import (
     is_pmu_finance,
     sees_all_money,
 )
+from finance.models.common import belongs_to_no_po as common_belongs_to_no_po
+from finance.progress import percent
 from subprojects.models import BudgetCategory, BudgetLine, Financier, SubProjectStatus
 
 # Bangladesh's fiscal year runs from 1 July to 30 June.
@@ -120,39 +131,11 @@ def ifr_reviewer(user, report) -> bool:
     return user.partner_organization_id is None and user.pk != report.prepared_by_id
 
 
-def ifr_pmu_side(user, report) -> bool:
-    """WHO: belonging to no PO (a PO's own finance officer never acts on the programme's reports)."""
-    return user.partner_organization_id is None
+# WHO: belonging to no PO (a PO's own finance officer never acts on the programme's reports).
+ifr_pmu_side = common_belongs_to_no_po
 
 
 # --- Dates ----------------------------------------------------------------------------------------
-
-
-def quarter_end_of(day: date) -> date:
-    """The last day of the calendar quarter `day` falls in."""
-    month = 3 * ((day.month - 1) // 3) + 3
-    return date(day.year, month, calendar.monthrange(day.year, month)[1])
-
-
-def is_quarter_end(day: date) -> bool:
-    return day == quarter_end_of(day)
-
-
-def quarter_start(quarter_end: date) -> date:
-    return date(quarter_end.year, quarter_end.month - 2, 1)
-
-
-def next_quarter_end(quarter_end: date) -> date:
-    return quarter_end_of(quarter_end + timedelta(days=1))
-
-
-def previous_quarter_end(quarter_end: date) -> date:
-    return quarter_start(quarter_end) - timedelta(days=1)
-
-
-def quarter_label(quarter_end: date) -> str:
-    """E.g. "2025-Q3"."""
-    return f"{quarter_end.year}-Q{(quarter_end.month - 1) // 3 + 1}"
 
 
 def fiscal_year_start(day: date) -> date:
@@ -173,21 +156,6 @@ def programme_start() -> date:
 
 def first_quarter_end() -> date:
     return quarter_end_of(programme_start())
-
-
-def last_ended_quarter_end(today: date | None = None) -> date:
-    """The last quarter that has ended (its last day is before today)."""
-    today = today or timezone.localdate()
-    current = quarter_end_of(today)
-    return current if current < today else previous_quarter_end(current)
-
-
-def quarters_between(first: date, last: date) -> list[date]:
-    quarters, quarter = [], quarter_end_of(first)
-    while quarter <= last:
-        quarters.append(quarter)
-        quarter = next_quarter_end(quarter)
-    return quarters
 
 
 def due_on(quarter_end: date) -> date:
@@ -241,9 +209,8 @@ def _money(value: Decimal | None) -> str:
 
 
 def _percent(part: Decimal, whole: Decimal) -> str | None:
-    if not whole:
-        return None
-    return str((part * 100 / whole).quantize(TENTH, ROUND_HALF_UP))
+    share = percent(part, whole)
+    return None if share is None else str(share)
 
 
 def _in_periods(field_name: str, spans: dict[str, tuple[date, date]]) -> dict[str, Q]:

@@ -33,9 +33,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused, Forbidden
-from core.roles import Role
 from enterprises.models import FinancialSupport, SupportKind
 from finance.models import Instalment, Repayment, WriteOff, sees_all_money
+from finance.models.common import is_po_money_staff as common_is_po_money_staff
+from finance.models.common import may_read_money
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -70,19 +71,11 @@ __all__ = [
 # --- Who --------------------------------------------------------------------------------------------
 
 
-def is_po_money_staff(user) -> bool:
-    """A PO's staff member or the PO's own finance officer: records that PO's loan repayments."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.partner_organization_id
-        and user.has_role(Role.PO_STAFF, Role.FINANCE_OFFICER)
-    )
+is_po_money_staff = common_is_po_money_staff
 
 
-def may_read(user) -> bool:
-    """The loan pages and API: the PMU's side (every PO) and a PO's staff (their own PO)."""
-    return sees_all_money(user) or is_po_money_staff(user)
+# The loan pages and API: the PMU's side (every PO) and a PO's staff (their own PO).
+may_read = may_read_money
 
 
 def may_record(user) -> bool:

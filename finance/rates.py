@@ -44,7 +44,7 @@ from core.errors import ActionRefused, Forbidden
 from core.integrity import refusing_races
 from core.roles import Role
 from finance.models import ExchangeRate, FinancialReport
-from finance.models.common import is_pmu_finance, sees_all_money
+from finance.models.common import is_pmu_money_side, may_read_money
 
 # Seconds a process keeps the rate table before reading it again.
 RATE_CACHE_SECONDS = 30
@@ -70,23 +70,12 @@ class NoExchangeRate(LookupError):
 # --- Who --------------------------------------------------------------------------------------------
 
 
-def may_read_rates(user) -> bool:
-    """The PMU's side (PMU, World Bank, PKSF approvers, the PMU's finance officers) and a PO's staff
-    and finance officers."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    if sees_all_money(user):
-        return True
-    return bool(user.partner_organization_id and user.has_role(Role.PO_STAFF, Role.FINANCE_OFFICER))
+# The PMU's side and a PO's staff and finance officers read the rates.
+may_read_rates = may_read_money
 
 
-def may_keep_rates(user) -> bool:
-    """The PMU's finance officers and PMU officers, never anyone belonging to a PO."""
-    if user is None or not user.is_authenticated:
-        return False
-    if is_pmu_finance(user):
-        return True
-    return bool(user.partner_organization_id is None and user.has_role(Role.PMU_OFFICER))
+# The PMU's finance officers and PMU officers, never anyone belonging to a PO.
+may_keep_rates = is_pmu_money_side
 
 
 def _require_keeper(user) -> None:

@@ -55,6 +55,8 @@ from finance.models import (
     is_pmu_finance,
     sees_all_money,
 )
+from finance.models.common import belongs_to_no_po as common_belongs_to_no_po
+from finance.models.common import is_pmu_money_side, may_read_money
 from subprojects.models import SubProject, SubProjectStatus
 
 ZERO = Decimal("0")
@@ -109,33 +111,14 @@ def is_po_staff(user, po_id: int | None = None) -> bool:
     )
 
 
-def may_read(user) -> bool:
-    """The PMU's side and programme-wide readers see every release; a PO's staff their PO's."""
-    return bool(
-        sees_all_money(user)
-        or (
-            user is not None
-            and user.is_authenticated
-            and user.partner_organization_id is not None
-            and user.has_role(Role.PO_STAFF, Role.FINANCE_OFFICER)
-        )
-    )
+may_read = may_read_money
 
 
-def belongs_to_no_po(user, obj=None) -> bool:
-    """WHO: the PMU's side of money (a PMU officer or finance officer belonging to no PO): a PO never
-    checks, approves or returns its own releases, whatever role it also holds."""
-    return user is not None and user.partner_organization_id is None
+belongs_to_no_po = common_belongs_to_no_po
 
 
-def may_edit_schedule(user) -> bool:
-    """PMU officers and the PMU's finance officers (belonging to no PO); never a PO."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.partner_organization_id is None
-        and user.has_role(Role.PMU_OFFICER, Role.FINANCE_OFFICER)
-    )
+# PMU officers and the PMU's finance officers (belonging to no PO); never a PO.
+may_edit_schedule = is_pmu_money_side
 
 
 def is_pmu_checker(user) -> bool:

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -53,6 +53,13 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from core.errors import Forbidden
 from core.models import PartnerOrganization
+from core.quarters import (  # noqa: F401 - the module's own names for its callers
+    last_complete_quarter_end,
+    parse_quarter_end,
+    previous_quarter_end,
+    quarter_end_of,
+    quarter_start,
+)
 from core.roles import Role
 from finance.models.common import is_pmu_finance, sees_all_money
 from finance.models.scorecards import Scorecard, ScorecardMeasure, ScorecardWeight
@@ -132,28 +139,6 @@ def visible_pos(user) -> QuerySet[PartnerOrganization]:
 # --- Quarters ---------------------------------------------------------------------------------------
 
 
-def quarter_end_of(day: date) -> date:
-    """The last day of the calendar quarter holding `day`."""
-    month = ((day.month - 1) // 3 + 1) * 3  # 3, 6, 9, 12
-    if month == 12:
-        return date(day.year, 12, 31)
-    first_of_next = date(day.year, month + 1, 1)
-    return first_of_next - timedelta(days=1)
-
-
-def quarter_start(quarter_end: date) -> date:
-    return date(quarter_end.year, quarter_end.month - 2, 1)
-
-
-def previous_quarter_end(quarter_end: date) -> date:
-    return quarter_start(quarter_end) - timedelta(days=1)
-
-
-def last_complete_quarter_end(today: date | None = None) -> date:
-    today = today or timezone.localdate()
-    return previous_quarter_end(quarter_end_of(today))
-
-
 def is_to_date(quarter_end: date, today: date | None = None) -> bool:
     """A quarter not over yet: its scorecard holds the figures "to date"."""
     return quarter_end > (today or timezone.localdate())
@@ -165,14 +150,6 @@ def quarter_label(quarter_end: date, today: date | None = None) -> str:
     if is_to_date(quarter_end, today):
         return _("%(quarter)s (to date)") % {"quarter": label}
     return label
-
-
-def parse_quarter_end(text: str) -> date:
-    """A quarter's last day from "YYYY-MM-DD" (ValueError if it is not a date or not a quarter's end)."""
-    day = date.fromisoformat(text.strip())
-    if quarter_end_of(day) != day:
-        raise ValueError(text)
-    return day
 
 
 def computed_quarters() -> list[date]:

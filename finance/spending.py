@@ -29,8 +29,6 @@ Contracts others rely on:
 
 from __future__ import annotations
 
-import calendar
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -62,6 +60,15 @@ from django.utils.translation import gettext_lazy as _lazy
 from core import lifecycle
 from core.emails import send_once
 from core.errors import ActionRefused, Forbidden
+from core.quarters import (  # noqa: F401 - the module's own names for its callers
+    last_complete_quarter_end,
+    parse_quarter,
+    previous_quarter_end,
+    quarter_end_of,
+    quarter_label,
+    quarter_start,
+    quarters_between,
+)
 from core.roles import GROUP_NAMES, Role
 from core.waiting import WaitingItem
 from finance.models import (
@@ -71,6 +78,8 @@ from finance.models import (
     SpendingReportStatus,
     sees_all_money,
 )
+from finance.models.common import belongs_to_no_po as common_belongs_to_no_po
+from finance.models.common import is_pmu_money_side, may_read_money
 from subprojects.models import BudgetLine, SubProject, SubProjectStatus
 
 DRAFT, SUBMITTED, ACCEPTED = (
@@ -88,52 +97,6 @@ NEWS_WITHIN = timedelta(hours=1)
 
 
 # --- Quarters -------------------------------------------------------------------------------------
-
-
-def quarter_end_of(day: date) -> date:
-    """The last day of the calendar quarter `day` falls in."""
-    month = ((day.month - 1) // 3 + 1) * 3
-    return date(day.year, month, calendar.monthrange(day.year, month)[1])
-
-
-def quarter_start(quarter_end: date) -> date:
-    quarter_end = quarter_end_of(quarter_end)
-    return date(quarter_end.year, quarter_end.month - 2, 1)
-
-
-def previous_quarter_end(quarter_end: date) -> date:
-    return quarter_start(quarter_end) - timedelta(days=1)
-
-
-def quarter_label(quarter_end: date) -> str:
-    """e.g. "2025-Q3"."""
-    return f"{quarter_end.year}-Q{(quarter_end.month - 1) // 3 + 1}"
-
-
-_QUARTER = re.compile(r"^\s*(?:(\d{4})\s*[-/ ]?\s*Q([1-4])|Q([1-4])\s*[-/ ]?\s*(\d{4}))\s*$", re.IGNORECASE)
-
-
-def parse_quarter(text: str) -> date:
-    """ "2025-Q3" (also "2025 Q3", "Q3 2025", "2025q3") → 30 Sep 2025. Raises ValueError."""
-    match = _QUARTER.match(str(text or ""))
-    if not match:
-        raise ValueError(text)
-    year = int(match.group(1) or match.group(4))
-    number = int(match.group(2) or match.group(3))
-    return quarter_end_of(date(year, number * 3, 1))
-
-
-def last_complete_quarter_end(today: date | None = None) -> date:
-    return previous_quarter_end(quarter_end_of(today or timezone.localdate()))
-
-
-def quarters_between(first: date, last: date) -> list[date]:
-    """The quarter ends from the quarter of `first` to that of `last`, oldest first."""
-    ends, current, last = [], quarter_end_of(first), quarter_end_of(last)
-    while current <= last:
-        ends.append(current)
-        current = quarter_end_of(current + timedelta(days=1))
-    return ends
 
 
 def due_on(quarter_end: date) -> date:
@@ -193,32 +156,14 @@ def may_report(user) -> bool:
     )
 
 
-def is_pmu_side(user) -> bool:
-    """A PMU officer or a finance officer belonging to no PO: accepts or returns reports."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.has_role(*PMU_SIDE_ROLES)
-        and user.partner_organization_id is None
-    )
+# A PMU officer or a finance officer belonging to no PO: accepts or returns reports.
+is_pmu_side = is_pmu_money_side
 
 
-def may_read(user) -> bool:
-    """The programme-wide readers and the PMU's finance officers (everything), a PO's staff and
-    finance officers (their own PO's)."""
-    if sees_all_money(user):
-        return True
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.partner_organization_id is not None
-        and user.has_role(Role.PO_STAFF, Role.FINANCE_OFFICER)
-    )
+may_read = may_read_money
 
 
-def belongs_to_no_po(user, obj) -> bool:
-    """WHO: the PMU's side of money, i.e. belonging to no PO (the rule's roles are checked first)."""
-    return user.partner_organization_id is None
+belongs_to_no_po = common_belongs_to_no_po
 
 
 def may_edit(user, report: SpendingReport) -> bool:

@@ -36,7 +36,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import jobs, lifecycle
+from core import jobs, lifecycle, quarters
 from core.errors import ActionRefused
 from core.models import PartnerOrganization
 from core.permissions import is_pmu, is_po_staff, sees_whole_programme
@@ -94,21 +94,13 @@ def visible_jobs(user) -> QuerySet[ReportJob]:
 
 def quarter_end_before(day: date) -> date:
     """The last calendar quarter-end strictly before `day`."""
-    year, month = day.year, day.month
-    quarter_start_month = 3 * ((month - 1) // 3) + 1
-    # The end of the previous quarter is the day before this quarter's first day.
-    first = date(year, quarter_start_month, 1)
-    return date.fromordinal(first.toordinal() - 1)
+    return quarters.previous_quarter_end(day)
 
 
 def latest_quarter_end(today: date | None = None) -> date:
     """The last quarter-end on or before today: the usual reporting date."""
     today = today or timezone.localdate()
-    return (
-        today
-        if (today.month, today.day) in {(3, 31), (6, 30), (9, 30), (12, 31)}
-        else quarter_end_before(today)
-    )
+    return today if quarters.is_quarter_end(today) else quarters.previous_quarter_end(today)
 
 
 def default_previous(as_of: date) -> date | None:

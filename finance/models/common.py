@@ -46,3 +46,37 @@ class MoneyQuerySet(models.QuerySet):
         if user.partner_organization_id:
             return self.filter(**{f"{self.po_field}_id": user.partner_organization_id})
         return self.none()
+
+
+def is_po_money_staff(user, po_id: int | None = None) -> bool:
+    """A PO's staff member or the PO's own finance officer (of this PO, when given): sees and records
+    that PO's money, nothing of another PO's."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.partner_organization_id is not None
+        and user.has_role(Role.PO_STAFF, Role.FINANCE_OFFICER)
+        and (po_id is None or user.partner_organization_id == po_id)
+    )
+
+
+def may_read_money(user) -> bool:
+    """The money pages and API: the PMU's side (every PO's) and a PO's money staff (their PO's)."""
+    return sees_all_money(user) or is_po_money_staff(user)
+
+
+def is_pmu_money_side(user) -> bool:
+    """A PMU officer or a finance officer belonging to no PO: decides on a PO's money (accepts spending,
+    edits schedules, keeps the rates). A PO never does, whatever role it also holds."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.partner_organization_id is None
+        and user.has_role(Role.PMU_OFFICER, Role.FINANCE_OFFICER)
+    )
+
+
+def belongs_to_no_po(user, obj=None) -> bool:
+    """WHO of the money rules: the PMU's side, i.e. belonging to no PO (the rule's roles are checked
+    first)."""
+    return user is not None and user.partner_organization_id is None

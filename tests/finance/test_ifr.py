@@ -18,7 +18,7 @@ from core import lifecycle
 from core.errors import ActionRefused, Forbidden
 from core.roles import Role
 from finance import ifr
-from finance.models import FinancialReport, ForecastLine, FundReceipt
+from finance.models import FinancialReport, ForecastLine, FundReceipt, ReportStatus
 from tests.factories import make_user
 from tests.finance.test_ifr_figures import QUARTER, build_money, make_release, make_spending
 
@@ -264,6 +264,8 @@ def test_a_superseded_finalised_version_is_not_sent(draft, pmu, finance):
     ifr.start_correction(report, finance)
     with pytest.raises(ActionRefused, match="send the correction"):
         lifecycle.apply(report, "send", finance, sent_on=TODAY())
+    report.refresh_from_db()
+    assert (report.status, report.sent_on) == (ReportStatus.FINALISED, None)
 
 
 # --- Funds received -------------------------------------------------------------------------------

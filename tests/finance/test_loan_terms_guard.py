@@ -27,12 +27,13 @@ def repaid_loan(po_one, po1):
     return loan
 
 
-def test_a_repaid_loan_cannot_become_a_grant_shrink_or_move_after_its_repayments(repaid_loan):
-    repaid_loan.kind = SupportKind.GRANT
-    repaid_loan.amount = Decimal("5000")
-    repaid_loan.disbursed_on = date(2024, 12, 1)
+def test_a_repaid_loan_cannot_become_a_grant_shrink_or_move_after_its_repayments(repaid_loan, po1):
     with pytest.raises(ValidationError) as refused:
-        repaid_loan.full_clean()
+        services.update_financial_support(
+            user=po1,
+            support=repaid_loan,
+            data={"kind": SupportKind.GRANT, "amount": Decimal("5000"), "disbursed_on": date(2024, 12, 1)},
+        )
     errors = refused.value.message_dict
     assert "cannot become a grant" in errors["kind"][0]
     assert "10,000.00 BDT" in errors["amount"][0]
