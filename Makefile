@@ -7,7 +7,7 @@ MANAGE := $(BIN)/python manage.py
 RUN_ENV := DEBUG=1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint fmt ci migrations-check messages bench backup restore clean
+.PHONY: help run test test-fast lint fmt ci migrations-check messages css bench backup restore clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,8 +52,13 @@ messages: $(VENV)/.installed  ## update the Bangla catalogue from the marked str
 	DEBUG=1 $(BIN)/python manage.py makemessages -l bn --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles --ignore=node_modules
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l bn --ignore=.venv
 
-bench: $(VENV)/.installed  ## benchmarks at 80,000 enterprises on PostgreSQL (BENCH_DATABASE_URL; prints name: value unit)
-	$(BIN)/python -m benchmarks
+# BENCH names the modules to run (default: all). `make bench BENCH=pages` needs no PostgreSQL: it seeds
+# the demo into a temporary SQLite file and serves it with production settings (benchmarks/pages.py).
+css: $(VENV)/.installed  ## rebuild the trimmed Bootstrap CSS from the classes the templates use (commit the result)
+	$(RUN_ENV) $(MANAGE) trim_bootstrap
+
+bench: $(VENV)/.installed  ## benchmarks (name: value unit): 80,000 enterprises on PostgreSQL, and pages on a 400 kbit/s link (BENCH=pages: only those, no PostgreSQL)
+	$(BIN)/python -m benchmarks $(BENCH)
 
 # Backups of the database (DATABASE_URL, else the SQLite file) and MEDIA_ROOT; see README "Operations".
 # DEBUG=1 only on a developer's machine, i.e. when no SECRET_KEY is set.

@@ -5,6 +5,9 @@ Figures go to stdout, one `name: value unit` per line; progress goes to stderr. 
 production ones (DEBUG off), on PostgreSQL: BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/smart_bench (created if missing). BENCH_ENTERPRISES sets the
 dataset's size (default 80000).
+
+The modules named in STANDALONE set up their own server and database (pages: weight and first
+paint on a slow link): they run first, and `python -m benchmarks pages` needs no PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import warnings
 from urllib.parse import urlparse
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/smart_bench"
+# Modules that need neither the benchmark database nor Django set up in this process (the others
+# import models at module level, so this is a list rather than an attribute of each module).
+STANDALONE = {"pages"}
 
 
 def report(name: str, value: float | int, unit: str) -> None:
@@ -69,6 +75,37 @@ def configure() -> None:
 
 
 def main(argv: list[str]) -> int:
+    import benchmarks
+
+    names = sorted(
+        name for _finder, name, _pkg in pkgutil.iter_modules(benchmarks.__path__) if not name.startswith("_")
+    )
+    unknown = [name for name in argv if name not in names]
+    if unknown:
+        log(f"no benchmark module {', '.join(unknown)}; there are: {', '.join(names)}")
+        return 2
+    wanted = argv or names
+    failed = []
+    # Modules that bring their own server and database run first, before this process is set up
+    # for the benchmark database (and without one).
+    standalone = [name for name in wanted if name in STANDALONE]
+    for name in standalone:
+        log(f"--- {name}")
+        try:
+            importlib.import_module(f"benchmarks.{name}").run(report)
+        except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
+            log(f"benchmark {name} failed:\n{traceback.format_exc()}")
+            failed.append(name)
+    on_database = [name for name in wanted if name not in standalone]
+    if on_database:
+        failed += run_on_database(on_database)
+    if failed:
+        log(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def run_on_database(names: list[str]) -> list[str]:
+    """Set up the benchmark database and its dataset, then run these modules; those that failed."""
     configure()
     # Nothing is collected into STATIC_ROOT for a benchmark: WhiteNoise's notice about it is noise.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
@@ -79,7 +116,6 @@ def main(argv: list[str]) -> int:
     from django.core.management import call_command
     from django.test.utils import override_settings
 
-    import benchmarks
     from demo.scale import synthetic_enterprises
 
     log("migrating the benchmark database")
@@ -91,13 +127,6 @@ def main(argv: list[str]) -> int:
         started = time.monotonic()
         call_command("generate_scale", enterprises=wanted, replace=True, force=True, stdout=sys.stderr)
         report("generate_scale_seconds", time.monotonic() - started, "s")
-    names = sorted(
-        name for _finder, name, _pkg in pkgutil.iter_modules(benchmarks.__path__) if not name.startswith("_")
-    )
-    unknown = [name for name in argv if name not in names]
-    if unknown:
-        log(f"no benchmark module {', '.join(unknown)}; there are: {', '.join(names)}")
-        return 2
     failed = []
     # Benchmarks measure the application, not static files: plain static storage renders pages
     # without a collectstatic (production's manifest storage needs one).
@@ -106,16 +135,14 @@ def main(argv: list[str]) -> int:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     with override_settings(STORAGES=plain):
-        for name in argv or names:
+        for name in names:
             log(f"--- {name}")
             try:
                 importlib.import_module(f"benchmarks.{name}").run(report)
             except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others' figures
                 log(f"benchmark {name} failed:\n{traceback.format_exc()}")
                 failed.append(name)
-    if failed:
-        log(f"failed: {', '.join(failed)}")
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ from core.models import (
     BusinessArea,
     District,
     Division,
+    ExportJob,
     OutboxMessage,
     PartnerOrganization,
+    SavedFilter,
     Sector,
     SentEmail,
     SubSector,
@@ -69,6 +71,7 @@ class PortalUserAdmin(UserAdmin):
     fieldsets = (
         *UserAdmin.fieldsets[:2],
         (_("Role and organization"), {"fields": ("groups", "partner_organization", "designation", "phone")}),
+        (_("Language and numbers"), {"fields": ("language", "bangla_digits")}),
         (_("Administration"), {"fields": ("is_active", "is_staff", "is_superuser", "user_permissions")}),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
@@ -240,6 +243,31 @@ class SentEmailAdmin(admin.ModelAdmin):
 
     list_display = ("key", "sent_at")
     search_fields = ("key",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SavedFilter)
+class SavedFilterAdmin(admin.ModelAdmin):
+    """Filters people saved on lists (core.saved_filters): for support, e.g. a broken saved link."""
+
+    list_display = ("name", "user", "path", "created_at")
+    search_fields = ("name", "user__username", "path")
+    raw_id_fields = ("user",)
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    """Large list downloads written in the background (read-only: the worker writes them)."""
+
+    list_display = ("title", "user", "file_format", "status", "rows_written", "requested_at", "finished_at")
+    list_filter = ("status", "file_format")
+    search_fields = ("title", "user__username", "path")
+    readonly_fields = [field.name for field in ExportJob._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

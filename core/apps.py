@@ -19,6 +19,10 @@ class CoreConfig(AppConfig):
 
         # Refused sign-ins to the audit log, the lockout notice, the record of signed-in sessions.
         accounts.connect_signals()
+        from core import language
+
+        # A language picked on the sign-in page becomes the account's (core.language).
+        language.connect_signals()
         from core import jobs, outbox
 
         # Queued tasks are marked done by the worker; a starting worker publishes what waits.
@@ -27,7 +31,14 @@ class CoreConfig(AppConfig):
 
         # Log lines written inside a task name its task id.
         request_context.connect_signals()
+        # The lifecycle of large exports, watched by the sweeper, and their tasks (core.export_jobs).
+        from core import export_jobs  # noqa: F401
+
         jobs.connect_signals()  # a starting worker fails the jobs whose worker died (core.jobs)
+        from core import numbers
+
+        # Number form fields take Bangla digits and grouped numbers, as text inputs (core.numbers).
+        numbers.install()
         from core.navigation import NavItem, register
         from core.roles import Role
 

@@ -7,8 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.core.mail import EmailMessage, get_connection
+from django.utils import translation
 
-from core.models import SentEmail
+from core.models import SentEmail, User
+
+
+def in_language_of(user: User, build: Callable[[], EmailMessage]) -> Callable[[], EmailMessage]:
+    """`build`, made in the recipient's chosen interface language (User.language): a PO officer who
+    works in Bangla gets Bangla emails, whatever language the worker or the acting user has."""
+
+    def build_in_language() -> EmailMessage:
+        with translation.override(user.language or None):
+            return build()
+
+    return build_in_language
 
 
 def send_once(emails: Iterable[tuple[str, Callable[[], EmailMessage]]]) -> int:

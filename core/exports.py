@@ -1,4 +1,13 @@
-"""CSV and XLSX downloads of any list, streamed so that large lists stay light on memory."""
+"""CSV and XLSX downloads of any list.
+
+A list view hands its filtered rows and columns to `export_or_refuse`. A small list (up to
+settings.EXPORT_INLINE_ROWS rows) is downloaded at once: CSV streamed (the first bytes leave before
+the last row is read), XLSX built in memory. A larger one is written in the background
+(core.export_jobs): an ExportJob keeps the list's address and filters, the worker calls the same view
+again as the user who asked (`capture_export`: the view hands over its rows instead of answering), and
+the file waits under Downloads. Either way the same writers make the file, so a file written in the
+background holds exactly the rows and columns of the download made at once.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +17,26 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_str
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from core.numbers import group
+
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MIME}
+# Rows read from the database at a time, and between two reports of progress.
+CHUNK_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -61,30 +78,73 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
+# --- The writers, shared by downloads made at once and those written in the background -------------
+
+Progress = Callable[[int], None]
+
+
+def csv_lines(rows: Iterable[Any], columns: list[Column], progress: Progress | None = None) -> Iterator[str]:
+    """The file's text, line by line: a byte-order mark (lets Excel open UTF-8, i.e. Bangla names,
+    correctly), the headers, then one line per row. `progress(rows so far)` every CHUNK_ROWS rows."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff"
+    yield writer.writerow([force_str(column.header) for column in columns])
+    count = 0
+    for row in rows:
+        yield writer.writerow([_csv_cell(column.value(row)) for column in columns])
+        count += 1
+        if progress is not None and count % CHUNK_ROWS == 0:
+            progress(count)
+    if progress is not None:
+        progress(count)
+
+
+def write_csv(
+    rows: Iterable[Any], columns: list[Column], out: IO[str], progress: Progress | None = None
+) -> None:
+    """The CSV file into `out` (a text file opened with newline=""), a line at a time."""
+    for line in csv_lines(rows, columns, progress):
+        out.write(line)
+
+
+def write_xlsx(
+    rows: Iterable[Any],
+    columns: list[Column],
+    out: str | IO[bytes],
+    sheet_title: str,
+    progress: Progress | None = None,
+) -> None:
+    """The XLSX workbook into `out` (a path or a binary file). openpyxl's write-only mode streams the
+    rows to a temporary file as they come, so memory stays flat whatever the number of rows."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=sheet_title[:31] or "export")
+    sheet.append([force_str(column.header) for column in columns])
+    count = 0
+    for row in rows:
+        sheet.append([_plain(column.value(row)) for column in columns])
+        count += 1
+        if progress is not None and count % CHUNK_ROWS == 0:
+            progress(count)
+    if progress is not None:
+        progress(count)
+    workbook.save(out)
+
+
+def download_name(filename_stem: str, file_format: str, day: date | None = None) -> str:
+    return f"{filename_stem}-{(day or timezone.localdate()).isoformat()}.{file_format}"
+
+
 def export_response(
     rows: Iterable[Any], columns: list[Column], file_format: str, filename_stem: str
 ) -> HttpResponse | StreamingHttpResponse:
     """`file_format` is "csv" or "xlsx". Rows are read once, in order."""
-    stamp = timezone.localdate().isoformat()
-    filename = f"{filename_stem}-{stamp}.{file_format}"
+    filename = download_name(filename_stem, file_format)
+    response: HttpResponse | StreamingHttpResponse
     if file_format == "csv":
-        writer = csv.writer(_Echo())
-
-        def lines() -> Iterator[str]:
-            yield "\ufeff"  # lets Excel open UTF-8 (Bangla names) correctly
-            yield writer.writerow([force_str(column.header) for column in columns])
-            for row in rows:
-                yield writer.writerow([_csv_cell(column.value(row)) for column in columns])
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(csv_lines(rows, columns), content_type=CONTENT_TYPES["csv"])
     elif file_format == "xlsx":
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet(title=filename_stem[:31])
-        sheet.append([force_str(column.header) for column in columns])
-        for row in rows:
-            sheet.append([_plain(column.value(row)) for column in columns])
         buffer = io.BytesIO()
-        workbook.save(buffer)
+        write_xlsx(rows, columns, buffer, filename_stem)
         response = HttpResponse(buffer.getvalue(), content_type=XLSX_MIME)
     else:
         raise ValueError(f"unknown export format {file_format!r}")
@@ -92,15 +152,65 @@ def export_response(
     return response
 
 
-# A download is built within one web request: beyond these sizes it would outlast the request
-# (and an XLSX sheet holds at most 1,048,576 rows anyway). Bigger extracts: filter, or use the API.
-EXPORT_LIMITS = {"csv": 200_000, "xlsx": 100_000}
+# --- What a list hands over, and how big a download may be -----------------------------------------
+
+# Beyond these sizes a download is refused even in the background (and an XLSX sheet holds at most
+# 1,048,576 rows anyway): filter the list, or use the API.
+EXPORT_LIMITS = {"csv": 1_000_000, "xlsx": 300_000}
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """What a list view gives to be downloaded: its rows (filtered and ordered as shown, in the scope
+    of the user who asked), its columns, the format and the file's name."""
+
+    queryset: QuerySet
+    columns: list[Column]
+    file_format: str
+    filename_stem: str
+    title: str
+
+
+# Set on a request (a list to fill) by the background worker: the view's `export_or_refuse` then
+# hands over its ExportSource instead of answering with a file.
+CAPTURE_ATTRIBUTE = "_export_capture"
+
+
+def capture_export(request: HttpRequest) -> list[ExportSource]:
+    """Make `request` one whose list view hands over what it would download (see CAPTURE_ATTRIBUTE)."""
+    captured: list[ExportSource] = []
+    setattr(request, CAPTURE_ATTRIBUTE, captured)
+    return captured
+
+
+def inline_rows() -> int:
+    """Lists up to this many rows are downloaded at once; longer ones are written in the background."""
+    return int(getattr(settings, "EXPORT_INLINE_ROWS", 2000))
+
+
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    params = request.GET.copy()
+    params.pop("export", None)
+    query = params.urlencode()
+    return redirect(f"{request.path}?{query}" if query else request.path)
 
 
 def export_or_refuse(
-    request: HttpRequest, queryset: QuerySet, columns: list[Column], file_format: str, filename_stem: str
+    request: HttpRequest,
+    queryset: QuerySet,
+    columns: list[Column],
+    file_format: str,
+    filename_stem: str,
+    *,
+    title: str | None = None,
 ) -> HttpResponse | StreamingHttpResponse:
-    """The list as a download, or back to the list with a message if it is too big to download."""
+    """The list as a download: at once when it is small; written in the background when it is large
+    (back to the list with a message saying where the file will be); refused with a message when it is
+    too big for any download. `title` names the list on the Downloads page (default: its menu entry)."""
+    captured = getattr(request, CAPTURE_ATTRIBUTE, None)
+    if captured is not None:
+        captured.append(ExportSource(queryset, columns, file_format, filename_stem, title or filename_stem))
+        return HttpResponse(status=204)
     count = queryset.count()
     limit = EXPORT_LIMITS[file_format]
     if count > limit:
@@ -112,7 +222,25 @@ def export_or_refuse(
             )
             % {"count": f"{count:,}", "format": file_format.upper(), "limit": f"{limit:,}"},
         )
-        params = request.GET.copy()
-        params.pop("export", None)
-        return redirect(f"{request.path}?{params.urlencode()}")
-    return export_response(queryset.iterator(chunk_size=2000), columns, file_format, filename_stem)
+        return _back_to_list(request)
+    if count > inline_rows():
+        from core import export_jobs
+
+        job = export_jobs.request_export(
+            request, file_format=file_format, title=title, filename_stem=filename_stem, row_count=count
+        )
+        messages.info(
+            request,
+            format_html(
+                '{} <a class="alert-link" href="{}">{}</a>',
+                _(
+                    "Your download is being prepared (%(count)s rows, %(format)s); you will find it "
+                    "under Downloads."
+                )
+                % {"count": group(count), "format": job.file_format.upper()},
+                reverse("core:downloads"),
+                _("Open Downloads"),
+            ),
+        )
+        return _back_to_list(request)
+    return export_response(queryset.iterator(chunk_size=CHUNK_ROWS), columns, file_format, filename_stem)

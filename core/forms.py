@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from core.models import ClimateHazard, District, PartnerOrganization, Upazila
+from core.pickers import mark_pickers
 from core.roles import GROUP_NAMES, Role
 
 
@@ -44,6 +45,7 @@ class PartnerOrganizationForm(forms.ModelForm):
             "division__name", "name"
         )
         self.fields["head_office_district"].queryset = District.objects.order_by("name")
+        mark_pickers(self)
 
 
 class ClimateFlagForm(forms.ModelForm):

@@ -61,6 +61,7 @@ class LockSpace(IntEnum):
     AGGREGATION_RUN = 7302  # held by the worker of one run (key: the run's id) while it runs
     REPORT_JOB = 7303  # held by the worker making one results report
     IMPORT_JOB = 7304  # held by the worker checking or writing one import
+    EXPORT_JOB = 7305  # held by the worker writing one background download (core.export_jobs)
 
 
 # --- Locks held by the job's own connection -------------------------------------------------------
@@ -159,8 +160,8 @@ def moment(when: datetime | None) -> str:
         return "?"
     local = timezone.localtime(when)
     if local.date() == timezone.localdate():
-        return date_format(local, "H:i")
-    return date_format(local, "j M Y H:i")
+        return date_format(local, "TIME_FORMAT")
+    return date_format(local, "DATETIME_FORMAT")
 
 
 # --- The jobs the sweeper watches -----------------------------------------------------------------

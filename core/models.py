@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -14,6 +15,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.reference_names import translated_name
 from core.roles import PROGRAMME_WIDE_ROLES, ROLE_BY_GROUP_NAME, Role
 from core.validators import EARLIEST_ORGANISATION_DATE, past_event
 
@@ -59,7 +61,7 @@ class AdminArea(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.name
+        return translated_name(self.name)
 
 
 class ClimateFlagged(models.Model):
@@ -138,7 +140,7 @@ class BusinessArea(models.Model):
         verbose_name_plural = _("business areas")
 
     def __str__(self) -> str:
-        return self.name
+        return translated_name(self.name)
 
 
 class Sector(models.Model):
@@ -155,7 +157,7 @@ class Sector(models.Model):
         verbose_name_plural = _("sectors")
 
     def __str__(self) -> str:
-        return self.name
+        return translated_name(self.name)
 
 
 class SubSector(models.Model):
@@ -175,7 +177,7 @@ class SubSector(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return translated_name(self.name)
 
 
 # --- Partner Organizations ------------------------------------------------------------------------
@@ -285,6 +287,12 @@ class User(AbstractUser):
     )
     designation = models.CharField(_("designation"), max_length=120, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[phone_validator])
+    # The interface language the user last chose; applied at every sign-in, on any device (core.language).
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    # Show numbers with Bangla digits (১২,৩৪৫) when the interface is in Bangla.
+    bangla_digits = models.BooleanField(_("Bangla digits"), default=True)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("user")
@@ -416,3 +424,64 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    READY = "ready", _("ready")
+    FAILED = "failed", _("failed")
+
+
+class ExportJob(models.Model):
+    """A large list download written in the background (core.exports): the list's address and filters
+    are kept, the worker re-reads the list as the user who asked, and the file waits for them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_jobs")
+    title = models.CharField(_("list"), max_length=200)
+    path = models.CharField(_("address"), max_length=300)
+    query = models.TextField(_("filters"), blank=True)
+    language = models.CharField(_("language"), max_length=10, default=settings.LANGUAGE_CODE)
+    file_format = models.CharField(_("format"), max_length=4)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    rows_written = models.PositiveIntegerField(_("rows written"), default=0)
+    file = models.FileField(_("file"), upload_to="exports/%Y/%m/", max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Set when the user has seen the "ready" notice (or downloaded the file).
+    seen_at = models.DateTimeField(_("seen at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        indexes = [models.Index(fields=["user", "-requested_at"], name="core_export_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.file_format.upper()}, {self.get_status_display()})"
+
+
+class SavedFilter(models.Model):
+    """A list's filters saved under a name by one user, to reopen the list filtered the same way."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters")
+    path = models.CharField(_("list address"), max_length=300)
+    name = models.CharField(_("name"), max_length=80)
+    query = models.TextField(_("filters"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["path", "name"]
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "path", "name"], name="core_savedfilter_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -50,7 +50,7 @@ def programme_start() -> date:
 
 
 def _shown(day: date) -> str:
-    return date_format(day, "j M Y")
+    return date_format(day, "DATE_FORMAT")
 
 
 def _as_date(value: date | datetime) -> date:

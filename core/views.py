@@ -15,6 +15,7 @@ from django.views.generic import CreateView, DetailView, ListView, UpdateView
 from core import health, navigation
 from core import home as home_panels
 from core.forms import DistrictClimateForm, PartnerOrganizationForm, UpazilaClimateForm
+from core.lists import Listing, SortSpec
 from core.models import BusinessArea, District, Division, PartnerOrganization, Upazila
 from core.permissions import RoleRequiredMixin, get_visible_or_404, is_pmu, role_required
 from core.roles import Role
@@ -37,10 +38,23 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- Partner Organizations ------------------------------------------------------------------------
 
 
+PO_SORTS = SortSpec(
+    {
+        "code": ("code",),
+        "name": ("name",),
+        "contact": ("contact_person",),
+        "districts": ("district_count",),
+        "status": ("is_active",),
+    },
+    default="code",
+)
+
+
 class PartnerOrganizationListView(LoginRequiredMixin, ListView):
+    """Sorted and paginated by core.lists (a page past the end shows the last one, not a 404)."""
+
     template_name = "core/po_list.html"
     context_object_name = "partner_organizations"
-    paginate_by = 25
 
     def get_queryset(self):
         queryset = PartnerOrganization.objects.visible_to(self.request.user).annotate(
@@ -57,19 +71,19 @@ class PartnerOrganizationListView(LoginRequiredMixin, ListView):
         active = self.request.GET.get("active", "")
         if active in {"yes", "no"}:
             queryset = queryset.filter(is_active=(active == "yes"))
-        return queryset.order_by("code")
+        return queryset
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        params = self.request.GET.copy()
-        params.pop("page", None)
+        listing = Listing(self.request, sort=PO_SORTS, per_page=25)
+        context.update(listing.page(listing.order(self.object_list)))
         context.update(
             {
+                "partner_organizations": context["page_obj"].object_list,
                 "districts": District.objects.order_by("name"),
                 "query": self.request.GET.get("q", ""),
                 "selected_district": self.request.GET.get("district", ""),
                 "selected_active": self.request.GET.get("active", ""),
-                "querystring": params.urlencode(),
                 "can_create": is_pmu(self.request.user),
             }
         )

@@ -130,9 +130,23 @@ def _own_sessions(user) -> QuerySet:
     return UserSession.objects.filter(user_id=user.pk)
 
 
+def _own_exports(user) -> QuerySet:
+    from core.export_jobs import exports_of
+
+    return exports_of(user)
+
+
+def _own_saved_filters(user) -> QuerySet:
+    from core.models import SavedFilter
+
+    return SavedFilter.objects.filter(user_id=user.pk)
+
+
 RULES: dict[str, Callable[[object], QuerySet]] = {
     "core.user": visible_users,
     "core.usersession": _own_sessions,
+    "core.exportjob": _own_exports,
+    "core.savedfilter": _own_saved_filters,
     "subprojects.agendaitem": _agenda_items,
     "subprojects.conflictdeclaration": _declarations,
     "subprojects.condition": _conditions,

@@ -357,6 +357,11 @@ class Seeder:
         )
         meeting.members.set(members)
         meeting.attendees.set(attended_by)
+        if attended_by:
+            # The chair took the attendance when the meeting opened (issue 15).
+            TecMeeting.objects.filter(pk=meeting.pk).update(
+                attendance_taken_at=held_on, attendance_taken_by=chair
+            )
         return meeting
 
     def agenda_item(self, meeting: TecMeeting, proposal: Proposal, position: int) -> AgendaItem:
@@ -683,6 +688,12 @@ def _first_round(seeder: Seeder) -> None:
             award_day = at("2024-08-01") + timedelta(days=7 * po_number)
             steps.append(("award", ProposalStatus.APPROVED, ProposalStatus.AWARDED, approver, award_day, ""))
         seeder.steps(proposal, steps)
+        if po_number <= 8:
+            # The Bank's no-objection letter, as the World Bank records it (issue 15).
+            Proposal.objects.filter(pk=proposal.pk).update(
+                no_objection_reference=f"WB/SMART/NOL/2024/{po_number:03d}",
+                no_objection_date=(at("2024-06-20") + timedelta(days=po_number)).date(),
+            )
         item = seeder.agenda_item(meetings[meeting], proposal, index % 5 + 1)
         # tec3 sat on the board of the PO behind SPP 8 (invented for the demo).
         conflicted = {seeder.tec[2]: "Former board member of the PO."} if idea.po == "PO-008" else {}

@@ -14,7 +14,10 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.digits import to_latin_digits
+from core.filtering import AnyYesNoSelect, PortalFilterSet
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector, Upazila
+from core.pickers import picker_select
 from core.visibility import scope_filterset
 from enterprises.models import (
     Adoption,
@@ -59,11 +62,18 @@ INDICATOR_CHOICES = [
 ]
 
 
+FACILITY_INDICATOR_CHOICES = [
+    ("CSF_ESTABLISHED", _("Common service facilities established")),
+    ("CSF_UNCONFIRMED", _("Facilities reported operational, not yet confirmed")),
+]
+
+
 def _boolean(label, **kwargs) -> django_filters.BooleanFilter:
-    return django_filters.BooleanFilter(label=label, widget=django_filters.widgets.BooleanWidget(), **kwargs)
+    """A yes/no filter offered as "Any / Yes / No" (true/false in the URL and the API)."""
+    return django_filters.BooleanFilter(label=label, widget=AnyYesNoSelect(), **kwargs)
 
 
-class ScopedFilterSet(django_filters.FilterSet):
+class ScopedFilterSet(PortalFilterSet):
     """Limits the choices of every related object (PO, sub-project, cluster, enterprise, ...) to what
     the requesting user may see: another PO's id is refused as one that does not exist."""
 
@@ -74,13 +84,20 @@ class ScopedFilterSet(django_filters.FilterSet):
 
 def _po_filter(path: str) -> django_filters.ModelChoiceFilter:
     return django_filters.ModelChoiceFilter(
-        field_name=path, queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+        field_name=path,
+        queryset=PartnerOrganization.objects.all(),
+        to_field_name="code",
+        label=_("PO"),
+        empty_label=_("All POs"),
     )
 
 
 def _sub_project_filter(path: str) -> django_filters.ModelChoiceFilter:
     return django_filters.ModelChoiceFilter(
-        field_name=path, queryset=SubProject.objects.order_by("agreement_number"), label=_("Sub-project")
+        field_name=path,
+        queryset=SubProject.objects.order_by("agreement_number"),
+        label=_("Sub-project"),
+        empty_label=_("All sub-projects"),
     )
 
 
@@ -103,12 +120,15 @@ def _district_filter(path: str = "district") -> django_filters.ModelChoiceFilter
         queryset=District.objects.order_by("name"),
         to_field_name="pcode",
         label=_("District"),
+        empty_label=_("All districts"),
+        widget=picker_select(),
     )
 
 
 def _search_enterprise(queryset, prefix: str, value: str):
-    """ME code, name, owner or phone. A phone-like query is normalised to the stored +880 form."""
-    value = value.strip()
+    """ME code, name, owner or phone. A phone-like query is normalised to the stored +880 form; digits
+    typed in Bangla are read as the Latin ones codes and phones are stored with."""
+    value = to_latin_digits(value.strip())
     if not value:
         return queryset
     condition = (
@@ -144,7 +164,7 @@ class EnterpriseFilter(ScopedFilterSet):
     )
     district = _district_filter()
     upazila = django_filters.ModelChoiceFilter(
-        queryset=Upazila.objects.all(), to_field_name="pcode", label=_("Upazila")
+        queryset=Upazila.objects.all(), to_field_name="pcode", label=_("Upazila"), widget=picker_select()
     )
     owner_gender = django_filters.ChoiceFilter(choices=Gender.choices, label=_("Owner gender"))
     climate_vulnerable = _boolean(_("Climate-vulnerable area"))
@@ -157,7 +177,10 @@ class EnterpriseFilter(ScopedFilterSet):
     financed = _boolean(_("Financed"), method="filter_financed")
     # Drill-down from the results dashboard: the enterprises behind an indicator's figure.
     indicator = django_filters.ChoiceFilter(
-        choices=INDICATOR_CHOICES, method="filter_indicator", label=_("Counted in indicator")
+        choices=INDICATOR_CHOICES,
+        method="filter_indicator",
+        label=_("Counted in indicator"),
+        empty_label=_("Any or none"),
     )
     as_of = django_filters.DateFilter(method="keep", label=_("as of"))
     cluster = django_filters.ModelChoiceFilter(queryset=Cluster.objects.all(), label=_("Cluster"))
@@ -170,6 +193,7 @@ class EnterpriseFilter(ScopedFilterSet):
     duplicate = django_filters.ChoiceFilter(
         method="filter_duplicate",
         label=_("Duplicates"),
+        empty_label=_("All, duplicates included"),
         choices=[
             ("countable", _("counted (no confirmed duplicates)")),
             ("confirmed", _("confirmed duplicates")),
@@ -261,6 +285,7 @@ class FinancialSupportFilter(RecordFilter):
         choices=[*Financier.choices, (NOT_STATED, _("not stated"))],
         method="filter_financier",
         label=_("Financed by"),
+        empty_label=_("Any financier"),
     )
     project_financing = _boolean(
         _("Counted as project financing (from the programme start)"), method="filter_project_financing"
@@ -271,6 +296,33 @@ class FinancialSupportFilter(RecordFilter):
     disbursed_to = django_filters.DateFilter(
         field_name="disbursed_on", lookup_expr="lte", label=_("Disbursed until"), widget=DATE
     )
+    # The breakdowns of "money disbursed" on the results dashboard, for its drill-down links: read
+    # as the indicator reads them (division and climate flag of the enterprise's district record).
+    business_area = django_filters.ModelChoiceFilter(
+        field_name="enterprise__sub_sector__sector__business_area",
+        queryset=BusinessArea.objects.all(),
+        to_field_name="code",
+        label=_("Business area"),
+    )
+    sector = django_filters.ModelChoiceFilter(
+        field_name="enterprise__sub_sector__sector",
+        queryset=Sector.objects.all(),
+        to_field_name="code",
+        label=_("Sector"),
+    )
+    sub_sector = django_filters.ModelChoiceFilter(
+        field_name="enterprise__sub_sector",
+        queryset=SubSector.objects.all(),
+        to_field_name="code",
+        label=_("Sub-sector"),
+    )
+    division = django_filters.ModelChoiceFilter(
+        field_name="enterprise__district__division",
+        queryset=Division.objects.all(),
+        to_field_name="pcode",
+        label=_("Division"),
+    )
+    climate_vulnerable = _boolean(_("Climate-vulnerable area"), field_name="enterprise__climate_vulnerable")
 
     class Meta:
         model = FinancialSupport
@@ -388,13 +440,51 @@ class FacilityFilter(ScopedFilterSet):
     )
     sub_sector = _sub_sector_filter()
     district = _district_filter()
+    # Drill-down from the results dashboard: the facilities behind an indicator's figure, in any of
+    # its breakdowns (read as the indicator reads them: place from the facility's district).
+    indicator = django_filters.ChoiceFilter(
+        choices=FACILITY_INDICATOR_CHOICES,
+        method="filter_indicator",
+        label=_("Counted in indicator"),
+        empty_label=_("Any or none"),
+    )
+    as_of = django_filters.DateFilter(method="keep", label=_("as of"), widget=DATE)
+    business_area = django_filters.ModelChoiceFilter(
+        field_name="sub_sector__sector__business_area",
+        queryset=BusinessArea.objects.all(),
+        to_field_name="code",
+        label=_("Business area"),
+    )
+    sector = django_filters.ModelChoiceFilter(
+        field_name="sub_sector__sector",
+        queryset=Sector.objects.all(),
+        to_field_name="code",
+        label=_("Sector"),
+    )
+    division = django_filters.ModelChoiceFilter(
+        field_name="district__division",
+        queryset=Division.objects.all(),
+        to_field_name="pcode",
+        label=_("Division"),
+    )
+    climate_vulnerable = _boolean(_("Climate-vulnerable area"), field_name="district__climate_vulnerable")
 
     class Meta:
         model = CommonServiceFacility
         fields: list[str] = []
 
+    def keep(self, queryset, name, value):
+        return queryset  # read by filter_indicator
 
-class ClusterFilter(django_filters.FilterSet):
+    def filter_indicator(self, queryset, name, value):
+        from monitoring.indicators import established_facilities, unconfirmed_facilities
+
+        as_of = self.form.cleaned_data.get("as_of") or timezone.localdate()
+        facilities = {"CSF_ESTABLISHED": established_facilities, "CSF_UNCONFIRMED": unconfirmed_facilities}
+        return queryset.filter(pk__in=facilities[value](as_of).values("pk"))
+
+
+class ClusterFilter(PortalFilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Name"))
     sub_sector = _sub_sector_filter()
     district = _district_filter()
@@ -404,7 +494,7 @@ class ClusterFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class ClusterSuggestionFilter(django_filters.FilterSet):
+class ClusterSuggestionFilter(PortalFilterSet):
     status = django_filters.ChoiceFilter(choices=SuggestionStatus.choices, label=_("Status"))
     sub_sector = _sub_sector_filter()
 
@@ -413,7 +503,7 @@ class ClusterSuggestionFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class DuplicateSuspectFilter(django_filters.FilterSet):
+class DuplicateSuspectFilter(PortalFilterSet):
     status = django_filters.ChoiceFilter(choices=DuplicateStatus.choices, label=_("Status"))
     reason = django_filters.ChoiceFilter(
         method="filter_reason",
@@ -439,7 +529,7 @@ class DuplicateSuspectFilter(django_filters.FilterSet):
         return queryset.filter(**{field[value]: True}) if value in field else queryset
 
 
-class RecpPracticeFilter(django_filters.FilterSet):
+class RecpPracticeFilter(PortalFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Code or name"))
     category = django_filters.ChoiceFilter(choices=RecpCategory.choices, label=_("Category"))
     sub_sector = django_filters.ModelChoiceFilter(
@@ -447,6 +537,7 @@ class RecpPracticeFilter(django_filters.FilterSet):
         queryset=SubSector.objects.all(),
         to_field_name="code",
         label=_("Applies to sub-sector"),
+        empty_label=_("Any sub-sector"),
         method="filter_sub_sector",
     )
     is_active = _boolean(_("Active"))
@@ -463,7 +554,7 @@ class RecpPracticeFilter(django_filters.FilterSet):
         return queryset if value is None else queryset.applicable_to(value.pk)
 
 
-class TrainingModuleFilter(django_filters.FilterSet):
+class TrainingModuleFilter(PortalFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Code or name"))
     climate_vulnerability = _boolean(_("Tagged climate vulnerability"))
     is_active = _boolean(_("Active"))
@@ -477,7 +568,7 @@ class TrainingModuleFilter(django_filters.FilterSet):
         return queryset.filter(Q(code__iexact=value) | Q(name__icontains=value)) if value else queryset
 
 
-class KpiFilter(django_filters.FilterSet):
+class KpiFilter(PortalFilterSet):
     category = django_filters.ChoiceFilter(choices=KpiCategory.choices, label=_("Category"))
     is_active = _boolean(_("Active"))
 
@@ -486,7 +577,7 @@ class KpiFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class ImportJobFilter(django_filters.FilterSet):
+class ImportJobFilter(PortalFilterSet):
     kind = django_filters.CharFilter(label=_("Kind"))
     status = django_filters.ChoiceFilter(choices=ImportStatus.choices, label=_("Status"))
 

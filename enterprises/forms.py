@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, Upazila
+from core.pickers import mark_pickers
 from core.uploads import check_document
 from enterprises import services
 from enterprises.imports import IMPORTERS
@@ -58,6 +59,7 @@ def link_upazilas(form: forms.ModelForm, stored_district_id: int | None) -> None
         upazilas = upazilas.filter(district_id=district_id)
     form.fields["upazila"].queryset = upazilas
     form.fields["upazila"].label_from_instance = lambda upazila: f"{upazila.name} ({upazila.district.name})"
+    mark_pickers(form)  # type-to-filter boxes (static/portal/picker.js)
     form.fields["district"].widget.attrs.update(
         {
             "hx-get": reverse("enterprises:upazila-options"),
@@ -127,7 +129,7 @@ class FinancialSupportForm(forms.ModelForm):
         self.instance.enterprise = enterprise
         self.fields["disbursed_on"].help_text = _(
             "Disbursements before %(start)s, the programme start, are not counted as project financing."
-        ) % {"start": format_date(settings.PROGRAMME_START, "j M Y")}
+        ) % {"start": format_date(settings.PROGRAMME_START, "DATE_FORMAT")}
 
 
 class AttendanceForm(forms.ModelForm):
@@ -300,6 +302,7 @@ class TrainingSessionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         choose_sub_project(self, user, (SubProjectStatus.ACTIVE, SubProjectStatus.COMPLETED))
         self.fields["district"].queryset = District.objects.order_by("name")
+        mark_pickers(self)
         # Active modules, and the session's own even if the PMU has retired it since.
         module = self.fields["module"]
         module.queryset = TrainingModule.objects.filter(Q(is_active=True) | Q(pk=self.instance.module_id))
@@ -373,7 +376,7 @@ class FacilityForm(forms.ModelForm):
             self.fields["status"].help_text = _(
                 "The PMU confirmed on %(date)s that the facility operates. Changing the status or the "
                 "opening date clears that confirmation: the facility then awaits confirmation again."
-            ) % {"date": format_date(self.instance.operational_confirmed_on, "j M Y")}
+            ) % {"date": format_date(self.instance.operational_confirmed_on, "DATE_FORMAT")}
         else:
             self.fields["status"].help_text = _(
                 "An operational facility counts once the PMU or a verifier has confirmed that it operates; "

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused
+from core.numbers import group
 
 # Bangladesh's bounding box (Teknaf to Tetulia, Sundarbans to the Sylhet hills), with a small margin.
 BD_LATITUDE = (Decimal("20.50"), Decimal("26.70"))
@@ -225,7 +226,7 @@ def check_amount(amount: Decimal | None) -> None:
                 "%(amount)s BDT is more than one microenterprise can receive (at most %(ceiling)s BDT); "
                 "check the figure."
             )
-            % {"amount": f"{amount:,.0f}", "ceiling": f"{ceiling:,.0f}"}
+            % {"amount": group(amount), "ceiling": group(ceiling)}
         )
 
 

@@ -1011,7 +1011,7 @@ def notes(report: FinancialReport, figures: dict[str, Any]) -> list[tuple[str, s
         if draft
         else _("Finalised on %(when)s: the figures are frozen.")
         % {
-            "when": timezone.localtime(report.finalised_at).strftime("%d %b %Y %H:%M")
+            "when": formats.date_format(timezone.localtime(report.finalised_at), "DATETIME_FORMAT")
             if report.finalised_at
             else "—"
         }
@@ -1727,13 +1727,16 @@ def transition_recipients(transition) -> list:
 
 
 def send_transition(transition_id: int) -> int:
-    from core.emails import send_once
+    from core.emails import in_language_of, send_once
     from subprojects.models import Transition
     from subprojects.notifications import build_message
 
     transition = Transition.objects.select_related("actor", "content_type").get(pk=transition_id)
     return send_once(
-        (f"transition:{transition.pk}:user:{user.pk}", partial(build_message, transition, user))
+        (
+            f"transition:{transition.pk}:user:{user.pk}",
+            in_language_of(user, partial(build_message, transition, user)),
+        )
         for user in transition_recipients(transition)
     )
 

@@ -9,6 +9,7 @@ from typing import Any, cast
 import django_filters
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from finance import ifr
@@ -31,9 +32,9 @@ def _style(form: forms.BaseForm) -> None:
 def quarter_choice_label(quarter_end: date) -> str:
     return _("%(quarter)s (%(start)s to %(end)s; due %(due)s)") % {
         "quarter": ifr.quarter_label(quarter_end),
-        "start": ifr.quarter_start(quarter_end).strftime("%d %b %Y"),
-        "end": quarter_end.strftime("%d %b %Y"),
-        "due": ifr.due_on(quarter_end).strftime("%d %b %Y"),
+        "start": date_format(ifr.quarter_start(quarter_end), "DATE_FORMAT"),
+        "end": date_format(quarter_end, "DATE_FORMAT"),
+        "due": date_format(ifr.due_on(quarter_end), "DATE_FORMAT"),
     }
 
 

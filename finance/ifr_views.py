@@ -26,6 +26,7 @@ from core import lifecycle
 from core.errors import ActionRefused
 from core.exports import Column, export_or_refuse
 from core.lifecycle.views import action_buttons, handle_transition, raise_if_forbidden
+from core.lists import SortSpec
 from core.permissions import get_visible_or_404
 from enterprises.views.base import attach_errors
 from finance import ifr
@@ -306,6 +307,19 @@ def ifr_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 # --- Funds received -------------------------------------------------------------------------------
 
 
+# The latest receipt first.
+RECEIPT_SORTS = SortSpec(
+    {
+        "received": ("received_on",),
+        "source": ("source",),
+        "reference": ("reference",),
+        "amount": ("amount",),
+        "recorded_by": ("recorded_by__first_name", "recorded_by__last_name", "recorded_by__username"),
+    },
+    default="-received",
+)
+
+
 def _receipts(user):
     return FundReceipt.objects.visible_to(user).select_related("recorded_by").order_by("-received_on", "-pk")
 
@@ -324,6 +338,7 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=RECEIPT_COLUMNS,
         export_name="fund-receipts",
+        sort=RECEIPT_SORTS,
         context={
             "may_prepare": ifr.may_prepare(request.user),
             "totals": [

@@ -90,9 +90,10 @@ class LoanFilter(ScopedFilterSet):
         queryset=PartnerOrganization.objects.all(),
         to_field_name="code",
         label=_("PO"),
+        empty_label=_("All POs"),
     )
     days_past_due = django_filters.ChoiceFilter(
-        choices=BUCKET_CHOICES, method="filter_bucket", label=_("Days past due")
+        choices=BUCKET_CHOICES, method="filter_bucket", label=_("Days past due"), empty_label=_("Any")
     )
     gender = django_filters.ChoiceFilter(
         choices=Gender.choices, field_name="enterprise__owner_gender", label=_("Owner gender")

@@ -29,6 +29,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from core.numbers import group
 from enterprises.imports import kinds
 from enterprises.imports.base import Column, ImportAborted, Importer, ImportReport, Planned, RowProblems
 from enterprises.imports.files import RawRow
@@ -51,7 +52,7 @@ REPAYMENT_COLUMNS = {
 
 
 def _shown(day: date) -> str:
-    return date_format(day, "j M Y")
+    return date_format(day, "DATE_FORMAT")
 
 
 def _quiet_date(value: Any) -> date | None:
@@ -220,7 +221,7 @@ class RepaymentImporter(LoanLookups):
 
     def describe(self, values: dict[str, Any]) -> str:
         loan, principal = values["loan"], values.get("principal")
-        amount = f"{principal:,.2f} BDT" if principal is not None else "—"
+        amount = f"{group(principal, 2)} BDT" if principal is not None else "—"
         return f"{loan.enterprise.po_code} · {loan.disbursed_on} · {values.get('paid_on') or '—'} · {amount}"
 
 
@@ -377,7 +378,7 @@ class LoanScheduleImporter(LoanLookups):
                     "The principal of the instalments of the loan %(loan)s adds up to %(total)s BDT, "
                     "not the %(amount)s BDT lent."
                 )
-                % {"loan": self._named(loan), "total": f"{total:,.2f}", "amount": f"{loan.amount:,.2f}"},
+                % {"loan": self._named(loan), "total": group(total, 2), "amount": group(loan.amount, 2)},
             )
             return
         changed = any(action != "unchanged" for *_rest, action in rows) or self.stored_instalments.get(

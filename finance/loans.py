@@ -33,6 +33,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from core.errors import ActionRefused, Forbidden
+from core.numbers import group
 from enterprises.models import FinancialSupport, SupportKind
 from finance.models import Instalment, Repayment, WriteOff, sees_all_money
 from finance.models.common import is_po_money_staff as common_is_po_money_staff
@@ -114,11 +115,11 @@ def _locked(loan: FinancialSupport) -> FinancialSupport:
 
 
 def _shown_date(day: date) -> str:
-    return date_format(day, "j M Y")
+    return date_format(day, "DATE_FORMAT")
 
 
 def _bdt(amount: Decimal) -> str:
-    return f"{amount:,.2f}"
+    return group(amount, 2)
 
 
 # --- The loan's state ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,7 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ActionRefused
 from core.exports import Column, export_or_refuse, export_response
+from core.lists import Listing, SortSpec
 from core.models import PartnerOrganization
+from core.numbers import group
 from enterprises.models import FinancialSupport, Gender
 from enterprises.permissions import can_read_field_data
 from enterprises.views.base import attach_errors
@@ -175,6 +176,24 @@ def loans_as_of(user, as_of: date):
     ).order_by("-disbursed_on", "-pk")
 
 
+# The latest disbursement first; the figures are those annotated as of the day asked.
+LOAN_SORTS = SortSpec(
+    {
+        "po": ("enterprise__partner_organization__code",),
+        "enterprise": ("enterprise__po_code",),
+        "disbursed": ("disbursed_on",),
+        "amount": ("amount",),
+        "due": ("due",),
+        "repaid": ("repaid",),
+        "outstanding": ("outstanding",),
+        "arrears": ("arrears",),
+        # More days past due: an earlier oldest unpaid instalment.
+        "days_past_due": ("-overdue_since",),
+    },
+    default="-disbursed",
+)
+
+
 @allowed(rules.may_read)
 @require_GET
 def loan_list(request: HttpRequest) -> HttpResponseBase:
@@ -182,24 +201,22 @@ def loan_list(request: HttpRequest) -> HttpResponseBase:
     filterset = LoanFilter(
         request.GET or None, queryset=loans_as_of(request.user, as_of), user=request.user, as_of=as_of
     )
-    queryset = filterset.qs
+    # "As of" picks the day the figures are read on; it filters no loan.
+    listing = Listing(request, sort=LOAN_SORTS, per_page=PAGE_SIZE, keep=("as_of",))
+    queryset = listing.order(filterset.qs)
     export = request.GET.get("export")
     if export in EXPORT_FORMATS:
         return export_or_refuse(request, queryset, loan_columns(as_of), export, f"loans-{as_of.isoformat()}")
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    context = listing.page(queryset)
+    rows = list(context["page_obj"].object_list)
     _decorate(rows, as_of)
-    params = request.GET.copy()
-    params.pop("page", None)
     return render(
         request,
         "finance/loan_list.html",
         {
             "filter": filterset,
-            "page_obj": page,
-            "paginator": page.paginator,
+            **context,
             "rows": rows,
-            "querystring": params.urlencode(),
             "as_of": as_of,
             "as_of_form": form,
             "bucket_labels": BUCKET_LABELS,
@@ -359,7 +376,7 @@ def repayment_add(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(
         request,
         _("Repayment of %(amount)s BDT on %(day)s recorded.")
-        % {"amount": f"{repayment.principal:,.2f}", "day": repayment.paid_on.isoformat()},
+        % {"amount": group(repayment.principal, 2), "day": repayment.paid_on.isoformat()},
     )
     return redirect(_back(loan, "#repayments"))
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core.errors import ActionRefused
 from core.exports import Column, export_response
 from core.lifecycle.views import raise_if_forbidden
+from core.lists import Listing, SortSpec
 from finance import rates
 from finance.models import ExchangeRate
 from finance.rate_forms import ExchangeRateForm
@@ -40,17 +41,30 @@ def export_columns() -> list[Column]:
     ]
 
 
+# The newest rate first (rows computed in Python: sorted by their attributes).
+RATE_SORTS = SortSpec(
+    {
+        "valid_from": ("rate__valid_from",),
+        "rate": ("rate__bdt_per_usd",),
+        "source": ("rate__source",),
+    },
+    default="-valid_from",
+)
+
+
 @require_GET
 @allowed(rates.may_read_rates)
 def rate_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    rows = rates.rate_rows(list(ExchangeRate.objects.select_related("created_by")))
+    listing = Listing(request, sort=RATE_SORTS, saved_filters=False)
+    rows = listing.order(rates.rate_rows(list(ExchangeRate.objects.select_related("created_by"))))
     file_format = request.GET.get("export")
     if file_format in ("csv", "xlsx"):
         return export_response(rows, export_columns(), file_format, "exchange-rates")
+    listed = listing.page(rows)
     return render(
         request,
         "finance/rate_list.html",
-        {"rows": rows, "can_keep": rates.may_keep_rates(request.user)},
+        {**listed, "rows": listed["page_obj"].object_list, "can_keep": rates.may_keep_rates(request.user)},
     )
 
 

@@ -28,14 +28,18 @@ class _SubProjectChoices(ScopedFilterSet):
             .values_list("pk", "agreement_number")
         ]
         self.filters["sub_project"].extra["choices"] = choices
-        # The form is built already (styled by ScopedFilterSet): it validates against these choices.
-        self.form.fields["sub_project"].choices = [("", "---------"), *choices]
+        # The form is built already (styled by ScopedFilterSet): it validates against these choices
+        # (its empty choice, "Any sub-project", is added by the field itself).
+        self.form.fields["sub_project"].choices = choices
 
 
 class ReleaseFilter(_SubProjectChoices):
     status = django_filters.MultipleChoiceFilter(choices=ReleaseStatus.choices, label=_("State"))
     partner_organization = django_filters.ModelChoiceFilter(
-        queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+        queryset=PartnerOrganization.objects.all(),
+        to_field_name="code",
+        label=_("PO"),
+        empty_label=_("All POs"),
     )
     financier = django_filters.ChoiceFilter(
         choices=FINANCIER_CHOICES, method="filter_financier", label=_("Financier")
@@ -78,7 +82,10 @@ class SubProjectMoneyFilter(ScopedFilterSet):
 
     status = django_filters.MultipleChoiceFilter(choices=SubProjectStatus.choices, label=_("State"))
     partner_organization = django_filters.ModelChoiceFilter(
-        queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+        queryset=PartnerOrganization.objects.all(),
+        to_field_name="code",
+        label=_("PO"),
+        empty_label=_("All POs"),
     )
     q = django_filters.CharFilter(method="search", label=_("Agreement or title"))
 

@@ -24,6 +24,7 @@ from core import lifecycle
 from core.errors import ActionRefused
 from core.exports import Column
 from core.lifecycle.views import action_buttons, handle_transition, raise_if_forbidden
+from core.lists import SortSpec
 from core.permissions import get_visible_or_404
 from enterprises.views.base import attach_errors
 from finance import releases
@@ -97,6 +98,40 @@ SUB_PROJECT_COLUMNS = [
 # --- Lists ----------------------------------------------------------------------------------------
 
 
+# The latest request first.
+RELEASE_SORTS = SortSpec(
+    {
+        "reference": ("pk",),
+        "po": ("partner_organization__code",),
+        "sub_project": ("sub_project__agreement_number",),
+        "tranche": ("sub_project__agreement_number", "tranche__number"),
+        "world_bank": ("amount_world_bank",),
+        "pksf": ("amount_pksf",),
+        "requested": ("requested_at",),
+        "state": ("status",),
+        "transferred": ("transferred_on",),
+    },
+    default="-requested",
+)
+SUB_PROJECT_MONEY_SORTS = SortSpec(
+    {
+        "sub_project": ("agreement_number",),
+        "po": ("partner_organization__code",),
+        "state": ("status",),
+        **{
+            f"{f.code}_{what}": (field,)
+            for f in releases.FINANCIERS
+            for what, field in (
+                ("approved", f.budget_field),
+                ("transferred", f"{f.code}_transferred"),
+                ("remaining", f"{f.code}_remaining"),
+            )
+        },
+    },
+    default="sub_project",
+)
+
+
 def _releases(user):
     return Release.objects.visible_to(user).select_related(
         "sub_project", "partner_organization", "tranche", "requested_by"
@@ -113,6 +148,7 @@ def release_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=RELEASE_COLUMNS,
         export_name="releases",
+        sort=RELEASE_SORTS,
         context={"sees_all": releases.sees_all_money(request.user)},
     )
 
@@ -130,6 +166,7 @@ def subproject_finance_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=SUB_PROJECT_COLUMNS,
         export_name="sub-project-money",
+        sort=SUB_PROJECT_MONEY_SORTS,
         context={"sees_all": releases.sees_all_money(request.user)},
     )
 

@@ -41,8 +41,9 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import gettext_noop
 
 from core import lifecycle
-from core.emails import send_once
+from core.emails import in_language_of, send_once
 from core.errors import ActionRefused, Forbidden
+from core.numbers import bdt
 from core.roles import GROUP_NAMES, Role
 from core.waiting import WaitingItem
 from finance.models import (
@@ -90,11 +91,8 @@ FINANCIER_CHOICES = [(f.code, f.label) for f in FINANCIERS]
 
 
 def money(value: Decimal | int | None) -> str:
-    """BDT with thousands separators, paisa only when there are any: 1,234,567 or 1,234.50."""
-    value = Decimal(value or 0)
-    if value == value.to_integral_value():
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
+    """BDT grouped by lakh and crore, paisa only when there are any: 12,34,567 or 1,234.50."""
+    return bdt(Decimal(value or 0))
 
 
 # --- Who ------------------------------------------------------------------------------------------
@@ -1056,7 +1054,10 @@ def send_transition(transition_id: int) -> int:
 
     transition = Transition.objects.select_related("actor", "content_type").get(pk=transition_id)
     return send_once(
-        (f"transition:{transition.pk}:user:{user.pk}", partial(transition_message, transition, user))
+        (
+            f"transition:{transition.pk}:user:{user.pk}",
+            in_language_of(user, partial(transition_message, transition, user)),
+        )
         for user in transition_recipients(transition)
     )
 

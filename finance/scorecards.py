@@ -53,6 +53,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from core.errors import Forbidden
 from core.models import PartnerOrganization
+from core.numbers import group
 from core.quarters import (  # noqa: F401 - the module's own names for its callers
     last_complete_quarter_end,
     parse_quarter_end,
@@ -493,12 +494,12 @@ class MeasureRow:
         if number is None:
             return "—"
         if self.kind == MONEY:
-            return _("%(amount)s BDT") % {"amount": f"{number:,.0f}"}
+            return _("%(amount)s BDT") % {"amount": group(number)}
         if self.kind == PERCENT:
             return f"{number:.1f} %"
         if self.kind == INDEX:
             return f"{number:.1f}"
-        return f"{int(number):,}"
+        return group(int(number))
 
     @property
     def value_display(self) -> str:

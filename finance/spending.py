@@ -58,7 +58,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
-from core.emails import send_once
+from core.emails import in_language_of, send_once
 from core.errors import ActionRefused, Forbidden
 from core.quarters import (  # noqa: F401 - the module's own names for its callers
     last_complete_quarter_end,
@@ -646,7 +646,10 @@ def send_transition(transition_id: int) -> int:
 
     transition = Transition.objects.select_related("actor", "content_type").get(pk=transition_id)
     return send_once(
-        (f"transition:{transition.pk}:user:{user.pk}", partial(transition_message, transition, user))
+        (
+            f"transition:{transition.pk}:user:{user.pk}",
+            in_language_of(user, partial(transition_message, transition, user)),
+        )
         for user in transition_recipients(transition)
     )
 

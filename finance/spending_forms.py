@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.filtering import PortalFilterSet, label_filter_form
 from core.models import PartnerOrganization
 from finance import spending
 from finance.models import Expenditure, SpendingReport, SpendingReportStatus, sees_all_money
@@ -122,7 +123,7 @@ class PageChoices:
             form.fields["partner_organization"] = forms.ChoiceField(
                 label=_("PO"),
                 required=False,
-                choices=[("", "—"), *((po.code, po.code) for po in _visible_pos(user))],
+                choices=[("", _("All POs")), *((po.code, po.code) for po in _visible_pos(user))],
             )
         else:
             del form.fields["partner_organization"]
@@ -138,10 +139,11 @@ class PageChoices:
         form.fields["quarter"] = forms.ChoiceField(
             label=_("Quarter"), required=False, choices=[("", "—"), *((label, label) for label in labels)]
         )
+        label_filter_form(form)
         style_filter_form(self)
 
 
-class MoneyFilterSet(django_filters.FilterSet):
+class MoneyFilterSet(PortalFilterSet):
     partner_organization = django_filters.CharFilter(
         field_name="partner_organization__code", lookup_expr="iexact", label=_("PO (code)")
     )
@@ -238,7 +240,7 @@ class ProgressFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if sees_all_money(user):
             cast(forms.ChoiceField, self.fields["partner_organization"]).choices = [
-                ("", "—"),
+                ("", _("All POs")),
                 *((po.code, po.code) for po in _visible_pos(user)),
             ]
         else:
@@ -250,6 +252,7 @@ class ProgressFilterForm(forms.Form):
                 for sp in spending.visible_sub_projects(user).order_by("agreement_number")
             ),
         ]
+        label_filter_form(self)
         _style(self)
 
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
+from core.numbers import group
 from enterprises.imports.base import Column, Importer, ImportReport, Planned, RowProblems
 from enterprises.imports.files import RawRow
 from enterprises.validation import parse_date, parse_decimal, parse_int
@@ -246,7 +247,7 @@ class ExpenditureImporter(Importer):
         quarter = spending.quarter_label(values["report"].quarter_end) if values.get("report") else "?"
         number = self._number(line) if line is not None else "?"
         amount = values.get("amount")
-        shown = f"{amount:,.2f} BDT" if amount is not None else "?"
+        shown = f"{group(amount, 2)} BDT" if amount is not None else "?"
         voucher = values["voucher_reference"]
         return f"{sub_project.agreement_number} {quarter} · line {number} · {voucher} · {shown}"
 

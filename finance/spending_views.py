@@ -15,7 +15,6 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -27,6 +26,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ActionRefused
 from core.exports import Column, export_response
 from core.lifecycle.views import action_buttons, handle_transition, raise_if_forbidden
+from core.lists import Listing, SortSpec
+from core.numbers import group
 from core.permissions import get_visible_or_404
 from enterprises.views.base import attach_errors
 from finance import progress as money
@@ -100,7 +101,9 @@ PROGRESS_COLUMNS = [
     Column(cast(str, gettext_lazy("Spent: PO lines (BDT)")), lambda p: p.spent_po),
     Column(cast(str, gettext_lazy("Spent: total (BDT)")), lambda p: p.spent),
     Column(cast(str, gettext_lazy("Balance of releases (BDT)")), lambda p: p.balance),
+    # xgettext:no-python-format
     Column(cast(str, gettext_lazy("Spent % of released")), lambda p: p.spent_of_released),
+    # xgettext:no-python-format
     Column(cast(str, gettext_lazy("Spent % of approved")), lambda p: p.spent_of_approved),
     Column(cast(str, gettext_lazy("Time elapsed %")), lambda p: p.elapsed),
     Column(cast(str, gettext_lazy("Budget lines overrun")), lambda p: p.lines_overrun),
@@ -110,6 +113,47 @@ PROGRESS_COLUMNS = [
 
 
 # --- Reports --------------------------------------------------------------------------------------
+
+
+# The latest quarter first.
+REPORT_SORTS = SortSpec(
+    {
+        "report": ("quarter_end", "sub_project__agreement_number"),
+        "po": ("partner_organization__code",),
+        "lines": ("line_count",),
+        "total": ("total",),
+        "submitted": ("submitted_at",),
+        "state": ("status",),
+    },
+    default="-report",
+)
+EXPENDITURE_SORTS = SortSpec(
+    {
+        "spent": ("spent_on",),
+        "report": ("report__quarter_end", "sub_project__agreement_number"),
+        "po": ("partner_organization__code",),
+        "budget_line": ("budget_line__category", "budget_line__description"),
+        "financier": ("budget_line__financier",),
+        "amount": ("amount",),
+        "voucher": ("voucher_reference",),
+    },
+    default="-spent",
+)
+# Rows computed in Python (finance.progress): sorted by their attributes, in agreement order first.
+PROGRESS_SORTS = SortSpec(
+    {
+        "sub_project": ("agreement_number",),
+        "po": ("po_code",),
+        "approved": ("approved",),
+        "released": ("released",),
+        "spent": ("spent",),
+        "balance": ("balance",),
+        "spent_of_released": ("spent_of_released",),
+        "spent_of_approved": ("spent_of_approved",),
+        "elapsed": ("elapsed",),
+    },
+    fallback=(),
+)
 
 
 def _reports(user):
@@ -130,6 +174,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=REPORT_COLUMNS,
         export_name="spending-reports",
+        sort=REPORT_SORTS,
         context={
             "may_report": spending.may_report(request.user),
             "due_days": settings.SPENDING_REPORT_DUE_DAYS,
@@ -309,8 +354,8 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 % {
                     "label": row["label"],
-                    "spent": f"{row['cumulative']:,.2f}",
-                    "approved": f"{row['approved']:,.2f}",
+                    "spent": group(row["cumulative"], 2),
+                    "approved": group(row["approved"], 2),
                 },
             )
     return redirect(report)
@@ -359,6 +404,7 @@ def expenditure_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=EXPENDITURE_COLUMNS,
         export_name="expenditures",
+        sort=EXPENDITURE_SORTS,
         context={"totals": totals, "by_financier": by_financier},
     )
 
@@ -380,22 +426,21 @@ def progress_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     form = ProgressFilterForm(request.GET or None, user=request.user)
     data = form.cleaned_data if form.is_valid() else {}
     as_of, rows = progress_rows(request.user, data)
+    # "As of" picks the day the figures are read on; it filters no row.
+    listing = Listing(request, sort=PROGRESS_SORTS, per_page=PAGE_SIZE, keep=("as_of",))
+    rows = listing.order(rows)
     export = request.GET.get("export")
     if export in {"csv", "xlsx"}:
         return export_response(rows, PROGRESS_COLUMNS, export, "financial-progress")
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
+    context = listing.page(rows)
     return render(
         request,
         "finance/progress_list.html",
         {
             "form": form,
             "as_of": as_of,
-            "rows": page.object_list,
-            "page_obj": page,
-            "paginator": page.paginator,
-            "querystring": params.urlencode(),
+            "rows": context["page_obj"].object_list,
+            **context,
             "flagged": sum(1 for row in rows if row.flags),
             "lag_points": settings.SPENDING_LAG_POINTS,
         },

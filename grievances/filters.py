@@ -9,6 +9,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from core.filtering import PortalFilterSet
 from core.models import PartnerOrganization
 from core.visibility import scope_filterset
 from grievances import handling, intake
@@ -17,13 +18,16 @@ from grievances.models import Category, Grievance, GrievanceStatus, Tier
 REFERENCE = re.compile(r"^\s*(?:GRV-?)?0*(\d{1,9})\s*$", re.IGNORECASE)
 
 
-class GrievanceFilter(django_filters.FilterSet):
+class GrievanceFilter(PortalFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Reference, code or subject"))
     status = django_filters.ChoiceFilter(choices=GrievanceStatus.choices, label=_("Status"))
     tier = django_filters.TypedChoiceFilter(choices=Tier.choices, coerce=int, label=_("Tier"))
     category = django_filters.ChoiceFilter(choices=Category.choices, label=_("Category"))
     partner_organization = django_filters.ModelChoiceFilter(
-        queryset=PartnerOrganization.objects.order_by("code"), to_field_name="code", label=_("PO")
+        queryset=PartnerOrganization.objects.order_by("code"),
+        to_field_name="code",
+        label=_("PO"),
+        empty_label=_("All POs"),
     )
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Past the tier's deadline"))
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, PartnerOrganization
+from core.pickers import picker_select
 from grievances import handling, intake
 from grievances.models import Category, ComplainantGender, ComplainantKind
 
@@ -63,7 +64,10 @@ class GrievanceForm(forms.Form):
         help_text=_("What happened, when and where, and who was involved (at most 5,000 characters)."),
     )
     district = forms.ModelChoiceField(
-        queryset=District.objects.order_by("name"), required=False, label=_("District")
+        queryset=District.objects.order_by("name"),
+        required=False,
+        label=_("District"),
+        widget=picker_select(),
     )
     anonymous = forms.BooleanField(
         required=False,

@@ -13,7 +13,7 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.emails import send_once
+from core.emails import in_language_of, send_once
 from core.models import User
 from grievances import handling
 from grievances.models import Grievance
@@ -67,6 +67,9 @@ def send_for(transition_id: int) -> int:
     grievance = Grievance.objects.get(pk=transition.object_id)
     transition.subject = grievance
     return send_once(
-        (f"grievance:{transition.pk}:user:{user.pk}", partial(build_message, transition, grievance, user))
+        (
+            f"grievance:{transition.pk}:user:{user.pk}",
+            in_language_of(user, partial(build_message, transition, grievance, user)),
+        )
         for user in recipients(transition)
     )

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -25,9 +24,10 @@ from core import lifecycle
 from core.errors import ActionRefused
 from core.exports import Column, export_or_refuse
 from core.lifecycle.views import action_buttons, handle_transition, raise_if_forbidden
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404
 from core.uploads import file_response
-from enterprises.views.base import querystring_without, style_form
+from enterprises.views.base import style_form
 from grievances import handling, intake
 from grievances.filters import GrievanceFilter
 from grievances.forms import PublicGrievanceForm, ReclassifyForm, StaffGrievanceForm, StatusLookupForm
@@ -197,6 +197,21 @@ EXPORT_COLUMNS = [
 ]
 
 
+# The latest received first.
+GRIEVANCE_SORTS = SortSpec(
+    {
+        "reference": ("pk",),
+        "received": ("received_at",),
+        "po": ("partner_organization__code",),
+        "category": ("category",),
+        "subject": ("subject",),
+        "tier": ("tier",),
+        "status": ("status",),
+    },
+    default="-received",
+)
+
+
 @login_required
 @require_GET
 def grievance_list(request: HttpRequest) -> HttpResponse:
@@ -204,18 +219,16 @@ def grievance_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     grievances = Grievance.objects.visible_to(request.user).select_related("partner_organization", "district")
     filterset = GrievanceFilter(request.GET or None, queryset=grievances, request=request)
-    rows = filterset.qs.order_by("-received_at", "-pk")
+    listing = Listing(request, sort=GRIEVANCE_SORTS, per_page=PAGE_SIZE)
+    rows = listing.order(filterset.qs)
     if request.GET.get("export") == "csv":
         return export_or_refuse(request, rows, EXPORT_COLUMNS, "csv", "grievances")
-    page = Paginator(handling.with_handling(rows, request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "grievances/list.html",
         {
             "filter_form": style_form(filterset.form),
-            "page_obj": page,
-            "paginator": page.paginator,
-            "querystring": querystring_without(request, "page", "export"),
+            **listing.page(handling.with_handling(rows, request.user)),
         },
     )
 

@@ -11,21 +11,30 @@ Two rules live here, once, for pages, API and reports alike:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import cached_property
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, Sum
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.functional import Promise
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.models import PartnerOrganization
 from core.permissions import is_po_staff
+from core.reference_names import translated_name
 from core.validators import AS_OF, check_in_programme_span
+from enterprises.filters import INDICATOR_CHOICES as ENTERPRISE_LIST_INDICATORS
+from enterprises.models import FacilityKind
 from finance.rates import in_usd, usd_total
 from monitoring.indicators import QUALIFYING, committed_sub_projects
 from monitoring.models import (
@@ -41,8 +50,10 @@ from monitoring.models import (
 )
 from subprojects.models import BudgetCategory, BudgetLine, CommittedResult, Financier
 
-# Indicators whose figure is a count of enterprises: they drill down to the enterprise list.
+# Indicators whose figure is a count of enterprises.
 ENTERPRISE_INDICATORS = frozenset(QUALIFYING)
+# Wage jobs in the MEs financed by the date.
+JOB_INDICATORS = ("WAGE_JOBS_WOMEN", "WAGE_JOBS_MEN", "WAGE_JOBS_WOMEN_ADDED", "WAGE_JOBS_MEN_ADDED")
 # Disbursements to MEs of a PO are measured against its approved budget lines for financing MEs.
 DISBURSED_BY_FINANCIER = {
     "MONEY_DISBURSED": None,
@@ -254,7 +265,8 @@ class Headline:
 
     @property
     def drills_down(self) -> bool:
-        return self.indicator.code in ENTERPRISE_INDICATORS
+        """Whether a list shows the records behind the figure (see DRILL_DOWNS)."""
+        return self.indicator.code in DRILL_DOWNS
 
     @property
     def is_money(self) -> bool:
@@ -350,3 +362,263 @@ def trend(code: str, *, po_code: str | None = None, until: date | None = None) -
     if until is not None:
         values = values.filter(as_of__lte=until)
     return list(values.order_by("as_of").values_list("as_of", "value"))
+
+
+# --- Drill-down: from a figure to the records behind it -------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrillDown:
+    """The list showing the records behind an indicator's figure, and how to ask it for them."""
+
+    url_name: str
+    # The link's text beside the figure ("The enterprises").
+    label: str | Promise
+    # The list's filters selecting the records behind the figure as of a date.
+    params: Callable[[date], dict[str, str]]
+    # Breakdown → the list's filter for one group of it. A breakdown not named here is not clickable.
+    filters: Mapping[str, str]
+
+
+# The list filters for the groups of a breakdown (IndicatorValue.key is the value they take).
+ENTERPRISE_FILTERS = {
+    Dimension.BUSINESS_AREA: "business_area",
+    Dimension.SECTOR: "sector",
+    Dimension.SUB_SECTOR: "sub_sector",
+    Dimension.DIVISION: "division",
+    Dimension.DISTRICT: "district",
+    Dimension.PARTNER_ORGANIZATION: "partner_organization",
+    Dimension.GENDER: "owner_gender",
+    Dimension.CLIMATE: "climate_vulnerable",
+}
+FACILITY_FILTERS = {d: name for d, name in ENTERPRISE_FILTERS.items() if d != Dimension.GENDER}
+
+
+_ENTERPRISES = gettext_lazy("The enterprises")
+
+
+def _counted_in(code: str, **extra: str) -> Callable[[date], dict[str, str]]:
+    """The list's "counted in indicator" filter, as the headline cards have always linked it."""
+    return lambda as_of: {"indicator": code, "as_of": as_of.isoformat(), **extra}
+
+
+def _enterprises(code: str, label: str | Promise = _ENTERPRISES) -> DrillDown:
+    return DrillDown("enterprises:enterprise-list", label, _counted_in(code), ENTERPRISE_FILTERS)
+
+
+def _facilities(code: str, **extra: str) -> DrillDown:
+    return DrillDown(
+        "enterprises:facility-list",
+        gettext_lazy("The facilities"),
+        _counted_in(code, **extra),
+        FACILITY_FILTERS,
+    )
+
+
+def _disbursements(financier: str | None = None) -> DrillDown:
+    """Project financing disbursed by the date (of one financier): the records summed in USD."""
+
+    def params(as_of: date) -> dict[str, str]:
+        chosen = {"project_financing": "true", "disbursed_to": as_of.isoformat()}
+        return chosen | ({"financier": financier} if financier else {})
+
+    return DrillDown(
+        "enterprises:support-list", gettext_lazy("The disbursements"), params, ENTERPRISE_FILTERS
+    )
+
+
+def _registered(as_of: date) -> dict[str, str]:
+    return {"registered_to": as_of.isoformat(), "duplicate": "countable"}
+
+
+_FINANCED = gettext_lazy("The MEs financed")
+# Every indicator whose records a list can show exactly as the indicator selects them. Shares and
+# jobs are figures about a set of MEs (their denominator: the MEs financed, or registered, by the
+# date): they open that set. Money committed (sub-projects awarded and not cancelled by a date) has
+# no list that selects "as of a date": it is not clickable.
+DRILL_DOWNS: dict[str, DrillDown] = {
+    **{code: _enterprises(code) for code, _label in ENTERPRISE_LIST_INDICATORS},
+    "WOMEN_LED_SHARE": _enterprises("ME_FINANCED", _FINANCED),
+    "WOMEN_LED_SHARE_REGISTERED": DrillDown(
+        "enterprises:enterprise-list", gettext_lazy("The MEs registered"), _registered, ENTERPRISE_FILTERS
+    ),
+    **{code: _enterprises("ME_FINANCED", _FINANCED) for code in JOB_INDICATORS},
+    "CSF_ESTABLISHED": _facilities("CSF_ESTABLISHED"),
+    "CSF_REVENUE": _facilities("CSF_ESTABLISHED", kind=FacilityKind.REVENUE),
+    "CSF_NON_REVENUE": _facilities("CSF_ESTABLISHED", kind=FacilityKind.NON_REVENUE),
+    "CSF_UNCONFIRMED": _facilities("CSF_UNCONFIRMED"),
+    **{code: _disbursements(financier) for code, financier in DISBURSED_BY_FINANCIER.items()},
+}
+
+
+def drill_down_url(
+    code: str,
+    as_of: date | None,
+    *,
+    po_code: str | None = None,
+    dimension: str | None = None,
+    key: str | None = None,
+) -> str | None:
+    """The address of the list showing the records behind a figure: an indicator's total, or one
+    group (`key`) of one of its breakdowns, as of the snapshot's date, within one PO (`po_code`) or
+    the programme. None when no list shows them. The list itself keeps to what the user may see."""
+    target = DRILL_DOWNS.get(code)
+    if target is None or as_of is None:
+        return None
+    params = target.params(as_of)
+    if dimension is not None and dimension != Dimension.TOTAL:
+        name = target.filters.get(dimension)
+        if name is None or not key:
+            return None
+        params[name] = key
+    if po_code:
+        params.setdefault("partner_organization", po_code)
+    return f"{reverse(target.url_name)}?{urlencode(params)}"
+
+
+def drill_down_label(code: str) -> str | Promise:
+    target = DRILL_DOWNS.get(code)
+    return target.label if target else ""
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """One group of a breakdown as the page shows it: its figure and where it drills down to."""
+
+    key: str
+    label: str
+    value: Decimal
+    numerator: Decimal | None
+    denominator: Decimal | None
+    url: str | None
+
+
+def breakdown_rows(
+    code: str, values: Sequence[IndicatorValue], *, as_of: date | None, po_code: str | None = None
+) -> list[BreakdownRow]:
+    return [
+        BreakdownRow(
+            value.key,
+            # Stored as named when the snapshot was made (English): shown in the reader's language.
+            translated_name(value.label),
+            value.value,
+            value.numerator,
+            value.denominator,
+            drill_down_url(code, as_of, po_code=po_code, dimension=value.dimension, key=value.key),
+        )
+        for value in values
+    ]
+
+
+# --- Map colour classes ---------------------------------------------------------------------------
+
+# ColorBrewer "Greens" (sequential, 5 classes), lightest first; values below zero (jobs lost) in a
+# colour of their own; districts without a figure in a grey no class uses.
+SHADES = ("#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c")
+BELOW_ZERO = "#fdae6b"
+NO_DATA = "#bdbdbd"
+
+
+@dataclass(frozen=True)
+class ColourClass:
+    """One class of the map's legend: the values from `low` to `high` (both included)."""
+
+    low: Decimal
+    high: Decimal
+    colour: str
+    label: str
+
+
+def format_number(value: Decimal, rounding: str = ROUND_HALF_UP) -> str:
+    """A figure as the active language groups it (12,34,567): whole numbers (and anything from 100
+    up) as whole numbers, smaller fractions with one decimal."""
+    places = Decimal(1) if abs(value) >= 100 else Decimal("0.1")
+    rounded = value.quantize(places, rounding=rounding)
+    whole = rounded == rounded.to_integral_value()
+    return number_format(rounded, decimal_pos=0 if whole else 1, use_l10n=True, force_grouping=True)
+
+
+# Round numbers a legend reads easily, per power of ten.
+NICE_STEPS = tuple(Decimal(step) for step in ("1", "1.5", "2", "2.5", "3", "4", "5", "6", "8", "10"))
+
+
+def nice_ceiling(value: Decimal, *, whole: bool = False) -> Decimal:
+    """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^n) at or above a positive value,
+    a whole number for whole-number data: 7 -> 8, 12 -> 15, 0.37 -> 0.4, 1.2 -> 2 when whole."""
+    exponent = math.floor(math.log10(value))
+    for step in NICE_STEPS:
+        bound = step.scaleb(exponent)
+        if whole:
+            bound = bound.to_integral_value(rounding=ROUND_CEILING)
+        if bound >= value:
+            return bound.normalize() if bound < 1 else bound.quantize(Decimal(1))
+    raise AssertionError("unreachable")  # 10 x 10^n is always at or above the value
+
+
+def _class_label(low: Decimal, high: Decimal) -> str:
+    if low == high:
+        return format_number(low)
+    # The lower bound rounded down, so that the range shown holds every value of the class; an en dash.
+    return f"{format_number(low, ROUND_FLOOR)}\u2013{format_number(high)}"
+
+
+def colour_classes(values: Sequence[Decimal], *, count: int = 5) -> list[ColourClass]:
+    """At most `count` colour classes for the map: zero in a class of its own ("0"), the positive
+    values in quantile classes whose upper bounds are rounded up to round numbers ("1-10", "11-15",
+    "16-40"), values below zero in one class. Whole-number data get whole-number ranges that follow
+    each other; fractional data (shares, dollars) ranges that share their bounds, from the smallest
+    value. No values, no classes."""
+    data = sorted(Decimal(v) for v in values)
+    if not data:
+        return []
+    classes: list[ColourClass] = []
+    negative = [v for v in data if v < 0]
+    positive = [v for v in data if v > 0]
+    if negative:
+        classes.append(
+            ColourClass(negative[0], negative[-1], BELOW_ZERO, _class_label(negative[0], negative[-1]))
+        )
+    has_zero = len(negative) + len(positive) < len(data)
+    if has_zero:
+        classes.append(ColourClass(Decimal(0), Decimal(0), SHADES[0], "0"))
+    if positive:
+        distinct = len(set(positive))
+        whole = all(v == v.to_integral_value() for v in positive)
+        wanted = max(1, min(count - len(classes), len(SHADES) - has_zero, distinct))
+        if distinct == 1:
+            highs = [positive[0]]
+        else:
+            quantiles = (positive[math.ceil(i * len(positive) / wanted) - 1] for i in range(1, wanted + 1))
+            highs = sorted({nice_ceiling(v, whole=whole) for v in quantiles})
+        # The darkest shades for the positive classes (the lightest is zero's).
+        shades = SHADES[len(SHADES) - len(highs) :]
+        low = Decimal(1) if whole and distinct > 1 else positive[0]
+        for high, colour in zip(highs, shades, strict=True):
+            classes.append(ColourClass(low, high, colour, _class_label(low, high)))
+            low = high + 1 if whole else high
+    return classes
+
+
+def class_of(value: Decimal, classes: Sequence[ColourClass]) -> int | None:
+    """The index of the class holding `value`: the first whose upper bound is at or above it."""
+    return next((index for index, colour in enumerate(classes) if value <= colour.high), None)
+
+
+# --- The trend over time --------------------------------------------------------------------------
+
+
+def month_label(day: date) -> str:
+    """ "Jun 2025" / "জুন 2025": the month of a date in the active language."""
+    return date_format(day, "M Y")
+
+
+def month_ticks(days: Sequence[date], *, most: int = 8) -> list[str]:
+    """The trend's axis labels: a month's name at its first snapshot, for at most `most` months
+    evenly spread, "" at the other snapshots (nightly snapshots make many points a month)."""
+    firsts = [
+        index
+        for index, day in enumerate(days)
+        if index == 0 or (day.year, day.month) != (days[index - 1].year, days[index - 1].month)
+    ]
+    shown = set(firsts[:: max(1, math.ceil(len(firsts) / most))])
+    return [month_label(day) if index in shown else "" for index, day in enumerate(days)]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.reference_names import translated_name
 from core.validators import past_event
 
 
@@ -92,7 +93,7 @@ class Indicator(models.Model):
         verbose_name_plural = _("indicators")
 
     def __str__(self) -> str:
-        return self.name
+        return translated_name(self.name)
 
     def clean(self) -> None:
         super().clean()

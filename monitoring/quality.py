@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from core.models import PartnerOrganization
@@ -275,7 +276,10 @@ def rules(panel: Panel) -> list[tuple[str, str]]:
                 "month from %(since)s on: none for the last %(months)s complete months (a reading for the "
                 "current month also counts). A confirmed duplicate counts once, as its original."
             )
-            % {"since": panel.readings_since.strftime("%B %Y"), "months": panel.readings_months},
+            % {
+                "since": date_format(panel.readings_since, "YEAR_MONTH_FORMAT"),
+                "months": panel.readings_months,
+            },
         ),
         (
             _("Adoptions unverified"),

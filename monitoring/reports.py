@@ -384,6 +384,7 @@ def isr_columns(report: IsrReport) -> list[str]:
         else _("Previous value (none: before the programme start)"),
         _("Current value (as of %(date)s)") % {"date": _snapshot_date(report.as_of)},
         _("End target"),
+        # xgettext:no-python-format
         _("Progress (% of end target)"),
         _("Comment"),
     ]
@@ -465,6 +466,7 @@ def _isr_notes(report: IsrReport) -> list[tuple[str, str]]:
         (
             _("Progress"),
             _(
+                # xgettext:no-python-format
                 "The current value as a percentage of the programme's end-of-project target (the "
                 "dashboard's “% of target”). Empty where an indicator has no end target."
             ),
@@ -535,6 +537,7 @@ class PoReport:
             _("Unit"),
             _("Value (as of %(date)s)") % {"date": _snapshot_date(self.as_of)},
             _("PO commitment (approved proposals)"),
+            # xgettext:no-python-format
             _("% of the PO's commitment"),
             _("Programme end target"),
             _("Share of the programme target (%)"),
@@ -596,6 +599,7 @@ class PoReport:
             _snapshot_statement(_("Reporting date"), self.as_of),
             *_common_rules(self.as_of),
             (
+                # xgettext:no-python-format
                 _("% of the PO's commitment"),
                 _(
                     "The PO's figure as a percentage of what it committed to in its approved proposals "

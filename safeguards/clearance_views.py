@@ -13,7 +13,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -21,10 +20,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from core.exports import Column, export_or_refuse
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404, role_required
 from core.uploads import file_response
 from enterprises.models import CommonServiceFacility, Enterprise
-from enterprises.views.base import attach_errors, querystring_without
+from enterprises.views.base import attach_errors
 from safeguards import clearances as services
 from safeguards.models import Clearance
 from safeguards.screening_forms import ClearanceFilterForm, ClearanceForm
@@ -74,6 +74,22 @@ def export_columns() -> list[Column]:
     ]
 
 
+# The soonest to expire first (the expired list: by PO, as it groups them).
+CLEARANCE_SORTS = SortSpec(
+    {
+        "po": ("partner_organization__code",),
+        "holder": ("enterprise__po_code", "facility__name"),
+        "kind": ("kind",),
+        "number": ("number",),
+        "category": ("category",),
+        "issued": ("issued_on",),
+        "expires": ("expires_on",),
+    },
+    default="expires",
+)
+EXPIRED_SORTS = SortSpec({"po": ("partner_organization__code", "expires_on")}, default="po")
+
+
 def _listing(request: HttpRequest, template: str, *, expired_only: bool) -> HttpResponse:
     user = request.user
     form = ClearanceFilterForm(request.GET or None)
@@ -83,14 +99,14 @@ def _listing(request: HttpRequest, template: str, *, expired_only: bool) -> Http
     if expired_only:
         data["status"] = "expired"
     queryset = filter_clearances(queryset, data)
-    ordering = ("partner_organization__code", "expires_on", "pk") if expired_only else ("expires_on", "pk")
-    queryset = queryset.order_by(*ordering)
+    listing = Listing(request, sort=EXPIRED_SORTS if expired_only else CLEARANCE_SORTS, per_page=PAGE_SIZE)
+    queryset = listing.order(queryset)
     if request.GET.get("export") == "csv" and valid:
         return export_or_refuse(
             request, queryset, export_columns(), "csv", "expired-clearances" if expired_only else "clearances"
         )
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    for clearance in page.object_list:
+    context = listing.page(queryset)
+    for clearance in context["page_obj"].object_list:
         clearance.state = services.status_of(clearance)
     return render(
         request,
@@ -98,10 +114,8 @@ def _listing(request: HttpRequest, template: str, *, expired_only: bool) -> Http
         {
             "filter_form": form,
             "show_po": user.sees_whole_programme,
-            "page_obj": page,
-            "paginator": page.paginator,
-            "querystring": querystring_without(request, "page", "export"),
-            "export_query": querystring_without(request, "page", "export"),
+            **context,
+            "export_query": context["querystring"],
         },
         status=200 if valid else 400,
     )

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from core.emails import send_once
+from core.emails import in_language_of, send_once
 from core.models import User
 from core.roles import GROUP_NAMES, Role
 from core.uploads import JPEG, PDF, PNG, check_upload
@@ -248,7 +248,7 @@ def send_reminders(on: date | None = None) -> int:
         sent += send_once(
             (
                 f"clearance:{clearance.pk}:{clearance.expires_on.isoformat()}:{days}:user:{user.pk}",
-                partial(build_reminder, clearance, user, days_left),
+                in_language_of(user, partial(build_reminder, clearance, user, days_left)),
             )
             for user in recipients[po_id]
         )

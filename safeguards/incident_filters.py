@@ -18,7 +18,10 @@ class IncidentFilter(ScopedFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices, label=_("State"))
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, label=_("Severity"))
     partner_organization = django_filters.ModelChoiceFilter(
-        queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+        queryset=PartnerOrganization.objects.all(),
+        to_field_name="code",
+        label=_("PO"),
+        empty_label=_("All POs"),
     )
     overdue = django_filters.ChoiceFilter(
         choices=YES_NO, method="filter_overdue", label=_("Overdue for the Bank")

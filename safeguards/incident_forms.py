@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.pickers import mark_pickers
 from enterprises.models import CommonServiceFacility, Enterprise
 from safeguards.incidents import REPORT_FIELDS
 from safeguards.models import CorrectiveAction, Incident
@@ -46,6 +47,7 @@ class IncidentReportForm(forms.ModelForm):
         self.fields["facility"].queryset = CommonServiceFacility.objects.filter(partner_organization_id=po_id)
         self.fields["district"].queryset = self.fields["district"].queryset.order_by("name")
         _style(self)
+        mark_pickers(self)
 
     def _post_clean(self) -> None:
         # The model's own checks run in the service (safeguards.incidents.report_incident), once the PO,

@@ -20,6 +20,7 @@ from core import lifecycle
 from core.errors import ActionRefused
 from core.exports import Column
 from core.lifecycle.views import action_buttons, handle_transition, raise_if_forbidden
+from core.lists import SortSpec
 from core.permissions import get_visible_or_404
 from enterprises.views.base import attach_errors
 from safeguards import incidents
@@ -62,6 +63,23 @@ def _incidents(user):
     )
 
 
+# The latest reported first.
+INCIDENT_SORTS = SortSpec(
+    {
+        "reference": ("pk",),
+        "title": ("title",),
+        "po": ("partner_organization__code",),
+        "kind": ("kind",),
+        "severity": ("severity",),
+        "occurred": ("occurred_on",),
+        "reported": ("reported_at",),
+        "bank": ("bank_notified_at", "bank_due_at"),
+        "state": ("status",),
+    },
+    default="-reported",
+)
+
+
 @allowed(incidents.may_read)
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
@@ -72,6 +90,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=INCIDENT_COLUMNS,
         export_name="es-incidents",
+        sort=INCIDENT_SORTS,
         context={
             "may_report": incidents.may_report(request.user),
             "overdue_count": _incidents(request.user).bank_notification_overdue().count(),

@@ -27,11 +27,12 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
-from core.emails import send_once
+from core.emails import in_language_of, send_once
 from core.errors import ActionRefused, Forbidden
 from core.roles import GROUP_NAMES, Role
 from core.waiting import WaitingItem
@@ -240,7 +241,9 @@ def alert_message(incident: Incident, user) -> EmailMessage:
         "severity": incident.get_severity_display(),
         "po": incident.partner_organization.code,
     }
-    due = timezone.localtime(incident.bank_due_at).strftime("%d %b %Y %H:%M") if incident.bank_due_at else ""
+    due = ""
+    if incident.bank_due_at:
+        due = date_format(timezone.localtime(incident.bank_due_at), "DATETIME_FORMAT")
     lines = [
         _("Dear %(name)s,") % {"name": user.get_display_name()},
         "",
@@ -267,7 +270,10 @@ def send_alert(incident_id: int) -> int:
     """Email each PMU and E&S officer once about a serious or severe incident."""
     incident = Incident.objects.select_related("partner_organization").get(pk=incident_id)
     return send_once(
-        (f"incident:{incident.pk}:report:user:{user.pk}", partial(alert_message, incident, user))
+        (
+            f"incident:{incident.pk}:report:user:{user.pk}",
+            in_language_of(user, partial(alert_message, incident, user)),
+        )
         for user in alert_recipients()
     )
 
@@ -309,7 +315,10 @@ def send_transition(transition_id: int) -> int:
 
     transition = Transition.objects.select_related("actor", "content_type").get(pk=transition_id)
     return send_once(
-        (f"transition:{transition.pk}:user:{user.pk}", partial(build_message, transition, user))
+        (
+            f"transition:{transition.pk}:user:{user.pk}",
+            in_language_of(user, partial(build_message, transition, user)),
+        )
         for user in transition_recipients(transition)
     )
 
@@ -350,7 +359,7 @@ def notifiable(incident: Incident, **context) -> None:
             _("%(ref)s was already notified to the Bank on %(when)s.")
             % {
                 "ref": incident.reference,
-                "when": timezone.localtime(incident.bank_notified_at).strftime("%d %b %Y %H:%M"),
+                "when": date_format(timezone.localtime(incident.bank_notified_at), "DATETIME_FORMAT"),
             },
             code="already_notified",
         )

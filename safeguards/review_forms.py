@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.filtering import label_filter_form
 from safeguards.models import EsReviewStatus, ExclusionItem
 
 
@@ -30,6 +31,8 @@ class ConditionsForm(forms.Form):
 
 
 class ReviewFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        label=_("Status"), choices=[("", _("any")), *EsReviewStatus.choices], required=False
-    )
+    status = forms.ChoiceField(label=_("Status"), choices=EsReviewStatus.choices, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        label_filter_form(self)

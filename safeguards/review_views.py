@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core import lifecycle
 from core.errors import ActionRefused
 from core.lifecycle.views import action_buttons, raise_if_forbidden
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404
 from safeguards import exclusions, reviews
 from safeguards.models import EsReview, ExclusionItem
@@ -38,19 +38,37 @@ def _reviews(user):
     )
 
 
+# The longest waiting in its state first.
+REVIEW_SORTS = SortSpec(
+    {
+        "review": ("pk",),
+        "proposal": ("proposal_id",),
+        "po": ("proposal__partner_organization__code",),
+        "status": ("status",),
+        "since": ("status_changed_at",),
+        "decided_by": ("decided_by__first_name", "decided_by__last_name", "decided_by__username"),
+    },
+    default="since",
+)
+
+
 @login_required
 def review_list(request: HttpRequest) -> HttpResponse:
     if not reviews.may_read_reviews(request.user):
         raise PermissionDenied
     form = ReviewFilterForm(request.GET or None)
-    queryset = _reviews(request.user).order_by("status_changed_at", "pk")
+    queryset = _reviews(request.user)
     if form.is_valid() and form.cleaned_data["status"]:
         queryset = queryset.filter(status=form.cleaned_data["status"])
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    listing = Listing(request, sort=REVIEW_SORTS, per_page=PAGE_SIZE)
     return render(
         request,
         "safeguards/review_list.html",
-        {"filter_form": form, "page_obj": page, "show_po": request.user.sees_whole_programme},
+        {
+            "filter_form": form,
+            **listing.page(listing.order(queryset)),
+            "show_po": request.user.sees_whole_programme,
+        },
     )
 
 

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
-from core.emails import send_once
+from core.emails import in_language_of, send_once
 from core.errors import ActionRefused, Forbidden
 from core.roles import GROUP_NAMES, Role
 from safeguards.models import EsmpMeasure, EsReview, EsReviewStatus, ExclusionItem
@@ -458,7 +458,10 @@ def send_review_emails(transition_id: int) -> int:
 
     transition = Transition.objects.select_related("actor", "content_type").get(pk=transition_id)
     return send_once(
-        (f"es-review:{transition.pk}:user:{user.pk}", partial(build_message, transition, user))
+        (
+            f"es-review:{transition.pk}:user:{user.pk}",
+            in_language_of(user, partial(build_message, transition, user)),
+        )
         for user in email_recipients(transition)
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.filtering import label_filter_form
 from core.models import PartnerOrganization
 from enterprises.views.base import style_form
 from safeguards.clearances import document_problem
@@ -66,18 +67,20 @@ class ScreeningFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         label=_("Result"),
         required=False,
-        choices=[("", _("any")), ("draft", _("not completed")), *MeScreeningOutcome.choices],
+        choices=[("draft", _("not completed")), *MeScreeningOutcome.choices],
     )
     partner_organization = forms.ModelChoiceField(
         label=_("PO"),
         required=False,
         queryset=PartnerOrganization.objects.order_by("code"),
         to_field_name="code",
+        empty_label=_("All POs"),
     )
     q = forms.CharField(label=_("ME code or name"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        label_filter_form(self)
         style_form(self)
 
 
@@ -102,7 +105,6 @@ class ClearanceForm(StyledModelForm):
 
 
 STATUS_CHOICES = [
-    ("", _("any")),
     ("valid", _("valid")),
     ("expiring", _("expiring soon")),
     ("expired", _("expired")),
@@ -110,17 +112,17 @@ STATUS_CHOICES = [
 
 
 class ClearanceFilterForm(forms.Form):
-    kind = forms.ChoiceField(
-        label=_("Kind"), required=False, choices=[("", _("any")), *ClearanceKind.choices]
-    )
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=ClearanceKind.choices)
     status = forms.ChoiceField(label=_("Status"), required=False, choices=STATUS_CHOICES)
     partner_organization = forms.ModelChoiceField(
         label=_("PO"),
         required=False,
         queryset=PartnerOrganization.objects.order_by("code"),
         to_field_name="code",
+        empty_label=_("All POs"),
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        label_filter_form(self)
         style_form(self)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,10 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ActionRefused
 from core.lifecycle.views import action_buttons, handle_transition, raise_if_forbidden
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404, role_required
 from core.roles import Role
 from enterprises.models import Enterprise
-from enterprises.views.base import attach_errors, querystring_without
+from enterprises.views.base import attach_errors
 from safeguards import screenings
 from safeguards.models import MeScreening, MeScreeningStatus
 from safeguards.screening_forms import ScreeningFilterForm, ScreeningForm
@@ -36,6 +36,20 @@ def _screenings(user):
     return MeScreening.objects.visible_to(user).select_related(
         "enterprise", "partner_organization", "screened_by"
     )
+
+
+# The latest screened first.
+SCREENING_SORTS = SortSpec(
+    {
+        "screening": ("pk",),
+        "po": ("partner_organization__code",),
+        "enterprise": ("enterprise__po_code",),
+        "screened": ("screened_on",),
+        "category": ("clearance_category",),
+        "result": ("status", "outcome"),
+    },
+    default="-screened",
+)
 
 
 @role_required(*READERS)
@@ -56,16 +70,14 @@ def screening_list(request: HttpRequest) -> HttpResponse:
             queryset = queryset.filter(
                 Q(enterprise__po_code__icontains=data["q"]) | Q(enterprise__name__icontains=data["q"])
             )
-    page = Paginator(queryset.order_by("-screened_on", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    listing = Listing(request, sort=SCREENING_SORTS, per_page=PAGE_SIZE)
     return render(
         request,
         "safeguards/screening_list.html",
         {
             "filter_form": form,
             "show_po": user.sees_whole_programme,
-            "page_obj": page,
-            "paginator": page.paginator,
-            "querystring": querystring_without(request, "page"),
+            **listing.page(listing.order(queryset)),
         },
         status=200 if not form.is_bound or form.is_valid() else 400,
     )

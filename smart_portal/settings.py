@@ -14,7 +14,6 @@ import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Run-time files (SQLite database, uploads) live outside the code and the static root.
@@ -109,6 +108,11 @@ MIDDLEWARE = [
     "core.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages gzipped for slow links, after WhiteNoise (static files come pre-compressed, gzip and
+    # brotli) and before every middleware that reads or changes the body. BREACH: Django masks the
+    # CSRF token afresh in every response and pads compressed bodies with random bytes; pages that
+    # show a secret (never_cache: no-store) are sent uncompressed (smart_portal.compression).
+    "smart_portal.compression.PageCompressionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # A NUL character in the URL is a 400 naming the parameter, before any view reads it.
@@ -119,12 +123,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's pages in the language of their account, whatever the device (core.language).
+    "core.language.UserLanguageMiddleware",
     # request.user.is_verified(): signed in with a second factor in this session.
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Bangla digits in the text of Bangla pages and HTMX fragments, per User.bangla_digits (core.digits).
+    "core.digits.BanglaDigitsMiddleware",
     # Two-factor authentication where required; records each signed-in session (core.middleware).
     "core.middleware.AccountSecurityMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -147,6 +155,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.portal",
             ],
+            # `|tr_name` everywhere: reference names (districts, sectors, indicators…) in the active
+            # language (core.reference_names).
+            "builtins": ["core.templatetags.reference"],
         },
     },
 ]
@@ -268,8 +279,12 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("bn", _("Bangla"))]
+# Each language named in itself, as language pickers do: a reader finds their own whichever is shown.
+LANGUAGES = [("en", "English"), ("bn", "বাংলা")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and lakh/crore grouping of numbers per language (smart_portal/formats/<lang>/formats.py); only
+# explicit number filters (intcomma, floatformat "g") group, so numbers in URLs and attributes stay plain.
+FORMAT_MODULE_PATH = ["smart_portal.formats"]
 TIME_ZONE = "Asia/Dhaka"
 USE_I18N = True
 USE_TZ = True
@@ -277,6 +292,8 @@ USE_THOUSAND_SEPARATOR = False
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+# Django's, with "Choose…" / "(none)" for a drop-down's empty choice instead of "---------".
+FORM_RENDERER = "core.forms_rendering.PortalFormRenderer"
 
 # --- Static files and uploads ---------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -295,6 +312,9 @@ STORAGES = {
         )
     },
 }
+# Production: collectstatic writes each file under a name with its hash, plus brotli and gzip copies
+# (brotli is a dependency for that); WhiteNoise serves the copy the browser accepts and marks hashed
+# names `max-age=315360000, public, immutable`, so a second visit fetches only the page.
 # Development and tests serve files straight from the source folders; production from STATIC_ROOT.
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING
@@ -617,3 +637,16 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "BudgetCategoryEnum": "subprojects.models.BudgetCategory",
     }
 )
+
+# --- Long work in the background (issue 15) ---------------------------------------------------------
+# A list download of more rows than this is written in the background and kept under Downloads
+# (core.export_jobs); smaller ones download at once.
+EXPORT_INLINE_ROWS = env_int("EXPORT_INLINE_ROWS", 2000)
+# Downloads written in the background are deleted this many days after they were asked for.
+EXPORT_KEEP_DAYS = env_int("EXPORT_KEEP_DAYS", 7)
+# Without a broker, large downloads are written in a background thread; the tests write them inline.
+EXPORT_JOBS_INLINE = env_bool("EXPORT_JOBS_INLINE", TESTING)
+CELERY_BEAT_SCHEDULE["prune-exports"] = {
+    "task": "core.export_jobs.prune_exports",
+    "schedule": crontab(hour=3, minute=45),
+}

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.routers import DefaultRouter
 
 from core import account_views
+from core import language as core_language
 from core import views as core_views
 from core.api import views as core_api_views
 from smart_portal import api_docs
@@ -68,7 +69,8 @@ urlpatterns = [
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/", include("core.account_urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switch also remembers the choice on the account (core.language).
+    path("i18n/setlang/", core_language.set_language, name="set_language"),
     # Liveness (the container's health check) and readiness (a load balancer): core.health.
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),

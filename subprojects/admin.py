@@ -139,6 +139,9 @@ class ProposalAdmin(VisibleAdminMixin, HistoryAdmin):
         "call",
         "partner_organization",
         "concept_note",
+        # Recorded with the World Bank's no-objection (the transition's parameters).
+        "no_objection_reference",
+        "no_objection_date",
     )
     filter_horizontal = ("sub_sectors", "target_districts", "target_upazilas")
     inlines = [BudgetLineInline, ActivityInline, CommittedResultInline, AttachmentInline, TransitionInline]
@@ -282,8 +285,9 @@ class AgendaInline(admin.TabularInline):
 @admin.register(TecMeeting)
 class TecMeetingAdmin(CreatedByAdmin):
     list_display = ("number", "held_on", "venue", "chair")
-    filter_horizontal = ("members", "attendees")
-    readonly_fields = ("created_by",)
+    filter_horizontal = ("members",)
+    # Attendance is the chair's to take on the meeting's page, each version logged (evaluation).
+    readonly_fields = ("created_by", "attendees", "attendance_taken_at", "attendance_taken_by")
     inlines = [AgendaInline]
 
 

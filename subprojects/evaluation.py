@@ -46,6 +46,7 @@ from subprojects.permissions import (
     may_meet_conditions,
     may_organise_meetings,
     may_score,
+    may_take_attendance,
     require,
 )
 
@@ -257,9 +258,113 @@ def save_meeting(*, user, meeting: TecMeeting | None, data: dict[str, Any]) -> T
                 setattr(meeting, name, data[name])
         meeting.save()
         meeting.members.set(members)
-        if "attendees" in data:
-            meeting.attendees.set([a for a in data["attendees"] if a in members])
     return meeting
+
+
+# --- Attendance -----------------------------------------------------------------------------------
+# The chair takes it when opening the meeting (the meeting's page asks, before scoring starts), and
+# corrects it until the minutes are final; each version is logged on the meeting (core.lifecycle.record).
+
+
+def minutes_final(meeting: TecMeeting) -> bool:
+    """The minutes are final once the committee has decided on every proposal of the agenda (and
+    there is at least one): what they record, attendance included, no longer changes."""
+    counts = meeting.agenda.aggregate(items=Count("pk"), decided=Count("decision"))
+    return bool(counts["items"]) and counts["items"] == counts["decided"]
+
+
+def attendance_summary(present: int, members: int) -> str:
+    """How many members were present, as the minutes and the log say it."""
+    return _("%(present)s of %(members)s members present") % {"present": present, "members": members}
+
+
+def take_attendance(*, user, meeting: TecMeeting, present: Iterable[User], comment: str = "") -> TecMeeting:
+    """Record who of the meeting's members is present (everyone else: absent). The first time takes
+    the attendance; later changes correct it, until the minutes are final. Each version is logged
+    with who recorded it, when, and who was present and absent."""
+    require(
+        may_take_attendance(user, meeting),
+        _("Only the chair of %(meeting)s (or the PMU) takes its attendance.") % {"meeting": meeting},
+    )
+    comment = (comment or "").strip()
+    with transaction.atomic():
+        locked = TecMeeting.objects.select_for_update().get(pk=meeting.pk)
+        if minutes_final(locked):
+            _refuse(
+                _(
+                    "The committee has decided on every proposal of %(meeting)s: its minutes are final "
+                    "and the attendance can no longer change."
+                )
+                % {"meeting": locked},
+                "minutes_final",
+            )
+        members = list(locked.members.order_by("last_name", "username"))
+        member_ids = {member.pk for member in members}
+        present_ids = {person.pk for person in present}
+        strangers = [person.get_display_name() for person in present if person.pk not in member_ids]
+        if strangers:
+            _refuse(
+                _("Not members of %(meeting)s: %(names)s.")
+                % {"meeting": locked, "names": ", ".join(sorted(strangers))},
+                "present",
+            )
+        if not present_ids:
+            _refuse(_("Tick the members who are present: at least one."), "present")
+        first = not locked.attendance_taken
+        before = set(locked.attendees.values_list("pk", flat=True))
+        if not first and before == present_ids:
+            return locked  # nothing changes: nothing to log
+        locked.attendees.set(present_ids)
+        if first:
+            locked.attendance_taken_at, locked.attendance_taken_by = timezone.now(), user
+            locked.save(update_fields=["attendance_taken_at", "attendance_taken_by"])
+        names = {
+            "present": ", ".join(m.get_display_name() for m in members if m.pk in present_ids) or "—",
+            "absent": ", ".join(m.get_display_name() for m in members if m.pk not in present_ids) or "—",
+        }
+        record = _("Present: %(present)s. Absent: %(absent)s.") % names
+        lifecycle.record(
+            locked,
+            "take_attendance" if first else "correct_attendance",
+            user,
+            f"{record}\n{comment}" if comment else record,
+            from_state="" if first else attendance_summary(len(before), len(members))[:40],
+            to_state=attendance_summary(len(present_ids), len(members))[:40],
+        )
+    return locked
+
+
+ATTENDANCE_ACTIONS = ("take_attendance", "correct_attendance")
+
+
+def attendance_log(meeting: TecMeeting):
+    """The versions of the meeting's attendance, oldest first (who, when, present and absent, why)."""
+    return lifecycle.transitions_of(meeting).filter(action__in=ATTENDANCE_ACTIONS)
+
+
+@dataclass
+class Attendance:
+    """The meeting's attendance as the minutes, its page and the API show it: `taken` False until
+    the chair records it (then nobody is shown absent), else each member present or not."""
+
+    taken: bool
+    rows: list[tuple[User, bool]]
+
+    @property
+    def present_count(self) -> int:
+        return sum(1 for _member, present in self.rows if present)
+
+    @property
+    def summary(self) -> str:
+        return attendance_summary(self.present_count, len(self.rows))
+
+
+def attendance_of(meeting: TecMeeting) -> Attendance:
+    """Every member of the meeting, chair first, with whether they were present (reads
+    meeting.members.all() and meeting.attendees.all(): prefetch them for a list)."""
+    present = {person.pk for person in meeting.attendees.all()}
+    members = sorted(meeting.members.all(), key=lambda m: (m.pk != meeting.chair_id, m.last_name, m.username))
+    return Attendance(meeting.attendance_taken, [(member, member.pk in present) for member in members])
 
 
 def current_agenda_item(proposal: Proposal) -> AgendaItem | None:

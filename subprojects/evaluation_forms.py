@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
 from core.models import User
@@ -27,6 +31,104 @@ class CriterionForm(RowForm):
         model = Criterion
         fields = ["name", "guidance", "weight", "max_score"]
         widgets = {"guidance": forms.Textarea(attrs={"rows": 2})}
+        help_texts = {
+            "guidance": _(
+                "Shown to the scorers beside the score. To describe the score levels, write one per line, "
+                "e.g. “0-3: no link to RECP”; otherwise the standard scale is shown (not addressed, weak, "
+                "adequate, good, excellent)."
+            )
+        }
+
+
+# --- Score levels ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreLevel:
+    """What a range of scores means on one criterion: scores above the level before, up to `high`."""
+
+    low: Decimal
+    high: Decimal
+    text: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.low:g}" if self.low == self.high else f"{self.low:g}\u2013{self.high:g}"
+
+
+# "0-3: no link", "4 to 6 = partial", "10) strong" (hyphen, en or em dash): a range or one score, and
+# what it means.
+LEVEL_LINE = re.compile(
+    r"^\s*(?P<low>\d+(?:[.,]\d+)?)\s*(?:(?:[-\u2013\u2014]|to)\s*(?P<high>\d+(?:[.,]\d+)?))?\s*[:=)]\s*(?P<text>\S.*)$"
+)
+
+# The standard scale: each level up to this share of the maximum score.
+STANDARD_SCALE = [
+    (Decimal("0"), _("not addressed")),
+    (Decimal("0.3"), _("weak")),
+    (Decimal("0.6"), _("adequate")),
+    (Decimal("0.8"), _("good")),
+    (Decimal("1"), _("excellent")),
+]
+
+
+def _number(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text.replace(",", "."))
+    except InvalidOperation:
+        return None
+
+
+def _written_levels(guidance: str, max_score: int) -> tuple[list[ScoreLevel], str]:
+    """The levels the PMU wrote in the guidance (one per line), and the rest of the guidance; no levels
+    unless at least two lines read as levels, in order and within 0 to the maximum."""
+    levels: list[ScoreLevel] = []
+    rest: list[str] = []
+    for line in guidance.splitlines():
+        match = LEVEL_LINE.match(line)
+        low = _number(match["low"]) if match else None
+        high = _number(match["high"]) if match and match["high"] else low
+        if match and low is not None and high is not None and low <= high <= max_score:
+            levels.append(ScoreLevel(low, high, match["text"].strip()))
+        else:
+            rest.append(line)
+    ordered = all(a.high < b.low for a, b in pairwise(levels))
+    if len(levels) < 2 or not ordered:
+        return [], guidance.strip()
+    return levels, "\n".join(rest).strip()
+
+
+def standard_levels(max_score: int) -> list[ScoreLevel]:
+    """The standard scale on whole scores from 0 to `max_score` (levels left empty by a small maximum
+    are skipped): 0 to 10 reads 0 not addressed, 1-3 weak, 4-6 adequate, 7-8 good, 9-10 excellent."""
+    levels = []
+    low = Decimal("0")
+    for share, text in STANDARD_SCALE:
+        high = Decimal(int(share * max_score))
+        if high >= low:
+            levels.append(ScoreLevel(low, high, str(text)))
+            low = high + 1
+    return levels
+
+
+def score_levels(criterion: Criterion) -> tuple[list[ScoreLevel], str]:
+    """What each range of scores means on `criterion`, and the guidance to show beside them: the levels
+    written in the rubric's guidance, or the standard scale."""
+    written, guidance = _written_levels(criterion.guidance or "", criterion.max_score)
+    return (written or standard_levels(criterion.max_score)), guidance
+
+
+@dataclass
+class ScoreRow:
+    """One criterion of the score sheet, as the scoring form shows it."""
+
+    criterion: Criterion
+    score: BoundField
+    comment: BoundField
+    levels: list[ScoreLevel]
+    guidance: str
 
 
 class BaseCriterionFormSet(forms.BaseInlineFormSet):
@@ -52,40 +154,49 @@ def tec_members():
 
 
 class TecMeetingForm(forms.ModelForm):
+    """The PMU plans the meeting; who attends is the chair's to record (AttendanceForm)."""
+
     class Meta:
         model = TecMeeting
-        fields = ["number", "held_on", "venue", "chair", "members", "attendees", "notes"]
+        fields = ["number", "held_on", "venue", "chair", "members", "notes"]
         widgets = {
             "held_on": DATETIME_INPUT,
             "members": forms.CheckboxSelectMultiple,
-            "attendees": forms.CheckboxSelectMultiple,
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("chair", "members", "attendees"):
+        for name in ("chair", "members"):
             self.fields[name].queryset = tec_members()
             self.fields[name].label_from_instance = lambda user: user.get_display_name()
-        self.fields["attendees"].required = False
-        if not self.instance.pk:
-            self.fields.pop("attendees")
 
     def clean(self):
         cleaned = super().clean()
-        members = cleaned.get("members")
-        error = chair_error(cleaned.get("chair"), members)
+        error = chair_error(cleaned.get("chair"), cleaned.get("members"))
         if error:
             self.add_error("chair", error)
-        attendees = cleaned.get("attendees")
-        if attendees and members is not None:
-            strangers = [a.get_display_name() for a in attendees if a not in members]
-            if strangers:
-                self.add_error(
-                    "attendees",
-                    _("Not members of this meeting: %(names)s.") % {"names": ", ".join(strangers)},
-                )
         return cleaned
+
+
+class AttendanceForm(forms.Form):
+    """Who of the meeting's members is present: every member listed, none ticked until the chair
+    says so (a correction starts from the attendance as recorded)."""
+
+    present = forms.ModelMultipleChoiceField(
+        label=_("Present"),
+        queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Tick the members who are present: at least one.")},
+    )
+    comment = forms.CharField(
+        label=_("Comment (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["present"].queryset = members
+        self.fields["present"].label_from_instance = lambda user: user.get_display_name()
 
 
 class AgendaForm(forms.Form):
@@ -152,8 +263,20 @@ class ScoreSheetForm(forms.Form):
                 widget=forms.Textarea(attrs={"rows": 2}),
             )
 
-    def rows(self):
-        return [(c, self[f"score_{c.pk}"], self[f"comment_{c.pk}"]) for c in self.criteria]
+    def rows(self) -> list[ScoreRow]:
+        rows = []
+        for criterion in self.criteria:
+            levels, guidance = score_levels(criterion)
+            rows.append(
+                ScoreRow(
+                    criterion,
+                    self[f"score_{criterion.pk}"],
+                    self[f"comment_{criterion.pk}"],
+                    levels,
+                    guidance,
+                )
+            )
+        return rows
 
     def values(self) -> dict[int, tuple[Decimal | None, str]]:
         return {

@@ -7,7 +7,9 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.filtering import PortalFilterSet
 from core.models import District, PartnerOrganization, Sector
+from core.pickers import mark_pickers
 from core.visibility import scope_filterset
 from subprojects.models import (
     Call,
@@ -29,9 +31,10 @@ def style_filter_form(filterset: django_filters.FilterSet) -> None:
             widget.attrs["class"] = "form-select form-select-sm"
         else:
             widget.attrs["class"] = "form-control form-control-sm"
+    mark_pickers(filterset.form)
 
 
-class ScopedFilterSet(django_filters.FilterSet):
+class ScopedFilterSet(PortalFilterSet):
     """The drop-downs of calls and POs offer, and accept, only what the user may see (no draft call,
     no other PO): on the pages (`user=`) and in the API (the request's user)."""
 
@@ -43,7 +46,9 @@ class ScopedFilterSet(django_filters.FilterSet):
 
 
 class LifecycleFilter(ScopedFilterSet):
-    call = django_filters.ModelChoiceFilter(queryset=Call.objects.all(), label=_("Call"))
+    call = django_filters.ModelChoiceFilter(
+        queryset=Call.objects.all(), label=_("Call"), empty_label=_("All calls")
+    )
     sector = django_filters.ModelChoiceFilter(
         queryset=Sector.objects.all(), to_field_name="code", label=_("Sector")
     )
@@ -52,10 +57,14 @@ class LifecycleFilter(ScopedFilterSet):
         queryset=District.objects.order_by("name"),
         to_field_name="pcode",
         label=_("District"),
+        empty_label=_("All districts"),
         distinct=True,
     )
     partner_organization = django_filters.ModelChoiceFilter(
-        queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+        queryset=PartnerOrganization.objects.all(),
+        to_field_name="code",
+        label=_("PO"),
+        empty_label=_("All POs"),
     )
     q = django_filters.CharFilter(method="search", label=_("Title or reference"))
 
@@ -85,13 +94,16 @@ class ProposalFilter(LifecycleFilter):
 
 class SubProjectFilter(ScopedFilterSet):
     call = django_filters.ModelChoiceFilter(
-        field_name="proposal__call", queryset=Call.objects.all(), label=_("Call")
+        field_name="proposal__call", queryset=Call.objects.all(), label=_("Call"), empty_label=_("All calls")
     )
     sector = django_filters.ModelChoiceFilter(
         queryset=Sector.objects.all(), to_field_name="code", label=_("Sector")
     )
     partner_organization = django_filters.ModelChoiceFilter(
-        queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+        queryset=PartnerOrganization.objects.all(),
+        to_field_name="code",
+        label=_("PO"),
+        empty_label=_("All POs"),
     )
     status = django_filters.MultipleChoiceFilter(choices=SubProjectStatus.choices, label=_("State"))
 

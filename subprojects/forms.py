@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, Sector, SubSector, Upazila
+from core.numbers import group
+from core.pickers import mark_pickers
 from safeguards.models import EsmpMeasure, ExclusionItem
 from subprojects.models import (
     TARGETING_FIELDS,
@@ -95,6 +97,7 @@ class TargetingFormMixin:
             widget=forms.SelectMultiple(attrs={"size": 8, "data-filter-by": "target_districts"}),
             help_text=_("Optional. Only upazilas of the target districts are accepted."),
         )
+        mark_pickers(self)
         if self.instance.pk:
             self.initial.setdefault(
                 "sub_sectors", list(self.instance.sub_sectors.values_list("pk", flat=True))
@@ -137,7 +140,7 @@ class ConceptNoteForm(TargetingFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.setup_targeting()
         self.fields["estimated_budget"].help_text = _("The call's ceiling is %(ceiling)s BDT.") % {
-            "ceiling": f"{call.ceiling_budget:,.0f}"
+            "ceiling": group(call.ceiling_budget)
         }
 
 
@@ -299,6 +302,29 @@ class AwardForm(forms.Form):
         for field_name, error, _problem in award_date_rules(**dates):
             self.add_error(field_name, error)
         return cleaned
+
+
+def _letter_field(name: str, message, **kwargs) -> forms.Field:
+    """A field of the no-objection letter as the proposal's model states it (label, length, dates)."""
+    return Proposal._meta.get_field(name).formfield(
+        required=True, error_messages={"required": message}, **kwargs
+    )
+
+
+class NoObjectionForm(forms.Form):
+    """The World Bank's no-objection, with its letter (the transition's parameters)."""
+
+    no_objection_reference = _letter_field(
+        "no_objection_reference", _("Give the reference of the World Bank's no-objection letter.")
+    )
+    no_objection_date = _letter_field(
+        "no_objection_date",
+        _("Give the date of the World Bank's no-objection letter."),
+        widget=DATE_INPUT,
+        # Its plausible range (a programme date, not in the future), checked on the field as typed.
+        validators=Proposal._meta.get_field("no_objection_date").validators,
+    )
+    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class SubProjectForm(forms.ModelForm):

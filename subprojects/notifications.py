@@ -14,7 +14,7 @@ from django.core.mail import EmailMessage
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from core.emails import send_once
+from core.emails import in_language_of, send_once
 from core.lifecycle import rules_for
 from core.models import User
 from core.roles import GROUP_NAMES, Role
@@ -113,6 +113,9 @@ def send_for(transition: Transition) -> int:
     """Email each recipient once (core.emails.send_once): a retry after a mail-server error, or the
     task delivered again (even two copies running at once), skips whoever already got it."""
     return send_once(
-        (f"transition:{transition.pk}:user:{user.pk}", partial(build_message, transition, user))
+        (
+            f"transition:{transition.pk}:user:{user.pk}",
+            in_language_of(user, partial(build_message, transition, user)),
+        )
         for user in recipients(transition)
     )

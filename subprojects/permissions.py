@@ -88,6 +88,12 @@ def may_organise_meetings(user) -> bool:
     return is_pmu(user)
 
 
+def may_take_attendance(user, meeting) -> bool:
+    """The meeting's chair records who is present (when opening the meeting) and corrects it until
+    the minutes are final; the PMU, who organises the meeting, may too (e.g. when the chair is away)."""
+    return is_pmu(user) or (has_role(user, Role.TEC_MEMBER) and meeting.chair_id == user.pk)
+
+
 def is_tec_member(user) -> bool:
     """TEC members open the pages of their meetings' agendas, declare and score."""
     return has_role(user, Role.TEC_MEMBER)

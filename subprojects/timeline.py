@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db.models import Model
+from django.utils import formats
 from django.utils.translation import gettext as _
 from simple_history import utils
 from simple_history.models import ModelChange
@@ -15,8 +16,16 @@ from core import lifecycle
 from core.lifecycle import action_label
 from subprojects.models import Activity, BudgetLine, CommittedResult, Proposal
 
-# Saves that only move the state are shown as the transition, not as an edit.
-BOOKKEEPING_FIELDS = {"status", "status_changed_at", "updated_at", "submitted_at"}
+# Saves that only move the state are shown as the transition, not as an edit; so are the fields a
+# transition records (the no-objection's letter), shown with it (`transition_details`).
+BOOKKEEPING_FIELDS = {
+    "status",
+    "status_changed_at",
+    "updated_at",
+    "submitted_at",
+    "no_objection_reference",
+    "no_objection_date",
+}
 MAX_EDITS = 200
 # Columns of a history many-to-many row that are not part of the relation (as in `diff_against`).
 M2M_SKIPPED = {"id", "m2m_history_id", "history"}
@@ -34,9 +43,12 @@ class TimelineEntry:
     action: str = ""
     from_state: str = ""
     to_state: str = ""
+    # For transitions that record details (the no-objection's letter): label and value, as shown.
+    details: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
+            "details": self.details,
             "at": self.at,
             "who": self.who,
             "kind": self.kind,
@@ -216,9 +228,26 @@ def transition_entries(obj: Model) -> list[TimelineEntry]:
     return log_entries(type(obj)._meta.concrete_model or type(obj), lifecycle.transitions_of(obj))
 
 
+def transition_details(obj: Model, action: str) -> list[dict]:
+    """What a transition recorded on the object besides its state, as the timeline shows it with the
+    transition: the World Bank's letter of a proposal's no-objection."""
+    if isinstance(obj, Proposal) and action == "no_objection" and obj.no_objection_reference:
+        return [
+            {
+                "field": str(Proposal._meta.get_field(name).verbose_name),
+                "value": formats.date_format(value, "DATE_FORMAT") if isinstance(value, date) else str(value),
+            }
+            for name in ("no_objection_reference", "no_objection_date")
+            if (value := getattr(obj, name)) not in (None, "")
+        ]
+    return []
+
+
 def timeline(obj: Model) -> list[TimelineEntry]:
     """Transitions and recorded edits (where the model keeps an edit history), newest first."""
     entries = transition_entries(obj)
+    for entry in entries:
+        entry.details = transition_details(obj, entry.action)
     if hasattr(obj, "history"):
         entries += _edits(obj.history.all(), str(obj._meta.verbose_name), type(obj))
     if isinstance(obj, Proposal):

@@ -22,6 +22,7 @@ urlpatterns = [
     path("proposals/<int:pk>/edit/", proposals.proposal_edit, name="proposal-edit"),
     path("proposals/<int:pk>/do/<slug:action>/", proposals.proposal_transition, name="proposal-transition"),
     path("proposals/<int:pk>/award/", proposals.proposal_award, name="proposal-award"),
+    path("proposals/<int:pk>/no-objection/", proposals.proposal_no_objection, name="proposal-no-objection"),
     path("proposals/<int:pk>/deadline/", proposals.proposal_deadline, name="proposal-deadline"),
     path(
         "proposals/<int:pk>/attachments/", attachments.proposal_attachment_upload, name="proposal-attachment"
@@ -34,6 +35,7 @@ urlpatterns = [
     path("tec-meetings/<int:pk>/", evaluation.meeting_detail, name="meeting-detail"),
     path("tec-meetings/<int:pk>/edit/", evaluation.meeting_form, name="meeting-edit"),
     path("tec-meetings/<int:pk>/agenda/", evaluation.meeting_add_to_agenda, name="meeting-agenda"),
+    path("tec-meetings/<int:pk>/attendance/", evaluation.meeting_attendance, name="meeting-attendance"),
     path("tec-meetings/<int:pk>/minutes/", evaluation.minutes, name="meeting-minutes"),
     path("tec-meetings/<int:pk>/minutes.pdf", evaluation.minutes_pdf, name="meeting-minutes-pdf"),
     path("tec/my-evaluations/", evaluation.my_evaluations, name="my-evaluations"),

@@ -6,6 +6,7 @@ the PO sees every missing piece at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -14,8 +15,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from core.numbers import group
 from core.uploads import DOCUMENT_KINDS, check_upload
 from subprojects.models import Call, ConceptNote, Proposal, SubProject
 
@@ -28,7 +32,7 @@ def deadline_problem(deadline: datetime | None) -> str:
 
 
 def _money(value: Decimal) -> str:
-    return f"{value:,.0f} BDT"
+    return f"{group(value)} BDT"
 
 
 def targeting_errors(
@@ -80,8 +84,8 @@ def budget_lines_error(call: Call, amounts: list[Decimal]) -> str:
     if total <= call.ceiling_budget:
         return ""
     return _("The budget lines add up to %(total)s BDT, above the call's ceiling of %(ceiling)s BDT.") % {
-        "total": f"{total:,.0f}",
-        "ceiling": f"{call.ceiling_budget:,.0f}",
+        "total": group(total),
+        "ceiling": group(call.ceiling_budget),
     }
 
 
@@ -91,78 +95,176 @@ def attachment_mime_type(upload: UploadedFile) -> str:
     return kind.mime_types[0]
 
 
-def targeting_problems(obj: ConceptNote | Proposal) -> list[str]:
+@dataclass(frozen=True)
+class Section:
+    """A part of the note's or proposal's form, as its legend names it: `anchor` is the fieldset's id
+    on the form page, so a page listing what is missing links to where it is filled in."""
+
+    anchor: str
+    label: str | Promise
+
+
+WHAT_AND_WHERE = Section("what-and-where", _lazy("1. What and where"))
+ENTERPRISES = Section("enterprises", _lazy("2. Enterprises"))
+PROBLEM = Section("problem-and-solutions", _lazy("3. Problem and solutions"))
+NOTE_BUDGET = Section("budget", _lazy("4. Budget"))
+WORK_PLAN = Section("objectives-and-work-plan", _lazy("4. Objectives and work plan"))
+BUDGET = Section("budget", _lazy("5. Budget"))
+RESULTS = Section("committed-results", _lazy("6. Committed results"))
+SCREENING = Section("es-screening", _lazy("7. Environmental and social screening"))
+
+
+@dataclass
+class Missing:
+    """What one section still lacks before submission."""
+
+    section: Section
+    problems: list[str] = field(default_factory=list)
+
+
+Found = list[tuple[Section, str]]
+
+
+def _by_section(found: Found) -> list[Missing]:
+    """The problems grouped by section, in the form's order (the order they were found in)."""
+    grouped: dict[Section, Missing] = {}
+    for section, problem in found:
+        grouped.setdefault(section, Missing(section)).problems.append(problem)
+    return list(grouped.values())
+
+
+def _targeting_found(obj: ConceptNote | Proposal) -> Found:
     """Checks shared by notes and proposals (both carry the same targeting fields)."""
-    problems = []
+    found: Found = []
     if not obj.title.strip():
-        problems.append(_("Title is missing"))
+        found.append((WHAT_AND_WHERE, _("Title is missing")))
     sub_sectors = list(obj.sub_sectors.all())
     if not sub_sectors:
-        problems.append(_("Choose at least one sub-sector"))
+        found.append((WHAT_AND_WHERE, _("Choose at least one sub-sector")))
     elif any(sub.sector_id != obj.sector_id for sub in sub_sectors):
-        problems.append(_("Sub-sectors must belong to the sector %(sector)s") % {"sector": obj.sector})
+        found.append(
+            (WHAT_AND_WHERE, _("Sub-sectors must belong to the sector %(sector)s") % {"sector": obj.sector})
+        )
     if not obj.call.sector_is_eligible(obj.sector):
-        problems.append(_("The sector %(sector)s is not eligible under this call") % {"sector": obj.sector})
+        found.append(
+            (
+                WHAT_AND_WHERE,
+                _("The sector %(sector)s is not eligible under this call") % {"sector": obj.sector},
+            )
+        )
     districts = set(obj.target_districts.values_list("pk", flat=True))
     if not districts:
-        problems.append(_("Choose at least one target district"))
+        found.append((WHAT_AND_WHERE, _("Choose at least one target district")))
     if obj.target_upazilas.exclude(district_id__in=districts).exists():
-        problems.append(_("Every target upazila must lie in one of the target districts"))
+        found.append((WHAT_AND_WHERE, _("Every target upazila must lie in one of the target districts")))
     if obj.mes_targeted <= 0:
-        problems.append(_("Number of MEs targeted must be more than zero"))
+        found.append((ENTERPRISES, _("Number of MEs targeted must be more than zero")))
     if obj.women_led_mes_targeted > obj.mes_targeted:
-        problems.append(_("Women-led MEs cannot exceed the MEs targeted"))
+        found.append((ENTERPRISES, _("Women-led MEs cannot exceed the MEs targeted")))
     for field_name in ("problem", "environmental_issues", "proposed_recp_practices"):
         if not getattr(obj, field_name).strip():
             label = str(obj._meta.get_field(field_name).verbose_name)
-            problems.append(_("%(field)s is missing") % {"field": label[:1].upper() + label[1:]})
-    return problems
+            found.append((PROBLEM, _("%(field)s is missing") % {"field": label[:1].upper() + label[1:]}))
+    return found
+
+
+def targeting_problems(obj: ConceptNote | Proposal) -> list[str]:
+    return [problem for _section, problem in _targeting_found(obj)]
+
+
+def concept_note_missing(note: ConceptNote) -> list[Missing]:
+    """What the concept note lacks before it can be submitted, by section of its form."""
+    found = _targeting_found(note)
+    if note.estimated_budget is None or note.estimated_budget <= 0:
+        found.append((NOTE_BUDGET, _("Estimated budget is missing")))
+    elif note.estimated_budget > note.call.ceiling_budget:
+        found.append(
+            (
+                NOTE_BUDGET,
+                _("Estimated budget %(budget)s exceeds the call's ceiling of %(ceiling)s")
+                % {"budget": _money(note.estimated_budget), "ceiling": _money(note.call.ceiling_budget)},
+            )
+        )
+    return _by_section(found)
 
 
 def concept_note_problems(note: ConceptNote) -> list[str]:
-    problems = targeting_problems(note)
-    if note.estimated_budget is None or note.estimated_budget <= 0:
-        problems.append(_("Estimated budget is missing"))
-    elif note.estimated_budget > note.call.ceiling_budget:
-        problems.append(
-            _("Estimated budget %(budget)s exceeds the call's ceiling of %(ceiling)s")
-            % {"budget": _money(note.estimated_budget), "ceiling": _money(note.call.ceiling_budget)}
-        )
-    return problems
+    """The same, as one list: what the "submit" guard names when it refuses."""
+    return [problem for missing in concept_note_missing(note) for problem in missing.problems]
 
 
-def proposal_problems(proposal: Proposal) -> list[str]:
-    problems = targeting_problems(proposal)
+def proposal_missing(proposal: Proposal) -> list[Missing]:
+    """What the proposal lacks before it can be submitted, by section of its form."""
+    found = _targeting_found(proposal)
     if not proposal.objectives.strip():
-        problems.append(_("Objectives are missing"))
+        found.append((WORK_PLAN, _("Objectives are missing")))
     if not proposal.duration_months:
-        problems.append(_("Duration in months is missing"))
+        found.append((WORK_PLAN, _("Duration in months is missing")))
     activities = list(proposal.activities.all())
     if not activities:
-        problems.append(_("Add at least one activity to the work plan"))
+        found.append((WORK_PLAN, _("Add at least one activity to the work plan")))
     elif proposal.duration_months and any(a.end_month > proposal.duration_months for a in activities):
-        problems.append(
-            _("Work plan activities must end within the %(months)s months of the sub-project")
-            % {"months": proposal.duration_months}
+        found.append(
+            (
+                WORK_PLAN,
+                _("Work plan activities must end within the %(months)s months of the sub-project")
+                % {"months": proposal.duration_months},
+            )
         )
     totals = proposal.budget_totals()
     if totals["total"] <= 0:
-        problems.append(_("Add at least one budget line"))
+        found.append((BUDGET, _("Add at least one budget line")))
     elif totals["total"] > proposal.call.ceiling_budget:
-        problems.append(
-            _("Budget total %(total)s exceeds the call's ceiling of %(ceiling)s")
-            % {"total": _money(totals["total"]), "ceiling": _money(proposal.call.ceiling_budget)}
+        found.append(
+            (
+                BUDGET,
+                _("Budget total %(total)s exceeds the call's ceiling of %(ceiling)s")
+                % {"total": _money(totals["total"]), "ceiling": _money(proposal.call.ceiling_budget)},
+            )
         )
     if not proposal.committed_results.exists():
-        problems.append(_("Commit to at least one result indicator"))
+        found.append((RESULTS, _("Commit to at least one result indicator")))
     # The E&S screening (risk category, management plan, mitigation measures): safeguards.reviews.
     from safeguards.reviews import screening_problems
 
-    problems += screening_problems(proposal)
+    found += [(SCREENING, problem) for problem in screening_problems(proposal)]
     if not proposal.exclusion_list_checked:
-        problems.append(_("Confirm the exclusion-list check"))
+        found.append((SCREENING, _("Confirm the exclusion-list check")))
     if proposal.doe_clearance_required is None:
-        problems.append(_("Say whether Department of Environment clearance is needed"))
+        found.append((SCREENING, _("Say whether Department of Environment clearance is needed")))
+    return _by_section(found)
+
+
+def proposal_problems(proposal: Proposal) -> list[str]:
+    """The same, as one list: what the "submit" guard names when it refuses."""
+    return [problem for missing in proposal_missing(proposal) for problem in missing.problems]
+
+
+def no_objection_letter_problems(params: dict[str, Any]) -> list[str]:
+    """What the World Bank's no-objection lacks: its letter's reference and date, each named (the
+    date checked by its model field's validators: within the programme, not in the future)."""
+    problems = []
+    reference_field = Proposal._meta.get_field("no_objection_reference")
+    reference = str(params.get("no_objection_reference") or "").strip()
+    label = str(reference_field.verbose_name)
+    if not reference:
+        problems.append(_("%(field)s is missing") % {"field": label[:1].upper() + label[1:]})
+    elif len(reference) > reference_field.max_length:
+        problems.append(
+            _("%(field)s is longer than %(max)s characters")
+            % {"field": label[:1].upper() + label[1:], "max": reference_field.max_length}
+        )
+    date_field = Proposal._meta.get_field("no_objection_date")
+    day = params.get("no_objection_date")
+    if not isinstance(day, date):
+        label = str(date_field.verbose_name)
+        problems.append(_("%(field)s is missing") % {"field": label[:1].upper() + label[1:]})
+    else:
+        for validator in date_field.validators:
+            try:
+                validator(day)
+            except ValidationError as exc:
+                problems.extend(exc.messages)
     return problems
 
 

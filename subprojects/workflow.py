@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -25,6 +26,7 @@ from core.lifecycle import (  # noqa: F401  (the engine, as the sub-project code
     action_label,
     apply,
     available_rules,
+    blockers,
     get_rule,
     may_act,
     rules_for,
@@ -54,6 +56,8 @@ def _rule(action, label, sources, target, roles, **kwargs) -> Rule:
     return lifecycle.rule(action, label, sources, target, roles, **kwargs)
 
 
+# The parameters of the World Bank's no-objection: its letter, stored on the proposal.
+NO_OBJECTION_LETTER = ("no_objection_reference", "no_objection_date")
 PMU = {Role.PMU_OFFICER}
 PO = {Role.PO_STAFF}
 # The committee's decisions are recorded by the meeting's chair or by the PMU, after the TEC's checks.
@@ -226,12 +230,16 @@ PROPOSAL_RULES = [
         PO,
         po_owned=True,
     ),
+    # The Bank's no-objection is recorded with its letter (reference and date), on a page of its own.
     _rule(
         "no_objection",
         _lazy("No objection"),
         [ProposalStatus.RECOMMENDED, ProposalStatus.RECOMMENDED_WITH_CONDITIONS],
         ProposalStatus.NO_OBJECTION,
         {Role.WORLD_BANK},
+        params=NO_OBJECTION_LETTER,
+        guards=("no_objection_letter_given",),
+        effect="record_no_objection_letter",
     ),
     _rule(
         "object",
@@ -267,6 +275,8 @@ PROPOSAL_RULES = [
         ProposalStatus.AWARDED,
         {Role.PKSF_APPROVER},
         guards=("award_terms_valid", "es_review_cleared", "no_open_conditions"),
+        # What blocks the award whatever its terms: shown at the top of the award form, before any field.
+        prechecks=("es_review_cleared", "no_open_conditions"),
         effect="create_sub_project",
         params=(
             "agreement_number",
@@ -428,6 +438,19 @@ def award_terms_valid(proposal: Proposal, **params) -> None:
     _refuse_problems(_("The award cannot be recorded: %(problems)s"), award_problems(proposal, params))
 
 
+def no_objection_letter_given(proposal: Proposal, **params) -> None:
+    """The no-objection names the Bank's letter: its reference and its date (a programme date, not in
+    the future: the field's own validators)."""
+    from subprojects.validation import no_objection_letter_problems
+
+    problems = no_objection_letter_problems(params)
+    if problems:
+        raise ActionRefused(
+            _("The no-objection cannot be recorded: %(problems)s") % {"problems": "; ".join(problems)},
+            code="no_objection_letter",
+        )
+
+
 GUARDS: dict[str, Guard] = {
     "call_can_open": call_can_open,
     "call_accepts_notes": call_accepts_notes,
@@ -435,6 +458,7 @@ GUARDS: dict[str, Guard] = {
     "before_proposal_deadline": before_proposal_deadline,
     "proposal_complete": proposal_complete,
     "award_terms_valid": award_terms_valid,
+    "no_objection_letter_given": no_objection_letter_given,
     "no_open_conditions": no_open_conditions,
     "outside_exclusion_list": outside_exclusion_list,
     "es_review_cleared": es_review_cleared,
@@ -452,6 +476,24 @@ WHO: dict[str, Callable] = {
     "sheet_owner": sheet_owner,
     "chair_or_pmu": evaluation.is_chair_or_pmu,
 }
+
+
+def award_blockers(user, proposal: Proposal) -> list[lifecycle.Blocker]:
+    """What stops the award now, whatever its terms: the award rule's own checks as apply() runs them
+    (its state, then its prechecks: the E&S review, the open conditions), a missing earlier step
+    named in words. The award form shows them before any field."""
+    found = lifecycle.blockers(user, proposal, get_rule(Proposal, "award"))
+    if found and found[0].code == "wrong_state":
+        # The steps that lead to the award, from the table: the one the proposal waits for is named.
+        for step, message in (
+            ("no_objection", _("The World Bank's no-objection is not recorded yet (%(spp)s is %(state)s).")),
+            ("approve", _("PKSF's approval is not recorded yet (%(spp)s is %(state)s).")),
+        ):
+            if proposal.status in get_rule(Proposal, step).sources:
+                text = message % {"spp": proposal.reference, "state": proposal.get_status_display()}
+                found[0] = lifecycle.Blocker("", text, "wrong_state")
+                break
+    return found
 
 
 # --- Effects --------------------------------------------------------------------------------------
@@ -491,10 +533,17 @@ def create_sub_project(proposal: Proposal, **params) -> list[str]:
     return []
 
 
+def record_no_objection_letter(proposal: Proposal, **params) -> list[str]:
+    proposal.no_objection_reference = str(params["no_objection_reference"]).strip()
+    proposal.no_objection_date = params["no_objection_date"]
+    return list(NO_OBJECTION_LETTER)
+
+
 EFFECTS: dict[str, Callable[..., list[str]]] = {
     "stamp_submitted": stamp_submitted,
     "submit_proposal": submit_proposal,
     "create_sub_project": create_sub_project,
+    "record_no_objection_letter": record_no_objection_letter,
     "put_on_agenda": evaluation.put_on_agenda,
     "record_decision": evaluation.record_decision,
     "reopen_scoring": evaluation.reopen_scoring,
@@ -576,4 +625,4 @@ def invite_proposal(note: ConceptNote, user, *, deadline, comment: str = "") -> 
 
 def format_moment(moment: datetime) -> str:
     """A moment as refusal messages show it, in local time."""
-    return timezone.localtime(moment).strftime("%d %b %Y %H:%M")
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")

@@ -5,20 +5,33 @@ from __future__ import annotations
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from core.filtering import PortalFilterSet
 from core.models import District, PartnerOrganization
+from core.pickers import picker_select
 from core.visibility import scope_filterset
 from verification.models import CheckKind, CheckStatus, VerificationCheck, VerificationRound
 
 
-class CheckFilter(django_filters.FilterSet):
-    round = django_filters.ModelChoiceFilter(queryset=VerificationRound.objects.all(), label=_("Round"))
-    partner_organization = django_filters.ModelChoiceFilter(
-        queryset=PartnerOrganization.objects.all(), to_field_name="code", label=_("PO")
+class CheckFilter(PortalFilterSet):
+    round = django_filters.ModelChoiceFilter(
+        queryset=VerificationRound.objects.all(), label=_("Round"), empty_label=_("All rounds")
     )
-    kind = django_filters.ChoiceFilter(choices=CheckKind.choices, label=_("What is checked"))
+    partner_organization = django_filters.ModelChoiceFilter(
+        queryset=PartnerOrganization.objects.all(),
+        to_field_name="code",
+        label=_("PO"),
+        empty_label=_("All POs"),
+    )
+    kind = django_filters.ChoiceFilter(
+        choices=CheckKind.choices, label=_("What is checked"), empty_label=_("Anything checked")
+    )
     status = django_filters.ChoiceFilter(choices=CheckStatus.choices, label=_("Result"))
     district = django_filters.ModelChoiceFilter(
-        queryset=District.objects.order_by("name"), to_field_name="pcode", label=_("District")
+        queryset=District.objects.order_by("name"),
+        to_field_name="pcode",
+        label=_("District"),
+        empty_label=_("All districts"),
+        widget=picker_select(),
     )
 
     class Meta:

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.models import District, PartnerOrganization
+from core.pickers import picker_select
 from enterprises.validation import today
 from enterprises.views.base import style_form
 from verification import checks, services
@@ -108,5 +109,9 @@ class AwaitingFilterForm(forms.Form):
         label=_("PO"), queryset=PartnerOrganization.objects.all(), to_field_name="code", required=False
     )
     district = forms.ModelChoiceField(
-        label=_("District"), queryset=District.objects.order_by("name"), to_field_name="pcode", required=False
+        label=_("District"),
+        queryset=District.objects.order_by("name"),
+        to_field_name="pcode",
+        required=False,
+        widget=picker_select(),
     )

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from core import lifecycle
@@ -59,13 +60,13 @@ def quarter_problems(year: int, quarter: int, *, on: date | None = None) -> dict
     if end < programme_start:
         return {
             "quarter": _("Q%(quarter)s %(year)s ended before the programme started (%(start)s).")
-            % {"quarter": quarter, "year": year, "start": programme_start.strftime("%d %b %Y")}
+            % {"quarter": quarter, "year": year, "start": date_format(programme_start, "DATE_FORMAT")}
         }
     on = on or today()
     if start > on:
         return {
             "quarter": _("Q%(quarter)s %(year)s has not started yet: it starts on %(start)s.")
-            % {"quarter": quarter, "year": year, "start": start.strftime("%d %b %Y")}
+            % {"quarter": quarter, "year": year, "start": date_format(start, "DATE_FORMAT")}
         }
     if end >= on:
         return {
@@ -73,7 +74,7 @@ def quarter_problems(year: int, quarter: int, *, on: date | None = None) -> dict
                 "Q%(quarter)s %(year)s is not over yet: it ends on %(end)s. Draw its sample from the "
                 "next day on, so that everything reported for it can be sampled."
             )
-            % {"quarter": quarter, "year": year, "end": end.strftime("%d %b %Y")}
+            % {"quarter": quarter, "year": year, "end": date_format(end, "DATE_FORMAT")}
         }
     return {}
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Model
 from django.forms import BoundField
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -27,7 +26,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import lifecycle
 from core.errors import ActionRefused
+from core.filtering import label_filter_form
 from core.lifecycle.views import raise_if_forbidden
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404, is_pmu
 from enterprises.forms import CommentForm, VerifyAdoptionForm
 from enterprises.models import Adoption
@@ -47,16 +48,33 @@ PAGE_SIZE = 50
 # --- Rounds ---------------------------------------------------------------------------------------
 
 
+# The latest quarter first.
+ROUND_SORTS = SortSpec(
+    {
+        "round": ("year", "quarter"),
+        "drawn": ("drawn_at",),
+        "margin": ("margin_percent",),
+        "floor": ("floor",),
+        "checks": ("checks_sampled",),
+        "done": ("checks_done",),
+    },
+    default="-round",
+)
+
+
 def _rounds_page(request: HttpRequest, form: DrawRoundForm | None = None, status: int = 200) -> HttpResponse:
     rounds = VerificationRound.objects.with_progress().select_related("drawn_by")
     can_draw = is_pmu(request.user)
     if can_draw and form is None:
         form = DrawRoundForm()
+    listing = Listing(request, sort=ROUND_SORTS, per_page=PAGE_SIZE, saved_filters=False)
+    listed = listing.page(listing.order(rounds))
     return render(
         request,
         "verification/round_list.html",
         {
-            "rounds": rounds,
+            **listed,
+            "rounds": listed["page_obj"].object_list,
             "rule": sampling.RULE_TEXT,
             "policy": VerificationPolicy.current(),
             "form": form if can_draw else None,
@@ -107,6 +125,21 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Checks ---------------------------------------------------------------------------------------
 
 
+# By default the latest round first, checks still to do first within it.
+CHECK_SORTS = SortSpec(
+    {
+        "check": ("pk",),
+        "round": ("round__year", "round__quarter"),
+        "po": ("partner_organization__code",),
+        "kind": ("kind",),
+        "district": ("district__name",),
+        "result": ("status",),
+        "visited": ("visited_on",),
+    },
+    fallback=("-round__year", "-round__quarter", "status", "pk"),
+)
+
+
 @allowed(can_read_checks)
 @require_GET
 def check_list(request: HttpRequest) -> HttpResponse:
@@ -114,18 +147,14 @@ def check_list(request: HttpRequest) -> HttpResponse:
         "round", "partner_organization", "district", "checked_by"
     )
     filterset = CheckFilter(request.GET or None, queryset=checks, request=request)
-    page = Paginator(
-        filterset.qs.order_by("-round__year", "-round__quarter", "status", "pk"), PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    listing = Listing(request, sort=CHECK_SORTS, per_page=PAGE_SIZE)
     return render(
         request,
         "verification/check_list.html",
         {
             "filter_form": style_form(filterset.form),
             "show_po": request.user.sees_whole_programme or is_independent_checker(request.user),
-            "page_obj": page,
-            "paginator": page.paginator,
-            "querystring": querystring_without(request, "page"),
+            **listing.page(listing.order(filterset.qs)),
         },
     )
 
@@ -267,6 +296,32 @@ class RowForm:
         return cls(form[tab.work_list.date_field], form["comment"], error)
 
 
+# Each tab's columns; by default the longest waiting first.
+AWAITING_SORTS = {
+    "adoptions": SortSpec(
+        {
+            "enterprise": ("enterprise__po_code",),
+            "po": ("enterprise__partner_organization__code",),
+            "where": ("enterprise__district__name", "enterprise__upazila__name"),
+            "practice": ("practice__code",),
+            "adopted": ("adopted_on",),
+            "evidence": ("evidence_observed_on",),
+        },
+        default="adopted",
+    ),
+    "facilities": SortSpec(
+        {
+            "facility": ("name",),
+            "po": ("partner_organization__code",),
+            "where": ("district__name", "upazila__name"),
+            "kind": ("kind",),
+            "opened": ("opened_on",),
+        },
+        default="opened",
+    ),
+}
+
+
 def _awaiting_page(
     request: HttpRequest, *, key: str = "", failed: dict | None = None, status: int = 200
 ) -> HttpResponse:
@@ -275,9 +330,12 @@ def _awaiting_page(
     key = key or request.GET.get("kind", "")
     tab = TABS.get(key) or TABS["adoptions"]
     key = tab.work_list.key
-    filters = style_form(AwaitingFilterForm(request.GET or None))
+    filters = style_form(label_filter_form(AwaitingFilterForm(request.GET or None)))
     chosen = filters.cleaned_data if filters.is_valid() else None
-    page = Paginator(tab.work_list.items(chosen), PAGE_SIZE).get_page(request.GET.get("page"))
+    # The tab is not a filter: clearing the filters stays on it.
+    listing = Listing(request, sort=AWAITING_SORTS[key], per_page=PAGE_SIZE, keep=("kind",))
+    listed = listing.page(listing.order(tab.work_list.items(chosen)))
+    page = listed["page_obj"]
     counts = {
         other: page.paginator.count if other == key else TABS[other].work_list.items(chosen).count()
         for other in TABS
@@ -289,9 +347,7 @@ def _awaiting_page(
             "kind": key,
             "counts": counts,
             "filter_form": filters,
-            "page_obj": page,
-            "paginator": page.paginator,
-            "querystring": querystring_without(request, "page"),
+            **listed,
             "filter_querystring": querystring_without(request, "page", "kind"),
             "action_querystring": request.GET.urlencode(),
             "failed": failed or {},

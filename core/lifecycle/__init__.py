@@ -71,6 +71,17 @@ class Rule:
     by_portal: bool = False
     # Whether the page shows a button for it (actions taken from their own form or by tasks don't).
     button: bool = True
+    # The guards asked before the action is offered (its button, the top of its form): those that read
+    # the object as it is, not the details the person is about to give. None: every guard of a rule
+    # without parameters, none of a rule with parameters (its guards check what is given).
+    prechecks: tuple[str, ...] | None = None
+
+    @property
+    def checked_before(self) -> tuple[str, ...]:
+        """The guards `blockers()` asks before offering the action (see `prechecks`)."""
+        if self.prechecks is not None:
+            return self.prechecks
+        return () if self.params else self.guards
 
     def target_from(self, source: str) -> str:
         """The state the action leads to from `source` (itself, for a SAME_STATE rule)."""
@@ -133,6 +144,10 @@ class Lifecycle:
             missing += [r.who] if r.who and r.who not in self.who else []
             if missing:
                 raise ImproperlyConfigured(f"{self.model.__name__}.{r.action}: unknown {missing}")
+            # A precheck is one of the rule's own guards: what is offered is what apply() would allow.
+            strays = [g for g in r.prechecks or () if g not in r.guards]
+            if strays:
+                raise ImproperlyConfigured(f"{self.model.__name__}.{r.action}: prechecks not guards {strays}")
 
     @property
     def states(self) -> dict[str, str]:
@@ -219,6 +234,44 @@ def available_rules(user, obj: Model) -> list[Rule]:
     return [r for r in lifecycle.rules if state in r.sources and may_act(user, obj, r)]
 
 
+@dataclass(frozen=True)
+class Blocker:
+    """One reason an action would be refused now: the refusing guard's name ("" for the state), its
+    message and its code, as apply() would raise them."""
+
+    guard: str
+    message: str
+    code: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def blockers(user, obj: Model, rule: Rule) -> list[Blocker]:
+    """Why `rule` would be refused now, each reason as apply() would give it: the state, then every
+    guard of `rule.checked_before` (all of them, not only the first that refuses). The guards are the
+    very functions apply() runs, asked without the action's parameters; who may act is not asked (see
+    `may_act`). Empty: nothing stops the action but what the person is about to give."""
+    lifecycle = lifecycle_of(obj)
+    found: list[Blocker] = []
+    refusal = wrong_state(obj, rule)
+    if refusal is not None:
+        found.append(Blocker("", str(refusal.message), refusal.code))
+    context = {"_user": user, "_action": rule.action, "_comment": ""}
+    for name in rule.checked_before:
+        try:
+            lifecycle.guards[name](obj, **context)
+        except ActionRefused as exc:
+            found.append(Blocker(name, str(exc.message), exc.code))
+    return found
+
+
+def offered_rules(user, obj: Model) -> list[tuple[Rule, list[Blocker]]]:
+    """The actions this user may take on this object in its state (`available_rules`), each with
+    what stops it now (`blockers`): an action with blockers cannot succeed and is not offered."""
+    return [(rule, blockers(user, obj, rule)) for rule in available_rules(user, obj)]
+
+
 def describe(obj: Model) -> str:
     return str(getattr(obj, "reference", None) or obj)
 
@@ -230,15 +283,22 @@ def refuse_who(rule: Rule, obj: Model) -> Forbidden:
 
 def check_state(obj: Model, rule: Rule, user: Any = None) -> None:
     """409 when the object is not in a state the rule starts from (`user`: who asked, for the log)."""
+    refusal = wrong_state(obj, rule)
+    if refusal is not None:
+        raise audit_refusal(refusal, user, obj, rule.action)
+
+
+def wrong_state(obj: Model, rule: Rule) -> ActionRefused | None:
+    """The refusal of a rule not starting from the object's state (None when it does)."""
     lifecycle = lifecycle_of(obj)
     state = lifecycle.state_of(obj)
-    if state not in rule.sources:
-        refusal = ActionRefused(
-            _("“%(action)s” is not possible while %(object)s is %(state)s.")
-            % {"action": rule.label, "object": describe(obj), "state": lifecycle.states.get(state, state)},
-            code="wrong_state",
-        )
-        raise audit_refusal(refusal, user, obj, rule.action)
+    if state in rule.sources:
+        return None
+    return ActionRefused(
+        _("“%(action)s” is not possible while %(object)s is %(state)s.")
+        % {"action": rule.label, "object": describe(obj), "state": lifecycle.states.get(state, state)},
+        code="wrong_state",
+    )
 
 
 def check_may_act(user, obj: Model, rule: Rule) -> None:

@@ -47,22 +47,37 @@ def report_refusal(request: HttpRequest, exc: ActionRefused) -> None:
 
 
 def action_buttons(
-    user, obj: Model, exclude: tuple[str, ...] = (), *, failed_action: str = "", typed_comment: str = ""
+    user,
+    obj: Model,
+    exclude: tuple[str, ...] = (),
+    *,
+    failed_action: str = "",
+    typed_comment: str = "",
+    explain_blocked: bool = False,
 ) -> list[dict]:
     """The transitions this user may take now, each with its comment form; the one that was just
-    refused comes back open, with the comment as typed."""
+    refused comes back open, with the comment as typed.
+
+    An action that its guards would refuse now (`lifecycle.blockers`: the checks apply() runs) cannot
+    succeed and is not offered: it is left out, or, with `explain_blocked`, listed without a form and
+    with its `blocked` reasons, for a page that says why (subprojects/_actions.html does)."""
     url_name = lifecycle.lifecycle_of(obj).url_name
     buttons = []
     for rule in lifecycle.available_rules(user, obj):
         if rule.action in exclude or not rule.button:
             continue
+        blocked = lifecycle.blockers(user, obj, rule)
+        if blocked and not explain_blocked:
+            continue
         refused = rule.action == failed_action
+        form = None
+        if not blocked:
+            form = TransitionForm(prefix=rule.action, initial={"comment": typed_comment} if refused else None)
         buttons.append(
             {
                 "rule": rule,
-                "form": TransitionForm(
-                    prefix=rule.action, initial={"comment": typed_comment} if refused else None
-                ),
+                "blocked": blocked,
+                "form": form,
                 "url": reverse(url_name, args=[obj.pk, rule.action]),
                 "open": refused,
             }

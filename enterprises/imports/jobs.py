@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import threading
 import zipfile
 
 from django.conf import settings
@@ -26,12 +25,12 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl.utils.exceptions import InvalidFileException
 
-from core import jobs, lifecycle
+from core import background, jobs, lifecycle
 from core.errors import ActionRefused, Forbidden
 from core.permissions import is_po_staff
 from core.uploads import CSV, SPREADSHEET_KINDS, check_upload
@@ -131,40 +130,17 @@ def start(job_id: int, *, commit: bool) -> None:
     elif getattr(settings, "ENTERPRISES_IMPORTS_INLINE", False):
         run_import_job.delay(job_id, commit)
     else:
-        transaction.on_commit(lambda: _start_thread(job_id, commit))
-
-
-_threads: list[threading.Thread] = []
-_threads_lock = threading.Lock()
-
-
-def _start_thread(job_id: int, commit: bool) -> None:
-    thread = threading.Thread(
-        target=_run_in_thread, args=(job_id, commit), name=f"import-job-{job_id}", daemon=True
-    )
-    with _threads_lock:
-        _threads[:] = [t for t in _threads if t.is_alive()]
-        _threads.append(thread)
-    thread.start()
+        background.start_after_commit(f"import-job-{job_id}", _run_in_thread, job_id, commit)
 
 
 def _run_in_thread(job_id: int, commit: bool) -> None:
-    try:
-        run_job(job_id, commit=commit)
-    except Exception:  # a thread's exception would only reach stderr: log it with the job
-        logger.exception("import job %s failed in its background thread", job_id)
-    finally:
-        # The thread's own database connections are not closed by any request cycle.
-        connections.close_all()
+    # `run_job` looked up when the thread starts (the tests slow it down to see the page answer first).
+    run_job(job_id, commit=commit)
 
 
 def wait_for_background_jobs(timeout: float = 30) -> bool:
-    """Wait for the import threads of this process (tests, shutdown); True if all have ended."""
-    with _threads_lock:
-        running = list(_threads)
-    for thread in running:
-        thread.join(timeout)
-    return not any(thread.is_alive() for thread in running)
+    """Wait for the background threads of this process (tests, shutdown); True if all have ended."""
+    return background.wait_for_threads(timeout)
 
 
 def _claim(job_id: int, *, commit: bool) -> bool:

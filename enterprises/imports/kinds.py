@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from core import lifecycle
 from core.errors import ActionRefused
 from core.models import District, Division, SubSector, Upazila
+from core.numbers import group
 from enterprises import duplicates, services
 from enterprises.imports.base import (
     Column,
@@ -465,7 +466,7 @@ class FinancialSupportImporter(EnterpriseCodes, Importer):
 
     def describe(self, values: dict[str, Any]) -> str:
         me, amount = values["enterprise"].po_code, values["amount"]
-        return f"{me} · {values['kind']} {amount:,.0f} BDT · {values['disbursed_on']}"
+        return f"{me} · {values['kind']} {group(amount)} BDT · {values['disbursed_on']}"
 
 
 # --- Trainings and attendance ---------------------------------------------------------------------

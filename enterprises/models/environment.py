@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.reference_names import translated_name
 from core.validators import PROGRAMME_START_MONTH, DateRange
 from enterprises import validation
 from enterprises.models.common import (
@@ -98,7 +99,7 @@ class Kpi(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.unit})"
+        return f"{translated_name(self.name)} ({self.unit})"
 
 
 class ReadingSource(models.TextChoices):

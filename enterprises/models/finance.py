@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.numbers import group
 from core.validators import programme_event
 from enterprises import validation
 from enterprises.models.common import (
@@ -95,7 +96,7 @@ class FinancialSupport(models.Model):
         indexes = [models.Index(fields=["disbursed_on"], name="support_disbursed_idx")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount:,.0f} BDT · {self.disbursed_on}"
+        return f"{self.get_kind_display()} {group(self.amount)} BDT · {self.disbursed_on}"
 
     @property
     def is_before_programme_start(self) -> bool:
@@ -147,7 +148,7 @@ class FinancialSupport(models.Model):
                     "The amount cannot be less than the principal already repaid and written off "
                     "(%(floor)s BDT)."
                 )
-                % {"floor": f"{floor:,.2f}"}
+                % {"floor": group(floor, 2)}
             )
         if self.disbursed_on and repaid["first"] and self.disbursed_on > repaid["first"]:
             errors.setdefault("disbursed_on", []).append(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.models import SubSector
+from core.reference_names import translated_name
 from core.validators import past_event, programme_event
 from enterprises import validation
 from enterprises.models.common import (
@@ -81,7 +82,7 @@ class RecpPractice(models.Model):
         verbose_name_plural = _("RECP practices")
 
     def __str__(self) -> str:
-        return f"{self.code} · {self.name}"
+        return f"{self.code} · {translated_name(self.name)}"
 
 
 def _verified_independently() -> Q:

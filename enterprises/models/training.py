@@ -7,10 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from core.models import District, PartnerOrganization
+from core.reference_names import translated_name
 from core.validators import programme_event
 from enterprises import validation
 from enterprises.models.common import (
@@ -63,7 +65,7 @@ class TrainingModule(models.Model):
         verbose_name_plural = _("training modules")
 
     def __str__(self) -> str:
-        return f"{self.code} · {self.name}"
+        return f"{self.code} · {translated_name(self.name)}"
 
 
 class TrainingSessionQuerySet(POScopedQuerySet):
@@ -132,7 +134,7 @@ class TrainingSession(models.Model):
 
     def __str__(self) -> str:
         title = self.topic or (self.module.name if self.module_id else "")
-        return f"{self.po_code} · {title} ({self.held_on:%d %b %Y})"
+        return f"{self.po_code} · {title} ({date_format(self.held_on, 'DATE_FORMAT')})"
 
     def save(self, *args, **kwargs):
         take_po_of_sub_project(self)

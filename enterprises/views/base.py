@@ -11,7 +11,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,6 +23,7 @@ from django.views import View
 from core.errors import ActionRefused
 from core.exports import export_or_refuse
 from core.lifecycle.views import report_refusal
+from core.lists import Listing, SortSpec
 from enterprises.models import Adoption, CommonServiceFacility
 from enterprises.permissions import FieldDataReaderMixin
 from subprojects.models import Transition
@@ -33,7 +33,7 @@ from subprojects.timeline import TimelineEntry, log_entries
 def programme_start_note() -> str:
     """The flag of a disbursement dated before settings.PROGRAMME_START."""
     return _("before the programme start (%(date)s): not counted as project financing") % {
-        "date": format_date(settings.PROGRAMME_START, "j M Y")
+        "date": format_date(settings.PROGRAMME_START, "DATE_FORMAT")
     }
 
 
@@ -133,18 +133,28 @@ class TableColumn:
     value: Callable[[Any], Any]
     link: Callable[[Any], str] | None = None
     numeric: bool = False
+    # `?sort=<sort_key>` sorts the list by this column, on the ORM fields `sort_by` (the key itself
+    # when empty); a column without a key is not sortable.
+    sort_key: str = ""
+    sort_by: tuple[str, ...] = ()
 
 
 class RecordListView(FieldDataReaderMixin, View):
-    """A list with the filter bar of its FilterSet, 50 rows a page, and CSV/XLSX export of
-    everything the filters select (`?export=csv`)."""
+    """A list with the filter bar of its FilterSet, columns sortable by their `sort_key`, 50 rows a
+    page (or 25 or 100), and CSV/XLSX export of everything the filters select (`?export=csv`), in
+    the order shown."""
 
     title: str | Promise = ""
     intro: str | Promise = ""
+    # What the list says when it has no row and no filter is set.
+    nothing_yet: str | Promise = ""
     model = None
     filterset_class = None
     related: tuple[str, ...] = ()
+    # The order when no column is asked for: `default_sort` ("key" or "-key" of a column), else
+    # `ordering`.
     ordering: tuple[str, ...] = ("-pk",)
+    default_sort: str = ""
     table: tuple[TableColumn, ...] = ()
     export_columns: Callable = None
     export_name = "export"
@@ -161,18 +171,34 @@ class RecordListView(FieldDataReaderMixin, View):
     def extra_context(self) -> dict[str, Any]:
         return {}
 
+    @classmethod
+    def sort_spec(cls) -> SortSpec:
+        keys = {
+            column.sort_key: column.sort_by or (column.sort_key,) for column in cls.table if column.sort_key
+        }
+        return SortSpec(keys, default=cls.default_sort, fallback=cls.ordering)
+
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         data = request.GET.copy()
         for name, value in self.default_filters.items():
             data.setdefault(name, value)
         filterset = self.filterset_class(data or None, queryset=self.base_queryset(), request=request)
-        queryset = filterset.qs.order_by(*self.ordering)
+        listing = Listing(
+            request, sort=self.sort_spec(), per_page=self.paginate_by, defaults=self.default_filters
+        )
+        queryset = listing.order(filterset.qs)
         file_format = request.GET.get("export")
         if file_format in {"csv", "xlsx"}:
             return export_or_refuse(
-                request, queryset, self.export_columns(request.user), file_format, self.export_name
+                request,
+                queryset,
+                self.export_columns(request.user),
+                file_format,
+                self.export_name,
+                title=str(self.title),
             )
-        page = Paginator(queryset, self.paginate_by).get_page(request.GET.get("page"))
+        context = listing.page(queryset)
+        page = context["page_obj"]
         rows = [
             (
                 obj,
@@ -196,13 +222,12 @@ class RecordListView(FieldDataReaderMixin, View):
             {
                 "title": self.title,
                 "intro": self.intro,
+                "nothing_yet": self.nothing_yet,
                 "filter_form": form,
                 "filter_fields": [form[name] for name in shown if name in form.fields],
                 "table": self.table,
                 "rows": rows,
-                "page_obj": page,
-                "paginator": page.paginator,
-                "querystring": querystring_without(request, "page", "export"),
+                **context,
                 **self.extra_context(),
             },
         )
@@ -211,7 +236,7 @@ class RecordListView(FieldDataReaderMixin, View):
 def _by_whom_when(user, on) -> str:
     return _("by %(who)s on %(date)s") % {
         "who": user.get_display_name() if user else _("someone no longer registered"),
-        "date": format_date(on, "j M Y"),
+        "date": format_date(on, "DATE_FORMAT"),
     }
 
 

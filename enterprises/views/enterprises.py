@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,6 +15,7 @@ from core import lifecycle
 from core.errors import ActionRefused, Conflict
 from core.exports import export_or_refuse
 from core.lifecycle.views import raise_if_forbidden
+from core.lists import Listing, SortSpec
 from core.models import Upazila
 from core.permissions import get_visible_or_404
 from core.uploads import file_response
@@ -47,7 +47,6 @@ from enterprises.permissions import can_enter_for, field_data_reader, is_indepen
 from enterprises.views.base import (
     attach_errors,
     programme_start_note,
-    querystring_without,
     refuse,
     style_form,
     timelines_for,
@@ -78,6 +77,21 @@ def _require_entry(request: HttpRequest, enterprise: Enterprise) -> None:
 
 # --- List -----------------------------------------------------------------------------------------
 
+# The columns of the list that sort it (the figures computed per page do not); newest first by default.
+ENTERPRISE_SORTS = SortSpec(
+    {
+        "code": ("po_code",),
+        "name": ("name",),
+        "owner": ("owner_name",),
+        "sub_sector": ("sub_sector__name",),
+        "place": ("district__name", "upazila__name"),
+        "po": ("partner_organization__code",),
+        "profile": ("recp_profile__status",),
+        "registered": ("registered_on",),
+    },
+    fallback=("-pk",),
+)
+
 
 @field_data_reader
 @require_GET
@@ -85,14 +99,17 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     base = Enterprise.objects.visible_to(user).select_related(*ENTERPRISE_RELATED)
     filterset = EnterpriseFilter(request.GET or None, queryset=base, request=request)
+    # `?ordering=` (the API's, and older links') is kept when no column is asked for.
+    listing = Listing(request, sort=ENTERPRISE_SORTS, keep=("ordering",))
     queryset = filterset.qs
-    if not request.GET.get("ordering"):
-        queryset = queryset.order_by("-pk")
+    if listing.sorting.asked or not request.GET.get("ordering"):
+        queryset = listing.order(queryset)
     file_format = request.GET.get("export")
     if file_format in {"csv", "xlsx"}:
         rows = queryset.select_related("duplicate_of__partner_organization")
         return export_or_refuse(request, rows, enterprise_columns(user), file_format, "enterprises")
-    page = Paginator(queryset.select_related("recp_profile"), 50).get_page(request.GET.get("page"))
+    context = listing.page(queryset.select_related("recp_profile"))
+    page = context["page_obj"]
     ids = [me.pk for me in page.object_list]
     # Per-page figures: one grouped query each, for the 50 rows shown only.
     practices = dict(
@@ -126,7 +143,10 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
     form = style_form(filterset.form)
     main = {"q", "partner_organization", "sub_sector", "district", "owner_gender"}
     # Upazilas (507) and clusters are filters for URLs and the API; a select of them helps nobody.
-    hidden = {"upazila", "cluster"} | (set() if user.sees_whole_programme else {"partner_organization"})
+    # The order is chosen by the columns' headers.
+    hidden = {"upazila", "cluster", "ordering"} | (
+        set() if user.sees_whole_programme else {"partner_organization"}
+    )
     return render(
         request,
         "enterprises/enterprise_list.html",
@@ -134,9 +154,7 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
             "filter_form": form,
             "more_filters": [form[name] for name in form.fields if name not in main | hidden],
             "rows": rows,
-            "page_obj": page,
-            "paginator": page.paginator,
-            "querystring": querystring_without(request, "page", "export"),
+            **context,
             "can_enter": can_enter_for(user, user.partner_organization_id),
             "show_po": user.sees_whole_programme,
         },

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import lifecycle
 from core.errors import ActionRefused
 from core.exports import XLSX_MIME
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404, is_po_staff
 from enterprises.decisions import decisions_of
 from enterprises.forms import ImportForm
@@ -30,6 +30,20 @@ from enterprises.imports.jobs import (
 from enterprises.models import ImportJob
 from enterprises.permissions import field_data_reader
 from enterprises.views.base import attach_errors, refuse
+
+# The latest upload first.
+IMPORT_SORTS = SortSpec(
+    {
+        "file": ("original_name",),
+        "kind": ("kind",),
+        "po": ("partner_organization__code",),
+        "by": ("created_by__first_name", "created_by__last_name", "created_by__username"),
+        "when": ("created_at",),
+        "status": ("status",),
+        "rows": ("rows_total",),
+    },
+    default="-when",
+)
 
 
 @field_data_reader
@@ -50,7 +64,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect(job)
     jobs = ImportJob.objects.visible_to(user).select_related("partner_organization", "created_by")
-    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    # `?kind=` chooses what the upload form imports; the list has no filters.
+    listing = Listing(request, sort=IMPORT_SORTS, per_page=25, keep=("kind",), saved_filters=False)
+    listed = listing.page(listing.order(jobs))
     kinds = [
         {"kind": kind, "label": importer.label, "columns": importer.columns}
         for kind, importer in IMPORTERS.items()
@@ -60,8 +76,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
         "enterprises/import_list.html",
         {
             "form": form,
-            "page_obj": page,
-            "paginator": page.paginator,
+            **listed,
             "kinds": kinds,
             "labels": {kind: importer.label for kind, importer in IMPORTERS.items()},
             "can_import": is_po_staff(user),

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core import lifecycle, outbox
 from core.errors import ActionRefused
 from core.lifecycle.views import raise_if_forbidden
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404, is_pmu
 from enterprises import clusters, exports, filters
 from enterprises.decisions import decisions_of
@@ -50,12 +51,30 @@ class DuplicateList(RecordListView):
         "matched_enterprise__upazila",
     )
     ordering = ("found_at", "pk")
+    default_sort = "found"
+    nothing_yet = _lazy("No suspected duplicate has been found.")
     table = (
-        TableColumn(_lazy("Found"), lambda d: timezone.localdate(d.found_at), lambda d: d.get_absolute_url()),
-        TableColumn(_lazy("Enterprise"), lambda d: _side(d.enterprise)),
-        TableColumn(_lazy("Matches"), lambda d: _side(d.matched_enterprise)),
+        TableColumn(
+            _lazy("Found"),
+            lambda d: timezone.localdate(d.found_at),
+            lambda d: d.get_absolute_url(),
+            sort_key="found",
+            sort_by=("found_at",),
+        ),
+        TableColumn(
+            _lazy("Enterprise"),
+            lambda d: _side(d.enterprise),
+            sort_key="enterprise",
+            sort_by=("enterprise__partner_organization__code", "enterprise__po_code"),
+        ),
+        TableColumn(
+            _lazy("Matches"),
+            lambda d: _side(d.matched_enterprise),
+            sort_key="matches",
+            sort_by=("matched_enterprise__partner_organization__code", "matched_enterprise__po_code"),
+        ),
         TableColumn(_lazy("Why"), lambda d: ", ".join(d.reasons)),
-        TableColumn(_lazy("Status"), lambda d: d.get_status_display()),
+        TableColumn(_lazy("Status"), lambda d: d.get_status_display(), sort_key="status"),
     )
     export_columns = staticmethod(exports.duplicate_columns)
     export_name = "suspected-duplicates"
@@ -133,11 +152,26 @@ class ClusterList(RecordListView):
     filterset_class = filters.ClusterFilter
     related = ("sub_sector", "district")
     ordering = ("name",)
+    default_sort = "name"
+    nothing_yet = _lazy("No cluster has been recorded yet.")
     table = (
-        TableColumn(_lazy("Name"), lambda c: c.name, lambda c: c.get_absolute_url()),
-        TableColumn(_lazy("Sub-sector"), lambda c: c.sub_sector.name),
-        TableColumn(_lazy("District"), lambda c: c.district.name),
-        TableColumn(_lazy("Members"), lambda c: c.member_count, numeric=True),
+        TableColumn(_lazy("Name"), lambda c: c.name, lambda c: c.get_absolute_url(), sort_key="name"),
+        TableColumn(
+            _lazy("Sub-sector"),
+            lambda c: c.sub_sector.name,
+            sort_key="sub_sector",
+            sort_by=("sub_sector__name",),
+        ),
+        TableColumn(
+            _lazy("District"), lambda c: c.district.name, sort_key="district", sort_by=("district__name",)
+        ),
+        TableColumn(
+            _lazy("Members"),
+            lambda c: c.member_count,
+            numeric=True,
+            sort_key="members",
+            sort_by=("member_count",),
+        ),
     )
     export_columns = staticmethod(exports.cluster_columns)
     export_name = "clusters"
@@ -230,14 +264,29 @@ def suggestions_page(view):
     return wrapped
 
 
+# The largest groups first.
+SUGGESTION_SORTS = SortSpec(
+    {
+        "sub_sector": ("sub_sector__name",),
+        "district": ("district__name",),
+        "enterprises": ("member_count",),
+    },
+    default="-enterprises",
+)
+
+
 @suggestions_page
 @require_GET
 def suggestion_list(request: HttpRequest) -> HttpResponse:
     visible = clusters.visible_suggestions(request.user)
     suggestions = visible.filter(status=SuggestionStatus.PROPOSED).select_related("sub_sector", "district")
     last = visible.order_by("-computed_at").values_list("computed_at", flat=True).first()
+    listing = Listing(request, sort=SUGGESTION_SORTS, saved_filters=False)
+    listed = listing.page(listing.order(suggestions))
     return render(
-        request, "enterprises/suggestion_list.html", {"suggestions": suggestions[:200], "computed_at": last}
+        request,
+        "enterprises/suggestion_list.html",
+        {**listed, "suggestions": listed["page_obj"].object_list, "computed_at": last},
     )
 
 

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -25,6 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ActionRefused, Conflict
 from core.lifecycle.views import raise_if_forbidden
+from core.lists import Listing, SortSpec
+from core.numbers import group
 from core.permissions import get_visible_or_404, is_pmu
 from enterprises import exports, filters, services
 from enterprises.decisions import decisions_of
@@ -71,8 +72,16 @@ def _me_link(record) -> str:
 
 
 ME_COLUMNS = (
-    TableColumn(_lazy("ME code"), lambda r: r.enterprise.po_code, _me_link),
-    TableColumn(_lazy("Enterprise"), lambda r: r.enterprise.name),
+    TableColumn(
+        _lazy("ME code"),
+        lambda r: r.enterprise.po_code,
+        _me_link,
+        sort_key="me",
+        sort_by=("enterprise__po_code",),
+    ),
+    TableColumn(
+        _lazy("Enterprise"), lambda r: r.enterprise.name, sort_key="enterprise", sort_by=("enterprise__name",)
+    ),
 )
 
 
@@ -146,7 +155,7 @@ def _disbursed_cell(support: FinancialSupport):
     if support.is_before_programme_start:
         return format_html(
             '{} <span class="badge text-bg-warning" data-testid="before-programme">{}</span>',
-            format_date(support.disbursed_on, "j M Y"),
+            format_date(support.disbursed_on, "DATE_FORMAT"),
             programme_start_note(),
         )
     return support.disbursed_on
@@ -161,14 +170,21 @@ class SupportList(RecordListView):
     filterset_class = filters.FinancialSupportFilter
     related = ("enterprise__partner_organization",)
     ordering = ("-disbursed_on", "-pk")
+    default_sort = "-disbursed"
+    nothing_yet = _lazy("No financial support has been recorded yet.")
     table = (
         *ME_COLUMNS,
-        TableColumn(_lazy("PO"), lambda s: s.enterprise.partner_organization.code),
-        TableColumn(_lazy("Type"), lambda s: s.get_kind_display()),
-        TableColumn(_lazy("Amount (BDT)"), lambda s: f"{s.amount:,.0f}", numeric=True),
-        TableColumn(_lazy("Financed by"), exports.financier_label),
-        TableColumn(_lazy("Disbursed on"), _disbursed_cell),
-        TableColumn(_lazy("Reference"), lambda s: s.reference),
+        TableColumn(
+            _lazy("PO"),
+            lambda s: s.enterprise.partner_organization.code,
+            sort_key="po",
+            sort_by=("enterprise__partner_organization__code",),
+        ),
+        TableColumn(_lazy("Type"), lambda s: s.get_kind_display(), sort_key="kind"),
+        TableColumn(_lazy("Amount (BDT)"), lambda s: group(s.amount), numeric=True, sort_key="amount"),
+        TableColumn(_lazy("Financed by"), exports.financier_label, sort_key="financier"),
+        TableColumn(_lazy("Disbursed on"), _disbursed_cell, sort_key="disbursed", sort_by=("disbursed_on",)),
+        TableColumn(_lazy("Reference"), lambda s: s.reference, sort_key="reference"),
     )
     export_columns = staticmethod(exports.financial_support_columns)
     export_name = "financial-supports"
@@ -180,13 +196,40 @@ class AttendanceList(RecordListView):
     filterset_class = filters.AttendanceFilter
     related = ("enterprise__partner_organization", "session__module")
     ordering = ("-session__held_on", "-pk")
+    default_sort = "-held"
+    nothing_yet = _lazy("No training attendance has been recorded yet.")
     table = (
         *ME_COLUMNS,
-        TableColumn(_lazy("Session"), lambda a: a.session.po_code, lambda a: a.session.get_absolute_url()),
-        TableColumn(_lazy("Module"), lambda a: module_cell(a.session)),
-        TableColumn(_lazy("Held on"), lambda a: a.session.held_on),
-        TableColumn(_lazy("Pre-test"), lambda a: a.pre_test_score, numeric=True),
-        TableColumn(_lazy("Post-test"), lambda a: a.post_test_score, numeric=True),
+        TableColumn(
+            _lazy("Session"),
+            lambda a: a.session.po_code,
+            lambda a: a.session.get_absolute_url(),
+            sort_key="session",
+            sort_by=("session__po_code",),
+        ),
+        TableColumn(
+            _lazy("Module"),
+            lambda a: module_cell(a.session),
+            sort_key="module",
+            sort_by=("session__module__code",),
+        ),
+        TableColumn(
+            _lazy("Held on"), lambda a: a.session.held_on, sort_key="held", sort_by=("session__held_on",)
+        ),
+        TableColumn(
+            _lazy("Pre-test"),
+            lambda a: a.pre_test_score,
+            numeric=True,
+            sort_key="pre",
+            sort_by=("pre_test_score",),
+        ),
+        TableColumn(
+            _lazy("Post-test"),
+            lambda a: a.post_test_score,
+            numeric=True,
+            sort_key="post",
+            sort_by=("post_test_score",),
+        ),
     )
     export_columns = staticmethod(exports.attendance_columns)
     export_name = "attendances"
@@ -202,12 +245,29 @@ class AdoptionList(RecordListView):
     )
     related = ("enterprise__partner_organization", "practice", "reported_by", "verified_by")
     ordering = ("-adopted_on", "-pk")
+    default_sort = "-adopted"
+    nothing_yet = _lazy("No RECP adoption has been reported yet.")
     table = (
         *ME_COLUMNS,
-        TableColumn(_lazy("Practice"), lambda a: f"{a.practice.code} · {a.practice.name}"),
-        TableColumn(_lazy("Category"), lambda a: a.practice.get_category_display()),
-        TableColumn(_lazy("Adopted on"), lambda a: a.adopted_on),
-        TableColumn(_lazy("Seen in use on"), lambda a: a.evidence_observed_on or "—"),
+        TableColumn(
+            _lazy("Practice"),
+            lambda a: f"{a.practice.code} · {a.practice.name}",
+            sort_key="practice",
+            sort_by=("practice__code",),
+        ),
+        TableColumn(
+            _lazy("Category"),
+            lambda a: a.practice.get_category_display(),
+            sort_key="category",
+            sort_by=("practice__category",),
+        ),
+        TableColumn(_lazy("Adopted on"), lambda a: a.adopted_on, sort_key="adopted", sort_by=("adopted_on",)),
+        TableColumn(
+            _lazy("Seen in use on"),
+            lambda a: a.evidence_observed_on or "—",
+            sort_key="seen",
+            sort_by=("evidence_observed_on",),
+        ),
         TableColumn(_lazy("Verification"), verification_text),
     )
     export_columns = staticmethod(exports.adoption_columns)
@@ -221,13 +281,34 @@ class ProfileList(RecordListView):
     filterset_class = filters.RecpProfileFilter
     related = ("enterprise__partner_organization", "validated_by")
     ordering = ("-pk",)
+    nothing_yet = _lazy("No RECP profile has been prepared yet.")
     table = (
         *ME_COLUMNS,
-        TableColumn(_lazy("PO"), lambda p: p.enterprise.partner_organization.code),
-        TableColumn(_lazy("Assessed on"), lambda p: p.assessment_date),
-        TableColumn(_lazy("Status"), lambda p: p.get_status_display()),
-        TableColumn(_lazy("Prepared on"), lambda p: p.prepared_on or "—"),
-        TableColumn(_lazy("Validated on"), lambda p: p.validated_on or "—"),
+        TableColumn(
+            _lazy("PO"),
+            lambda p: p.enterprise.partner_organization.code,
+            sort_key="po",
+            sort_by=("enterprise__partner_organization__code",),
+        ),
+        TableColumn(
+            _lazy("Assessed on"),
+            lambda p: p.assessment_date,
+            sort_key="assessed",
+            sort_by=("assessment_date",),
+        ),
+        TableColumn(_lazy("Status"), lambda p: p.get_status_display(), sort_key="status"),
+        TableColumn(
+            _lazy("Prepared on"),
+            lambda p: p.prepared_on or "—",
+            sort_key="prepared",
+            sort_by=("prepared_on",),
+        ),
+        TableColumn(
+            _lazy("Validated on"),
+            lambda p: p.validated_on or "—",
+            sort_key="validated",
+            sort_by=("validated_on",),
+        ),
     )
     export_columns = staticmethod(exports.profile_columns)
     export_name = "recp-profiles"
@@ -239,13 +320,24 @@ class ReadingList(RecordListView):
     filterset_class = filters.KpiReadingFilter
     related = ("enterprise__partner_organization", "kpi")
     ordering = ("-period", "-pk")
+    default_sort = "-month"
+    nothing_yet = _lazy("No KPI reading has been recorded yet.")
     table = (
         *ME_COLUMNS,
-        TableColumn(_lazy("KPI"), lambda r: r.kpi.name),
-        TableColumn(_lazy("Month"), lambda r: r.period.strftime("%Y-%m")),
-        TableColumn(_lazy("Value"), lambda r: f"{plain_number(r.value)} {r.kpi.unit}", numeric=True),
-        TableColumn(_lazy("Baseline"), lambda r: _("yes") if r.is_baseline else ""),
-        TableColumn(_lazy("Source"), lambda r: r.get_source_display()),
+        TableColumn(_lazy("KPI"), lambda r: r.kpi.name, sort_key="kpi", sort_by=("kpi__name",)),
+        TableColumn(
+            _lazy("Month"), lambda r: r.period.strftime("%Y-%m"), sort_key="month", sort_by=("period",)
+        ),
+        TableColumn(
+            _lazy("Value"), lambda r: f"{plain_number(r.value)} {r.kpi.unit}", numeric=True, sort_key="value"
+        ),
+        TableColumn(
+            _lazy("Baseline"),
+            lambda r: _("yes") if r.is_baseline else "",
+            sort_key="baseline",
+            sort_by=("is_baseline",),
+        ),
+        TableColumn(_lazy("Source"), lambda r: r.get_source_display(), sort_key="source"),
     )
     export_columns = staticmethod(exports.reading_columns)
     export_name = "kpi-readings"
@@ -264,14 +356,33 @@ class TrainingList(RecordListView):
     filterset_class = filters.TrainingSessionFilter
     related = ("partner_organization", "sub_project", "district", "module")
     ordering = ("-held_on", "-pk")
+    default_sort = "-held"
+    nothing_yet = _lazy("No training session has been recorded yet.")
     table = (
-        TableColumn(_lazy("Code"), lambda t: t.po_code, lambda t: t.get_absolute_url()),
-        TableColumn(_lazy("Module"), module_cell),
-        TableColumn(_lazy("Title or notes"), lambda t: t.topic),
-        TableColumn(_lazy("PO"), lambda t: t.partner_organization.code),
-        TableColumn(_lazy("Held on"), lambda t: t.held_on),
-        TableColumn(_lazy("Place"), lambda t: t.place),
-        TableColumn(_lazy("Attendees"), lambda t: t.attendee_count, numeric=True),
+        TableColumn(
+            _lazy("Code"),
+            lambda t: t.po_code,
+            lambda t: t.get_absolute_url(),
+            sort_key="code",
+            sort_by=("po_code",),
+        ),
+        TableColumn(_lazy("Module"), module_cell, sort_key="module", sort_by=("module__code",)),
+        TableColumn(_lazy("Title or notes"), lambda t: t.topic, sort_key="topic"),
+        TableColumn(
+            _lazy("PO"),
+            lambda t: t.partner_organization.code,
+            sort_key="po",
+            sort_by=("partner_organization__code",),
+        ),
+        TableColumn(_lazy("Held on"), lambda t: t.held_on, sort_key="held", sort_by=("held_on",)),
+        TableColumn(_lazy("Place"), lambda t: t.place, sort_key="place"),
+        TableColumn(
+            _lazy("Attendees"),
+            lambda t: t.attendee_count,
+            numeric=True,
+            sort_key="attendees",
+            sort_by=("attendee_count",),
+        ),
     )
     export_columns = staticmethod(exports.training_columns)
     export_name = "training-sessions"
@@ -357,6 +468,19 @@ def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # --- The PMU maps sessions to modules -------------------------------------------------------------
 
 
+# The oldest first: mapped, they start counting for the indicators.
+SESSIONS_TO_MAP_SORTS = SortSpec(
+    {
+        "held": ("held_on",),
+        "po": ("partner_organization__code",),
+        "session": ("po_code",),
+        "topic": ("topic",),
+        "attendees": ("attendee_count",),
+    },
+    default="held",
+)
+
+
 @field_data_reader
 @require_GET
 def sessions_to_map(request: HttpRequest) -> HttpResponse:
@@ -368,18 +492,16 @@ def sessions_to_map(request: HttpRequest) -> HttpResponse:
         TrainingSession.objects.filter(module__isnull=True)
         .select_related("partner_organization")
         .annotate(attendee_count=Count("attendances"))
-        .order_by("held_on", "pk")
     )
-    page = Paginator(sessions, 50).get_page(request.GET.get("page"))
+    listing = Listing(request, sort=SESSIONS_TO_MAP_SORTS, saved_filters=False)
+    listed = listing.page(listing.order(sessions))
     # Read once for every row's choice (the form's choices would query the catalogue per row).
     modules = [(module.pk, module_label(module)) for module in AssignModuleForm().fields["module"].queryset]
     return render(
         request,
         "enterprises/sessions_to_map.html",
         {
-            "page_obj": page,
-            "paginator": page.paginator,
-            "querystring": "",
+            **listed,
             "modules": modules,
             "unmapped_badge": unmapped_badge(),
         },
@@ -493,16 +615,43 @@ class FacilityList(RecordListView):
         "operational_confirmed_by",
     )
     ordering = ("name",)
+    default_sort = "name"
+    nothing_yet = _lazy("No common service facility has been recorded yet.")
     table = (
-        TableColumn(_lazy("Name"), lambda f: f.name, lambda f: f.get_absolute_url()),
-        TableColumn(_lazy("PO"), lambda f: f.partner_organization.code),
-        TableColumn(_lazy("Kind"), lambda f: f.get_kind_display()),
-        TableColumn(_lazy("Sub-sector"), lambda f: f.sub_sector.name),
-        TableColumn(_lazy("District"), lambda f: f.district.name),
-        TableColumn(_lazy("Status"), lambda f: f.get_status_display()),
-        TableColumn(_lazy("Opened on"), lambda f: f.opened_on or "—"),
-        TableColumn(_lazy("Confirmation"), lambda f: confirmation_text(f) or "—"),
-        TableColumn(_lazy("MEs served"), lambda f: f.served_count, numeric=True),
+        TableColumn(_lazy("Name"), lambda f: f.name, lambda f: f.get_absolute_url(), sort_key="name"),
+        TableColumn(
+            _lazy("PO"),
+            lambda f: f.partner_organization.code,
+            sort_key="po",
+            sort_by=("partner_organization__code",),
+        ),
+        TableColumn(_lazy("Kind"), lambda f: f.get_kind_display(), sort_key="kind"),
+        TableColumn(
+            _lazy("Sub-sector"),
+            lambda f: f.sub_sector.name,
+            sort_key="sub_sector",
+            sort_by=("sub_sector__name",),
+        ),
+        TableColumn(
+            _lazy("District"), lambda f: f.district.name, sort_key="district", sort_by=("district__name",)
+        ),
+        TableColumn(_lazy("Status"), lambda f: f.get_status_display(), sort_key="status"),
+        TableColumn(
+            _lazy("Opened on"), lambda f: f.opened_on or "—", sort_key="opened", sort_by=("opened_on",)
+        ),
+        TableColumn(
+            _lazy("Confirmation"),
+            lambda f: confirmation_text(f) or "—",
+            sort_key="confirmed",
+            sort_by=("operational_confirmed_on",),
+        ),
+        TableColumn(
+            _lazy("MEs served"),
+            lambda f: f.served_count,
+            numeric=True,
+            sort_key="served",
+            sort_by=("served_count",),
+        ),
     )
     export_columns = staticmethod(exports.facility_columns)
     export_name = "facilities"
@@ -650,10 +799,12 @@ class PracticeList(CatalogueList):
     model = RecpPractice
     filterset_class = filters.RecpPracticeFilter
     ordering = ("code",)
+    default_sort = "code"
+    nothing_yet = _lazy("The catalogue has no practice yet.")
     table = (
-        TableColumn(_lazy("Code"), lambda p: p.code),
-        TableColumn(_lazy("Practice"), lambda p: p.name),
-        TableColumn(_lazy("Category"), lambda p: p.get_category_display()),
+        TableColumn(_lazy("Code"), lambda p: p.code, sort_key="code"),
+        TableColumn(_lazy("Practice"), lambda p: p.name, sort_key="name"),
+        TableColumn(_lazy("Category"), lambda p: p.get_category_display(), sort_key="category"),
         TableColumn(
             _lazy("Sub-sectors"),
             lambda p: ", ".join(s.name for s in p.applicable_sub_sectors.all()) or _("all"),
@@ -680,18 +831,34 @@ class TrainingModuleList(RecordListView):
     model = TrainingModule
     filterset_class = filters.TrainingModuleFilter
     ordering = ("position", "code")
+    nothing_yet = _lazy("The catalogue has no training module yet.")
     table = (
         TableColumn(
             _lazy("Code"),
             lambda m: m.code,
             lambda m: reverse("enterprises:training-module-detail", args=[m.pk]),
+            sort_key="code",
         ),
-        TableColumn(_lazy("Module"), lambda m: m.name),
+        TableColumn(_lazy("Module"), lambda m: m.name, sort_key="name"),
         TableColumn(
-            _lazy("Climate vulnerability"), lambda m: _("yes") if m.climate_vulnerability else _("no")
+            _lazy("Climate vulnerability"),
+            lambda m: _("yes") if m.climate_vulnerability else _("no"),
+            sort_key="climate",
+            sort_by=("climate_vulnerability",),
         ),
-        TableColumn(_lazy("Offered"), lambda m: _("yes") if m.is_active else _("no longer")),
-        TableColumn(_lazy("Sessions"), lambda m: m.session_count, numeric=True),
+        TableColumn(
+            _lazy("Offered"),
+            lambda m: _("yes") if m.is_active else _("no longer"),
+            sort_key="active",
+            sort_by=("is_active",),
+        ),
+        TableColumn(
+            _lazy("Sessions"),
+            lambda m: m.session_count,
+            numeric=True,
+            sort_key="sessions",
+            sort_by=("session_count",),
+        ),
     )
     export_columns = staticmethod(exports.training_module_columns)
     export_name = "training-modules"
@@ -792,11 +959,12 @@ class KpiList(CatalogueList):
     model = Kpi
     filterset_class = filters.KpiFilter
     ordering = ("position", "code")
+    nothing_yet = _lazy("The catalogue has no KPI yet.")
     table = (
-        TableColumn(_lazy("Code"), lambda k: k.code),
-        TableColumn(_lazy("KPI"), lambda k: k.name),
-        TableColumn(_lazy("Unit"), lambda k: k.unit),
-        TableColumn(_lazy("Category"), lambda k: k.get_category_display()),
+        TableColumn(_lazy("Code"), lambda k: k.code, sort_key="code"),
+        TableColumn(_lazy("KPI"), lambda k: k.name, sort_key="name"),
+        TableColumn(_lazy("Unit"), lambda k: k.unit, sort_key="unit"),
+        TableColumn(_lazy("Category"), lambda k: k.get_category_display(), sort_key="category"),
         TableColumn(_lazy("Better when"), lambda k: k.get_direction_display()),
         TableColumn(
             _lazy("Plausible range"),

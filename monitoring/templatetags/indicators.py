@@ -4,6 +4,7 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.translation import gettext as _
 
+from monitoring import dashboard
 from monitoring.models import Unit
 
 register = template.Library()
@@ -33,3 +34,11 @@ def get_item(mapping: dict, key):
 def yearly(monthly):
     """A monthly amount at the same rate for twelve months."""
     return None if monthly is None else Decimal(monthly) * 12
+
+
+@register.simple_tag
+def drill_down(code: str, as_of, po=None) -> dict | None:
+    """The link to the records behind an indicator's figure as of a date, within one PO or the
+    programme: {"url", "label"}, or None when no list shows them (monitoring.dashboard.DRILL_DOWNS)."""
+    url = dashboard.drill_down_url(code, as_of, po_code=po.code if po else None)
+    return {"url": url, "label": dashboard.drill_down_label(code)} if url else None

@@ -1,26 +1,33 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from core.digits import to_bangla_digits, wants_bangla_digits
 from core.errors import ActionRefused
 from core.models import PartnerOrganization
 from core.permissions import is_pmu, is_po_staff, role_required
+from core.reference_names import translated_name
 from core.roles import Role
+from enterprises.permissions import can_read_field_data
 from monitoring import aggregation, dashboard, outcomes
 from monitoring.indicators import EXCLUDES_EARLY_FINANCING, excluded_financing, programme_start
 from monitoring.models import AggregationRun, Dimension, Indicator, Level, Milestone, RunStatus, RunTrigger
+from monitoring.templatetags.indicators import figure
 
 CHART_DIMENSIONS = [
     Dimension.SECTOR,
@@ -31,17 +38,6 @@ CHART_DIMENSIONS = [
     Dimension.BUSINESS_AREA,
     Dimension.SUB_SECTOR,
 ]
-# The filter keys of the enterprise list for each breakdown, for drill-down links.
-DRILL_FILTERS = {
-    Dimension.SECTOR: "sector",
-    Dimension.SUB_SECTOR: "sub_sector",
-    Dimension.DIVISION: "division",
-    Dimension.DISTRICT: "district",
-    Dimension.PARTNER_ORGANIZATION: "partner_organization",
-    Dimension.GENDER: "owner_gender",
-    Dimension.CLIMATE: "climate_vulnerable",
-    Dimension.BUSINESS_AREA: "business_area",
-}
 
 
 def _scope(request: HttpRequest) -> tuple[PartnerOrganization | None, list[PartnerOrganization]]:
@@ -54,19 +50,106 @@ def _scope(request: HttpRequest) -> tuple[PartnerOrganization | None, list[Partn
 
 # A chart shows at most this many groups; the PO breakdown's table says how many more there are.
 CHART_GROUPS = 15
+# Groups named in a chart's text alternative (aria-label); its table lists them all.
+SUMMARY_GROUPS = 5
 
 
-def _chart(dimension: str, values: list) -> dict:
-    shown = values[:CHART_GROUPS]
+def _figure_text(row: dashboard.BreakdownRow, unit: str) -> str:
+    """A group's figure as the table shows it: 37.5 % (3 / 8) for a share."""
+    text = figure(row.value, unit)
+    if row.denominator:
+        text += f" ({intcomma(int(row.numerator or 0))} / {intcomma(int(row.denominator))})"
+    return text
+
+
+def _chart(headline: dashboard.Headline, dimension: str, rows: list, digits: Callable[[str], str]) -> dict:
+    """One breakdown chart: its groups (at most CHART_GROUPS), their figures as shown (numbers in the
+    language's grouping and digits) and drill-down links, and a text alternative."""
+    shown = rows[:CHART_GROUPS]
     is_po = dimension == Dimension.PARTNER_ORGANIZATION
+    label = Dimension(dimension).label
+    tooltips = [digits(_figure_text(row, headline.indicator.unit)) for row in shown]
+    named = [f"{row.label}: {text}" for row, text in zip(shown[:SUMMARY_GROUPS], tooltips, strict=False)]
+    if others := len(rows) - len(named):
+        named.append(
+            digits(
+                ngettext("and %(count)s more group", "and %(count)s more groups", others) % {"count": others}
+            )
+        )
     return {
         "dimension": dimension,
-        "label": Dimension(dimension).label,
-        "rows": shown if is_po else values,
-        "more": len(values) - len(shown) if is_po else 0,
-        "data": {"labels": [v.label for v in shown], "values": [float(v.value) for v in shown]},
+        "label": label,
+        "rows": shown if is_po else rows,
+        "more": len(rows) - len(shown) if is_po else 0,
+        "data": {
+            "labels": [row.label for row in shown],
+            "values": [float(row.value) for row in shown],
+            "tooltips": tooltips,
+            "links": [row.url for row in shown],
+        },
+        "summary": _("%(indicator)s by %(breakdown)s: %(groups)s")
+        % {
+            "indicator": translated_name(headline.indicator.name),
+            "breakdown": label,
+            "groups": "; ".join(named),
+        },
         # Doughnuts for two or three groups, bars (one line each) otherwise.
-        "height": 220 if len(values) <= 3 else 50 + 26 * len(shown),
+        "height": 220 if len(rows) <= 3 else 50 + 26 * len(shown),
+    }
+
+
+def _trend_chart(headline: dashboard.Headline, trend: list, digits: Callable[[str], str]) -> dict:
+    """The trend's points with their labels made here, in the active language: months on the axis,
+    the snapshot's day and the figure in the tooltip; and a text alternative."""
+    unit, name = headline.indicator.unit, translated_name(headline.indicator.name)
+    days = [day for day, _value in trend]
+    titles = [digits(date_format(day, "DATE_FORMAT")) for day in days]
+    tooltips = [digits(figure(value, unit)) for _day, value in trend]
+    if not trend:
+        summary = _("%(indicator)s over time: no figures yet.") % {"indicator": name}
+    else:
+        summary = _("%(indicator)s over time: %(first)s on %(first_day)s, %(last)s on %(last_day)s.") % {
+            "indicator": name,
+            "first": tooltips[0],
+            "first_day": titles[0],
+            "last": tooltips[-1],
+            "last_day": titles[-1],
+        }
+    return {
+        "data": {
+            "name": name,
+            "labels": [digits(dashboard.month_label(day)) for day in days],
+            "ticks": [digits(label) for label in dashboard.month_ticks(days)],
+            "titles": titles,
+            "values": [float(value) for _day, value in trend],
+            "tooltips": tooltips,
+            # Axis numbers: lakh/crore grouping, in Bangla digits where the page has them.
+            "locale": "bn-IN" if digits is to_bangla_digits else "en-IN",
+        },
+        "summary": summary,
+        # The latest points as a table (the indicator's page has its whole history).
+        "rows": list(reversed(trend[-12:])),
+    }
+
+
+def _district_map(headline: dashboard.Headline, rows: list, digits: Callable[[str], str]) -> dict:
+    """The map's colour classes (legend), and each district's figure, class colour and link."""
+    classes = dashboard.colour_classes([row.value for row in rows])
+    districts = {}
+    for row in rows:
+        index = dashboard.class_of(row.value, classes)
+        districts[row.key] = {
+            "figure": digits(_figure_text(row, headline.indicator.unit)),
+            "colour": dashboard.NO_DATA if index is None else classes[index].colour,
+            "url": row.url,
+        }
+    return {
+        "legend": classes,
+        "no_data_colour": dashboard.NO_DATA,
+        "data": {
+            "districts": districts,
+            "noData": {"colour": dashboard.NO_DATA, "label": str(_("no data"))},
+        },
     }
 
 
@@ -115,34 +198,41 @@ def _trend(code: str, context: dict) -> list:
 @login_required
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     context = _results_context(request)
-    board = context["board"]
+    board, po = context["board"], context["po"]
     codes = {headline.indicator.code for headline in board.headlines}
     selected_code = request.GET.get("indicator") if request.GET.get("indicator") in codes else "ME_FINANCED"
     selected = board.headline(selected_code)
-    charts = [
-        _chart(dimension, selected.breakdowns[dimension])
-        for dimension in CHART_DIMENSIONS
-        if selected is not None and selected.breakdowns.get(dimension)
-    ]
-    trend = _trend(selected_code, context)
-    districts = selected.breakdowns.get(Dimension.DISTRICT, []) if selected else []
+    can_drill = can_read_field_data(request.user)
+    # JSON for the scripts is not touched by the Bangla-digits middleware: its text is made here.
+    digits: Callable[[str], str] = to_bangla_digits if wants_bangla_digits(request) else str
+    charts, districts, trend, district_map = [], [], None, None
+    if selected is not None:
+        # Without a date (no snapshot) or the right to read the lists, no figure links anywhere.
+        drill_as_of = board.snapshot.as_of if board.snapshot and can_drill else None
+
+        def rows(dimension: str) -> list[dashboard.BreakdownRow]:
+            return dashboard.breakdown_rows(
+                selected_code,
+                selected.breakdowns.get(dimension, []),
+                as_of=drill_as_of,
+                po_code=po.code if po else None,
+            )
+
+        charts = [
+            _chart(selected, dimension, rows(dimension), digits)
+            for dimension in CHART_DIMENSIONS
+            if selected.breakdowns.get(dimension)
+        ]
+        districts = rows(Dimension.DISTRICT)
+        trend = _trend_chart(selected, _trend(selected_code, context), digits)
+        district_map = _district_map(selected, districts, digits)
     context |= {
         "selected": selected,
         "charts": charts,
         "districts": districts,
-        "trend_data": {
-            "labels": [day.isoformat() for day, _value in trend],
-            "values": [float(value) for _day, value in trend],
-            "target": float(selected.target) if selected and selected.target else None,
-            "name": str(selected.indicator.name) if selected else "",
-        },
-        "map_data": {
-            "values": {value.key: float(value.value) for value in districts},
-            "name": str(selected.indicator.name) if selected else "",
-            "unit": selected.indicator.get_unit_display() if selected else "",
-        },
-        "enterprise_list": reverse("enterprises:enterprise-list"),
-        "drill_filters": DRILL_FILTERS,
+        "trend": trend,
+        "district_map": district_map,
+        "can_drill": can_drill,
         "can_refresh": is_pmu(request.user),
         "last_run": AggregationRun.objects.order_by("-requested_at").first()
         if request.user.sees_whole_programme

@@ -1,18 +1,26 @@
 // Results dashboard: charts (Chart.js) and the district map (Leaflet, no tile server).
-// The figures come from <script type="application/json"> elements written by the page.
+// Everything shown comes from <script type="application/json"> elements written by the page:
+// figures already formatted in the page's language (dates, lakh/crore grouping, digits), the map's
+// colour classes, and the address of the records behind each bar, slice and district. Nothing is
+// formatted or linked here that the server did not say.
 (function () {
   "use strict";
   var GREEN = "#1f6f43";
   var PALETTE = ["#1f6f43", "#4e9a6a", "#8cc3a0", "#f2a541", "#d9534f", "#5b8def", "#9b59b6", "#7f8c8d"];
-  var SHADES = ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"];
 
   function read(id) {
     var element = document.getElementById(id);
     return element ? JSON.parse(element.textContent) : null;
   }
 
-  function format(value) {
-    return Number(value).toLocaleString("en-US", { maximumFractionDigits: 1 });
+  function go(url) {
+    if (url) { window.location.assign(url); }
+  }
+
+  // Axis numbers only (the tooltips carry the server's text): grouped as the page's locale groups them.
+  function axisNumber(locale) {
+    var format = new Intl.NumberFormat(locale || "en-IN", { maximumFractionDigits: 1 });
+    return function (value) { return format.format(value); };
   }
 
   function trendChart() {
@@ -28,18 +36,34 @@
       options: {
         animation: false,
         maintainAspectRatio: false,
-        plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (c) { return format(c.parsed.y); } } } },
-        scales: { y: { beginAtZero: true, ticks: { callback: format } }, x: { ticks: { maxTicksLimit: 8 } } }
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            callbacks: {
+              title: function (items) { return items.length ? data.titles[items[0].dataIndex] : ""; },
+              label: function (item) { return data.tooltips[item.dataIndex]; }
+            }
+          }
+        },
+        scales: {
+          y: { beginAtZero: true, ticks: { callback: axisNumber(data.locale) } },
+          // The server names a month at its first snapshot, at most eight of them; no tick elsewhere.
+          x: { ticks: { autoSkip: false, maxRotation: 0, callback: function (value) { return data.ticks[value] || null; } } }
+        }
       }
     });
   }
 
   function breakdownCharts() {
     if (!window.Chart) { return; }
+    var locale = (read("trend-data") || {}).locale;
     document.querySelectorAll("canvas.breakdown-chart").forEach(function (canvas) {
       var data = read(canvas.getAttribute("data-chart"));
       if (!data) { return; }
       var round = data.labels.length <= 3;
+      function linkAt(elements) {
+        return elements.length ? data.links[elements[0].index] : null;
+      }
       new window.Chart(canvas, {
         type: round ? "doughnut" : "bar",
         data: {
@@ -50,11 +74,14 @@
           animation: false,
           maintainAspectRatio: false,
           indexAxis: round ? undefined : "y",
+          // A bar or slice with records behind it opens them; the table below offers the same links.
+          onClick: function (event, elements) { go(linkAt(elements)); },
+          onHover: function (event, elements) { canvas.style.cursor = linkAt(elements) ? "pointer" : "default"; },
           plugins: {
             legend: { display: round, position: "bottom" },
-            tooltip: { callbacks: { label: function (c) { return format(round ? c.parsed : c.parsed.x); } } }
+            tooltip: { callbacks: { label: function (item) { return data.tooltips[item.dataIndex]; } } }
           },
-          scales: round ? {} : { x: { beginAtZero: true, ticks: { callback: format } } }
+          scales: round ? {} : { x: { beginAtZero: true, ticks: { callback: axisNumber(locale) } } }
         }
       });
     });
@@ -64,13 +91,6 @@
     var element = document.getElementById("district-map");
     var data = read("map-data");
     if (!element || !data || !window.L) { return; }
-    var values = Object.keys(data.values).map(function (key) { return data.values[key]; }).sort(function (a, b) { return a - b; });
-    var max = values.length ? values[values.length - 1] : 0;
-    function shade(value) {
-      if (!value) { return "#f7f7f7"; }
-      var index = Math.min(SHADES.length - 1, Math.floor((value / (max || 1)) * SHADES.length));
-      return SHADES[index];
-    }
     var map = window.L.map(element, { zoomSnap: 0.25, scrollWheelZoom: false, attributionControl: true });
     map.attributionControl.setPrefix(false).addAttribution("OCHA/HDX COD-AB, BBS");
     fetch(element.getAttribute("data-geojson"))
@@ -78,24 +98,27 @@
       .then(function (geojson) {
         var layer = window.L.geoJSON(geojson, {
           style: function (feature) {
-            return { color: "#666", weight: 0.6, fillOpacity: 0.85, fillColor: shade(data.values[feature.properties.pcode]) };
+            var district = data.districts[feature.properties.pcode];
+            return { color: "#666", weight: 0.6, fillOpacity: 0.85, fillColor: district ? district.colour : data.noData.colour };
           },
           onEachFeature: function (feature, featureLayer) {
-            var value = data.values[feature.properties.pcode];
-            featureLayer.bindTooltip(feature.properties.name + ": " + (value ? format(value) : "0"), { sticky: true });
+            var district = data.districts[feature.properties.pcode];
+            featureLayer.bindTooltip(feature.properties.name + ": " + (district ? district.figure : data.noData.label), { sticky: true });
+            if (district && district.url) {
+              featureLayer.on("click", function () { go(district.url); });
+            }
           }
         }).addTo(map);
+        // The map has a view from here on: Leaflet draws the shapes only then.
         map.fitBounds(layer.getBounds());
-        var legend = window.L.control({ position: "bottomright" });
-        legend.onAdd = function () {
-          var div = window.L.DomUtil.create("div", "map-legend");
-          var title = window.L.DomUtil.create("strong", "", div);
-          title.textContent = data.unit;
-          var range = window.L.DomUtil.create("div", "", div);
-          range.textContent = "0 – " + format(max);
-          return div;
-        };
-        legend.addTo(map);
+        // Mark each district's shape; only those with records behind them look clickable.
+        layer.eachLayer(function (featureLayer) {
+          var path = featureLayer.getElement();
+          var district = data.districts[featureLayer.feature.properties.pcode];
+          if (!path) { return; }
+          path.setAttribute("data-district", featureLayer.feature.properties.pcode);
+          path.style.cursor = district && district.url ? "pointer" : "default";
+        });
       });
   }
 

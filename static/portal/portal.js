@@ -19,4 +19,14 @@
       buttons.forEach(function (button) { button.disabled = true; });
     }, 0);
   });
+  // A panel that sits beside a form on wide screens (<details data-open-wide>, e.g. the proposal beside
+  // the TEC score sheet) folds away on phones, where it would push the form far down; it opens again
+  // when the screen is wide (its summary is hidden there).
+  var wide = window.matchMedia("(min-width: 992px)");
+  var panels = document.querySelectorAll("details[data-open-wide]");
+  var fit = function () { panels.forEach(function (panel) { panel.open = wide.matches; }); };
+  if (panels.length) {
+    fit();
+    wide.addEventListener("change", fit);
+  }
 })();

@@ -35,8 +35,22 @@
       var html = template.innerHTML.replace(/__prefix__/g, String(index));
       body.insertAdjacentHTML("beforeend", html);
       total.value = String(index + 1);
+      // autosave.js keeps the new row (and restores as many rows as were saved).
+      container.dispatchEvent(new CustomEvent("formset:row-added", { bubbles: true, detail: { index: index } }));
+      // A person adding a row (not autosave restoring one) goes straight to its first field.
+      if (!button.hasAttribute("data-restoring")) {
+        var first = body.lastElementChild && body.lastElementChild.querySelector("input, select, textarea");
+        if (first) { first.focus(); }
+      }
     });
   });
+
+  // Whole taka grouped as the server groups them (lakh/crore: 12,34,56,789), with Bangla digits when
+  // the page shows them (data-bangla-digits, set by the template from the user's choice).
+  function formatAmount(value, element) {
+    var bangla = element.getAttribute("data-bangla-digits") === "1";
+    return new Intl.NumberFormat(bangla ? "bn-IN" : "en-IN", { maximumFractionDigits: 0 }).format(value);
+  }
 
   // Running total of the budget lines, compared with the call's ceiling.
   var budget = document.querySelector("[data-formset=budget_lines]");
@@ -51,7 +65,7 @@
         var value = parseFloat(input.value);
         if (!deleted && !isNaN(value)) { sum += value; }
       });
-      output.textContent = sum.toLocaleString("en-US", { maximumFractionDigits: 0 });
+      output.textContent = formatAmount(sum, output);
       output.classList.toggle("text-danger", sum > ceiling);
     };
     budget.addEventListener("input", update);

@@ -27,7 +27,13 @@ from subprojects.models import (
     ScoreSheet,
     TecMeeting,
 )
-from subprojects.permissions import WritesNeed, is_tec_member, may_organise_meetings, require
+from subprojects.permissions import (
+    WritesNeed,
+    is_tec_member,
+    may_organise_meetings,
+    may_take_attendance,
+    require,
+)
 
 # A refusal of the scoring rules (ActionRefused) is answered by smart_portal.api.exception_handler:
 # 403 when it is about who asks, 409 otherwise.
@@ -93,14 +99,74 @@ class AgendaItemSerializer(ScopedRelations, serializers.ModelSerializer):
         return decision.outcome if decision else None
 
 
+class AttendanceRowSerializer(serializers.Serializer):
+    member = serializers.IntegerField()
+    name = serializers.CharField()
+    present = serializers.BooleanField()
+
+
+class MeetingAttendanceSerializer(serializers.Serializer):
+    """Who of the meeting's members is present; `taken` false (and nobody present) until the chair
+    (or the PMU) records it."""
+
+    taken = serializers.BooleanField()
+    taken_at = serializers.DateTimeField(source="meeting.attendance_taken_at", allow_null=True)
+    taken_by = serializers.IntegerField(source="meeting.attendance_taken_by_id", allow_null=True)
+    present_count = serializers.IntegerField()
+    members = AttendanceRowSerializer(source="rows", many=True)
+
+
+class MeetingAttendanceRequestSerializer(serializers.Serializer):
+    """For `tec-meetings/<id>/attendance/`: the members present (everyone else is absent)."""
+
+    present = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids of the members present (at least one)."
+    )
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Why, for a correction (logged)."
+    )
+
+
+def attendance_data(meeting: TecMeeting) -> dict:
+    attendance = evaluation.attendance_of(meeting)
+    return MeetingAttendanceSerializer(
+        {
+            "taken": attendance.taken,
+            "meeting": meeting,
+            "present_count": attendance.present_count,
+            "rows": [
+                {"member": member.pk, "name": member.get_display_name(), "present": present}
+                for member, present in attendance.rows
+            ],
+        }
+    ).data
+
+
 class TecMeetingSerializer(ScopedRelations, serializers.ModelSerializer):
     members = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True)
-    attendees = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
     agenda = AgendaItemSerializer(many=True, read_only=True)
+    # Taken by the chair (or the PMU) through `tec-meetings/<id>/attendance/`, each version logged.
+    attendance = serializers.SerializerMethodField()
 
     class Meta:
         model = TecMeeting
-        fields = ["id", "number", "held_on", "venue", "chair", "members", "attendees", "notes", "agenda"]
+        fields = [
+            "id",
+            "number",
+            "held_on",
+            "venue",
+            "chair",
+            "members",
+            "attendees",
+            "attendance",
+            "notes",
+            "agenda",
+        ]
+        read_only_fields = ["attendees"]
+
+    @extend_schema_field(MeetingAttendanceSerializer)
+    def get_attendance(self, meeting: TecMeeting) -> dict:
+        return attendance_data(meeting)
 
     def validate(self, attrs):
         chair = attrs.get("chair", getattr(self.instance, "chair", None))
@@ -188,7 +254,8 @@ class TecMeetingViewSet(
     """TEC meetings. Members see their meetings; the PMU organises them and sets their agendas."""
 
     serializer_class = TecMeetingSerializer
-    # Naming an acting chair is for the PMU or the meeting's chair: evaluation.name_acting_chair asks.
+    # Naming an acting chair, and taking the attendance, are for the PMU or the meeting's chair:
+    # evaluation.name_acting_chair and evaluation.take_attendance ask.
     permission_classes = [
         WritesNeed.to(may_organise_meetings, actions=("create", "update", "partial_update", "agenda"))
     ]
@@ -245,6 +312,46 @@ class TecMeetingViewSet(
             user=request.user, item=item, member=member, reason=payload.validated_data["reason"]
         )
         return Response(AgendaItemSerializer(updated).data)
+
+    @extend_schema(methods=["get"], responses=MeetingAttendanceSerializer)
+    @extend_schema(
+        methods=["post"],
+        request=MeetingAttendanceRequestSerializer,
+        responses={200: MeetingAttendanceSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def attendance(self, request: Request, pk=None) -> Response:
+        """Who is present. The chair (or the PMU) records it, and corrects it until the minutes are
+        final (every proposal of the agenda decided): 403 for anyone else, 409 once final."""
+        meeting = self.get_object()
+        if request.method == "POST":
+            # Who may take it first (403), whatever was sent.
+            require(
+                may_take_attendance(request.user, meeting),
+                _("Only the chair of %(meeting)s (or the PMU) takes its attendance.") % {"meeting": meeting},
+            )
+            payload = MeetingAttendanceRequestSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            wanted = set(payload.validated_data["present"])
+            members = {member.pk: member for member in meeting.members.all()}
+            strangers = sorted(wanted - set(members))
+            if strangers:
+                raise serializers.ValidationError(
+                    {
+                        "present": [
+                            _("Not members of this meeting: %(ids)s.")
+                            % {"ids": ", ".join(map(str, strangers))}
+                        ]
+                    }
+                )
+            evaluation.take_attendance(
+                user=request.user,
+                meeting=meeting,
+                present=[members[pk] for pk in wanted],
+                comment=payload.validated_data["comment"],
+            )
+            meeting = self.get_queryset().get(pk=meeting.pk)
+        return Response(attendance_data(meeting))
 
     @extend_schema(responses=ConsolidationSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -323,11 +323,21 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
             "status",
             "status_changed_at",
             "submitted_at",
+            "no_objection_reference",
+            "no_objection_date",
             "sub_project",
             "attachments",
             "available_actions",
         ]
-        read_only_fields = ["deadline", "status", "status_changed_at", "submitted_at"]
+        # The no-objection letter is given with the World Bank's `no-objection` action.
+        read_only_fields = [
+            "deadline",
+            "status",
+            "status_changed_at",
+            "submitted_at",
+            "no_objection_reference",
+            "no_objection_date",
+        ]
 
     @extend_schema_field(BudgetTotalsSerializer)
     def get_budget_totals(self, proposal: Proposal) -> dict[str, str]:
@@ -436,6 +446,20 @@ class AwardRequestSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class NoObjectionRequestSerializer(serializers.Serializer):
+    """For `proposals/<id>/no-objection/`: the World Bank's letter (both required; the date within the
+    programme, not in the future)."""
+
+    no_objection_reference = serializers.CharField(
+        max_length=100, help_text="The reference of the World Bank's no-objection letter."
+    )
+    no_objection_date = serializers.DateField(
+        validators=Proposal._meta.get_field("no_objection_date").validators,
+        help_text="The date of the letter.",
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class DeadlineRequestSerializer(serializers.Serializer):
     deadline = serializers.DateTimeField()
 
@@ -450,3 +474,8 @@ class TimelineEntrySerializer(serializers.Serializer):
     summary = serializers.CharField()
     comment = serializers.CharField()
     changes = serializers.ListField(child=serializers.DictField())
+    details = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Transitions: what they recorded besides the state (field and value), e.g. the "
+        "World Bank's letter of a no-objection.",
+    )

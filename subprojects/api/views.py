@@ -36,9 +36,12 @@ from subprojects.views.attachments import attachment_response
 
 
 def _request_serializer(rule: Rule) -> type:
-    """What each action of the sub-project tables takes (award takes its terms)."""
+    """What each action of the sub-project tables takes (award takes its terms, the no-objection the
+    World Bank's letter)."""
     if rule.action == "award":
         return s.AwardRequestSerializer
+    if rule.action == "no_objection":
+        return s.NoObjectionRequestSerializer
     if rule.action == "start_evaluation":
         return MeetingRequestSerializer
     if rule.effect == "record_decision":

@@ -218,6 +218,17 @@ class TecMeeting(models.Model):
         verbose_name=_("attended"),
         help_text=_("Recorded for the minutes."),
     )
+    # Set when the chair (or the PMU) first records who is present: until then the minutes say that
+    # attendance was not taken, rather than "absent" for everyone. Changed by evaluation.take_attendance.
+    attendance_taken_at = models.DateTimeField(_("attendance taken at"), null=True, blank=True)
+    attendance_taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("attendance taken by"),
+    )
     notes = models.TextField(_("notes for the minutes"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -239,6 +250,10 @@ class TecMeeting(models.Model):
     @property
     def reference(self) -> str:
         return f"TEC-{self.number}"
+
+    @property
+    def attendance_taken(self) -> bool:
+        return self.attendance_taken_at is not None
 
 
 class AgendaItemQuerySet(models.QuerySet):

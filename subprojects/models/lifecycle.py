@@ -399,6 +399,19 @@ class Proposal(WorkflowObject):
     )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The World Bank's no-objection letter, recorded with the "no_objection" transition (its parameters).
+    no_objection_reference = models.CharField(
+        _("World Bank letter reference"),
+        max_length=100,
+        blank=True,
+        help_text=_("The reference of the World Bank's no-objection letter."),
+    )
+    no_objection_date = models.DateField(
+        _("date of the World Bank letter"),
+        null=True,
+        blank=True,
+        validators=[programme_event(_("The date of the World Bank letter"))],
+    )
 
     history = HistoricalRecords(m2m_fields=[sub_sectors, target_districts, target_upazilas])
     objects = ProposalQuerySet.as_manager()

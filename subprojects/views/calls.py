@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404
 from subprojects import evaluation, services
 from subprojects.forms import CallForm
@@ -16,16 +17,32 @@ from subprojects.models import Call, ConceptNote, NoteStatus
 from subprojects.permissions import may_edit_call, may_write_for_po, page_requires
 from subprojects.views.common import handle_transition, render_object_page, report_refusal
 
+# Newest call first.
+CALL_SORTS = SortSpec(
+    {
+        "reference": ("pk",),
+        "title": ("title",),
+        "opens": ("opens_at",),
+        "deadline": ("closes_at",),
+        "ceiling": ("ceiling_budget",),
+        "notes": ("note_count",),
+        "state": ("status",),
+    },
+    default="-opens",
+)
+
 
 @login_required
 def call_list(request: HttpRequest) -> HttpResponse:
     calls = Call.objects.visible_to(request.user).annotate(
         note_count=Count("concept_notes", filter=~Q(concept_notes__status=NoteStatus.DRAFT))
     )
+    listing = Listing(request, sort=CALL_SORTS, saved_filters=False)
+    context = listing.page(listing.order(calls))
     return render(
         request,
         "subprojects/call_list.html",
-        {"calls": calls.order_by("-opens_at"), "can_create": may_edit_call(request.user)},
+        {**context, "calls": context["page_obj"].object_list, "can_create": may_edit_call(request.user)},
     )
 
 

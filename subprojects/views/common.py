@@ -1,9 +1,8 @@
 """Pieces shared by the lifecycle pages: object pages with their actions and audit trail, transitions,
-lists with filters, pagination and CSV/XLSX export."""
+lists with filters, sorting, pagination and CSV/XLSX export."""
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,6 +13,7 @@ from core.lifecycle.views import (  # noqa: F401  (the lifecycle pages import th
     handle_transition,
     report_refusal,
 )
+from core.lists import Listing, SortSpec
 from subprojects.timeline import timeline
 
 PAGE_SIZE = 25
@@ -29,9 +29,18 @@ def render_object_page(
     failed_action: str = "",
     typed_comment: str = "",
     exclude_actions: tuple[str, ...] = (),
+    listed_on_page: tuple[str, ...] = (),
 ) -> HttpResponse:
+    """An object's page with its actions: those that can succeed now as buttons, those its guards
+    would refuse with why (the guards named in `listed_on_page` are detailed by the page itself,
+    e.g. what a proposal lacks before submission, by section)."""
     actions = action_buttons(
-        request.user, obj, exclude_actions, failed_action=failed_action, typed_comment=typed_comment
+        request.user,
+        obj,
+        exclude_actions,
+        failed_action=failed_action,
+        typed_comment=typed_comment,
+        explain_blocked=True,
     )
     return render(
         request,
@@ -41,6 +50,7 @@ def render_object_page(
             "actions": actions,
             "timeline": timeline(obj),
             "action_error": error,
+            "listed_on_page": listed_on_page,
             **context,
         },
     )
@@ -54,25 +64,24 @@ def list_page(
     columns: list[Column],
     export_name: str,
     context: dict | None = None,
+    sort: SortSpec | None = None,
+    keep: tuple[str, ...] = (),
 ) -> HttpResponse:
-    """A filtered list; `?export=csv` or `?export=xlsx` downloads the same filtered rows."""
-    queryset = filterset.qs
+    """A filtered list, sorted by the columns of `sort` (core.lists); `?export=csv` or `?export=xlsx`
+    downloads the same filtered rows in the same order."""
+    listing = Listing(request, sort=sort, per_page=PAGE_SIZE, keep=keep)
+    queryset = listing.order(filterset.qs)
     export = request.GET.get("export")
     if export in {"csv", "xlsx"}:
         return export_or_refuse(request, queryset, columns, export, export_name)
-    paginator = Paginator(queryset, PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
+    page_context = listing.page(queryset)
     return render(
         request,
         template,
         {
             "filter": filterset,
-            "page_obj": page,
-            "paginator": paginator,
-            "rows": page.object_list,
-            "querystring": params.urlencode(),
+            "rows": page_context["page_obj"].object_list,
+            **page_context,
             **(context or {}),
         },
     )

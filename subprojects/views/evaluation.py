@@ -19,11 +19,13 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
 from core.lifecycle.views import raise_if_forbidden
+from core.lists import Listing, SortSpec
 from core.permissions import get_visible_or_404
 from subprojects import evaluation, workflow
 from subprojects.evaluation_forms import (
     ActingChairForm,
     AgendaForm,
+    AttendanceForm,
     CriterionFormSet,
     DecisionForm,
     DeclarationForm,
@@ -40,6 +42,7 @@ from subprojects.permissions import (
     may_meet_conditions,
     may_organise_meetings,
     may_score,
+    may_take_attendance,
     page_requires,
 )
 from subprojects.views.common import report_refusal
@@ -110,15 +113,33 @@ def _meetings(user):
     return TecMeeting.objects.visible_to(user).select_related("chair")
 
 
+# The latest meeting first.
+MEETING_SORTS = SortSpec(
+    {
+        "date": ("held_on",),
+        "venue": ("venue",),
+        "chair": ("chair__first_name", "chair__last_name", "chair__username"),
+        "proposals": ("items",),
+    },
+    default="-date",
+)
+
+
 @login_required
 def meeting_list(request: HttpRequest) -> HttpResponse:
     if not (request.user.sees_whole_programme or is_tec_member(request.user)):
         raise PermissionDenied
-    meetings = _meetings(request.user).annotate(items=Count("agenda", distinct=True)).order_by("-held_on")
+    meetings = _meetings(request.user).annotate(items=Count("agenda", distinct=True))
+    listing = Listing(request, sort=MEETING_SORTS, saved_filters=False)
+    context = listing.page(listing.order(meetings))
     return render(
         request,
         "subprojects/meeting_list.html",
-        {"meetings": meetings, "can_create": may_organise_meetings(request.user)},
+        {
+            **context,
+            "meetings": context["page_obj"].object_list,
+            "can_create": may_organise_meetings(request.user),
+        },
     )
 
 
@@ -145,22 +166,74 @@ def _agenda_rows(user, meeting: TecMeeting) -> list[dict]:
     return rows
 
 
-@login_required
-def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    meeting = get_visible_or_404(
-        _meetings(request.user).prefetch_related("members", "attendees"), request.user, pk=pk
-    )
+def _meeting_page(request: HttpRequest, meeting: TecMeeting, attendance_form=None, status: int = 200):
+    user = request.user
+    final = evaluation.minutes_final(meeting)
     context = {
         "meeting": meeting,
-        "rows": _agenda_rows(request.user, meeting),
-        "can_edit": may_organise_meetings(request.user),
+        "rows": _agenda_rows(user, meeting),
+        "can_edit": may_organise_meetings(user),
         "can_see_minutes": evaluation.may_see_minutes(
-            request.user, evaluation.consolidate_many(list(meeting.agenda.all())).values()
+            user, evaluation.consolidate_many(list(meeting.agenda.all())).values()
         ),
+        "attendance": evaluation.attendance_of(meeting),
+        "attendance_log": list(evaluation.attendance_log(meeting)),
+        "minutes_final": final,
     }
+    if may_take_attendance(user, meeting) and not final:
+        # Taken first with nobody ticked (the chair says who is there); corrected from what is recorded.
+        initial = {"present": [m.pk for m, present in context["attendance"].rows if present]}
+        context["attendance_form"] = attendance_form or AttendanceForm(
+            members=meeting.members.order_by("last_name", "username"),
+            initial=initial if meeting.attendance_taken else None,
+        )
     if context["can_edit"]:
         context["agenda_form"] = AgendaForm()
-    return render(request, "subprojects/meeting_detail.html", context)
+    return render(request, "subprojects/meeting_detail.html", context, status=status)
+
+
+def _visible_meeting(user, pk: int) -> TecMeeting:
+    return get_visible_or_404(
+        _meetings(user).select_related("attendance_taken_by").prefetch_related("members", "attendees"),
+        user,
+        pk=pk,
+    )
+
+
+@login_required
+def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _meeting_page(request, _visible_meeting(request.user, pk))
+
+
+@require_POST
+@login_required
+def meeting_attendance(request: HttpRequest, pk: int) -> HttpResponse:
+    """The chair (or the PMU) records who is present, or corrects it until the minutes are final."""
+    meeting = _visible_meeting(request.user, pk)
+    if not may_take_attendance(request.user, meeting):
+        raise PermissionDenied(
+            _("Only the chair of %(meeting)s (or the PMU) takes its attendance.") % {"meeting": meeting}
+        )
+    form = AttendanceForm(request.POST, members=meeting.members.order_by("last_name", "username"))
+    if not form.is_valid():
+        messages.error(request, _("Please correct the attendance. Nothing has been saved yet."))
+        return _meeting_page(request, meeting, attendance_form=form, status=400)
+    first = not meeting.attendance_taken
+    try:
+        evaluation.take_attendance(
+            user=request.user,
+            meeting=meeting,
+            present=form.cleaned_data["present"],
+            comment=form.cleaned_data["comment"],
+        )
+    except ActionRefused as exc:
+        report_refusal(request, exc)
+        return _meeting_page(request, _visible_meeting(request.user, pk), attendance_form=form, status=409)
+    if first:
+        messages.success(request, _("Attendance of %(meeting)s recorded.") % {"meeting": meeting})
+    else:
+        messages.success(request, _("Attendance of %(meeting)s corrected.") % {"meeting": meeting})
+    return redirect(meeting.get_absolute_url())
 
 
 @page_requires(may_organise_meetings)
@@ -259,6 +332,10 @@ def _item_page(request: HttpRequest, item: AgendaItem, **forms) -> HttpResponse:
         "consolidation": consolidation if evaluation.may_see_consolidation(user, consolidation) else None,
         "conflicted": evaluation.is_redacted_for(user, consolidation),
         "can_decide": can_decide,
+        # The chair is asked for the meeting's attendance before scoring starts (the meeting's page).
+        "attendance_to_take": open_for_scoring
+        and not item.meeting.attendance_taken
+        and may_take_attendance(user, item.meeting),
         # The chair (or the acting chair) who may not use the chair's powers on this item hears why.
         "not_presiding": (
             evaluation.why_not_presiding(user, item)
@@ -477,7 +554,7 @@ def proposal_page_extension(request: HttpRequest, proposal: Proposal) -> dict:
 
 def minutes_context(user, pk: int) -> dict:
     """The meeting with every item's consolidation; refused to a member who may not see them all yet."""
-    meeting = get_visible_or_404(_meetings(user), user, pk=pk)
+    meeting = get_visible_or_404(_meetings(user).prefetch_related("members", "attendees"), user, pk=pk)
     items = list(
         meeting.agenda.select_related(
             "proposal__partner_organization", "decision__decided_by", "acting_chair"
@@ -506,8 +583,7 @@ def minutes_context(user, pk: int) -> dict:
         "meeting": meeting,
         "rows": rows,
         "conflicts": conflicts,
-        "members": meeting.members.order_by("last_name", "username"),
-        "attendees": set(meeting.attendees.values_list("pk", flat=True)),
+        "attendance": evaluation.attendance_of(meeting),
     }
 
 

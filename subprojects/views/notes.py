@@ -10,13 +10,14 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
 from core.exports import Column
+from core.lists import SortSpec
 from core.permissions import get_visible_or_404
 from subprojects import services, workflow
 from subprojects.filters import ConceptNoteFilter
 from subprojects.forms import AttachmentForm, ConceptNoteForm, InviteForm
 from subprojects.models import Call, CallStatus, ConceptNote, NoteStatus, Proposal
 from subprojects.permissions import may_edit_note, may_invite, may_write_for_po, page_requires
-from subprojects.validation import concept_note_problems
+from subprojects.validation import concept_note_missing
 from subprojects.views.common import handle_transition, list_page, render_object_page, report_refusal
 
 NOTE_COLUMNS = [
@@ -38,6 +39,22 @@ NOTE_COLUMNS = [
 ]
 
 
+# The screening queue: longest waiting in its state first.
+NOTE_SORTS = SortSpec(
+    {
+        "reference": ("pk",),
+        "title": ("title",),
+        "po": ("partner_organization__code",),
+        "sector": ("sector__name",),
+        "mes": ("mes_targeted",),
+        "budget": ("estimated_budget",),
+        "state": ("status",),
+        "since": ("status_changed_at",),
+    },
+    default="since",
+)
+
+
 def _notes(user):
     return ConceptNote.objects.visible_to(user).select_related(
         "call", "partner_organization", "sector__business_area"
@@ -57,6 +74,7 @@ def note_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=NOTE_COLUMNS,
         export_name="concept-notes",
+        sort=NOTE_SORTS,
         context={"open_calls": Call.objects.visible_to(request.user).filter(status=CallStatus.OPEN)},
     )
 
@@ -73,8 +91,16 @@ def _note_page(request: HttpRequest, note: ConceptNote, **kwargs) -> HttpRespons
         "can_invite": may_invite(user) and note.status == NoteStatus.SHORTLISTED and proposal is None,
     }
     if context["can_edit"]:
-        context["problems"] = concept_note_problems(note)
-    return render_object_page(request, "subprojects/note_detail.html", note, context, **kwargs)
+        # What the "submit" guard finds missing, by section of the form; "Submit" is not offered meanwhile.
+        context["missing"] = concept_note_missing(note)
+    return render_object_page(
+        request,
+        "subprojects/note_detail.html",
+        note,
+        context,
+        listed_on_page=("note_complete",) if context["can_edit"] else (),
+        **kwargs,
+    )
 
 
 @login_required

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -14,6 +16,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ActionRefused
 from core.exports import Column
 from core.lifecycle.views import raise_if_forbidden
+from core.lists import SortSpec
 from core.permissions import get_visible_or_404, has_role
 from safeguards import reviews
 from subprojects import services, workflow
@@ -26,11 +29,12 @@ from subprojects.forms import (
     CommittedResultFormSet,
     DeadlineForm,
     EsmpMeasureFormSet,
+    NoObjectionForm,
     ProposalForm,
 )
-from subprojects.models import ConceptNote, Financier, Proposal, ProposalStatus, SubProject
+from subprojects.models import ConceptNote, Decision, Financier, Proposal, SubProject
 from subprojects.permissions import may_change_deadline, may_edit_proposal, may_write_for_po, page_requires
-from subprojects.validation import proposal_problems
+from subprojects.validation import proposal_missing
 from subprojects.views import evaluation
 from subprojects.views.common import handle_transition, list_page, render_object_page, report_refusal
 
@@ -60,6 +64,21 @@ EDIT_FORMSETS = {
 }
 
 
+PROPOSAL_SORTS = SortSpec(
+    {
+        "reference": ("pk",),
+        "title": ("title",),
+        "po": ("partner_organization__code",),
+        "sector": ("sector__name",),
+        "budget": ("budget_total",),
+        "deadline": ("deadline",),
+        "state": ("status",),
+        "since": ("status_changed_at",),
+    },
+    default="since",
+)
+
+
 def _proposals(user):
     return Proposal.objects.visible_to(user).select_related(
         "call", "partner_organization", "sector__business_area", "concept_note"
@@ -81,12 +100,14 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=PROPOSAL_COLUMNS,
         export_name="proposals",
+        sort=PROPOSAL_SORTS,
     )
 
 
 def _proposal_page(request: HttpRequest, proposal: Proposal, **kwargs) -> HttpResponse:
     user = request.user
     can_edit = proposal.is_editable and may_edit_proposal(user, proposal)
+    available = workflow.available_rules(user, proposal)
     context = {
         "proposal": proposal,
         "totals": proposal.budget_totals(),
@@ -95,7 +116,8 @@ def _proposal_page(request: HttpRequest, proposal: Proposal, **kwargs) -> HttpRe
         "can_change_deadline": may_change_deadline(user) and proposal.awaits_submission,
         "attachment_form": AttachmentForm(),
         "deadline_passed": proposal.deadline < timezone.now(),
-        "can_award": any(rule.action == "award" for rule in workflow.available_rules(user, proposal)),
+        "can_award": any(rule.action == "award" for rule in available),
+        "can_record_no_objection": any(rule.action == "no_objection" for rule in available),
         # Link only what the user may open: a TEC member sees the proposal, not the PO's note or sub-project.
         "note_visible": ConceptNote.objects.visible_to(user).filter(pk=proposal.concept_note_id).exists(),
         "visible_sub_project": SubProject.objects.visible_to(user).filter(proposal=proposal).first(),
@@ -104,16 +126,20 @@ def _proposal_page(request: HttpRequest, proposal: Proposal, **kwargs) -> HttpRe
         "esmp_upload": can_edit,
     }
     if can_edit:
-        context["problems"] = proposal_problems(proposal)
+        # What the submission's completeness check (the "submit" guard) finds missing, by section of
+        # the form, each linking to it; "Submit" is not offered meanwhile.
+        context["missing"] = proposal_missing(proposal)
     context.update(evaluation.proposal_page_extension(request, proposal))
     # Steps that need more than a comment have pages of their own: the award (its terms), the
-    # agenda (a meeting) and the committee's decisions (outcome, conditions, override).
+    # no-objection (the Bank's letter), the agenda (a meeting) and the committee's decisions
+    # (outcome, conditions, override).
     return render_object_page(
         request,
         "subprojects/proposal_detail.html",
         proposal,
         context,
-        exclude_actions=("award", "start_evaluation", *DECISION_ACTIONS),
+        exclude_actions=("award", "no_objection", "start_evaluation", *DECISION_ACTIONS),
+        listed_on_page=("proposal_complete",) if can_edit else (),
         **kwargs,
     )
 
@@ -202,12 +228,17 @@ def proposal_transition(request: HttpRequest, pk: int, action: str) -> HttpRespo
     )
 
 
-def _may_open_award_page(user) -> bool:
-    """The roles of the award rule (the engine checks the rest when the award is posted)."""
-    return has_role(user, *workflow.get_rule(Proposal, "award").roles)
+def _has_role_of(action: str) -> Callable[[object], bool]:
+    """The roles of a proposal's rule, for the page that takes it (the engine checks the rest)."""
+
+    def right(user) -> bool:
+        return has_role(user, *workflow.get_rule(Proposal, action).roles)
+
+    right.__name__ = f"may_open_{action}_page"
+    return right
 
 
-@page_requires(_may_open_award_page)
+@page_requires(_has_role_of("award"))
 def proposal_award(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = get_visible_or_404(_proposals(request.user), request.user, pk=pk)
     totals = proposal.budget_totals()
@@ -225,6 +256,7 @@ def proposal_award(request: HttpRequest, pk: int) -> HttpResponse:
         except ActionRefused as exc:
             raise_if_forbidden(exc)
             error = str(exc)
+            proposal.refresh_from_db()
         else:
             proposal.refresh_from_db()
             messages.success(
@@ -233,15 +265,61 @@ def proposal_award(request: HttpRequest, pk: int) -> HttpResponse:
                 % {"ref": proposal.reference, "number": proposal.sub_project.agreement_number},
             )
             return redirect(proposal.sub_project.get_absolute_url())
-    elif proposal.status != ProposalStatus.APPROVED and request.method == "GET":
-        error = _("%(ref)s is %(state)s; only an approved proposal can be awarded.") % {
-            "ref": proposal.reference,
-            "state": proposal.get_status_display(),
-        }
+    # What blocks the award whatever its terms, from the award rule's own checks: shown before any
+    # field, and the form offers no "Award" while there is any.
+    blockers = workflow.award_blockers(request.user, proposal)
     return render(
         request,
         "subprojects/award_form.html",
-        {"form": form, "proposal": proposal, "totals": totals, "action_error": error},
+        {"form": form, "proposal": proposal, "totals": totals, "action_error": error, "blockers": blockers},
+    )
+
+
+@page_requires(_has_role_of("no_objection"))
+def proposal_no_objection(request: HttpRequest, pk: int) -> HttpResponse:
+    """The World Bank records its no-objection to a recommended proposal, with the letter's reference
+    and date (the transition's parameters, stored on the proposal)."""
+    proposal = get_visible_or_404(_proposals(request.user), request.user, pk=pk)
+    rule = workflow.get_rule(Proposal, "no_objection")
+    form = NoObjectionForm(request.POST or None)
+    error = ""
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                workflow.apply(
+                    proposal,
+                    "no_objection",
+                    request.user,
+                    comment=form.cleaned_data["comment"],
+                    no_objection_reference=form.cleaned_data["no_objection_reference"],
+                    no_objection_date=form.cleaned_data["no_objection_date"],
+                )
+            except ActionRefused as exc:
+                raise_if_forbidden(exc)
+                error = str(exc)
+                proposal.refresh_from_db()
+            else:
+                messages.success(
+                    request,
+                    _("%(ref)s: the World Bank's no-objection is recorded.") % {"ref": proposal.reference},
+                )
+                return redirect(proposal.get_absolute_url())
+        else:
+            messages.error(request, _("Please correct the fields marked below. Nothing has been saved yet."))
+    return render(
+        request,
+        "subprojects/no_objection_form.html",
+        {
+            "form": form,
+            "proposal": proposal,
+            "action_error": error,
+            # The state, as the rule has it: a proposal not (or no longer) recommended is not offered it.
+            "blockers": workflow.blockers(request.user, proposal, rule),
+            "conditions": list(proposal.conditions.filter(decision__isnull=False)),
+            "decision": Decision.objects.filter(agenda_item__proposal=proposal)
+            .order_by("-decided_at")
+            .first(),
+        },
     )
 
 

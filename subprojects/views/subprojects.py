@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ActionRefused
 from core.exports import Column
+from core.lists import SortSpec
 from core.permissions import get_visible_or_404
 from subprojects import services
 from subprojects.filters import SubProjectFilter
@@ -36,6 +37,20 @@ SUB_PROJECT_COLUMNS = [
 ]
 
 
+SUB_PROJECT_SORTS = SortSpec(
+    {
+        "agreement": ("agreement_number",),
+        "title": ("title",),
+        "po": ("partner_organization__code",),
+        "sector": ("sector__name",),
+        "period": ("start_date", "end_date"),
+        "budget": ("approved_budget",),
+        "status": ("status",),
+    },
+    default="agreement",
+)
+
+
 def _sub_projects(user):
     return SubProject.objects.visible_to(user).select_related("partner_organization", "sector", "proposal")
 
@@ -49,6 +64,7 @@ def sub_project_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         columns=SUB_PROJECT_COLUMNS,
         export_name="sub-projects",
+        sort=SUB_PROJECT_SORTS,
     )
 
 

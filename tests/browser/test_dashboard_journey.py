@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from monitoring import aggregation
+from monitoring.dashboard import NO_DATA
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory, sub_project_for
 from tests.factories import PASSWORD, district
 
@@ -33,6 +34,6 @@ def test_pmu_opens_the_dashboard_and_looks_at_an_indicator(sign_in, live_server,
     expect(page.get_by_role("heading", name="MEs receiving financial support", level=2).last).to_be_visible()
     # The district map is drawn from the portal's own GeoJSON: 64 districts, two of them shaded.
     expect(page.locator("#district-map path.leaflet-interactive")).to_have_count(64)
-    expect(page.locator("#district-map path[fill='#f7f7f7']")).to_have_count(62)
+    expect(page.locator(f"#district-map path[fill='{NO_DATA}']")).to_have_count(62)
     page.get_by_text("Districts as a table").click()
     expect(page.get_by_role("link", name="Kishoreganj")).to_be_visible()

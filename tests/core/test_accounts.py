@@ -94,6 +94,7 @@ def _admin_form_data(user, groups, po):
         "groups": [group.pk for group in groups],
         "partner_organization": po.pk if po else "",
         "is_active": "on",
+        "language": "en",
         "last_login": "",
         "date_joined": user.date_joined.strftime("%Y-%m-%d %H:%M:%S"),
         "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),

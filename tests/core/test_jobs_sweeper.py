@@ -41,6 +41,7 @@ from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFacto
 AS_OF = date(2025, 6, 30)
 POSTGRES = connection.vendor == "postgresql"
 RUNS, REPORTS, IMPORTS = "monitoring.AggregationRun", "monitoring.ReportJob", "enterprises.ImportJob"
+EXPORTS = "core.ExportJob"
 LONG_AGO = timedelta(minutes=10)
 
 
@@ -276,7 +277,7 @@ def test_sweeping_again_changes_nothing(db):
     dead.refresh_from_db()
     after = (dead.status, dead.error, dead.finished_at, log_of(dead))
 
-    assert jobs.sweep() == {RUNS: 0, REPORTS: 0, IMPORTS: 0}
+    assert jobs.sweep() == {RUNS: 0, REPORTS: 0, IMPORTS: 0, EXPORTS: 0}
     dead.refresh_from_db()
     assert (dead.status, dead.error, dead.finished_at, log_of(dead)) == after
 
@@ -292,7 +293,7 @@ def test_jobs_in_other_states_are_never_swept(db, po_one, po1):
         file_format="csv", created_by=po1, created_at=old,
     )  # fmt: skip
 
-    assert jobs.sweep() == {RUNS: 0, REPORTS: 0, IMPORTS: 0}
+    assert jobs.sweep() == {RUNS: 0, REPORTS: 0, IMPORTS: 0, EXPORTS: 0}
     assert [o.__class__.objects.get(pk=o.pk).status for o in (queued, report, waiting, pending)] == [
         RunStatus.QUEUED,
         RunStatus.QUEUED,
@@ -461,7 +462,7 @@ def test_the_command_the_task_and_a_starting_worker_sweep(db):
     worker_ready.send(sender=None)
 
     assert f"{RUNS} 1" in out.getvalue()
-    assert task_counts == {RUNS: 1, REPORTS: 0, IMPORTS: 0}
+    assert task_counts == {RUNS: 1, REPORTS: 0, IMPORTS: 0, EXPORTS: 0}
     for run in (by_command, by_task, at_start):
         run.refresh_from_db()
         assert run.status == RunStatus.FAILED, run

@@ -31,6 +31,7 @@ import pytest
 from django.db.models import Model
 
 from core import lifecycle
+from core.models import ExportJob
 from core.roles import Role
 from enterprises.models import (
     Adoption,
@@ -466,6 +467,14 @@ EXPECTED: dict[type[Model], ModelExpectation] = {
         {
             "start": expect({"queued"}, "running", set(), by_portal=True),
             "succeed": expect({"running"}, "succeeded", set(), by_portal=True),
+            "fail": expect({"running"}, "failed", set(), by_portal=True),
+        }
+    ),
+    # Issue 15: large list downloads written in the background; only the portal (the worker) moves them.
+    ExportJob: ModelExpectation(
+        {
+            "start": expect({"queued"}, "running", set(), by_portal=True),
+            "succeed": expect({"running"}, "ready", set(), by_portal=True),
             "fail": expect({"running"}, "failed", set(), by_portal=True),
         }
     ),

@@ -343,7 +343,7 @@ def test_the_enterprise_page_shows_support_trainings_practices_profile_and_kpis(
     page = client.get(f"/enterprises/{me_one.pk}/").content.decode()
 
     for text in (
-        "150,000",
+        "1,50,000",
         "Heat and floods",
         "knowledge increased",
         "WS-04",

@@ -169,7 +169,7 @@ def test_a_repayment_is_recorded_with_who_entered_it(loan, po1):
     [
         (date(2024, 9, 30), D("1000"), D("0"), "paid_on", "before the loan's disbursement"),
         (None, D("1000"), D("0"), "paid_on", "in the future"),
-        (date(2024, 11, 1), D("120000.01"), D("0"), "principal", "Only 120,000.00 BDT"),
+        (date(2024, 11, 1), D("120000.01"), D("0"), "principal", "Only 1,20,000.00 BDT"),
         (date(2024, 11, 1), D("0"), D("0"), "principal", "both are zero"),
         (date(2024, 11, 1), D("-5"), D("0"), "principal", "0"),
     ],
@@ -272,7 +272,7 @@ def test_a_write_off_above_what_was_outstanding_that_day_is_refused(loan, po1):
             user=po1, loan=loan, written_off_on=date(2025, 6, 1), principal=D("100000"), reason="x"
         )
 
-    assert "only 120,000.00 BDT" not in field_errors(before)["principal"][0]  # nothing repaid by then...
+    assert "only 1,20,000.00 BDT" not in field_errors(before)["principal"][0]  # nothing repaid by then...
     assert "after 1 Jun 2025" in field_errors(later)["principal"][0]  # ...but later repayments count
     assert not WriteOff.objects.exists()
 
@@ -317,7 +317,7 @@ def test_the_loans_po_sees_its_schedule_repayments_and_forms(client, loan, po1):
     assert 'data-testid="schedule-form"' not in page  # it has repayments
     # As of 15 Jan 2025: 30,000 due (Nov to Jan) and 10,000 repaid; December's instalment is 45 days late.
     assert 'data-testid="days-past-due"><span class="badge text-bg-warning">45</span>' in page
-    assert "110,000.00 BDT" in page
+    assert "1,10,000.00 BDT" in page
 
 
 def test_the_pmu_side_reads_the_loan_without_forms_and_another_po_finds_nothing(
@@ -404,7 +404,7 @@ def test_schedule_and_write_off_on_the_page(client, loan, po1):
     assert made.status_code == 302
     assert Instalment.objects.filter(loan=loan).count() == 6
     assert refused.status_code == 400
-    assert "only 120,000.00 BDT" in refused.content.decode()
+    assert "only 1,20,000.00 BDT" in refused.content.decode()
     assert written.status_code == 302
     assert WriteOff.objects.get().principal == D("120000")
     assert again.status_code == 409

@@ -135,7 +135,7 @@ def test_a_corrected_amount_updates_that_repayment(loan, po_one, po1):
         (
             {"principal": "130000"},
             "principal",
-            "Only 110,000.00 BDT of this loan's principal is left to repay",
+            "Only 1,10,000.00 BDT of this loan's principal is left to repay",
         ),
         ({"loan_disbursed_on": "2024-10-02"}, "loan_disbursed_on", "has no loan disbursed on 2 Oct 2024."),
         (
@@ -335,7 +335,7 @@ def test_a_schedule_that_does_not_add_up_or_has_gaps_is_refused_whole(loan, po_o
             5,
             "principal",
             f"The principal of the instalments of the loan {loan.enterprise.po_code} (1 Oct 2024) adds up to "
-            "100,000.00 BDT, not the 120,000.00 BDT lent.",
+            "1,00,000.00 BDT, not the 1,20,000.00 BDT lent.",
         )
     ]
     assert [(r, c) for r, c, _m in problems(run("loan-schedules", gap, po_one, po1))] == [(2, "instalment")]

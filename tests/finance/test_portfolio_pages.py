@@ -65,7 +65,7 @@ def test_the_pmu_side_sees_every_po_with_par_highlighted(client, portfolio, po_o
     assert page.count('data-testid="po-row"') == 2
     assert f'data-po="{po_one.code}" class="par-danger"' in page  # 96,000 of 132,000 more than 30 days late
     assert f'data-po="{po_two.code}" class="par-danger"' in page
-    assert 'data-testid="outstanding">182,000 BDT' in page  # 96,000 + 36,000 + 50,000
+    assert 'data-testid="outstanding">1.82 lakh BDT' in page  # 96,000 + 36,000 + 50,000
     assert "Programme" in page
 
 
@@ -77,7 +77,7 @@ def test_a_po_sees_its_own_portfolio_only(client, portfolio, po1, po_one, po_two
 
     assert page.count('data-testid="po-row"') == 1
     assert po_two.code not in page
-    assert 'data-testid="outstanding">132,000 BDT' in page
+    assert 'data-testid="outstanding">1.32 lakh BDT' in page
     assert [row[0] for row in exported[1:]] == [po_one.code, "Programme"]
     assert exported[1][exported[0].index("Outstanding (BDT)")] == "132000.00"
 

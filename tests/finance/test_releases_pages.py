@@ -42,7 +42,7 @@ def test_the_po_requests_from_its_money_page(client, sub_project, po1):
     assert page.status_code == 200
     assert body.count('data-action="request"') == 1  # the advance only
     assert "not yet reported done" in body  # why the mid-term tranche cannot be requested yet
-    assert "20,000,000.00" in body  # the approved World Bank share
+    assert "2,00,00,000.00" in body  # the approved World Bank share
     assert "never released" in body  # the PO contribution
 
     url = reverse("finance:release-request", args=[tranche(sub_project, 1).pk])
@@ -62,7 +62,7 @@ def test_a_refused_request_keeps_what_was_typed(client, sub_project, po1):
     assert refused.status_code == 409
     body = refused.content.decode()
     assert "Our team is ready to start." in body
-    assert "PKSF share of Tranche 1 (1,125,000 BDT) is more than" in body
+    assert "PKSF share of Tranche 1 (11,25,000 BDT) is more than" in body
     assert not Release.objects.exists()
 
 
@@ -112,7 +112,7 @@ def test_the_release_page_shows_the_case_for_the_check(client, sub_project, po1,
     body = client.get(release.get_absolute_url()).content.decode()
     assert "Half of the work plan done (report attached)." in body  # the milestone's evidence
     assert 'data-testid="previous-release"' in body
-    assert "7,125,000.00 BDT transferred" in body
+    assert "71,25,000.00 BDT transferred" in body
     assert "No open award or E&S condition." in body
     assert 'data-action="check"' in body
     assert 'data-action="return"' in body

@@ -44,8 +44,8 @@ def test_tranches_never_add_up_to_more_than_the_approved_share(sub_project, fina
         )
     errors = invalid.value.message_dict
     assert list(errors) == ["amount_world_bank"]
-    assert "20,000,001" in errors["amount_world_bank"][0]
-    assert "20,000,000" in errors["amount_world_bank"][0]
+    assert "2,00,00,001" in errors["amount_world_bank"][0]
+    assert "2,00,00,000" in errors["amount_world_bank"][0]
     assert _amounts(sub_project) == [Decimal("6000000"), Decimal("8000000"), Decimal("6000000")]
 
     # A new tranche too: nothing is left of the PKSF share.
@@ -69,7 +69,7 @@ def test_less_than_the_share_is_allowed_and_shown(client, sub_project, pmu):
     client.force_login(pmu)
     page = client.get(reverse("finance:subproject-finance", args=[sub_project.pk])).content.decode()
     assert 'data-testid="schedule-gap"' in page
-    assert "500,000.00 BDT less" in page
+    assert "5,00,000.00 BDT less" in page
 
 
 def test_a_tranche_with_an_active_release_stays_as_it_is(sub_project, po1, pmu):
@@ -162,7 +162,7 @@ def test_the_schedule_page_saves_and_refuses_naming_the_field(client, sub_projec
     assert refused.status_code == 400
     body = refused.content.decode()
     assert "World Bank share" in body
-    assert "21,000,000" in body
+    assert "2,10,00,000" in body
     assert 'value="9000000"' in body  # as typed
     assert _amounts(sub_project)[1] == Decimal("8000000")
 

@@ -35,7 +35,7 @@ from django.test import Client
 from rest_framework.test import APIRequestFactory
 
 from core import visibility
-from core.models import District, PartnerOrganization, Upazila, User, UserSession
+from core.models import District, ExportJob, PartnerOrganization, SavedFilter, Upazila, User, UserSession
 from demo.core import DEMO_USERS
 from enterprises.models import (
     Adoption,
@@ -120,6 +120,9 @@ PAGE_MODELS: dict[str, type[Model]] = {
     "safeguards/incidents/": Incident,
     "safeguards/corrective-actions/": CorrectiveAction,
     "grievances/": Grievance,
+    # Issue 15: one's own background downloads and saved filters.
+    "downloads/": ExportJob,
+    "saved-filters/": SavedFilter,
     # Money (issue 14).
     "finance/sub-projects/": SubProject,
     "finance/tranches/": Tranche,

@@ -100,6 +100,11 @@ def on_agenda(make_meeting):
     return put
 
 
+def no_objection_letter(reference: str = "WB/SMART/NOL/2026-014") -> dict:
+    """The World Bank's letter, which its no-objection records (the transition's parameters)."""
+    return {"no_objection_reference": reference, "no_objection_date": timezone.localdate()}
+
+
 def score(item, member, value=Decimal("7"), submit=True):
     evaluation.declare(user=member, item=item, has_conflict=False)
     criteria = item.proposal.call.rubric.criteria.all()

@@ -183,8 +183,12 @@ def test_the_whole_lifecycle_by_api_alone(
     assert decided.status_code == 200, decided.json()
     assert decided.json()["status"] == "recommended_with_conditions"
 
-    for user, action, state in ((wb, "no-objection", "no_objection"), (approver, "approve", "approved")):
-        response = post(api, user, f"/api/v1/proposals/{spp['id']}/{action}/")
+    letter = {"no_objection_reference": "WB/NOL/7", "no_objection_date": timezone.localdate().isoformat()}
+    for user, action, state, data in (
+        (wb, "no-objection", "no_objection", letter),
+        (approver, "approve", "approved", {}),
+    ):
+        response = post(api, user, f"/api/v1/proposals/{spp['id']}/{action}/", data)
         assert response.status_code == 200, (action, response.json())
         assert response.json()["status"] == state
 

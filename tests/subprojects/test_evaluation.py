@@ -30,7 +30,7 @@ from subprojects.models import (
 from subprojects.models.evaluation import LockedError
 from tests.assertions import assert_refused
 from tests.factories import make_user
-from tests.subprojects.conftest import score
+from tests.subprojects.conftest import no_objection_letter, score
 from tests.subprojects.test_pages import management_form
 from tests.subprojects.test_workflow import AWARD_TERMS
 
@@ -647,7 +647,7 @@ def approved_with_condition(tec1, tec2, wb, approver, item):
     score(item, tec2, 8)
     proposal = item.proposal
     workflow.apply(proposal, "recommend_with_conditions", tec1, conditions=["DoE site clearance"])
-    workflow.apply(proposal, "no_objection", wb)
+    workflow.apply(proposal, "no_objection", wb, **no_objection_letter())
     workflow.apply(proposal, "approve", approver)
     return Proposal.objects.get(pk=proposal.pk)
 

@@ -539,9 +539,11 @@ def test_the_whole_lifecycle_through_the_pages_alone(client, pmu, po1, wb, appro
     client.force_login(tec1)
     client.post(f"/tec/agenda/{item.pk}/decision/", {"outcome": "recommended", "text": "Sound proposal."})
 
-    for user, action in [(wb, "no_objection"), (approver, "approve")]:
-        client.force_login(user)
-        client.post(f"/proposals/{proposal.pk}/do/{action}/")
+    client.force_login(wb)
+    letter = {"no_objection_reference": "WB/NOL/9", "no_objection_date": now.date().isoformat()}
+    client.post(f"/proposals/{proposal.pk}/no-objection/", letter)
+    client.force_login(approver)
+    client.post(f"/proposals/{proposal.pk}/do/approve/")
     client.post(
         f"/proposals/{proposal.pk}/award/",
         {

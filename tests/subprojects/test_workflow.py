@@ -26,6 +26,7 @@ from subprojects.models import (
 )
 from tests.assertions import assert_refused
 from tests.factories import make_user
+from tests.subprojects.conftest import no_objection_letter
 from tests.subprojects.factories import CallFactory, SubProjectFactory
 
 AWARD_TERMS = {
@@ -83,6 +84,8 @@ def _params(rule, request):
         return {"meeting": request.getfixturevalue("make_meeting")()}
     if rule.action == "recommend_with_conditions":
         return {"conditions": ["DoE site clearance before civil works."]}
+    if rule.action == "no_objection":
+        return no_objection_letter()
     return {}
 
 

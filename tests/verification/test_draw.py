@@ -15,6 +15,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from core.errors import ActionRefused
 from enterprises.models import Adoption
@@ -146,7 +147,7 @@ def test_the_current_quarter_is_refused_until_it_is_over(sp_one, pmu):
 
     message = refusal.value.message_dict["quarter"][0]
     assert "is not over yet" in message
-    assert end.strftime("%d %b %Y") in message
+    assert date_format(end, "DATE_FORMAT") in message  # 30 Sep 2025
     assert not VerificationRound.objects.exists()
 
 

@@ -1,0 +1,8 @@
+"""Django's makemessages, which also extracts `_lazy("...")`: modules that need both gettext and
+gettext_lazy import the lazy one as `_lazy`, a keyword xgettext does not know by itself."""
+
+from django.core.management.commands import makemessages
+
+
+class Command(makemessages.Command):
+    xgettext_options = [*makemessages.Command.xgettext_options, "--keyword=_lazy"]
