@@ -196,6 +196,7 @@ def _checked_code(request: HttpRequest) -> bool:
     return True
 
 
+@never_cache  # the page shows new recovery codes: never cached, never compressed (smart_portal.compression)
 @login_required
 @require_POST
 @sensitive_post_parameters("code")

@@ -56,7 +56,7 @@ _VOID = frozenset(
     ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"]
 )
 # Tags and character references (&#x27; has digits) are kept; the text between them is converted.
-_MARKUP = re.compile(r"(<[^>]*>|&#?[0-9a-zA-Z]+;)")
+_MARKUP = re.compile(r"""(<(?:[^>"']|"[^"]*"|'[^']*')*>|&#?[0-9a-zA-Z]+;)""")
 _DIGIT = re.compile(r"[0-9]")
 
 
@@ -83,24 +83,28 @@ def _end_of_element(html: str, name: str, start: int) -> int:
     return len(html)
 
 
-# A code: a word of Latin letters and digits, possibly joined by - / _ . , with at least one letter and
-# one digit ("ME-0001", "PKSF/SMART/SP/T001", "Q3").
-_CODE = re.compile(
-    r"(?<![A-Za-z0-9])(?=[A-Za-z0-9/_.-]*[A-Za-z])(?=[A-Za-z0-9/_.-]*[0-9])"
-    r"([A-Za-z0-9]+(?:[-/_.][A-Za-z0-9]+)*)"
-)
+# A word of Latin letters and digits, possibly joined by - / _ . ; it is a code when it has at least one
+# letter and one digit ("ME-0001", "PKSF/SMART/SP/T001", "Q3"). Matched by a simple pattern and decided
+# per word, so that a long run of such characters costs linear time.
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-/_.][A-Za-z0-9]+)*")
+_LETTER = re.compile(r"[A-Za-z]")
 # What every code has and plain text with numbers ("Tranche 2", "26 Nov 2026") has not: a letter and a
-# digit side by side or across one joiner. Texts without it skip the slower search for codes.
+# digit side by side or across one joiner. Texts without it skip the search for codes.
 _LETTER_BY_DIGIT = re.compile(r"[A-Za-z][-/_.]?[0-9]|[0-9][-/_.]?[A-Za-z]")
+
+
+def _word_to_bangla(match: re.Match) -> str:
+    word = match[0]
+    if _LETTER.search(word) and _DIGIT.search(word):
+        return word  # a code, typed and read out as it is
+    return word.translate(_TO_BANGLA)
 
 
 def _convert_text(text: str) -> str:
     """Bangla digits in a run of text, except in codes, which people type and read out as they are."""
     if not _LETTER_BY_DIGIT.search(text):
         return text.translate(_TO_BANGLA)
-    pieces = _CODE.split(text)
-    pieces[::2] = [piece.translate(_TO_BANGLA) for piece in pieces[::2]]
-    return "".join(pieces)
+    return _WORD.sub(_word_to_bangla, text)
 
 
 def _text_to_bangla(html: str) -> str:

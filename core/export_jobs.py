@@ -179,6 +179,21 @@ def list_title(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
+# How many of one person's downloads may wait or be written at once: each reads up to a million rows.
+ACTIVE_PER_USER = 3
+
+
+def too_many_waiting(user, path: str, params, file_format: str) -> bool:
+    """Whether `user` already has ACTIVE_PER_USER downloads waiting or being written, other than one of
+    this very list (asking again for that one gives it back, see request_export)."""
+    query = params.copy()
+    query.pop(EXPORT_PARAM, None)
+    active = ExportJob.objects.filter(user=user, status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING))
+    if active.filter(path=path, query=query.urlencode(), file_format=file_format).exists():
+        return False
+    return active.count() >= ACTIVE_PER_USER
+
+
 def request_export(
     request: HttpRequest, *, file_format: str, title: str | None, filename_stem: str, row_count: int
 ) -> ExportJob:

@@ -226,6 +226,16 @@ def export_or_refuse(
     if count > inline_rows():
         from core import export_jobs
 
+        if export_jobs.too_many_waiting(request.user, request.path, request.GET, file_format):
+            messages.error(
+                request,
+                _(
+                    "You already have %(count)s downloads being prepared. Wait until one is ready "
+                    "(see Downloads), then ask again."
+                )
+                % {"count": export_jobs.ACTIVE_PER_USER},
+            )
+            return _back_to_list(request)
         job = export_jobs.request_export(
             request, file_format=file_format, title=title, filename_stem=filename_stem, row_count=count
         )

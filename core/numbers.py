@@ -37,7 +37,8 @@ from core.digits import to_latin_digits
 # Arabic decimal and thousands separators and the minus sign, as some phone keyboards type them.
 _SEPARATORS = str.maketrans({"\u066b": ".", "\u066c": ",", "\u2212": "-"})
 # Thousands (420,000; 1,234,567) or lakh/crore (4,20,000; 12,34,56,789) grouping, with optional decimals.
-_GROUPED = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,2}(?:,\d{2})*,\d{3})(?:\.\d*)?", re.ASCII)
+# The first group never starts with 0: "0,500" is a decimal comma typed by mistake, not 500.
+_GROUPED = re.compile(r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d?(?:,\d{2})*,\d{3})(?:\.\d*)?", re.ASCII)
 _INSTALLED = "_portal_accepts_bangla_digits"
 
 

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from django.utils.translation import gettext, gettext_noop
 
+
+def ngettext_noop(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a plural for the catalogue (xgettext keyword ngettext_noop:1,2) without translating it."""
+    return singular, plural
+
+
 NAMES: tuple[str, ...] = (
     # business areas
     gettext_noop("Agriculture"),
@@ -702,3 +708,15 @@ NAMES: tuple[str, ...] = (
 def translated_name(name: str) -> str:
     """A reference name in the active language (the name itself where the catalogue has none)."""
     return gettext(name) if name else name
+
+
+# Django's "timesince" (e.g. "2 hours, 4 minutes", how long something has waited) has no Bangla in
+# Django's own catalogue: the same strings in the portal's, which comes first.
+TIMESINCE_STRINGS = (
+    ngettext_noop("%(num)d year", "%(num)d years"),
+    ngettext_noop("%(num)d month", "%(num)d months"),
+    ngettext_noop("%(num)d week", "%(num)d weeks"),
+    ngettext_noop("%(num)d day", "%(num)d days"),
+    ngettext_noop("%(num)d hour", "%(num)d hours"),
+    ngettext_noop("%(num)d minute", "%(num)d minutes"),
+)

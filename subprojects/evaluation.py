@@ -253,6 +253,15 @@ def save_meeting(*, user, meeting: TecMeeting | None, data: dict[str, Any]) -> T
             meeting = TecMeeting(created_by=user)
         elif ScoreSheet.objects.filter(agenda_item__meeting=meeting).exclude(member__in=members).exists():
             _refuse(_("A member who has started scoring cannot be removed from the meeting."), "members")
+        elif minutes_final(meeting) and (
+            set(meeting.members.values_list("pk", flat=True)) != {member.pk for member in members}
+            or ("chair" in data and data["chair"].pk != meeting.chair_id)
+        ):
+            # The minutes record who sat on the committee and who was present: final, they stay so.
+            _refuse(
+                _("The minutes of this meeting are final: its members and chair can no longer change."),
+                "members",
+            )
         for name in ("number", "held_on", "venue", "chair", "notes"):
             if name in data:
                 setattr(meeting, name, data[name])

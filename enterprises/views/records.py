@@ -27,6 +27,7 @@ from core.lifecycle.views import raise_if_forbidden
 from core.lists import Listing, SortSpec
 from core.numbers import group
 from core.permissions import get_visible_or_404, is_pmu
+from core.reference_names import translated_name
 from enterprises import exports, filters, services
 from enterprises.decisions import decisions_of
 from enterprises.forms import (
@@ -251,7 +252,7 @@ class AdoptionList(RecordListView):
         *ME_COLUMNS,
         TableColumn(
             _lazy("Practice"),
-            lambda a: f"{a.practice.code} · {a.practice.name}",
+            lambda a: f"{a.practice.code} · {translated_name(a.practice.name)}",
             sort_key="practice",
             sort_by=("practice__code",),
         ),
@@ -324,7 +325,9 @@ class ReadingList(RecordListView):
     nothing_yet = _lazy("No KPI reading has been recorded yet.")
     table = (
         *ME_COLUMNS,
-        TableColumn(_lazy("KPI"), lambda r: r.kpi.name, sort_key="kpi", sort_by=("kpi__name",)),
+        TableColumn(
+            _lazy("KPI"), lambda r: translated_name(r.kpi.name), sort_key="kpi", sort_by=("kpi__name",)
+        ),
         TableColumn(
             _lazy("Month"), lambda r: r.period.strftime("%Y-%m"), sort_key="month", sort_by=("period",)
         ),

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from core.models import PartnerOrganization
 from core.permissions import is_pmu, sees_whole_programme
+from core.reference_names import translated_name
 from monitoring import reports
 from monitoring.models import ReportFormat, ReportJob, ReportKind, RunStatus
 
@@ -74,7 +75,7 @@ class ReportRequestForm(forms.Form):
             for indicator in indicators:
                 name = f"{COMMENT_PREFIX}{indicator.code}"
                 self.fields[name] = forms.CharField(
-                    label=indicator.name,
+                    label=translated_name(indicator.name),
                     required=False,
                     max_length=reports.COMMENT_MAX_LENGTH,
                     widget=forms.Textarea(attrs={"rows": 1}),

@@ -62,7 +62,10 @@
       budget.querySelectorAll("input[name$='-amount']").forEach(function (input) {
         var row = input.closest("tr");
         var deleted = row && row.querySelector("input[name$='-DELETE']:checked");
-        var value = parseFloat(input.value);
+        // Typed amounts may have Bangla digits and lakh/thousands commas (the server accepts both).
+        var value = parseFloat(input.value.replace(/[\u09e6-\u09ef]/g, function (d) {
+          return String(d.charCodeAt(0) - 0x09e6);
+        }).replace(/,/g, "").trim());
         if (!deleted && !isNaN(value)) { sum += value; }
       });
       output.textContent = formatAmount(sum, output);

@@ -16,7 +16,9 @@
 
   // "7", "7.5", "7.25" as hundredths (725n); null when not a number with at most 2 decimals.
   function hundredths(text) {
-    var match = /^\s*(\d+)(?:[.,](\d{1,2}))?\s*$/.exec(text);
+    // A score typed in Bangla digits counts as the same number (the server reads both).
+    text = String(text).replace(/[\u09e6-\u09ef]/g, function (d) { return String(d.charCodeAt(0) - 0x09e6); });
+    var match = /^\s*([0-9]+)(?:[.,]([0-9]{1,2}))?\s*$/.exec(text);
     if (!match) { return null; }
     return BigInt(match[1]) * 100n + BigInt(((match[2] || "") + "00").slice(0, 2));
   }

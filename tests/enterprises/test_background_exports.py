@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from core import background, export_jobs, exports, jobs
 from core.models import ExportJob, ExportStatus
+from tests.core.test_jobs_sweeper import other_session_holds
 from tests.enterprises.factories import EnterpriseFactory, KpiReadingFactory
 
 pytestmark = pytest.mark.django_db
@@ -167,6 +168,49 @@ def test_asking_again_while_it_is_written_gives_the_same_export(
     assert ExportJob.objects.get().status == ExportStatus.QUEUED
 
 
+def test_a_fourth_list_waiting_at_once_is_refused_and_nothing_is_queued(
+    client, pmu, sp_one, inline_up_to_two, django_capture_on_commit_callbacks
+):
+    five_enterprises(sp_one)
+    client.force_login(pmu)
+    for _thrice in range(3):
+        ask_in_background(
+            client,
+            "/enterprises/",
+            {"export": "csv", "q": "Shoe Works"},
+            django_capture_on_commit_callbacks,
+            run=False,
+        )
+    assert ExportJob.objects.count() == 1  # the same list (same filters) three times: one export
+
+    for variant in ("Shoe", "Works", "Shoe Works"):
+        ask_in_background(
+            client,
+            "/enterprises/",
+            {"export": "csv", "q": variant},
+            django_capture_on_commit_callbacks,
+            run=False,
+        )
+    assert ExportJob.objects.count() == 3
+    response = ask_in_background(
+        client,
+        "/enterprises/",
+        {"export": "xlsx", "q": "Works"},
+        django_capture_on_commit_callbacks,
+        run=False,
+    )
+
+    assert response.status_code == 302
+    assert ExportJob.objects.count() == 3
+    page = client.get(response.headers["Location"]).content.decode()
+    assert "You already have 3 downloads being prepared." in page
+    # Asking again for one already waiting still answers with it.
+    ask_in_background(
+        client, "/enterprises/", {"export": "csv", "q": "Shoe"}, django_capture_on_commit_callbacks, run=False
+    )
+    assert ExportJob.objects.count() == 3
+
+
 def test_an_absurdly_large_list_is_still_refused(client, pmu, sp_one, inline_up_to_two, monkeypatch):
     five_enterprises(sp_one)
     monkeypatch.setitem(exports.EXPORT_LIMITS, "csv", 4)
@@ -231,7 +275,9 @@ def test_a_running_export_shows_its_progress_and_the_page_polls(client, po1, sp_
     )
     client.force_login(po1)
 
-    fragment = client.get("/downloads/", headers={"HX-Request": "true"}).content.decode()
+    # Its worker is alive: on PostgreSQL it holds the job's advisory lock in its own session.
+    with other_session_holds((jobs.LockSpace.EXPORT_JOB, job.pk)):
+        fragment = client.get("/downloads/", headers={"HX-Request": "true"}).content.decode()
 
     assert 'role="progressbar"' in fragment
     assert 'aria-valuenow="25"' in fragment

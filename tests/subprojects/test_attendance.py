@@ -8,9 +8,12 @@ import re
 
 import pytest
 
+from core.errors import ActionRefused
+from core.roles import Role
 from subprojects import evaluation, workflow
 from subprojects.models import ProposalStatus, TecMeeting, Transition
 from tests.assertions import assert_refused
+from tests.factories import make_user
 from tests.subprojects.conftest import score
 
 
@@ -240,3 +243,36 @@ def test_the_api_refuses_attendance_naming_what_is_wrong(api, pmu, tec1, meeting
     assert_refused(nobody, 409, code="present")
     meeting = TecMeeting.objects.get(pk=meeting.pk)
     assert (meeting.attendance_taken, meeting.attendees.count()) == (False, 0)
+
+
+def test_once_the_minutes_are_final_the_members_and_chair_stay_as_recorded(
+    pmu, tec1, tec2, tec3, meeting, on_agenda, proposal_in
+):
+    item = on_agenda(proposal_in(ProposalStatus.UNDER_EVALUATION), meeting=meeting)
+    evaluation.take_attendance(meeting=meeting, user=tec1, present=[tec1, tec2, tec3])
+    for member in (tec1, tec2, tec3):
+        score(item, member, 8)
+    workflow.apply(item.proposal, "recommend", tec1, comment="Sound.")
+    newcomer = make_user("tec-newcomer", Role.TEC_MEMBER)
+    data = {"number": meeting.number, "held_on": meeting.held_on, "venue": meeting.venue, "chair": tec1}
+
+    with pytest.raises(ActionRefused) as added:
+        evaluation.save_meeting(
+            user=pmu, meeting=meeting, data={**data, "members": [tec1, tec2, tec3, newcomer]}
+        )
+    with pytest.raises(ActionRefused) as new_chair:
+        evaluation.save_meeting(
+            user=pmu, meeting=meeting, data={**data, "chair": tec2, "members": [tec1, tec2, tec3]}
+        )
+
+    for refusal in (added, new_chair):
+        assert_refused(refusal, 409)
+        assert "minutes of this meeting are final" in str(refusal.value)
+    meeting.refresh_from_db()
+    assert meeting.chair == tec1
+    assert set(meeting.members.all()) == {tec1, tec2, tec3}
+    # The same members and chair (a change of venue, say) are still accepted.
+    evaluation.save_meeting(
+        user=pmu, meeting=meeting, data={**data, "venue": "PKSF Bhaban", "members": [tec1, tec2, tec3]}
+    )
+    assert TecMeeting.objects.get(pk=meeting.pk).venue == "PKSF Bhaban"

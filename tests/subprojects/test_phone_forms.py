@@ -119,9 +119,7 @@ def test_a_member_scoring_reads_the_proposal_beside_levels_weights_and_a_kept_dr
     assert 'data-testid="proposal-panel"' in html
     assert "Stop open burning of leather offcuts in Hemayetpur." in html
     relevance = item.proposal.call.rubric.criteria.get(name="Relevance to RECP and climate resilience")
-    score_input = re.search(rf'<input type="number"[^>]*name="score_{relevance.pk}"[^>]*>', html, re.S).group(
-        0
-    )
+    score_input = re.search(rf'<input type="text"[^>]*name="score_{relevance.pk}"[^>]*>', html, re.S).group(0)
     assert 'data-weight="25.00"' in score_input
     assert 'data-max="10"' in score_input
     assert f'aria-describedby="id_score_{relevance.pk}-help id_score_{relevance.pk}-levels"' in score_input
