@@ -83,12 +83,6 @@ class ExportError(Exception):
 PORTAL = {"by_portal": True, "button": False, "waits": False}
 
 
-def stamp_heartbeat(job: ExportJob, **context: Any) -> list[str]:
-    """EFFECT: the worker's first sign of life."""
-    job.heartbeat_at = timezone.now()
-    return ["heartbeat_at"]
-
-
 def store_file(job: ExportJob, **context: Any) -> list[str]:
     """EFFECT: the file, copied into storage (only once the job is known to be this worker's); how
     many rows it holds; when it was made."""
@@ -96,13 +90,6 @@ def store_file(job: ExportJob, **context: Any) -> list[str]:
     job.rows_written = context["rows_written"]
     job.finished_at = job.heartbeat_at = timezone.now()
     return ["file", "rows_written", "finished_at", "heartbeat_at"]
-
-
-def record_error(job: ExportJob, **context: Any) -> list[str]:
-    """EFFECT: why no file was made, for the person who asked; when it ended."""
-    job.error = context["error"]
-    job.finished_at = timezone.now()
-    return ["error", "finished_at"]
 
 
 EXPORT_RULES = [
@@ -141,7 +128,11 @@ EXPORT_LIFECYCLE = lifecycle.register(
     lifecycle.Lifecycle(
         ExportJob,
         EXPORT_RULES,
-        effects={"stamp_heartbeat": stamp_heartbeat, "store_file": store_file, "record_error": record_error},
+        effects={
+            "stamp_heartbeat": jobs.stamp_heartbeat,
+            "store_file": store_file,
+            "record_error": jobs.record_error,
+        },
     )
 )
 

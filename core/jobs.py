@@ -64,6 +64,22 @@ class LockSpace(IntEnum):
     EXPORT_JOB = 7305  # held by the worker writing one background download (core.export_jobs)
 
 
+# --- Effects shared by the jobs' lifecycles (monitoring runs and reports, background downloads) -----
+
+
+def stamp_heartbeat(job: Any, **context: Any) -> list[str]:
+    """EFFECT: the worker's first sign of life."""
+    job.heartbeat_at = timezone.now()
+    return ["heartbeat_at"]
+
+
+def record_error(job: Any, **context: Any) -> list[str]:
+    """EFFECT: why the job was skipped or failed, for the person who asked; when it ended."""
+    job.error = context["error"]
+    job.finished_at = timezone.now()
+    return ["error", "finished_at"]
+
+
 # --- Locks held by the job's own connection -------------------------------------------------------
 
 

@@ -55,24 +55,11 @@ def stamp_started(run: AggregationRun, **context) -> list[str]:
     return ["started_at", "heartbeat_at"]
 
 
-def stamp_heartbeat(job: ReportJob, **context) -> list[str]:
-    """EFFECT: the worker's first sign of life."""
-    job.heartbeat_at = timezone.now()
-    return ["heartbeat_at"]
-
-
-def record_error(job: AggregationRun | ReportJob, **context) -> list[str]:
-    """EFFECT: why the job was skipped or failed, for the person who asked; when it ended."""
-    job.error = context["error"]
-    job.finished_at = timezone.now()
-    return ["error", "finished_at"]
-
-
 def record_failure(run: AggregationRun, **context) -> list[str]:
     """EFFECT: why the run failed; the table lock (SQLite) is freed if this run still holds it (its
     worker died without releasing it), so the next run is not skipped."""
     AggregationLock.objects.filter(held_by=run).update(held_by=None, held_until=timezone.now())
-    return record_error(run, **context)
+    return jobs.record_error(run, **context)
 
 
 def record_rows(run: AggregationRun, **context) -> list[str]:
@@ -166,7 +153,7 @@ RUN_LIFECYCLE = lifecycle.register(
         RUN_RULES,
         effects={
             "stamp_started": stamp_started,
-            "record_error": record_error,
+            "record_error": jobs.record_error,
             "record_failure": record_failure,
             "record_rows": record_rows,
         },
@@ -176,7 +163,11 @@ REPORT_LIFECYCLE = lifecycle.register(
     lifecycle.Lifecycle(
         ReportJob,
         REPORT_RULES,
-        effects={"stamp_heartbeat": stamp_heartbeat, "store_file": store_file, "record_error": record_error},
+        effects={
+            "stamp_heartbeat": jobs.stamp_heartbeat,
+            "store_file": store_file,
+            "record_error": jobs.record_error,
+        },
     )
 )
 

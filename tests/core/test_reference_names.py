@@ -51,3 +51,19 @@ def test_a_name_the_catalogue_does_not_know_is_shown_as_typed():
     with translation.override("bn"):
         assert translated_name("Kishoreganj Sadar East (new)") == "Kishoreganj Sadar East (new)"
         assert translated_name("") == ""
+
+
+def test_labels_stored_in_english_are_shown_part_by_part_in_the_active_language():
+    template = Template("{% load reference %}{{ label|tr_parts }}|{{ reasons|tr_lines }}")
+    context = Context(
+        {
+            "label": "WA-02 · Rainwater harvesting — PUS-00016 · Nobin Shoe Works",
+            "reasons": "child labour found\nno DoE certificate on file",
+        }
+    )
+    with translation.override("bn"):
+        rendered = template.render(context)
+    assert rendered.startswith("WA-02 · বৃষ্টির পানি সংরক্ষণ — PUS-00016 · Nobin Shoe Works|")
+    # A line the catalogue has is translated; one it does not have is shown as stored.
+    assert rendered.endswith("; no DoE certificate on file")
+    assert "child labour found" not in rendered
