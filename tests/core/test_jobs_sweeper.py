@@ -37,6 +37,7 @@ from monitoring.models import (
     Snapshot,
 )
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory, sub_project_for
+from tests.locks import other_session_holds
 
 AS_OF = date(2025, 6, 30)
 POSTGRES = connection.vendor == "postgresql"
@@ -46,27 +47,6 @@ LONG_AGO = timedelta(minutes=10)
 
 
 # --- Live and dead workers ------------------------------------------------------------------------
-
-
-@contextmanager
-def other_session_holds(*locks: tuple[jobs.LockSpace, int]) -> Iterator[None]:
-    """Another database session (another worker's) holds these advisory locks during the block.
-    Without PostgreSQL there are no such locks: nothing to hold."""
-    if not jobs.uses_advisory_locks():
-        yield
-        return
-    other = connection.copy()
-    try:
-        with other.cursor() as cursor:
-            for space, key in locks:
-                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [int(space), key])
-        yield
-    finally:
-        # Released before the block ends (a closed session's locks are freed by the server a moment
-        # later, after the next statement of the test may already have looked for them).
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock_all()")
-        other.close()
 
 
 @contextmanager

@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 
 from core import background, export_jobs, exports, jobs
 from core.models import ExportJob, ExportStatus
-from tests.core.test_jobs_sweeper import other_session_holds
 from tests.enterprises.factories import EnterpriseFactory, KpiReadingFactory
+from tests.locks import other_session_holds
 
 pytestmark = pytest.mark.django_db
 
