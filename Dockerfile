@@ -35,6 +35,9 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
 USER smart
 EXPOSE 8000
 # The access log line ends with the request's X-Request-ID, as the portal's own log lines carry it.
-CMD ["gunicorn", "smart_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120", \
+# Threaded workers: a streamed CSV download of every reading takes minutes, and a sync worker busy that
+# long would be killed at --timeout mid-file; a gthread worker keeps answering the arbiter meanwhile.
+CMD ["gunicorn", "smart_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--worker-class", "gthread", "--threads", "4", "--timeout", "120", \
      "--access-logfile", "-", \
      "--access-logformat", "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\" %(M)sms request_id=%({x-request-id}o)s"]

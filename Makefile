@@ -52,12 +52,18 @@ messages: $(VENV)/.installed  ## update the Bangla catalogue from the marked str
 	DEBUG=1 $(BIN)/python manage.py makemessages -l bn --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles --ignore=node_modules
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l bn --ignore=.venv
 
-# BENCH names the modules to run (default: all). `make bench BENCH=pages` needs no PostgreSQL: it seeds
+# BENCH names the modules to run (default: all). BENCH_ENTERPRISES sets the dataset's size: 80,000 by
+# default, 800,000 for ten times the programme (generated through COPY by `generate_scale`; the size in
+# the database is regenerated when it differs). BENCH_DATABASE_URL picks the database (default
+# smart_bench). Every figure is `name: value unit`, with its ratio to a floor where there is one, and the
+# machine's load before and after each module. `make bench BENCH=pages` needs no PostgreSQL: it seeds
 # the demo into a temporary SQLite file and serves it with production settings (benchmarks/pages.py).
+# `make bench BENCH=bulk`: 10,000 KPI readings pushed through POST /api/v1/kpi-readings/bulk/ (created,
+# then updated, then unchanged) next to the rate of single creates (benchmarks/bulk.py).
 css: $(VENV)/.installed  ## rebuild the trimmed Bootstrap CSS from the classes the templates use (commit the result)
 	$(RUN_ENV) $(MANAGE) trim_bootstrap
 
-bench: $(VENV)/.installed  ## benchmarks (name: value unit): 80,000 enterprises on PostgreSQL, and pages on a 400 kbit/s link (BENCH=pages: only those, no PostgreSQL)
+bench: $(VENV)/.installed  ## benchmarks (name: value unit): 80,000 enterprises on PostgreSQL, bulk API pushes (BENCH=bulk), and pages on a 400 kbit/s link (BENCH=pages: only those, no PostgreSQL)
 	$(BIN)/python -m benchmarks $(BENCH)
 
 # Backups of the database (DATABASE_URL, else the SQLite file) and MEDIA_ROOT; see README "Operations".

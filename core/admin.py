@@ -12,12 +12,14 @@ from core.models import (
     District,
     Division,
     ExportJob,
+    IdempotencyRecord,
     OutboxMessage,
     PartnerOrganization,
     SavedFilter,
     Sector,
     SentEmail,
     SubSector,
+    Tombstone,
     Upazila,
     User,
     UserSession,
@@ -268,6 +270,38 @@ class ExportJobAdmin(admin.ModelAdmin):
     list_filter = ("status", "file_format")
     search_fields = ("title", "user__username", "path")
     readonly_fields = [field.name for field in ExportJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    """API POSTs sent with an Idempotency-Key and their first answers (read-only: for support, e.g.
+    an integrator asking why a retry was replayed or refused)."""
+
+    list_display = ("key", "owner", "method", "path", "status_code", "created_at")
+    list_filter = ("status_code",)
+    search_fields = ("key", "owner", "path")
+    exclude = ("response_body",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(admin.ModelAdmin):
+    """Deletions the API lists to syncing clients (read-only: written when a record is deleted)."""
+
+    list_display = ("resource", "object_id", "partner_organization", "deleted_at")
+    list_filter = ("resource",)
+    search_fields = ("resource", "object_id")
 
     def has_add_permission(self, request) -> bool:
         return False

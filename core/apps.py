@@ -35,6 +35,10 @@ class CoreConfig(AppConfig):
         from core import export_jobs  # noqa: F401
 
         jobs.connect_signals()  # a starting worker fails the jobs whose worker died (core.jobs)
+        from core import tombstones
+
+        # A record deleted from a resource of the API leaves a tombstone (GET /api/v1/deletions/).
+        tombstones.connect_signals()
         from core import numbers
 
         # Number form fields take Bangla digits and grouped numbers, as text inputs (core.numbers).

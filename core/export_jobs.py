@@ -1,7 +1,8 @@
 """Large list downloads, written in the background and kept under Downloads.
 
-A list longer than settings.EXPORT_INLINE_ROWS is not downloaded inside the request (core.exports):
-its "Download CSV/XLSX" records an ExportJob with the list's address, its filters, the format and the
+An XLSX of more than settings.EXPORT_INLINE_ROWS rows is not made inside the request (core.exports;
+a page's CSV is streamed at once whatever its length, the API's long CSV comes here too): the download
+records an ExportJob with the list's address, its filters, the format and the
 user's language, and the person goes back to the list with a message. The worker then:
 
 1. takes the job's lock (core.jobs) and claims it (rule "start": queued → running);
@@ -38,7 +39,7 @@ from django.conf import settings
 from django.contrib.messages.storage import default_storage as message_storage
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, QueryDict
 from django.urls import Resolver404, resolve
@@ -56,11 +57,14 @@ from core.exports import (
     ExportSource,
     capture_export,
     download_name,
+    read_where,
+    stream_rows,
     write_csv,
     write_xlsx,
 )
 from core.models import ExportJob, ExportStatus, User
 from core.numbers import group
+from smart_portal.db_routers import reading_from_replica
 
 log = logging.getLogger(__name__)
 
@@ -268,8 +272,12 @@ def _run_claimed(job: ExportJob) -> str:
 
 
 def _write(job: ExportJob) -> None:
-    source = read_list(job)
-    count = source.queryset.count()
+    # The list's rows from the read replica when there is one (smart_portal.db_routers): the view runs
+    # as for a page; the job's own row (its progress, its moves) is written to and read from the primary.
+    with reading_from_replica():
+        source = read_list(job)
+        queryset = read_where(source.queryset)
+    count = queryset.count()
     limit = EXPORT_LIMITS[job.file_format]
     if count > limit:
         raise ExportError(
@@ -289,7 +297,11 @@ def _write(job: ExportJob) -> None:
         # Outside any transaction: the Downloads page and the sweeper see it at once.
         ExportJob.objects.filter(pk=job.pk).update(rows_written=rows, heartbeat_at=timezone.now())
 
-    rows = source.queryset.iterator(chunk_size=CHUNK_ROWS)
+    # On the replica the rows are read inside a transaction there (see stream_rows); on the one database
+    # without, so that the progress written meanwhile is seen at once.
+    rows = (
+        stream_rows(queryset) if queryset.db != DEFAULT_DB_ALIAS else queryset.iterator(chunk_size=CHUNK_ROWS)
+    )
     with tempfile.TemporaryDirectory(prefix="export-") as folder:
         path = Path(folder) / f"export.{job.file_format}"
         if job.file_format == "csv":
@@ -315,7 +327,7 @@ def read_list(job: ExportJob) -> ExportSource:
         match = resolve(job.path)
     except Resolver404:
         raise ExportError(_("This list no longer exists at %(path)s.") % {"path": job.path}) from None
-    request = _replayed_request(job, user)
+    request = replayed_request(job, user)
     request.resolver_match = match
     captured = capture_export(request)
     refused = ExportError(_("You may no longer read this list, or not with these filters: no file was made."))
@@ -331,7 +343,7 @@ def read_list(job: ExportJob) -> ExportSource:
     return source
 
 
-def _replayed_request(job: ExportJob, user: User) -> HttpRequest:
+def replayed_request(job: ExportJob, user: User) -> HttpRequest:
     """A GET of the list as `user` made it, with the export switch on: what the view reads of a
     request (the user, the filters, the language, a session and messages it may touch)."""
     query = QueryDict(job.query, mutable=True)

@@ -79,6 +79,9 @@ def label_filter_field(field: forms.Field) -> None:
         # django-filter's ChoiceField adds its empty choice (read from here) before the others.
         if field.empty_label is not None and str(field.empty_label) in FILTER_BLANKS:
             field.empty_label = _empty_label_for(field, list(field.choices))
+        # The widget draws the choices of this field: a field copied from one whose widget was
+        # already bound (a filter's field built once for the API schema) would draw the other's.
+        field.widget.choices = field.choices
         return
     choices = list(field.choices)
     if choices and choices[0][0] in ("", None):

@@ -90,6 +90,8 @@ class ClimateFlagged(models.Model):
 
 
 class Division(AdminArea):
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
     class Meta(AdminArea.Meta):
         verbose_name = _("division")
         verbose_name_plural = _("divisions")
@@ -100,7 +102,8 @@ class District(AdminArea, ClimateFlagged):
         Division, on_delete=models.PROTECT, related_name="districts", verbose_name=_("division")
     )
     area_sqkm = models.DecimalField(_("area (km²)"), max_digits=9, decimal_places=1, null=True, blank=True)
-    history = HistoricalRecords()
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta(AdminArea.Meta):
         verbose_name = _("district")
@@ -116,7 +119,8 @@ class Upazila(AdminArea, ClimateFlagged):
     district = models.ForeignKey(
         District, on_delete=models.PROTECT, related_name="upazilas", verbose_name=_("district")
     )
-    history = HistoricalRecords()
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta(AdminArea.Meta):
         verbose_name = _("upazila")
@@ -133,6 +137,7 @@ class BusinessArea(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100, unique=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["position", "name"]
@@ -150,6 +155,7 @@ class Sector(models.Model):
         BusinessArea, on_delete=models.PROTECT, related_name="sectors", verbose_name=_("business area")
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["position", "name"]
@@ -167,6 +173,7 @@ class SubSector(models.Model):
         Sector, on_delete=models.PROTECT, related_name="sub_sectors", verbose_name=_("sector")
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["position", "name"]
@@ -246,7 +253,7 @@ class PartnerOrganization(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     history = HistoricalRecords(m2m_fields=[districts])
     objects = PartnerOrganizationQuerySet.as_manager()
@@ -485,3 +492,62 @@ class SavedFilter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to an API POST sent with an `Idempotency-Key` header (smart_portal.idempotency):
+    the same key and the same body from the same client get this answer again instead of a second
+    write; the same key with another body is refused (422). Kept at least IDEMPOTENCY_KEEP_HOURS."""
+
+    # Who sent it: "user:<id>" (the key space is each account's own; tokens of one account share it).
+    owner = models.CharField(_("owner"), max_length=64)
+    key = models.CharField(_("idempotency key"), max_length=255)
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("path"), max_length=500)
+    request_hash = models.CharField(_("request fingerprint"), max_length=64)
+    # Null while the first request is still being answered.
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    response_headers = models.JSONField(_("response headers"), default=dict, blank=True)
+    response_body = models.BinaryField(_("response body"), default=bytes, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_once_per_owner")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"
+
+
+class Tombstone(models.Model):
+    """A record deleted from a resource the API publishes, so that a client syncing with
+    `updated_since` learns of deletions too (`GET /api/v1/deletions/`)."""
+
+    resource = models.CharField(_("resource"), max_length=60, db_index=True)
+    model = models.CharField(_("model"), max_length=100)
+    object_id = models.BigIntegerField(_("object id"))
+    # The record's natural key where it has one (an enterprise's po_code, ...), for clients that
+    # keep their own ids.
+    natural_key = models.JSONField(_("natural key"), null=True, blank=True)
+    partner_organization = models.ForeignKey(
+        PartnerOrganization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("partner organization"),
+    )
+    deleted_at = models.DateTimeField(_("deleted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("deletion")
+        verbose_name_plural = _("deletions")
+        ordering = ["deleted_at", "id"]
+        indexes = [models.Index(fields=["deleted_at", "id"], name="tombstone_sync_order")]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.object_id}"

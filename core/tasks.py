@@ -33,7 +33,12 @@ def sweep_stale_jobs() -> dict[str, int]:
 
 @shared_task
 def prune_outbox() -> int:
-    """Forget tasks done weeks ago (the outbox and the record of sent emails stay small)."""
-    from core import outbox
+    """Forget tasks done weeks ago (the outbox and the record of sent emails stay small), and the API's
+    idempotency keys kept past IDEMPOTENCY_KEEP_HOURS (smart_portal.idempotency), and the deletions
+    listed to syncing clients past TOMBSTONE_KEEP_DAYS (core.tombstones)."""
+    from core import outbox, tombstones
+    from smart_portal import idempotency
 
+    idempotency.purge()
+    tombstones.prune()
     return outbox.prune()

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
-from core import health, navigation
+from core import climate, health, navigation
 from core import home as home_panels
 from core.forms import DistrictClimateForm, PartnerOrganizationForm, UpazilaClimateForm
 from core.lists import Listing, SortSpec
@@ -153,15 +153,10 @@ def sector_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def district_list(request: HttpRequest) -> HttpResponse:
-    districts = District.objects.select_related("division").annotate(
-        upazila_count=Count("upazilas", distinct=True),
-        vulnerable_upazilas=Count("upazilas", filter=Q(upazilas__climate_vulnerable=True), distinct=True),
-    )
+    districts = climate.districts_with_counts()
     only_vulnerable = request.GET.get("climate_vulnerable") == "yes"
     if only_vulnerable:
-        districts = districts.filter(
-            Q(climate_vulnerable=True) | Q(upazilas__climate_vulnerable=True)
-        ).distinct()
+        districts = climate.vulnerable_only(districts)
     division = request.GET.get("division", "")
     if division.isdigit():
         districts = districts.filter(division_id=int(division))

@@ -584,3 +584,49 @@ class ImportJobFilter(PortalFilterSet):
     class Meta:
         model = ImportJob
         fields: list[str] = []
+
+
+# --- The API's filters: the list pages' ones, and exact ones on the natural keys ------------------
+# A system syncing with the portal finds a record by the key it knows it by (enterprises.bulk): the
+# ME code, the session code, enterprise + KPI + month... These filters are the API's only: the list
+# pages' filter bars keep theirs.
+
+
+def _exact_code(path: str, label) -> django_filters.CharFilter:
+    return django_filters.CharFilter(field_name=path, lookup_expr="exact", label=label)
+
+
+class EnterpriseApiFilter(EnterpriseFilter):
+    po_code = _exact_code("po_code", _("ME code (exact)"))
+
+
+class NaturalKeyRecordFilter(django_filters.FilterSet):
+    enterprise_code = _exact_code("enterprise__po_code", _("ME code of the enterprise (exact)"))
+
+
+class FinancialSupportApiFilter(NaturalKeyRecordFilter, FinancialSupportFilter):
+    disbursed_on = django_filters.DateFilter(label=_("Disbursed on"))
+
+    class Meta(FinancialSupportFilter.Meta):
+        pass
+
+
+class KpiReadingApiFilter(NaturalKeyRecordFilter, KpiReadingFilter):
+    period = django_filters.DateFilter(method="filter_period", label=_("Month (any day of it)"))
+
+    class Meta(KpiReadingFilter.Meta):
+        pass
+
+    def filter_period(self, queryset, name, value):
+        return queryset if value is None else queryset.filter(period=value.replace(day=1))
+
+
+class TrainingSessionApiFilter(TrainingSessionFilter):
+    po_code = _exact_code("po_code", _("Session code (exact)"))
+
+
+class AttendanceApiFilter(NaturalKeyRecordFilter, AttendanceFilter):
+    session_code = _exact_code("session__po_code", _("Session code (exact)"))
+
+    class Meta(AttendanceFilter.Meta):
+        pass

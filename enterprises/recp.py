@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
-from core.errors import ActionRefused
+from core.errors import ActionRefused, Problem
 from core.roles import Role
 from enterprises.models import Enterprise, ProfileStatus, RecpProfile
 from enterprises.permissions import require_entry
@@ -34,17 +34,19 @@ from enterprises.validation import check_action_date, today
 PMU = {Role.PMU_OFFICER}
 
 
-def profile_problems(profile: RecpProfile) -> list[str]:
+def profile_problems(profile: RecpProfile) -> list[Problem]:
     """What a profile needs before the PMU can review it."""
     problems = []
     if not profile.baseline.strip():
-        problems.append(_("describe the baseline situation"))
+        problems.append(Problem(_("describe the baseline situation"), "baseline", "required"))
     if not profile.climate_risks.strip():
-        problems.append(_("list the climate risks"))
+        problems.append(Problem(_("list the climate risks"), "climate_risks", "required"))
     if not profile.opportunities.strip():
-        problems.append(_("describe the RECP opportunities"))
+        problems.append(Problem(_("describe the RECP opportunities"), "opportunities", "required"))
     if not profile.recommended_practices.exists():
-        problems.append(_("recommend at least one RECP practice"))
+        problems.append(
+            Problem(_("recommend at least one RECP practice"), "recommended_practices", "required")
+        )
     return problems
 
 
@@ -58,6 +60,7 @@ def profile_complete(profile: RecpProfile, **context: Any) -> None:
         raise ActionRefused(
             _("The profile is not complete: %(problems)s.") % {"problems": "; ".join(problems)},
             code="incomplete",
+            problems=problems,
         )
 
 

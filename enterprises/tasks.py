@@ -14,6 +14,14 @@ def run_import_job(job_id: int, commit: bool = False) -> str:
 
 
 @shared_task
+def run_bulk_job(job_id: int) -> str:
+    """Check the items of a large bulk request (an import job's file), then import them at once."""
+    from enterprises.bulk import run_job
+
+    return run_job(job_id)
+
+
+@shared_task
 def suggest_clusters() -> int:
     """Recompute the cluster suggestions the PMU reviews (about a second at 80,000 MEs)."""
     from enterprises.clusters import suggest

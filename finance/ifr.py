@@ -1337,7 +1337,7 @@ def _forecast_problems(report: FinancialReport, rows: list[dict]) -> dict[str, s
     problems: dict[str, str] = {}
     seen = set()
     for index, row in enumerate(rows):
-        where = f"forecast[{index}]"
+        where = f"lines.{index}"  # the API's dotted path to the row (smart_portal.api.error_body)
         quarter = row.get("quarter_end")
         if isinstance(quarter, str):
             try:

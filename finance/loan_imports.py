@@ -329,10 +329,10 @@ class LoanScheduleImporter(LoanLookups):
 
     # --- the whole file ---------------------------------------------------------------------------
 
-    def check(self, open_file, file_format, progress=None) -> ImportReport:
+    def check(self, open_file, file_format, progress=None, keep=None) -> ImportReport:
         """Each row, then each loan's schedule as a whole (numbering, dates, total)."""
         self.schedules, self.changed = {}, set()
-        report = super().check(open_file, file_format, progress)
+        report = super().check(open_file, file_format, progress, keep=keep)
         if report.rows == 0 or any(error.row == 1 for error in report.errors):
             return report  # the file or its header was refused: its rows were not read
         with_errors = {self.row_loans.get(error.row) for error in report.errors}

@@ -555,6 +555,7 @@ def may_submit(report: SpendingReport, **context) -> None:
             _("%(ref)s cannot be submitted: %(problems)s.")
             % {"ref": report.reference, "problems": "; ".join(str(p) for p in problems)},
             code="not_ready",
+            problems=[str(p) for p in problems],
         )
 
 

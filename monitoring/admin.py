@@ -4,6 +4,8 @@ from core.history_admin import HistoryAdmin
 from monitoring.models import (
     AggregationLock,
     AggregationRun,
+    EnterpriseFacts,
+    FactChange,
     Indicator,
     IndicatorValue,
     Milestone,
@@ -93,3 +95,26 @@ class ReportJobAdmin(ComputedAdmin):
     )
     list_filter = ("kind", "status")
     list_select_related = ("partner_organization", "requested_by")
+
+
+@admin.register(EnterpriseFacts)
+class EnterpriseFactsAdmin(ComputedAdmin):
+    """Kept by the aggregation (monitoring.facts); shown to explain a count, never edited."""
+
+    list_display = (
+        "enterprise_id",
+        "financed_on",
+        "climate_trained_on",
+        "recp_verified_two_on",
+        "recp_reported_two_on",
+        "kpi_tracking_on",
+        "profile_validated_on",
+    )
+    search_fields = ("=enterprise__id",)
+
+
+@admin.register(FactChange)
+class FactChangeAdmin(ComputedAdmin):
+    """Changes the next aggregation run catches up (written by database triggers)."""
+
+    list_display = ("id", "enterprise_id")

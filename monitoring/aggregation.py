@@ -1,9 +1,12 @@
 """Computes every indicator as of a date and stores the snapshot; the Celery task, the PMU's button,
 the API and `manage.py aggregate_indicators` all come here.
 
-One grouped query per indicator (monitoring.indicators); the groups are then rolled up into every
-breakdown, for the programme and within each PO. A snapshot replaces that date's values in one
-transaction, so running twice changes nothing and a failed run leaves the last good values in place.
+The per-ME facts (monitoring.facts) are caught up first: only the MEs whose records changed since the
+last run are recomputed (`--full` recounts them all, with the same SQL). Then one INSERT ... SELECT
+(monitoring.rollup) reads the grouped sources (monitoring.indicators) and writes every indicator in
+total and by every breakdown, for the programme and within each PO. A snapshot replaces that date's
+values in one transaction, so running twice changes nothing and a failed run leaves the last good
+values in place.
 Two runs never overlap: a run takes the aggregation lock or is skipped. On PostgreSQL the lock is an
 advisory lock of the run's own database connection (core.jobs), so a worker that dies frees it at
 once; elsewhere it is the lock row, taken with a compare-and-set update and freed when the sweeper
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import calendar
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -37,13 +39,13 @@ from core.errors import ActionRefused
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector
 from core.validators import check_in_programme_span
 from enterprises.models import Gender
-from monitoring import outcomes
-from monitoring.indicators import DEFINITIONS, Definition, Group, programme_start
+from finance.rates import NoExchangeRate
+from monitoring import facts, outcomes, rollup
+from monitoring.indicators import committed_sub_projects, programme_start, project_financing
 from monitoring.models import (
     AggregationLock,
     AggregationRun,
     Dimension,
-    Indicator,
     IndicatorValue,
     OutcomeValue,
     RunStatus,
@@ -135,92 +137,58 @@ class Labels:
         return str(self.names[dimension].get(key, key))
 
 
-def _roll_up(groups: list[Group], dimension: str, labels: Labels) -> dict[object, list]:
-    """Sum groups into the dimension's groups: key → [value, denominator]."""
-    sums: dict[object, list] = defaultdict(lambda: [Decimal("0"), Decimal("0")])
-    for group in groups:
-        key = labels.key_of(dimension, group.keys)
-        if key is None:
-            continue
-        sums[key][0] += group.value
-        sums[key][1] += group.denominator or Decimal("0")
-    return sums
+def _check_rates(as_of: date) -> None:
+    """Money in USD needs a rate: with none recorded, a snapshot with money to convert fails (as
+    finance.rates.usd_total does) rather than store wrong figures."""
+    from finance.models import ExchangeRate
+
+    if ExchangeRate.objects.exists():
+        return
+    if project_financing(as_of).exists() or committed_sub_projects(as_of).exists():
+        raise NoExchangeRate
 
 
-def _values(definition: Definition, indicator: Indicator, groups: list[Group], as_of: date, labels: Labels,
-            scope_po: int | None, run: AggregationRun | None) -> list[IndicatorValue]:  # fmt: skip
-    rows = []
-    dimensions = [d for d in Dimension.values if d in definition.dimensions]
-    if scope_po is not None:
-        dimensions = [d for d in dimensions if d != Dimension.PARTNER_ORGANIZATION]
-    for dimension in dimensions:
-        sums = _roll_up(groups, dimension, labels)
-        if dimension == Dimension.TOTAL and not sums:
-            sums[NO_KEY] = [Decimal("0"), Decimal("0")]
-        for key, (value, denominator) in sums.items():
-            numerator = None
-            if definition.is_share:
-                numerator, value = value, (value * 100 / denominator if denominator else Decimal("0"))
-            rows.append(
-                IndicatorValue(
-                    as_of=as_of,
-                    indicator=indicator,
-                    scope_po_id=scope_po,
-                    dimension=dimension,
-                    key=str(key) if key != NO_KEY else NO_KEY,
-                    label=labels.label(dimension, key),
-                    value=value.quantize(FOUR_PLACES),
-                    numerator=numerator,
-                    denominator=denominator if definition.is_share else None,
-                    run=run,
-                )
-            )
-    return rows
+def refresh_facts(*, full: bool = False) -> int:
+    """Bring the per-ME facts up to date: only the MEs changed since the last run, or all (`full`)."""
+    return facts.recount() if full else facts.catch_up()
 
 
-def compute(
-    as_of: date,
-    run: AggregationRun | None = None,
-    labels: Labels | None = None,
-    heartbeat: Callable[[], None] | None = None,
-) -> list[IndicatorValue]:
-    """Every indicator as of the date, in total and by every breakdown, for the programme and for
-    each PO. Reads only; nothing is written (but the run's heartbeat, between indicators)."""
-    labels = labels or Labels()
-    indicators = {indicator.code: indicator for indicator in Indicator.objects.all()}
-    rows: list[IndicatorValue] = []
-    for definition in DEFINITIONS:
-        if heartbeat is not None:
-            heartbeat()
-        indicator = indicators[definition.code]
-        groups = definition.groups(as_of)
-        rows += _values(definition, indicator, groups, as_of, labels, None, run)
-        by_po: dict[int, list[Group]] = defaultdict(list)
-        for group in groups:
-            if group.keys.get("po") is not None:
-                by_po[group.keys["po"]].append(group)
-        for po_id, po_groups in by_po.items():
-            rows += _values(definition, indicator, po_groups, as_of, labels, po_id, run)
-    return rows
+def compute(as_of: date, run: AggregationRun | None = None) -> list[IndicatorValue]:
+    """Every indicator value as of the date, as a snapshot would store it, without storing it (the
+    rows are written and read back in a transaction that is rolled back)."""
+    with transaction.atomic():
+        refresh_facts()
+        _check_rates(as_of)
+        IndicatorValue.objects.filter(as_of=as_of).delete()
+        rollup.write(as_of, run.pk if run else None)
+        values = list(IndicatorValue.objects.filter(as_of=as_of).order_by("pk"))
+        transaction.set_rollback(True)
+    return values
 
 
 def refresh_snapshot(
-    as_of: date, run: AggregationRun | None = None, heartbeat: Callable[[], None] | None = None
+    as_of: date,
+    run: AggregationRun | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    *,
+    full: bool = False,
 ) -> int:
     """Compute and store the snapshot of `as_of` (indicators and environmental outcomes), replacing
-    that date's values atomically."""
-    labels = Labels()
-    rows = compute(as_of, run, labels, heartbeat)
-    outcome_rows = outcomes.compute(as_of, labels, run)
+    that date's values atomically. The per-ME facts are caught up first (recounted with `full`)."""
+    refresh_facts(full=full)
+    if heartbeat is not None:
+        heartbeat()
+    _check_rates(as_of)
+    outcome_rows = outcomes.compute(as_of, Labels(), run)
     if heartbeat is not None:
         heartbeat()
     with transaction.atomic():
         IndicatorValue.objects.filter(as_of=as_of).delete()
-        IndicatorValue.objects.bulk_create(rows, batch_size=2000)
+        written = rollup.write(as_of, run.pk if run else None)
         OutcomeValue.objects.filter(as_of=as_of).delete()
         OutcomeValue.objects.bulk_create(outcome_rows, batch_size=2000)
         Snapshot.objects.update_or_create(as_of=as_of, defaults={"computed_at": timezone.now(), "run": run})
-    return len(rows) + len(outcome_rows)
+    return written + len(outcome_rows)
 
 
 # --- Runs, lock and backfill ----------------------------------------------------------------------
@@ -366,7 +334,7 @@ def first_data_date() -> date:
     return max(start, min([c for c in candidates if c] or [start]))
 
 
-def execute(run: AggregationRun, *, backfill: bool = False) -> AggregationRun:
+def execute(run: AggregationRun, *, backfill: bool = False, full: bool = False) -> AggregationRun:
     """Run the aggregation of `run` (and, with backfill, every month-end before it), under the lock.
     Each move of the run goes through its lifecycle (monitoring.lifecycles), taken by the portal. A run
     no longer queued (another worker was handed it too) is left as it is and returned as stored."""
@@ -386,10 +354,10 @@ def execute(run: AggregationRun, *, backfill: bool = False) -> AggregationRun:
                     log.info("aggregation run %s skipped: %s", run.pk, error)
                     return skipped
                 return AggregationRun.objects.get(pk=run.pk)
-            return _compute_run(run, backfill=backfill)
+            return _compute_run(run, backfill=backfill, full=full)
 
 
-def _compute_run(run: AggregationRun, *, backfill: bool) -> AggregationRun:
+def _compute_run(run: AggregationRun, *, backfill: bool, full: bool = False) -> AggregationRun:
     started = _move(run, "start")
     if started is None:
         return AggregationRun.objects.get(pk=run.pk)
@@ -398,8 +366,8 @@ def _compute_run(run: AggregationRun, *, backfill: bool) -> AggregationRun:
     try:
         dates = month_ends(first_data_date(), run.as_of) if backfill else [run.as_of]
         written = 0
-        for as_of in dates:
-            written += refresh_snapshot(as_of, run, heartbeat)
+        for index, as_of in enumerate(dates):  # the facts recounted once (`full`), then only caught up
+            written += refresh_snapshot(as_of, run, heartbeat, full=full and index == 0)
     except Exception as exc:  # any failure is recorded; the last good snapshot stays
         log.exception("aggregation run %s failed", run.pk)
         error = f"{type(exc).__name__}: {exc}"
@@ -420,10 +388,16 @@ def _move(run: AggregationRun, action: str, comment: str = "", **params) -> Aggr
 
 
 def run_now(
-    *, as_of: date | None = None, trigger: str = RunTrigger.COMMAND, backfill: bool = False, user=None
+    *,
+    as_of: date | None = None,
+    trigger: str = RunTrigger.COMMAND,
+    backfill: bool = False,
+    full: bool = False,
+    user=None,
 ):
     """Synchronous run, for the management command and the nightly task. A date given must lie in
-    the programme's span (ValidationError otherwise); the default is today."""
+    the programme's span (ValidationError otherwise); the default is today. `full` recounts every
+    ME's facts from scratch instead of catching up the changed ones."""
     if as_of is not None:
         check_in_programme_span(as_of)
     run = AggregationRun.objects.create(
@@ -431,4 +405,4 @@ def run_now(
         trigger=RunTrigger.BACKFILL if backfill else trigger,
         requested_by=user,
     )
-    return execute(run, backfill=backfill)
+    return execute(run, backfill=backfill, full=full)

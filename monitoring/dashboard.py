@@ -11,15 +11,22 @@ Two rules live here, once, for pages, API and reports alike:
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import cached_property
+from pathlib import Path
+from typing import NamedTuple
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Subquery, Sum
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -134,10 +141,18 @@ class AsOf:
         return ""
 
 
+def _snapshots() -> QuerySet[Snapshot]:
+    """Snapshots, newest first, each read with the latest write of any snapshot: cached fragments are
+    keyed by it (see `snapshot_identity`), so writing or rewriting any snapshot makes every fragment
+    drawn before unreachable. A scalar subquery on a small table, in the same query."""
+    latest = Snapshot.objects.order_by("-computed_at").values("computed_at")[:1]
+    return Snapshot.objects.order_by("-as_of").annotate(latest_write=Subquery(latest))
+
+
 def snapshot_as_of(requested: date | None, *, user=None, compute_if_missing: bool = True) -> AsOf:
     """The latest snapshot on or before `requested` (the latest of all when None). If there is none,
     a run for that date is queued (once: a queued or running one is reused) and reported instead."""
-    snapshots = Snapshot.objects.order_by("-as_of")
+    snapshots = _snapshots()
     if requested is None:
         return AsOf(None, snapshots.first())
     snapshot = snapshots.filter(as_of__lte=requested).first()
@@ -235,13 +250,25 @@ def programme_share(indicator: Indicator, value: Decimal | None) -> float | None
 # --- The board ------------------------------------------------------------------------------------
 
 
+class StoredValue(NamedTuple):
+    """One group of a breakdown as stored in a snapshot: a plain row, not a model instance (the board
+    reads hundreds of them per page)."""
+
+    dimension: str
+    key: str
+    label: str
+    value: Decimal
+    numerator: Decimal | None
+    denominator: Decimal | None
+
+
 @dataclass
 class Headline:
     indicator: Indicator
     value: Decimal | None
     progress: Progress
     milestone: Milestone | None = None
-    breakdowns: dict[str, list[IndicatorValue]] = field(default_factory=dict)
+    breakdowns: dict[str, list[StoredValue]] = field(default_factory=dict)
     # The indicator's parts (e.g. revenue-generating CSFs) and companion figures (e.g. reported, not
     # yet verified), as further headlines.
     parts: list[Headline] = field(default_factory=list)
@@ -309,29 +336,46 @@ class Board:
         return [(level, groups[level]) for level in ("pdo", "intermediate", "tracked") if level in groups]
 
 
-def board(*, as_of: AsOf | date | None = None, po_id: int | None = None) -> Board:
-    """Headline figures with their breakdowns for one snapshot and scope (programme or one PO)."""
+def board(
+    *,
+    as_of: AsOf | date | None = None,
+    po_id: int | None = None,
+    breakdowns_of: Collection[str] | None = None,
+    indicators: Sequence[Indicator] | None = None,
+    milestones: Mapping[int, Milestone] | None = None,
+    commitments: dict[str, Decimal] | None = None,
+    figures: bool = True,
+) -> Board:
+    """Headline figures with their breakdowns for one snapshot and scope (programme or one PO).
+
+    The values are read as plain rows: every indicator's total, and the breakdowns of the indicators
+    in `breakdowns_of` only (all when None). What the caller has read already (`indicators`,
+    `milestones` of the snapshot's year, a PO's `commitments`) is not read again. Without `figures`
+    nothing else is read: the board's indicators, in order and grouped, without a figure (the
+    dashboard's outline when its fragments come from the cache)."""
     chosen = as_of if isinstance(as_of, AsOf) else snapshot_as_of(as_of, compute_if_missing=False)
     snapshot = chosen.snapshot
-    indicators = list(Indicator.objects.order_by("position"))
-    year = (snapshot.as_of if snapshot else timezone.localdate()).year
-    milestones = {m.indicator_id: m for m in Milestone.objects.filter(year=year)}
-    values_by_indicator: dict[int, list[IndicatorValue]] = {}
-    if snapshot:
-        for value in IndicatorValue.objects.for_dashboard(as_of=snapshot.as_of, po_id=po_id).order_by(
-            "-value"
-        ):
-            values_by_indicator.setdefault(value.indicator_id, []).append(value)
-    commitments = po_commitments(po_id, snapshot.as_of if snapshot else None) if po_id is not None else None
+    indicators = list(Indicator.objects.order_by("position")) if indicators is None else list(indicators)
+    values_by_indicator: dict[int, list[StoredValue]] = {}
+    if figures:
+        if milestones is None:
+            milestones = board_milestones(chosen)
+        if snapshot:
+            values_by_indicator = _stored_values(snapshot.as_of, po_id, indicators, breakdowns_of)
+        if po_id is not None and commitments is None:
+            commitments = po_commitments(po_id, snapshot.as_of if snapshot else None)
     made: dict[int, Headline] = {}
     for indicator in indicators:
+        if not figures:
+            made[indicator.pk] = Headline(indicator, None, Progress(None, None, ""))
+            continue
         values = values_by_indicator.get(indicator.pk, [])
         total = next((v.value for v in values if v.dimension == Dimension.TOTAL), None)
         if snapshot and total is None and po_id is not None:
             # A PO without any figure for this indicator has none of it. (The programme always has
             # a total: none means the snapshot was computed before the indicator existed.)
             total = Decimal("0")
-        breakdowns: dict[str, list[IndicatorValue]] = {}
+        breakdowns: dict[str, list[StoredValue]] = {}
         for value in values:
             if value.dimension != Dimension.TOTAL:
                 breakdowns.setdefault(value.dimension, []).append(value)
@@ -339,7 +383,7 @@ def board(*, as_of: AsOf | date | None = None, po_id: int | None = None) -> Boar
             indicator,
             total,
             progress(indicator, total, po_id=po_id, commitments=commitments),
-            milestones.get(indicator.pk) if po_id is None else None,
+            milestones.get(indicator.pk) if po_id is None and milestones else None,
             breakdowns,
             programme_percent=programme_share(indicator, total) if po_id is not None else None,
         )
@@ -354,6 +398,30 @@ def board(*, as_of: AsOf | date | None = None, po_id: int | None = None) -> Boar
         else:
             headlines.append(headline)
     return Board(chosen, headlines, {code: companions.get(c) for code, c in COMPANIONS.items()})
+
+
+def board_milestones(as_of: AsOf) -> dict[int, Milestone]:
+    """The milestones the board shows: those of the snapshot's year (this year without a snapshot),
+    by indicator id."""
+    year = (as_of.snapshot.as_of if as_of.snapshot else timezone.localdate()).year
+    return {m.indicator_id: m for m in Milestone.objects.filter(year=year)}
+
+
+def _stored_values(
+    as_of: date, po_id: int | None, indicators: Sequence[Indicator], breakdowns_of: Collection[str] | None
+) -> dict[int, list[StoredValue]]:
+    """A snapshot's values for one scope as plain rows by indicator id, largest first: the totals,
+    and the breakdowns of `breakdowns_of` (all when None). One query."""
+    rows = IndicatorValue.objects.for_dashboard(as_of=as_of, po_id=po_id)
+    if breakdowns_of is not None:
+        ids = [indicator.pk for indicator in indicators if indicator.code in breakdowns_of]
+        rows = rows.filter(Q(dimension=Dimension.TOTAL) | Q(indicator_id__in=ids))
+    found: dict[int, list[StoredValue]] = {}
+    for indicator_id, *value in rows.order_by("-value").values_list(
+        "indicator_id", "dimension", "key", "label", "value", "numerator", "denominator"
+    ):
+        found.setdefault(indicator_id, []).append(StoredValue(*value))
+    return found
 
 
 def trend(code: str, *, po_code: str | None = None, until: date | None = None) -> list[tuple[date, Decimal]]:
@@ -494,7 +562,7 @@ class BreakdownRow:
 
 
 def breakdown_rows(
-    code: str, values: Sequence[IndicatorValue], *, as_of: date | None, po_code: str | None = None
+    code: str, values: Sequence[StoredValue], *, as_of: date | None, po_code: str | None = None
 ) -> list[BreakdownRow]:
     return [
         BreakdownRow(
@@ -622,3 +690,131 @@ def month_ticks(days: Sequence[date], *, most: int = 8) -> list[str]:
     ]
     shown = set(firsts[:: max(1, math.ceil(len(firsts) / most))])
     return [month_label(day) if index in shown else "" for index, day in enumerate(days)]
+
+
+# --- Rendered fragments, cached -------------------------------------------------------------------
+#
+# The dashboard's headline cards and its detail section are drawn once per snapshot, scope,
+# indicator and everything else that changes their HTML, then served from Django's cache. A fragment's
+# key names all of that, so a fragment can only be served where it was drawn for the very same thing:
+# - the stored snapshots as they are (`snapshot_identity`): writing or rewriting any snapshot moves
+#   every key (no fragment drawn before a snapshot was written is ever served after it);
+# - the scope: "programme" or "po:<id>" — a PO's fragment is never another scope's;
+# - the language, Bangla digits, the reader's right to drill down, the links' query string;
+# - the figures read live beside the snapshot (targets, names, milestones, a PO's commitments) as a
+#   digest, so that a target the PMU edits shows at once;
+# - the code drawing them (templates, this module, the translation catalogue), so that a deploy
+#   never serves fragments of the previous release from a cache that outlived it;
+# - a generation that `forget_cached_fragments()` moves, for a write that bypasses Snapshot.
+# Fragments hold nothing the page cannot draw again: a cache that is down or cleared only costs time.
+
+FRAGMENT_KEY_PREFIX = "dashboard-fragment"
+GENERATION_KEY = "dashboard-fragment:generation"
+# How long an unused fragment is kept is settings.DASHBOARD_CACHE_SECONDS; a new snapshot makes new
+# keys, so it bounds only how long stale entries occupy the cache; 0 turns the cache off.
+# What draws a fragment besides the data (see `code_version`).
+_DRAWN_BY = (
+    "monitoring/dashboard.py",
+    "monitoring/views/dashboard.py",
+    "monitoring/templatetags/indicators.py",
+    "templates/monitoring/_headline_card.html",
+    "templates/monitoring/_progress.html",
+    "templates/monitoring/_dashboard_detail.html",
+)
+
+
+def fragment_seconds() -> int:
+    return settings.DASHBOARD_CACHE_SECONDS
+
+
+def forget_cached_fragments(as_of: date | None = None) -> None:
+    """Make every cached dashboard fragment unreachable (all dates: `as_of` is accepted for callers
+    that name the snapshot they wrote). Not needed after `refresh_snapshot`, whose new computed_at
+    already moves every key; call it after anything that changes stored values without writing a
+    Snapshot row."""
+    cache.set(GENERATION_KEY, time.time_ns(), None)
+
+
+def _generation() -> int:
+    """The fragments' current generation. A missing one (never set, evicted, cache restarted) is
+    replaced by a new one, never by a value an older generation may have had."""
+    current = cache.get(GENERATION_KEY)
+    if current is None:
+        fresh = time.time_ns()
+        cache.add(GENERATION_KEY, fresh, None)
+        current = cache.get(GENERATION_KEY, fresh)
+    return current
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of the code and catalogues that draw the fragments, read once per process."""
+    base = Path(settings.BASE_DIR)
+    digest = hashlib.blake2b(digest_size=8)
+    paths = [base / name for name in _DRAWN_BY]
+    paths += sorted(base.glob("locale/*/LC_MESSAGES/*.mo"))
+    for path in paths:
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return digest.hexdigest()
+
+
+def snapshot_identity(as_of: AsOf) -> str:
+    """The shown snapshot and the state of all stored snapshots (the trend reads the older ones)."""
+    snapshot = as_of.snapshot
+    if snapshot is None:
+        return "none"
+    latest = getattr(snapshot, "latest_write", None) or snapshot.computed_at
+    return f"{snapshot.pk}@{snapshot.as_of}@{snapshot.computed_at.isoformat()}|{latest.isoformat()}"
+
+
+def live_digest(
+    indicators: Sequence[Indicator],
+    milestones: Mapping[int, Milestone],
+    commitments: Mapping[str, Decimal] | None,
+) -> str:
+    """A digest of what the cards show that is read live, not from the snapshot."""
+    rows = [
+        (i.pk, i.code, i.name, i.definition, i.unit, i.target, i.parent_id, i.level, i.position)
+        for i in indicators
+    ]
+    rows += sorted((m.indicator_id, m.year, m.target) for m in milestones.values())
+    rows += sorted((commitments or {}).items())
+    return hashlib.blake2b(repr(rows).encode(), digest_size=12).hexdigest()
+
+
+def fragment_scope(po_id: int | None) -> str:
+    """The scope part of a fragment's key: whose figures the fragment shows."""
+    return "programme" if po_id is None else f"po:{po_id}"
+
+
+def key_context(*parts: object) -> tuple[object, ...]:
+    """What the keys of one page's fragments share: `parts` (everything that changes their HTML
+    besides the scope and the indicator, see above), the generation and the code's version. One
+    cache read: make it once per page."""
+    return (_generation(), code_version(), *parts)
+
+
+def fragment_key(kind: str, code: str, *, scope: str, context: tuple[object, ...]) -> str:
+    """The cache key of one fragment: its kind, indicator and scope in the clear, and a digest of the
+    rest (`context`, from `key_context`)."""
+    digest = hashlib.blake2b(repr((kind, code, scope, context)).encode(), digest_size=16).hexdigest()
+    return f"{FRAGMENT_KEY_PREFIX}:{kind}:{scope}:{code}:{digest}"
+
+
+def cached_fragments(
+    keys: Mapping[str, str], draw: Callable[[list[str]], Mapping[str, object]]
+) -> tuple[dict[str, object], list[str]]:
+    """The fragments named in `keys` (name -> cache key): those in the cache, and those `draw`
+    makes for the names missing, which are then cached. Returns them by name and the names drawn.
+    One cache read, at most one write."""
+    seconds = fragment_seconds()
+    found = cache.get_many(list(keys.values())) if seconds > 0 else {}
+    fragments = {name: found[key] for name, key in keys.items() if key in found}
+    missing = [name for name in keys if name not in fragments]
+    if missing:
+        drawn = draw(missing)
+        fragments.update(drawn)
+        if seconds > 0:
+            cache.set_many({keys[name]: drawn[name] for name in missing}, seconds)
+    return fragments, missing

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
@@ -34,7 +33,7 @@ from enterprises.models import (
     counted_enterprise,
     programme_start,
 )
-from finance.rates import in_usd, usd_total
+from finance.rates import in_usd
 from monitoring.models import Dimension
 from subprojects.models import Financier, SubProject, SubProjectStatus, Transition
 
@@ -49,21 +48,19 @@ MONEY_COMMITTED_DIMENSIONS = frozenset(
 
 
 @dataclass(frozen=True)
-class Group:
-    keys: dict[str, object]
-    value: Decimal
-    denominator: Decimal | None = None
-
-
-@dataclass(frozen=True)
 class Definition:
-    """How an indicator is counted. Its name, rule in words, unit, targets and framework columns are
-    data (the Indicator row, seeded by migrations and edited by the PMU)."""
+    """How an indicator is counted: which column of which source (SOURCES, below) holds its figure,
+    and which column says a group has any row at all (a group with none has no value). Its name,
+    rule in words, unit, targets and framework columns are data (the Indicator row, seeded by
+    migrations and edited by the PMU)."""
 
     code: str
-    groups: Callable[[date], list[Group]]
+    source: str
+    value: str
+    present: str
     dimensions: frozenset[str] = ME_DIMENSIONS
     # Shares are recomputed from summed numerators and denominators, never summed themselves.
+    denominator: str | None = None
     is_share: bool = False
 
 
@@ -86,22 +83,6 @@ FACILITY_KEYS = {
     "climate": "district__climate_vulnerable",
 }
 SUB_PROJECT_KEYS = {"po": "partner_organization_id", "sector": "sector_id"}
-
-
-def _grouped(queryset: QuerySet, keys: dict[str, str], **totals) -> list[tuple[dict[str, object], dict]]:
-    """One GROUP BY query: each group's keys (named as in `keys`) with its row of `totals`."""
-    rows = queryset.values(*keys.values()).annotate(**totals).order_by()
-    return [({key: row[field] for key, field in keys.items()}, row) for row in rows]
-
-
-def _enterprise_groups(queryset: QuerySet[Enterprise]) -> list[Group]:
-    return [
-        Group(keys, Decimal(row["n"])) for keys, row in _grouped(queryset, ENTERPRISE_KEYS, n=Count("id"))
-    ]
-
-
-# A confirmed duplicate counts once: its records count for its original (enterprises.counted_enterprise),
-# and the duplicate itself is left out (Enterprise.objects.countable()).
 
 
 def _counted(records: QuerySet) -> QuerySet[Enterprise]:
@@ -218,33 +199,6 @@ QUALIFYING: dict[str, Callable[[date], QuerySet[Enterprise]]] = {
 }
 
 
-def _women_share(enterprises: QuerySet[Enterprise]) -> list[Group]:
-    rows = _grouped(
-        enterprises, ENTERPRISE_KEYS, n=Count("id"), women=Count("id", filter=Q(owner_gender=Gender.FEMALE))
-    )
-    return [Group(keys, Decimal(row["women"]), Decimal(row["n"])) for keys, row in rows]
-
-
-def women_led_share(as_of: date) -> list[Group]:
-    """Women-led MEs as a share of the MEs financed by the date."""
-    return _women_share(financed(as_of))
-
-
-def women_led_share_registered(as_of: date) -> list[Group]:
-    """Women-led MEs as a share of all MEs registered by the date."""
-    return _women_share(registered(as_of))
-
-
-def _jobs(expression) -> Callable[[date], list[Group]]:
-    """Wage jobs in the MEs financed by the date, summed from the registry (as last reported)."""
-
-    def groups(as_of: date) -> list[Group]:
-        rows = _grouped(financed(as_of), ENTERPRISE_KEYS, total=Sum(expression))
-        return [Group(keys, Decimal(row["total"] or 0)) for keys, row in rows]
-
-    return groups
-
-
 def _added(field: str):
     """Jobs as last reported minus those at registration (a registration figure never recorded counts
     as no change)."""
@@ -273,12 +227,6 @@ def unconfirmed_facilities(as_of: date) -> QuerySet[CommonServiceFacility]:
     return _operational(as_of).exclude(operational_confirmed_on__lte=as_of)
 
 
-def _facility_groups(facilities: QuerySet[CommonServiceFacility]) -> list[Group]:
-    return [
-        Group(keys, Decimal(row["n"])) for keys, row in _grouped(facilities, FACILITY_KEYS, n=Count("id"))
-    ]
-
-
 def end_of_day(as_of: date) -> datetime:
     """The first moment after the date, in the portal's time zone (Asia/Dhaka): what happened at a
     moment before it happened "by" the date."""
@@ -304,68 +252,137 @@ BUDGET_SHARES = {
 }
 
 
-def _committed(*financiers: Financier) -> Callable[[date], list[Group]]:
-    def groups(as_of: date) -> list[Group]:
-        amount = sum((BUDGET_SHARES[financier] for financier in financiers[1:]), BUDGET_SHARES[financiers[0]])
-        # Each sub-project's budget at the rate of its award date (finance.rates).
-        rows = _grouped(
-            committed_sub_projects(as_of), SUB_PROJECT_KEYS, total=Sum(in_usd(amount, "award_date"))
-        )
-        return [Group(keys, usd_total(row["total"])) for keys, row in rows]
-
-    return groups
+# --- Sources of the snapshot ----------------------------------------------------------------------
+#
+# The snapshot (monitoring.aggregation) reads four grouped queries as of the date, each at the finest
+# grain its indicators are broken down by, with one column per figure; each indicator is one of these
+# columns. The ME figures come from the per-ME facts (monitoring.facts: the first day each rule above
+# held for the ME), the others from their records. Columns are named k_<key> (the group's keys, as in
+# ENTERPRISE_KEYS) and n_* / usd_* / jobs_* (the figures).
 
 
-def _disbursed(financier: str | None = None) -> Callable[[date], list[Group]]:
-    """Project financing disbursed to MEs by the date (of one financier), in USD: each disbursement
-    at the rate of its own day (finance.rates)."""
-
-    def groups(as_of: date) -> list[Group]:
-        supports = project_financing(as_of)
-        if financier:
-            supports = supports.filter(financier=financier)
-        rows = _grouped(supports, RECORD_KEYS, total=Sum(in_usd("amount", "disbursed_on")))
-        return [Group(keys, usd_total(row["total"])) for keys, row in rows]
-
-    return groups
+def _keyed(queryset: QuerySet, keys: dict[str, str]) -> QuerySet:
+    return queryset.values(**{f"k_{key}": F(field) for key, field in keys.items()}).order_by()
 
 
-def _me_indicator(code: str) -> Callable[[date], list[Group]]:
-    def groups(as_of: date) -> list[Group]:
-        return _enterprise_groups(QUALIFYING[code](as_of))
+def me_source(as_of: date) -> QuerySet:
+    """Counted MEs by group: how many qualify for each ME indicator by the date (their facts), the
+    women among the financed and the registered, and the jobs of the financed."""
+    financed_q = Q(facts__financed_on__lte=as_of)
+    registered_q = Q(registered_on__lte=as_of)
+    women = Q(owner_gender=Gender.FEMALE)
+    verified_two = Q(facts__recp_verified_two_on__lte=as_of)
+    return _keyed(Enterprise.objects.countable(), ENTERPRISE_KEYS).annotate(
+        n_financed=Count("pk", filter=financed_q),
+        n_financed_women=Count("pk", filter=financed_q & women),
+        n_climate=Count("pk", filter=Q(facts__climate_trained_on__lte=as_of)),
+        n_recp=Count("pk", filter=verified_two),
+        n_recp_pending=Count(
+            "pk",
+            filter=Q(facts__recp_reported_two_on__lte=as_of)
+            & (Q(facts__recp_verified_two_on__isnull=True) | Q(facts__recp_verified_two_on__gt=as_of)),
+        ),
+        n_kpi=Count("pk", filter=Q(facts__kpi_tracking_on__lte=as_of)),
+        n_profiles=Count("pk", filter=Q(facts__profile_validated_on__lte=as_of)),
+        n_registered=Count("pk", filter=registered_q),
+        n_registered_women=Count("pk", filter=registered_q & women),
+        jobs_women=Coalesce(Sum("wage_employed_female", filter=financed_q), 0),
+        jobs_men=Coalesce(Sum("wage_employed_male", filter=financed_q), 0),
+        jobs_women_added=Coalesce(Sum(_added("wage_employed_female"), filter=financed_q), 0),
+        jobs_men_added=Coalesce(Sum(_added("wage_employed_male"), filter=financed_q), 0),
+    )
 
-    groups.__name__ = f"groups_{code.lower()}"
-    return groups
+
+def financing_source(as_of: date) -> QuerySet:
+    """Project financing disbursed by the date, by group: rows and USD (each at its day's rate),
+    in all and per financier."""
+    usd = in_usd("amount", "disbursed_on")
+    figures = {"n_all": Count("pk"), "usd_all": Sum(usd)}
+    for financier in (Financier.WORLD_BANK, Financier.PKSF, Financier.PO):
+        figures[f"n_{financier}"] = Count("pk", filter=Q(financier=financier))
+        figures[f"usd_{financier}"] = Sum(usd, filter=Q(financier=financier))
+    return _keyed(project_financing(as_of), RECORD_KEYS).annotate(**figures)
 
 
-def _facilities(kind: str | None = None, *, confirmed: bool = True) -> Callable[[date], list[Group]]:
-    def groups(as_of: date) -> list[Group]:
-        facilities = established_facilities(as_of) if confirmed else unconfirmed_facilities(as_of)
-        return _facility_groups(facilities.filter(kind=kind) if kind else facilities)
+def committed_source(as_of: date) -> QuerySet:
+    """Sub-projects committed by the date, by group: how many and their budgets in USD (at the rate
+    of the award date), World Bank + PKSF and per financier."""
+    return _keyed(committed_sub_projects(as_of), SUB_PROJECT_KEYS).annotate(
+        n_all=Count("pk"),
+        usd_committed=Sum(
+            in_usd(BUDGET_SHARES[Financier.WORLD_BANK] + BUDGET_SHARES[Financier.PKSF], "award_date")
+        ),
+        **{
+            f"usd_{financier}": Sum(in_usd(BUDGET_SHARES[financier], "award_date"))
+            for financier in (Financier.WORLD_BANK, Financier.PKSF, Financier.PO)
+        },
+    )
 
-    return groups
 
+def facility_source(as_of: date) -> QuerySet:
+    """Facilities reported operational by the date, by group: established (confirmed by the date),
+    of each kind, and unconfirmed."""
+    confirmed = Q(operational_confirmed_on__isnull=False, operational_confirmed_on__lte=as_of)
+    return _keyed(_operational(as_of), FACILITY_KEYS).annotate(
+        n_established=Count("pk", filter=confirmed),
+        n_revenue=Count("pk", filter=confirmed & Q(kind=FacilityKind.REVENUE)),
+        n_non_revenue=Count("pk", filter=confirmed & Q(kind=FacilityKind.NON_REVENUE)),
+        n_unconfirmed=Count("pk", filter=~confirmed),
+    )
+
+
+SOURCES: dict[str, Callable[[date], QuerySet]] = {
+    "me": me_source,
+    "financing": financing_source,
+    "committed": committed_source,
+    "facility": facility_source,
+}
+# The keys each source groups by (the others are NULL in its rows).
+SOURCE_KEYS = {
+    "me": ENTERPRISE_KEYS,
+    "financing": RECORD_KEYS,
+    "committed": SUB_PROJECT_KEYS,
+    "facility": FACILITY_KEYS,
+}
+
+
+WB, PKSF, PO = Financier.WORLD_BANK, Financier.PKSF, Financier.PO
 
 DEFINITIONS: list[Definition] = [
-    *(Definition(code, _me_indicator(code)) for code in QUALIFYING),
-    Definition("CSF_ESTABLISHED", _facilities(), FACILITY_DIMENSIONS),
-    Definition("CSF_REVENUE", _facilities(FacilityKind.REVENUE), FACILITY_DIMENSIONS),
-    Definition("CSF_NON_REVENUE", _facilities(FacilityKind.NON_REVENUE), FACILITY_DIMENSIONS),
-    Definition("CSF_UNCONFIRMED", _facilities(confirmed=False), FACILITY_DIMENSIONS),
+    Definition("ME_FINANCED", "me", "n_financed", "n_financed"),
+    Definition("ME_CLIMATE_KNOWLEDGE", "me", "n_climate", "n_climate"),
+    Definition("ME_RECP_2PLUS", "me", "n_recp", "n_recp"),
+    Definition("ME_KPI_TRACKING", "me", "n_kpi", "n_kpi"),
+    Definition("RECP_PROFILES_VALIDATED", "me", "n_profiles", "n_profiles"),
+    Definition("ME_RECP_2PLUS_PENDING", "me", "n_recp_pending", "n_recp_pending"),
+    Definition("CSF_ESTABLISHED", "facility", "n_established", "n_established", FACILITY_DIMENSIONS),
+    Definition("CSF_REVENUE", "facility", "n_revenue", "n_revenue", FACILITY_DIMENSIONS),
+    Definition("CSF_NON_REVENUE", "facility", "n_non_revenue", "n_non_revenue", FACILITY_DIMENSIONS),
+    Definition("CSF_UNCONFIRMED", "facility", "n_unconfirmed", "n_unconfirmed", FACILITY_DIMENSIONS),
+    Definition("MONEY_COMMITTED", "committed", "usd_committed", "n_all", MONEY_COMMITTED_DIMENSIONS),
+    Definition("MONEY_COMMITTED_WORLD_BANK", "committed", f"usd_{WB}", "n_all", MONEY_COMMITTED_DIMENSIONS),
+    Definition("MONEY_COMMITTED_PKSF", "committed", f"usd_{PKSF}", "n_all", MONEY_COMMITTED_DIMENSIONS),
+    Definition("MONEY_COMMITTED_PO", "committed", f"usd_{PO}", "n_all", MONEY_COMMITTED_DIMENSIONS),
+    Definition("MONEY_DISBURSED", "financing", "usd_all", "n_all"),
+    Definition("MONEY_DISBURSED_WORLD_BANK", "financing", f"usd_{WB}", f"n_{WB}"),
+    Definition("MONEY_DISBURSED_PKSF", "financing", f"usd_{PKSF}", f"n_{PKSF}"),
+    Definition("MONEY_DISBURSED_PO", "financing", f"usd_{PO}", f"n_{PO}"),
+    # Women-led MEs as a share of the MEs financed / registered by the date.
     Definition(
-        "MONEY_COMMITTED", _committed(Financier.WORLD_BANK, Financier.PKSF), MONEY_COMMITTED_DIMENSIONS
+        "WOMEN_LED_SHARE", "me", "n_financed_women", "n_financed", denominator="n_financed", is_share=True
     ),
-    Definition("MONEY_COMMITTED_WORLD_BANK", _committed(Financier.WORLD_BANK), MONEY_COMMITTED_DIMENSIONS),
-    Definition("MONEY_COMMITTED_PKSF", _committed(Financier.PKSF), MONEY_COMMITTED_DIMENSIONS),
-    Definition("MONEY_COMMITTED_PO", _committed(Financier.PO), MONEY_COMMITTED_DIMENSIONS),
-    Definition("MONEY_DISBURSED", _disbursed()),
-    Definition("MONEY_DISBURSED_WORLD_BANK", _disbursed(Financier.WORLD_BANK)),
-    Definition("MONEY_DISBURSED_PKSF", _disbursed(Financier.PKSF)),
-    Definition("MONEY_DISBURSED_PO", _disbursed(Financier.PO)),
-    Definition("WOMEN_LED_SHARE", women_led_share, is_share=True),
-    Definition("WOMEN_LED_SHARE_REGISTERED", women_led_share_registered, is_share=True),
-    Definition("WAGE_JOBS_WOMEN", _jobs(F("wage_employed_female"))),
-    Definition("WAGE_JOBS_MEN", _jobs(F("wage_employed_male"))),
-    Definition("WAGE_JOBS_WOMEN_ADDED", _jobs(_added("wage_employed_female"))),
-    Definition("WAGE_JOBS_MEN_ADDED", _jobs(_added("wage_employed_male"))),
+    Definition(
+        "WOMEN_LED_SHARE_REGISTERED",
+        "me",
+        "n_registered_women",
+        "n_registered",
+        denominator="n_registered",
+        is_share=True,
+    ),
+    # Wage jobs in the MEs financed by the date, summed from the registry (as last reported); "added":
+    # minus those at registration.
+    Definition("WAGE_JOBS_WOMEN", "me", "jobs_women", "n_financed"),
+    Definition("WAGE_JOBS_MEN", "me", "jobs_men", "n_financed"),
+    Definition("WAGE_JOBS_WOMEN_ADDED", "me", "jobs_women_added", "n_financed"),
+    Definition("WAGE_JOBS_MEN_ADDED", "me", "jobs_men_added", "n_financed"),
 ]

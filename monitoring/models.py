@@ -85,7 +85,8 @@ class Indicator(models.Model):
         _("frequency"), max_length=20, choices=Frequency.choices, default=Frequency.QUARTERLY
     )
     responsible_unit = models.CharField(_("responsible"), max_length=150, blank=True)
-    history = HistoricalRecords()
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["position", "code"]
@@ -161,6 +162,7 @@ class AggregationRun(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     rows_written = models.PositiveIntegerField(_("values written"), default=0)
     error = models.TextField(_("error"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
@@ -338,6 +340,7 @@ class ReportJob(models.Model):
     heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
@@ -346,3 +349,48 @@ class ReportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.as_of} ({self.get_file_format_display()})"
+
+
+class EnterpriseFacts(models.Model):
+    """What each counted ME has done, as the first date it qualified for each ME indicator
+    (monitoring.facts): an ME counts "as of D" when its date is on or before D. Kept by
+    monitoring.facts from the rows that changed (FactChange) before each aggregation run, or
+    recounted from scratch (`aggregate_indicators --full`); only MEs with at least one date have a row.
+    Read by the aggregation only; never shown as such."""
+
+    enterprise = models.OneToOneField(
+        "enterprises.Enterprise",
+        on_delete=models.DO_NOTHING,  # monitoring.facts removes the facts of an ME deleted
+        db_constraint=False,  # ...or raw-deleted (the scale generator): no constraint to trip over
+        primary_key=True,
+        related_name="facts",
+    )
+    financed_on = models.DateField(null=True)  # first project financing (from the programme start)
+    climate_trained_on = models.DateField(null=True)  # first climate session passed (post > pre)
+    recp_verified_two_on = models.DateField(null=True)  # second distinct practice verified independently
+    recp_reported_two_on = models.DateField(null=True)  # second distinct practice reported adopted
+    kpi_tracking_on = models.DateField(null=True)  # first reading later than a baseline of its KPI
+    profile_validated_on = models.DateField(null=True)  # first validated RECP profile
+
+    class Meta:
+        verbose_name = _("ME facts")
+        verbose_name_plural = _("ME facts")
+
+    def __str__(self) -> str:
+        return str(self.enterprise_id)
+
+
+class FactChange(models.Model):
+    """An enterprise record whose facts may have changed: written by database triggers on every
+    insert, update and delete of the rows the facts are read from (monitoring.facts), whatever wrote
+    them (a form, the API, an import's COPY, a raw statement), and consumed by the next catch-up."""
+
+    id = models.BigAutoField(primary_key=True)
+    enterprise_id = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("ME facts change")
+        verbose_name_plural = _("ME facts changes")
+
+    def __str__(self) -> str:
+        return str(self.enterprise_id)

@@ -9,11 +9,12 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from enterprises.models import Kpi, KpiDirection, KpiReading
+from enterprises.models import Kpi, KpiDirection
+from monitoring.facts import tune_for_aggregation
 from monitoring.models import AggregationRun, Dimension, OutcomeValue
 
 if TYPE_CHECKING:
@@ -50,29 +51,63 @@ OUTCOME_DIMENSIONS = (
     Dimension.DISTRICT,
     Dimension.PARTNER_ORGANIZATION,
 )
-# The finest grain the breakdowns need, read from the reading's enterprise.
-KEYS = {
-    "po": "enterprise__partner_organization_id",
-    "sub_sector": "enterprise__sub_sector_id",
-    "district": "enterprise__district_id",
-}
 THREE_PLACES = Decimal("0.001")
-AMOUNT = DecimalField(max_digits=24, decimal_places=6)
 
 
-def tracked_pairs(as_of: date) -> QuerySet[KpiReading]:
-    """Baseline readings (by the date) that have a later reading, annotated with the latest value."""
-    later = KpiReading.objects.filter(
-        enterprise=OuterRef("enterprise"), kpi=OuterRef("kpi"), period__lte=as_of
-    ).order_by("-period")
-    return (
-        KpiReading.objects.filter(is_baseline=True, period__lte=as_of, enterprise__duplicate_of__isnull=True)
-        .annotate(
-            latest_period=Subquery(later.values("period")[:1]),
-            latest=Subquery(later.values("value")[:1]),
-        )
-        .filter(latest_period__gt=F("period"))
-    )
+# Each baseline reading (one per ME and KPI) with the latest reading of its ME and KPI up to the date,
+# when that one is later: the pairs the rule compares. PostgreSQL finds the latest reading with one
+# backward step along the (enterprise, kpi, period) unique index per pair; SQLite (development, demo)
+# with the same lookup written as two correlated subqueries.
+PAIRS_POSTGRESQL = """
+SELECT b.enterprise_id, b.kpi_id, b.value AS baseline, l.value AS latest,
+       e.partner_organization_id AS po, e.sub_sector_id AS sub_sector, e.district_id AS district
+FROM enterprises_kpireading b
+JOIN enterprises_enterprise e ON e.id = b.enterprise_id AND e.duplicate_of_id IS NULL
+CROSS JOIN LATERAL (
+    SELECT r.period, r.value FROM enterprises_kpireading r
+    WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id AND r.period <= %(as_of)s
+    ORDER BY r.period DESC LIMIT 1
+) l
+WHERE b.is_baseline AND b.period <= %(as_of)s AND l.period > b.period
+"""
+PAIRS_SQLITE = """
+SELECT * FROM (
+    SELECT b.enterprise_id, b.kpi_id, b.value AS baseline, b.period,
+           (SELECT r.value FROM enterprises_kpireading r
+            WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id AND r.period <= %(as_of)s
+            ORDER BY r.period DESC LIMIT 1) AS latest,
+           (SELECT MAX(r.period) FROM enterprises_kpireading r
+            WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id AND r.period <= %(as_of)s
+           ) AS latest_period,
+           e.partner_organization_id AS po, e.sub_sector_id AS sub_sector, e.district_id AS district
+    FROM enterprises_kpireading b
+    JOIN enterprises_enterprise e ON e.id = b.enterprise_id AND e.duplicate_of_id IS NULL
+    WHERE b.is_baseline AND b.period <= %(as_of)s
+) WHERE latest_period > period
+"""
+# Per KPI and finest group (kpi_id set), and for emissions avoided (kpi_id NULL: the KPIs with a
+# documented emission factor, an ME counted once however many of them it tracks), in one statement
+# over the pairs (PostgreSQL computes a CTE read twice once). An ME improved when its latest reading is
+# better in the KPI's direction; for emissions, when it emits less on one of them.
+GROUPS_SQL = """
+WITH pairs AS ({pairs})
+SELECT p.kpi_id, p.po, p.sub_sector, p.district,
+       COUNT(DISTINCT p.enterprise_id),
+       COUNT(DISTINCT CASE WHEN (k.direction = %(lower)s AND p.latest < p.baseline)
+                             OR (k.direction = %(higher)s AND p.latest > p.baseline)
+                          THEN p.enterprise_id END),
+       SUM(p.baseline), SUM(p.latest)
+FROM pairs p JOIN enterprises_kpi k ON k.id = p.kpi_id
+GROUP BY p.kpi_id, p.po, p.sub_sector, p.district
+UNION ALL
+SELECT NULL, p.po, p.sub_sector, p.district,
+       COUNT(DISTINCT p.enterprise_id),
+       COUNT(DISTINCT CASE WHEN p.latest < p.baseline THEN p.enterprise_id END),
+       SUM(p.baseline * k.co2e_kg_per_unit), SUM(p.latest * k.co2e_kg_per_unit)
+FROM pairs p JOIN enterprises_kpi k ON k.id = p.kpi_id
+WHERE k.co2e_kg_per_unit IS NOT NULL
+GROUP BY p.po, p.sub_sector, p.district
+"""
 
 
 @dataclass
@@ -83,57 +118,29 @@ class _Sums:
     latest: Decimal = Decimal(0)
 
 
-def _kpi_groups(as_of: date) -> list[tuple[int, dict, _Sums]]:
-    """One grouped query: per KPI and finest group, MEs, MEs improved, baseline and latest sums."""
-    lower = Q(kpi__direction=KpiDirection.LOWER, latest__lt=F("value"))
-    higher = Q(kpi__direction=KpiDirection.HIGHER, latest__gt=F("value"))
-    rows = (
-        tracked_pairs(as_of)
-        .values("kpi_id", *KEYS.values())
-        .annotate(
-            mes=Count("enterprise_id", distinct=True),
-            improved=Count("enterprise_id", distinct=True, filter=lower | higher),
-            baseline=Sum("value"),
-            latest_sum=Sum("latest"),
-        )
-        .order_by()
-    )
-    return [
-        (
-            row["kpi_id"],
-            {key: row[name] for key, name in KEYS.items()},
-            _Sums(
-                row["mes"], row["improved"], Decimal(row["baseline"] or 0), Decimal(row["latest_sum"] or 0)
-            ),
-        )
-        for row in rows
-    ]
+def _decimal(value) -> Decimal:
+    """A sum as the database gives it: a Decimal on PostgreSQL, a float on SQLite (whose decimals
+    are floating point), read back through its text as Django's own SQLite converter does."""
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
-def _emission_groups(as_of: date) -> list[tuple[dict, _Sums]]:
-    """One grouped query over the KPIs with a documented emission factor, in kg CO2e per month."""
-    factor = F("kpi__co2e_kg_per_unit")
-    rows = (
-        tracked_pairs(as_of)
-        .filter(kpi__co2e_kg_per_unit__isnull=False)
-        .values(*KEYS.values())
-        .annotate(
-            mes=Count("enterprise_id", distinct=True),
-            improved=Count("enterprise_id", distinct=True, filter=Q(latest__lt=F("value"))),
-            baseline=Sum(ExpressionWrapper(F("value") * factor, output_field=AMOUNT)),
-            latest_sum=Sum(ExpressionWrapper(F("latest") * factor, output_field=AMOUNT)),
-        )
-        .order_by()
-    )
-    return [
-        (
-            {key: row[name] for key, name in KEYS.items()},
-            _Sums(
-                row["mes"], row["improved"], Decimal(row["baseline"] or 0), Decimal(row["latest_sum"] or 0)
-            ),
-        )
-        for row in rows
-    ]
+def _groups(as_of: date) -> tuple[dict[int, list[tuple[dict, _Sums]]], list[tuple[dict, _Sums]]]:
+    """One statement: per KPI and finest group, and for emissions avoided (kg CO2e per month), the
+    MEs, the MEs improved, and the baseline and latest sums. Reads only."""
+    pairs = PAIRS_POSTGRESQL if connection.vendor == "postgresql" else PAIRS_SQLITE
+    params = {"as_of": as_of, "lower": KpiDirection.LOWER, "higher": KpiDirection.HIGHER}
+    by_kpi: dict[int, list[tuple[dict, _Sums]]] = defaultdict(list)
+    emissions: list[tuple[dict, _Sums]] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        tune_for_aggregation(cursor, memoize=False)  # every pair's lookup is another ME and KPI
+        cursor.execute(GROUPS_SQL.format(pairs=pairs), params)
+        for kpi_id, po, sub_sector, district, mes, improved, baseline, latest in cursor.fetchall():
+            keys = {"po": po, "sub_sector": sub_sector, "district": district}
+            sums = _Sums(mes, improved, _decimal(baseline), _decimal(latest))
+            (emissions if kpi_id is None else by_kpi[kpi_id]).append((keys, sums))
+    return by_kpi, emissions
 
 
 def _rows(
@@ -189,15 +196,12 @@ def compute(as_of: date, labels: Labels, run: AggregationRun | None = None) -> l
     """The outcome rows of the snapshot of `as_of`: per KPI and for emissions avoided, for the
     programme and within each PO. Reads only."""
     kpis = {kpi.pk: kpi for kpi in Kpi.objects.all()}
-    by_kpi: dict[int, list[tuple[dict, _Sums]]] = defaultdict(list)
-    for kpi_id, keys, sums in _kpi_groups(as_of):
-        by_kpi[kpi_id].append((keys, sums))
+    by_kpi, emissions = _groups(as_of)
     series: list[tuple[str, str, bool, bool, list[tuple[dict, _Sums]]]] = [
         (kpi.code, kpi.unit, kpi.adds_up, kpi.direction == KpiDirection.HIGHER, by_kpi[pk])
         for pk, kpi in sorted(kpis.items(), key=lambda item: (item[1].position, item[1].code))
         if by_kpi.get(pk)
     ]
-    emissions = _emission_groups(as_of)
     if emissions:
         series.append((EMISSIONS, EMISSIONS_UNIT, True, False, emissions))
     rows: list[OutcomeValue] = []

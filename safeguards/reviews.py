@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
 from core.emails import in_language_of, send_once
-from core.errors import ActionRefused, Forbidden
+from core.errors import ActionRefused, Forbidden, Problem
 from core.roles import GROUP_NAMES, Role
 from safeguards.models import EsmpMeasure, EsReview, EsReviewStatus, ExclusionItem
 from safeguards.permissions import is_pmu_es_officer
@@ -66,33 +66,45 @@ def exclusion_refusal(proposal: Proposal) -> str:
     ) % {"items": "; ".join(item.name for item in items)}
 
 
-def screening_problems(proposal: Proposal) -> list[str]:
+def screening_problems(proposal: Proposal) -> list[Problem]:
     """What the proposal's E&S screening still lacks before submission, each named."""
     risk = proposal.risk_category
     if not risk:
-        return [_("Environmental and social risk category is missing")]
+        return [Problem(_("Environmental and social risk category is missing"), "risk_category", "required")]
     problems = []
     has_measures = proposal.esmp_measures.exists()
     if risk in NEEDS_ESMP:
         label = RiskCategory(risk).label
         if not proposal.attachments.filter(is_esmp=True).exists():
             problems.append(
-                _(
-                    "Attach the E&S management plan (ESMP), required for %(risk)s risk (mark the "
-                    "attachment as the ESMP)"
+                Problem(
+                    _(
+                        "Attach the E&S management plan (ESMP), required for %(risk)s risk (mark the "
+                        "attachment as the ESMP)"
+                    )
+                    % {"risk": label},
+                    "attachments",
+                    "required",
                 )
-                % {"risk": label}
             )
         if not has_measures:
             problems.append(
-                _(
-                    "Add at least one E&S mitigation measure (risk, measure, responsible party, timing), "
-                    "required for %(risk)s risk"
+                Problem(
+                    _(
+                        "Add at least one E&S mitigation measure (risk, measure, responsible party, timing), "
+                        "required for %(risk)s risk"
+                    )
+                    % {"risk": label},
+                    "esmp_measures",
+                    "required",
                 )
-                % {"risk": label}
             )
     elif risk == RiskCategory.MODERATE and not (proposal.mitigation_measures.strip() or has_measures):
-        problems.append(_("Mitigation measures are required for moderate risk"))
+        problems.append(
+            Problem(
+                _("Mitigation measures are required for moderate risk"), "mitigation_measures", "required"
+            )
+        )
     return problems
 
 

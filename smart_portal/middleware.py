@@ -3,6 +3,7 @@ page refused by the database on a concurrent identical save is run again)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
@@ -37,7 +38,10 @@ class RefuseNullCharactersMiddleware:
         if where:
             message = _("Null characters are not allowed.")
             if request.path_info.startswith("/api/"):
-                return JsonResponse({name: [message] for name in where}, status=400)
+                from smart_portal.api import error_body, invalid_detail
+
+                fields = {name: [{"code": "null_characters", "message": message}] for name in where}
+                return JsonResponse(error_body("invalid", invalid_detail(fields), fields), status=400)
             return HttpResponseBadRequest(
                 f"{', '.join(where)}: {message}", content_type="text/plain; charset=utf-8"
             )
@@ -95,30 +99,64 @@ def error_detail(status: int) -> str:
     return _("Bad request.")
 
 
+def error_code(status: int) -> str:
+    return ERROR_CODES.get(status, "server_error" if status >= 500 else "error")
+
+
 def json_error(request: HttpRequest, status: int, detail: str | None = None) -> JsonResponse:
-    """`{"detail", "code", "request_id"}`: the body of an API error that DRF did not answer."""
-    return JsonResponse(
-        {
-            "detail": detail or error_detail(status),
-            "code": ERROR_CODES.get(status, "server_error" if status >= 500 else "error"),
-            "request_id": getattr(request, "request_id", None),
-        },
-        status=status,
-    )
+    """The body of an API error that DRF did not answer (smart_portal.api.error_body), with the
+    request's id: `{"code", "detail", "fields": {}, "request_id"}`."""
+    from smart_portal.api import error_body
+
+    body = error_body(error_code(status), detail or error_detail(status), {})
+    request_id = getattr(request, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    return JsonResponse(body, status=status)
 
 
 def is_json(response: HttpResponse) -> bool:
     return "json" in response.get("Content-Type", "")
 
 
+def in_the_one_shape(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """An API error answered in JSON outside the exception handler (a view's own `Response` or
+    `JsonResponse`, the sign-in lockout, the second-factor gate, ...) in the one error body: the
+    `code` and `detail` it gives are kept, its other keys too (`retry_after`, ...), and a body of
+    messages by field (a serializer's errors returned as they are) becomes `fields`."""
+    from smart_portal.api import error_body, flat_errors, invalid_detail
+
+    try:
+        data = json.loads(response.content or b"null")
+    except ValueError:
+        return response
+    if isinstance(data, dict) and {"code", "detail", "fields"} <= data.keys():
+        return response
+    status = response.status_code
+    if isinstance(data, dict) and "detail" in data:
+        extra = {key: value for key, value in data.items() if key not in ("code", "detail", "fields")}
+        body = error_body(data.get("code") or error_code(status), data["detail"], data.get("fields"), **extra)
+    elif isinstance(data, dict | list):
+        fields = flat_errors(data)
+        body = error_body("invalid" if status == 400 else error_code(status), invalid_detail(fields), fields)
+    else:
+        body = error_body(error_code(status), error_detail(status))
+    converted = JsonResponse(body, status=status)
+    for header, value in response.items():
+        if header.lower() not in {"content-type", "content-length"}:
+            converted[header] = value
+    return converted
+
+
 class ErrorAnswersMiddleware:
     """How errors are answered, for the API and the pages.
 
-    - Under /api/ every error is JSON: an exception no view handled is a 500
-      `{"detail": ..., "code": "server_error", "request_id": ...}` (logged with its traceback, as
-      Django logs it), and an error Django answers itself in HTML (an unknown URL's 404, a 500 raised
-      by a middleware, ...) is turned into the same shape with its status. DRF's own answers (its
-      errors and the browsable API) are left as they are.
+    - Under /api/ every error is JSON in the one error body (smart_portal.api.error_body): an
+      exception no view handled is a 500 `{"code": "server_error", "detail": ..., "fields": {},
+      "request_id": ...}` (logged with its traceback, as Django logs it); an error Django answers
+      itself in HTML (an unknown URL's 404, a 500 raised by a middleware, ...) is turned into the same
+      shape with its status; a JSON error answered outside the exception handler is put in that shape
+      (`in_the_one_shape`). The browsable API's pages are left as they are.
     - A page whose save the database refused on a constraint (a concurrent identical request committed
       first: see core.integrity) is run once more: its form or service now sees the committed row and
       refuses as for any duplicate, with what was typed. A second violation is a 409 page, never a 500.
@@ -131,13 +169,11 @@ class ErrorAnswersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if (
-            is_api(request)
-            and response.status_code >= 400
-            and not isinstance(response, Response)  # DRF answered it (JSON, or the browsable API)
-            and not getattr(response, "streaming", False)
-            and not is_json(response)
-        ):
+        if not is_api(request) or response.status_code < 400 or getattr(response, "streaming", False):
+            return response
+        if is_json(response):
+            return in_the_one_shape(request, response)
+        if not isinstance(response, Response):  # DRF's own are JSON, or the browsable API's pages
             converted = json_error(request, response.status_code)
             # Keep what the middleware around the view set (Allow, security headers, ...).
             for header, value in response.items():

@@ -113,6 +113,8 @@ MIDDLEWARE = [
     # CSRF token afresh in every response and pads compressed bodies with random bytes; pages that
     # show a secret (never_cache: no-store) are sent uncompressed (smart_portal.compression).
     "smart_portal.compression.PageCompressionMiddleware",
+    # API GETs: ETag (of the body before compression: inside it), Last-Modified, 304 (smart_portal.sync).
+    "smart_portal.sync.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # A NUL character in the URL is a 400 naming the parameter, before any view reads it.
@@ -136,6 +138,13 @@ MIDDLEWARE = [
     # Two-factor authentication where required; records each signed-in session (core.middleware).
     "core.middleware.AccountSecurityMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # API contract, once the caller is known (after CSRF and two-factor checks): 400 for a query
+    # parameter the operation does not document (smart_portal.api_contract), and the first answer
+    # replayed for a POST repeated with the same Idempotency-Key (smart_portal.idempotency).
+    "smart_portal.api_contract.QueryParametersMiddleware",
+    "smart_portal.idempotency.IdempotencyMiddleware",
+    # The dashboards' and reports' reads from the read replica, when there is one (smart_portal.db_routers).
+    "smart_portal.db_routers.ReplicaReadsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the "try again at" answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -204,6 +213,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3)
     )
+# An optional PostgreSQL read replica (a streaming standby of the primary, README "Read replica"):
+# dashboards, reports and list downloads read from it (smart_portal.db_routers); every write, and any
+# read that must see one, stays on the primary. Unset: one database, as before. The tests treat it as
+# a mirror of the test database (DATABASE_REPLICA_URL set to the primary's URL).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_ROUTERS: list[str] = []
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = database_settings(DATABASE_REPLICA_URL, env_int("DB_CONN_MAX_AGE", 60))
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3)
+        )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["smart_portal.db_routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------------
@@ -221,7 +245,8 @@ CACHES = {
             },
         }
         if CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        # Room for the dashboard's cached fragments (about 20 per PO and language) beyond the 300 default.
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}
     )
 }
 
@@ -366,20 +391,34 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "smart_portal.api.StandardPagination",
+    # Page numbers; keyset pages with a watermark when a list is asked with `cursor` or
+    # `updated_since` (incremental sync, smart_portal.sync).
+    "DEFAULT_PAGINATION_CLASS": "smart_portal.sync.SyncPagination",
     # Filters on related objects, and the browsable API's forms, offer and accept only what the user
     # may see (smart_portal.api, core.visibility).
     "DEFAULT_FILTER_BACKENDS": [
         "smart_portal.api.ScopedFilterBackend",
         "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        # DRF's, refusing (400) an ordering the list does not offer (smart_portal.api_contract).
+        "smart_portal.api_contract.StrictOrderingFilter",
+        # `updated_since` on the list of every resource with `updated_at` (smart_portal.sync).
+        "smart_portal.sync.UpdatedSinceFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "smart_portal.api.ScopedBrowsableAPIRenderer",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Request bodies are JSON; the upload actions declare `parser_classes = [MultiPartParser]`.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Every operation documents the errors it can answer and the roles that may call it.
+    "DEFAULT_SCHEMA_CLASS": "smart_portal.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "smart_portal.api.exception_handler",
+    # Requests per API token or session user: API_THROTTLE_RATE, and API_BULK_THROTTLE_RATE for the
+    # bulk operations, which count apart (smart_portal.throttling).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "smart_portal.throttling.TokenRateThrottle",
+        "smart_portal.throttling.BulkRateThrottle",
+    ],
     # Token requests per client address (auth) and per account, whatever the address (auth_account).
     "DEFAULT_THROTTLE_RATES": {
         "auth": os.environ.get("AUTH_THROTTLE_RATE", "20/minute"),
@@ -389,6 +428,16 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# "<n>/<second|minute|hour|day>", or empty for no limit. The test suite makes many requests per
+# user: unless set, it runs with limits it never reaches (tests/core/test_rate_limits.py sets its own).
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "100000/minute" if TESTING else "600/minute")
+API_BULK_THROTTLE_RATE = os.environ.get("API_BULK_THROTTLE_RATE", "100000/minute" if TESTING else "60/minute")
+# An API POST's Idempotency-Key and its answer are kept this long (smart_portal.idempotency).
+IDEMPOTENCY_KEEP_HOURS = env_int("IDEMPOTENCY_KEEP_HOURS", 24)
+# A bulk request of more items than this is answered 202 with a job (enterprises.bulk).
+BULK_SYNC_MAX_ITEMS = env_int("BULK_SYNC_MAX_ITEMS", 2000)
+# The most items one bulk request may carry.
+BULK_MAX_ITEMS = env_int("BULK_MAX_ITEMS", 10000)
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 24 * 30)),
     "AUTH_HEADER_PREFIX": "Token",
@@ -423,6 +472,12 @@ SPECTACULAR_SETTINGS = {
         "ClearanceKindEnum": "safeguards.models.ClearanceKind",
         "EcrCategoryEnum": "safeguards.models.EcrCategory",
         "GrievanceCategoryEnum": "grievances.models.Category",
+        # Statuses also answered by actions and summaries (not only by their own resource).
+        "GrievanceStatusEnum": "grievances.models.GrievanceStatus",
+        "EsReviewStatusEnum": "safeguards.models.EsReviewStatus",
+        "SpendingReportStatusEnum": "finance.models.SpendingReportStatus",
+        "AggregationRunStatusEnum": "monitoring.models.RunStatus",
+        "MemberTotalStatusEnum": "subprojects.evaluation.MEMBER_STEPS",
     },
 }
 
@@ -563,6 +618,8 @@ LOGGING = {
 # Spreadsheet imports: the largest file accepted and its rows (bigger lists are split into files).
 ENTERPRISES_IMPORT_MAX_MB = env_int("ENTERPRISES_IMPORT_MAX_MB", 25)
 ENTERPRISES_IMPORT_MAX_ROWS = env_int("ENTERPRISES_IMPORT_MAX_ROWS", 100_000)
+# Rows an import writes at a time (one COPY and its follow-ups), with a progress report after each.
+ENTERPRISES_IMPORT_WRITE_BATCH = env_int("ENTERPRISES_IMPORT_WRITE_BATCH", 5000)
 # One loan or grant above this is refused as a likely typing error (BDT).
 ENTERPRISES_MAX_SUPPORT_BDT = env_int("ENTERPRISES_MAX_SUPPORT_BDT", 5_000_000)
 # Cluster suggestion: members lie within this radius of the centre, so a cluster spans about 5 km
@@ -642,6 +699,15 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 # A list download of more rows than this is written in the background and kept under Downloads
 # (core.export_jobs); smaller ones download at once.
 EXPORT_INLINE_ROWS = env_int("EXPORT_INLINE_ROWS", 2000)
+# Large lists (enterprises, readings, adoptions, attendance; pages and API) count no further than this
+# ("more than 10,000") and page numbers reach no deeper; Next/Previous (a cursor) reach any depth.
+LIST_COUNT_LIMIT = env_int("LIST_COUNT_LIMIT", 10_000)
+# The PMU dashboard keeps its drawn cards and charts this long (seconds) in the cache, keyed by the
+# snapshot they show (a new snapshot draws anew); 0 draws them on every request (issue 17).
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 6 * 60 * 60)
+# A page's CSV download is streamed at once whatever its length (the first byte goes out before the
+# rows are read); off, a long CSV is written in the background like an XLSX (issue 17).
+EXPORT_STREAM_CSV = env_bool("EXPORT_STREAM_CSV", True)
 # Downloads written in the background are deleted this many days after they were asked for.
 EXPORT_KEEP_DAYS = env_int("EXPORT_KEEP_DAYS", 7)
 # Without a broker, large downloads are written in a background thread; the tests write them inline.
@@ -650,3 +716,15 @@ CELERY_BEAT_SCHEDULE["prune-exports"] = {
     "task": "core.export_jobs.prune_exports",
     "schedule": crontab(hour=3, minute=45),
 }
+
+# --- Incremental sync (issue 16, smart_portal.sync) -------------------------------------------------
+# A sync run's watermark is moved back this much: it covers the moment between Django stamping a row
+# (`auto_now`, the application's clock) and the database seeing its transaction, and the skew of the
+# two clocks. Changes made within it are listed by the next run.
+SYNC_CLOCK_MARGIN_SECONDS = float(os.environ.get("SYNC_CLOCK_MARGIN_SECONDS", "2"))
+# Deletions are listed (GET /api/v1/deletions/) this long, then forgotten by the nightly cleanup.
+TOMBSTONE_KEEP_DAYS = env_int("TOMBSTONE_KEEP_DAYS", 90)
+# Every API GET documents its ETag (and Last-Modified) and the 304 answer.
+SPECTACULAR_SETTINGS.setdefault(
+    "POSTPROCESSING_HOOKS", ["drf_spectacular.hooks.postprocess_schema_enums"]
+).append("smart_portal.sync.document_conditional_requests")

@@ -19,6 +19,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from core.errors import Problem
 from core.numbers import group
 from core.uploads import DOCUMENT_KINDS, check_upload
 from subprojects.models import Call, ConceptNote, Proposal, SubProject
@@ -137,34 +138,66 @@ def _targeting_found(obj: ConceptNote | Proposal) -> Found:
     """Checks shared by notes and proposals (both carry the same targeting fields)."""
     found: Found = []
     if not obj.title.strip():
-        found.append((WHAT_AND_WHERE, _("Title is missing")))
+        found.append((WHAT_AND_WHERE, Problem(_("Title is missing"), "title", "required")))
     sub_sectors = list(obj.sub_sectors.all())
     if not sub_sectors:
-        found.append((WHAT_AND_WHERE, _("Choose at least one sub-sector")))
+        found.append(
+            (WHAT_AND_WHERE, Problem(_("Choose at least one sub-sector"), "sub_sectors", "required"))
+        )
     elif any(sub.sector_id != obj.sector_id for sub in sub_sectors):
         found.append(
-            (WHAT_AND_WHERE, _("Sub-sectors must belong to the sector %(sector)s") % {"sector": obj.sector})
+            (
+                WHAT_AND_WHERE,
+                Problem(
+                    _("Sub-sectors must belong to the sector %(sector)s") % {"sector": obj.sector},
+                    "sub_sectors",
+                ),
+            )
         )
     if not obj.call.sector_is_eligible(obj.sector):
         found.append(
             (
                 WHAT_AND_WHERE,
-                _("The sector %(sector)s is not eligible under this call") % {"sector": obj.sector},
+                Problem(
+                    _("The sector %(sector)s is not eligible under this call") % {"sector": obj.sector},
+                    "sector",
+                ),
             )
         )
     districts = set(obj.target_districts.values_list("pk", flat=True))
     if not districts:
-        found.append((WHAT_AND_WHERE, _("Choose at least one target district")))
+        found.append(
+            (
+                WHAT_AND_WHERE,
+                Problem(_("Choose at least one target district"), "target_districts", "required"),
+            )
+        )
     if obj.target_upazilas.exclude(district_id__in=districts).exists():
-        found.append((WHAT_AND_WHERE, _("Every target upazila must lie in one of the target districts")))
+        found.append(
+            (
+                WHAT_AND_WHERE,
+                Problem(_("Every target upazila must lie in one of the target districts"), "target_upazilas"),
+            )
+        )
     if obj.mes_targeted <= 0:
-        found.append((ENTERPRISES, _("Number of MEs targeted must be more than zero")))
+        found.append(
+            (
+                ENTERPRISES,
+                Problem(_("Number of MEs targeted must be more than zero"), "mes_targeted", "min_value"),
+            )
+        )
     if obj.women_led_mes_targeted > obj.mes_targeted:
-        found.append((ENTERPRISES, _("Women-led MEs cannot exceed the MEs targeted")))
+        found.append(
+            (
+                ENTERPRISES,
+                Problem(_("Women-led MEs cannot exceed the MEs targeted"), "women_led_mes_targeted"),
+            )
+        )
     for field_name in ("problem", "environmental_issues", "proposed_recp_practices"):
         if not getattr(obj, field_name).strip():
             label = str(obj._meta.get_field(field_name).verbose_name)
-            found.append((PROBLEM, _("%(field)s is missing") % {"field": label[:1].upper() + label[1:]}))
+            missing = _("%(field)s is missing") % {"field": label[:1].upper() + label[1:]}
+            found.append((PROBLEM, Problem(missing, field_name, "required")))
     return found
 
 
@@ -176,13 +209,17 @@ def concept_note_missing(note: ConceptNote) -> list[Missing]:
     """What the concept note lacks before it can be submitted, by section of its form."""
     found = _targeting_found(note)
     if note.estimated_budget is None or note.estimated_budget <= 0:
-        found.append((NOTE_BUDGET, _("Estimated budget is missing")))
+        found.append((NOTE_BUDGET, Problem(_("Estimated budget is missing"), "estimated_budget", "required")))
     elif note.estimated_budget > note.call.ceiling_budget:
         found.append(
             (
                 NOTE_BUDGET,
-                _("Estimated budget %(budget)s exceeds the call's ceiling of %(ceiling)s")
-                % {"budget": _money(note.estimated_budget), "ceiling": _money(note.call.ceiling_budget)},
+                Problem(
+                    _("Estimated budget %(budget)s exceeds the call's ceiling of %(ceiling)s")
+                    % {"budget": _money(note.estimated_budget), "ceiling": _money(note.call.ceiling_budget)},
+                    "estimated_budget",
+                    "max_value",
+                ),
             )
         )
     return _by_section(found)
@@ -197,41 +234,55 @@ def proposal_missing(proposal: Proposal) -> list[Missing]:
     """What the proposal lacks before it can be submitted, by section of its form."""
     found = _targeting_found(proposal)
     if not proposal.objectives.strip():
-        found.append((WORK_PLAN, _("Objectives are missing")))
+        found.append((WORK_PLAN, Problem(_("Objectives are missing"), "objectives", "required")))
     if not proposal.duration_months:
-        found.append((WORK_PLAN, _("Duration in months is missing")))
+        found.append((WORK_PLAN, Problem(_("Duration in months is missing"), "duration_months", "required")))
     activities = list(proposal.activities.all())
     if not activities:
-        found.append((WORK_PLAN, _("Add at least one activity to the work plan")))
+        found.append(
+            (WORK_PLAN, Problem(_("Add at least one activity to the work plan"), "activities", "required"))
+        )
     elif proposal.duration_months and any(a.end_month > proposal.duration_months for a in activities):
         found.append(
             (
                 WORK_PLAN,
-                _("Work plan activities must end within the %(months)s months of the sub-project")
-                % {"months": proposal.duration_months},
+                Problem(
+                    _("Work plan activities must end within the %(months)s months of the sub-project")
+                    % {"months": proposal.duration_months},
+                    "activities",
+                ),
             )
         )
     totals = proposal.budget_totals()
     if totals["total"] <= 0:
-        found.append((BUDGET, _("Add at least one budget line")))
+        found.append((BUDGET, Problem(_("Add at least one budget line"), "budget_lines", "required")))
     elif totals["total"] > proposal.call.ceiling_budget:
         found.append(
             (
                 BUDGET,
-                _("Budget total %(total)s exceeds the call's ceiling of %(ceiling)s")
-                % {"total": _money(totals["total"]), "ceiling": _money(proposal.call.ceiling_budget)},
+                Problem(
+                    _("Budget total %(total)s exceeds the call's ceiling of %(ceiling)s")
+                    % {"total": _money(totals["total"]), "ceiling": _money(proposal.call.ceiling_budget)},
+                    "budget_lines",
+                    "max_value",
+                ),
             )
         )
     if not proposal.committed_results.exists():
-        found.append((RESULTS, _("Commit to at least one result indicator")))
+        found.append(
+            (RESULTS, Problem(_("Commit to at least one result indicator"), "committed_results", "required"))
+        )
     # The E&S screening (risk category, management plan, mitigation measures): safeguards.reviews.
     from safeguards.reviews import screening_problems
 
     found += [(SCREENING, problem) for problem in screening_problems(proposal)]
     if not proposal.exclusion_list_checked:
-        found.append((SCREENING, _("Confirm the exclusion-list check")))
+        found.append(
+            (SCREENING, Problem(_("Confirm the exclusion-list check"), "exclusion_list_checked", "required"))
+        )
     if proposal.doe_clearance_required is None:
-        found.append((SCREENING, _("Say whether Department of Environment clearance is needed")))
+        needed = _("Say whether Department of Environment clearance is needed")
+        found.append((SCREENING, Problem(needed, "doe_clearance_required", "required")))
     return _by_section(found)
 
 
@@ -320,16 +371,17 @@ def award_problems(proposal: Proposal, params: dict[str, Any]) -> list[str]:
     problems = []
     agreement_number = str(params.get("agreement_number") or "").strip()
     if not agreement_number:
-        problems.append(_("Agreement number is missing"))
+        problems.append(Problem(_("Agreement number is missing"), "agreement_number", "required"))
     elif SubProject.objects.filter(agreement_number=agreement_number).exists():
-        problems.append(_("Agreement number %(number)s is already used") % {"number": agreement_number})
+        used = _("Agreement number %(number)s is already used") % {"number": agreement_number}
+        problems.append(Problem(used, "agreement_number", "unique"))
     dates = {name: params.get(name) for name in ("award_date", "start_date", "end_date")}
     labels = {"award_date": _("Award date"), "start_date": _("Start date"), "end_date": _("End date")}
     for name, value in dates.items():
         if not isinstance(value, date):
-            problems.append(_("%(field)s is missing") % {"field": labels[name]})
+            problems.append(Problem(_("%(field)s is missing") % {"field": labels[name]}, name, "required"))
     if all(isinstance(value, date) for value in dates.values()):
-        problems += [problem for _field, _error, problem in award_date_rules(**dates)]
+        problems += [Problem(problem, field) for field, _error, problem in award_date_rules(**dates)]
     shares = {
         name: _as_decimal(params.get(name)) for name in ("budget_world_bank", "budget_pksf", "budget_po")
     }

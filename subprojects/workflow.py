@@ -387,15 +387,18 @@ def call_accepts_notes(note: ConceptNote, **_kwargs) -> None:
         raise ActionRefused(_("The call opens on %(opens)s.") % {"opens": format_moment(call.opens_at)})
 
 
-def _refuse_problems(message: str, problems: list[str]) -> None:
+def _refuse_problems(message: str, problems: list[str], code: str = "refused") -> None:
+    """One refusal naming every problem, each also listed apart (the API's `fields`)."""
     if problems:
-        raise ActionRefused(message % {"problems": "; ".join(problems)})
+        raise ActionRefused(message % {"problems": "; ".join(problems)}, code=code, problems=problems)
 
 
 def note_complete(note: ConceptNote, **_kwargs) -> None:
     from subprojects.validation import concept_note_problems
 
-    _refuse_problems(_("The concept note is not complete: %(problems)s"), concept_note_problems(note))
+    _refuse_problems(
+        _("The concept note is not complete: %(problems)s"), concept_note_problems(note), "incomplete"
+    )
 
 
 def before_proposal_deadline(proposal: Proposal, **_kwargs) -> None:
@@ -413,7 +416,9 @@ def before_proposal_deadline(proposal: Proposal, **_kwargs) -> None:
 def proposal_complete(proposal: Proposal, **_kwargs) -> None:
     from subprojects.validation import proposal_problems
 
-    _refuse_problems(_("The proposal is not complete: %(problems)s"), proposal_problems(proposal))
+    _refuse_problems(
+        _("The proposal is not complete: %(problems)s"), proposal_problems(proposal), "incomplete"
+    )
 
 
 def no_open_conditions(proposal: Proposal, **_kwargs) -> None:
@@ -448,6 +453,7 @@ def no_objection_letter_given(proposal: Proposal, **params) -> None:
         raise ActionRefused(
             _("The no-objection cannot be recorded: %(problems)s") % {"problems": "; ".join(problems)},
             code="no_objection_letter",
+            problems=problems,
         )
 
 

@@ -10,7 +10,8 @@ def assert_refused(refusal, status: int, *, code: str | None = None) -> None:
 
     - an `ActionRefused` (or what `pytest.raises` caught): 403 means `Forbidden` (about who asks),
       409 any other refusal (about what or when);
-    - a page's or the API's response: its status; the API says a 403 refusal's code, `forbidden`.
+    - a page's or the API's response: its status; the API says a 403 refusal's code: `forbidden`
+      (a refused action), `permission_denied` (the view's permissions).
 
     `code`, when given, is the refusal's own code as well (e.g. "wrong_state")."""
     exc = getattr(refusal, "value", refusal)
@@ -22,7 +23,7 @@ def assert_refused(refusal, status: int, *, code: str | None = None) -> None:
     assert refusal.status_code == status, f"answered {refusal.status_code}, expected {status}"
     body = _json(refusal)
     if isinstance(body, dict) and "code" in body and status == 403:
-        assert body["code"] == FORBIDDEN, body
+        assert body["code"] in (FORBIDDEN, "permission_denied"), body
     if code is not None:
         assert isinstance(body, dict), f"no JSON body to read the code {code!r} from"
         assert body.get("code") == code, body
@@ -32,3 +33,11 @@ def _json(response):
     if not response.get("Content-Type", "").startswith("application/json"):
         return None
     return response.json()
+
+
+def field_errors(response) -> dict[str, list[str]]:
+    """The messages of an API error answer by field (its `fields`, in the one error body of
+    smart_portal.api): `{"po_code": ["..."], "non_field_errors": ["..."]}`."""
+    body = response.json()
+    assert set(body) >= {"code", "detail", "fields"}, body
+    return {name: [problem["message"] for problem in problems] for name, problems in body["fields"].items()}

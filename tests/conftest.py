@@ -11,6 +11,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from pytest_django.plugin import blocking_manager_key
 
 from core.roles import Role
 from smart_portal.celery import app as celery_app
@@ -42,6 +43,14 @@ def pytest_collection_modifyitems(config, items):
         path = item.nodeid.split("::", 1)[0]
         if any(path == file and item.name.startswith(name) for file, name in SLOW_ELSEWHERE):
             item.add_marker(pytest.mark.slow)
+    # On PostgreSQL, the tests that use the demo programme after the others, in their order (see
+    # DemoBlock); pytest-django then puts the transactional tests after both, keeping this order.
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        items[:] = [item for item in items if not _uses_demo(item)] + [
+            item for item in items if _uses_demo(item)
+        ]
 
 
 @pytest.fixture(autouse=True)
@@ -363,14 +372,13 @@ def demo_data(request):
     """The demo programme in the database, for `db` tests (`demo_data_committed` is for transactional
     ones); its value is what `seed_demo` printed. In a test class, for the tests of the class, and gone
     after them; outside any class, for the rest of the module from the first test that asks for it
-    (so use it in modules whose tests all want it, or in a class)."""
+    (so use it in modules whose tests all want it, or in a class). On PostgreSQL it stays from one
+    test that uses it to the next, and is gone before any other (DemoBlock)."""
     in_class = request.cls is not None
     return request.getfixturevalue("_demo_data_for_class" if in_class else "_demo_data_for_module")
 
 
-def _demo_data_loaded(demo_programme, django_db_blocker):
-    from django.db import transaction
-
+def _demo_data_loaded(request, demo_programme, django_db_blocker):
     with django_db_blocker.unblock():
         if MIGRATED["in_memory"]:
             before = _copy_of_database()
@@ -378,19 +386,79 @@ def _demo_data_loaded(demo_programme, django_db_blocker):
             yield demo_programme["output"]
             _restore(before)
             return
-        with transaction.atomic():
-            yield _seed_demo()
+        yield request.getfixturevalue("_demo_block").open()
+
+
+class DemoBlock:
+    """On PostgreSQL: the demo programme seeded in a transaction left open while the tests that use
+    it run (each in its own savepoint, as pytest-django nests them), and rolled back before any other
+    test. The tests that use the demo are run last in each process (pytest_collection_modifyitems
+    below), so that it is seeded about once per process rather than once per class or module."""
+
+    def __init__(self) -> None:
+        self.atomic = None
+        self.output = ""
+
+    def open(self) -> str:
+        from django.db import connection, transaction
+
+        if self.atomic is None:
+            self.atomic = transaction.atomic()
+            self.atomic.__enter__()
+            self.output = _seed_demo()
+            # The foreign keys' deferred checks of the seeding, once: each test's teardown checks the
+            # pending ones (Django's TestCase), and in its savepoint, rolled back, they stay pending.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        return self.output
+
+    def close(self) -> None:
+        from django.db import transaction
+
+        if self.atomic is not None:
+            atomic, self.atomic = self.atomic, None
             transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+DEMO_BLOCK = DemoBlock()
+DEMO_FIXTURES = {"demo_data", "_demo_data_for_class", "_demo_data_for_module"}
+
+
+def _uses_demo(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    transactional = marker is not None and (
+        marker.kwargs.get("transaction") or "transactional_db" in getattr(item, "fixturenames", ())
+    )
+    return bool(DEMO_FIXTURES & set(getattr(item, "fixturenames", ()))) and not transactional
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test that does not use the demo programme never sees it: the demo's transaction is rolled
+    back before the test's own fixtures begin (PostgreSQL; see DemoBlock)."""
+    if DEMO_BLOCK.atomic is not None and not _uses_demo(item):
+        with item.config.stash[blocking_manager_key].unblock():
+            DEMO_BLOCK.close()
+
+
+@pytest.fixture(scope="session")
+def _demo_block(django_db_setup, django_db_blocker):
+    """DEMO_BLOCK, rolled back at the end of the session before the test database goes."""
+    yield DEMO_BLOCK
+    with django_db_blocker.unblock():
+        DEMO_BLOCK.close()
 
 
 @pytest.fixture(scope="class")
-def _demo_data_for_class(demo_programme, django_db_blocker):
-    yield from _demo_data_loaded(demo_programme, django_db_blocker)
+def _demo_data_for_class(request, demo_programme, django_db_blocker):
+    yield from _demo_data_loaded(request, demo_programme, django_db_blocker)
 
 
 @pytest.fixture(scope="module")
-def _demo_data_for_module(demo_programme, django_db_blocker):
-    yield from _demo_data_loaded(demo_programme, django_db_blocker)
+def _demo_data_for_module(request, demo_programme, django_db_blocker):
+    yield from _demo_data_loaded(request, demo_programme, django_db_blocker)
 
 
 @pytest.fixture

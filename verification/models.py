@@ -63,7 +63,7 @@ class VerificationPolicy(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("A PO with fewer reported items than this has every item checked."),
     )
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
@@ -111,6 +111,7 @@ class VerificationRound(models.Model):
         verbose_name=_("drawn by"),
     )
     drawn_at = models.DateTimeField(_("drawn at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = VerificationRoundQuerySet.as_manager()
 

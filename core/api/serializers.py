@@ -3,10 +3,15 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from core import accounts, mfa
+from core.api import (
+    examples,
+    schema_fields,  # noqa: F401  (registers how decimals appear in the schema)
+)
 from core.api.security import SignInLockedOut
 from core.errors import Forbidden
 from core.models import (
@@ -22,6 +27,7 @@ from core.models import (
 )
 
 
+@extend_schema_serializer(examples=examples.TOKEN)
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
@@ -64,6 +70,7 @@ class TokenRequestSerializer(serializers.Serializer):
             raise SignInLockedOut(accounts.lockout_message(until), wait)
 
 
+@extend_schema_serializer(examples=examples.TOKEN)
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
     expiry = serializers.DateTimeField(allow_null=True)
@@ -71,7 +78,8 @@ class TokenResponseSerializer(serializers.Serializer):
 
 class CurrentUserSerializer(serializers.ModelSerializer):
     roles = serializers.SerializerMethodField()
-    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # Null for programme-wide roles (PMU, approver, World Bank, TEC), who belong to no PO.
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = User
@@ -84,7 +92,7 @@ class CurrentUserSerializer(serializers.ModelSerializer):
 class BusinessAreaSerializer(serializers.ModelSerializer):
     class Meta:
         model = BusinessArea
-        fields = ["id", "code", "name"]
+        fields = ["id", "code", "name", "updated_at"]
 
 
 class SectorSerializer(serializers.ModelSerializer):
@@ -92,7 +100,7 @@ class SectorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Sector
-        fields = ["id", "code", "name", "business_area"]
+        fields = ["id", "code", "name", "business_area", "updated_at"]
 
 
 class SubSectorSerializer(serializers.ModelSerializer):
@@ -100,13 +108,13 @@ class SubSectorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SubSector
-        fields = ["id", "code", "name", "sector"]
+        fields = ["id", "code", "name", "sector", "updated_at"]
 
 
 class DivisionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Division
-        fields = ["id", "pcode", "name", "latitude", "longitude"]
+        fields = ["id", "pcode", "name", "latitude", "longitude", "updated_at"]
 
 
 class DistrictSerializer(serializers.ModelSerializer):
@@ -125,6 +133,7 @@ class DistrictSerializer(serializers.ModelSerializer):
             "longitude",
             "climate_vulnerable",
             "climate_hazards",
+            "updated_at",
         ]
 
 
@@ -143,6 +152,7 @@ class UpazilaSerializer(serializers.ModelSerializer):
             "longitude",
             "climate_vulnerable",
             "climate_hazards",
+            "updated_at",
         ]
 
 

@@ -67,6 +67,7 @@ def add_transition_actions(
             return Response(self.get_serializer(self.get_queryset().get(pk=updated.pk)).data)
 
         handler.__name__ = rule.action
+        handler.lifecycle_rule = rule  # type: ignore[attr-defined]  # who may call it, for the schema
         handler.__doc__ = (
             describe(rule)
             if describe

@@ -11,7 +11,7 @@ from typing import Any
 from django import template
 from django.core.paginator import Page
 
-from core.lists import PAGE_PARAM, SORT_PARAM, Sorting
+from core.lists import CURSOR_PARAM, PAGE_PARAM, SORT_PARAM, Sorting
 
 register = template.Library()
 
@@ -28,6 +28,7 @@ def sort_th(context: template.Context, key: str, label: Any, css_class: str = ""
         params = request.GET.copy()
         params[SORT_PARAM] = sorting.next_param(key)
         params.pop(PAGE_PARAM, None)
+        params.pop(CURSOR_PARAM, None)  # a position in the other order means nothing in this one
         result.update(url="?" + params.urlencode(), state=sorting.state_of(key))
     return result
 

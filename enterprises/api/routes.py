@@ -1,4 +1,5 @@
-from enterprises.api import views
+from enterprises.api import reports, views
+from enterprises.api.bulk import ImportTemplateViewSet
 
 ROUTES = [
     ("enterprises", views.EnterpriseViewSet, "enterprise"),
@@ -8,7 +9,7 @@ ROUTES = [
     ("attendances", views.AttendanceViewSet, "attendance"),
     ("recp-practices", views.RecpPracticeViewSet, "recp-practice"),
     ("adoptions", views.AdoptionViewSet, "adoption"),
-    ("recp-profiles", views.RecpProfileViewSet, "recp-profile"),
+    ("recp-profiles", reports.RecpProfileViewSet, "recp-profile"),
     ("kpis", views.KpiViewSet, "kpi"),
     ("kpi-readings", views.KpiReadingViewSet, "kpi-reading"),
     ("facilities", views.FacilityViewSet, "facility"),
@@ -16,4 +17,5 @@ ROUTES = [
     ("cluster-suggestions", views.ClusterSuggestionViewSet, "cluster-suggestion"),
     ("duplicate-suspects", views.DuplicateSuspectViewSet, "duplicate-suspect"),
     ("import-jobs", views.ImportJobViewSet, "import-job"),
+    ("import-templates", ImportTemplateViewSet, "import-template"),
 ]

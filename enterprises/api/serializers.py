@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.serializers import as_serializer_error
@@ -73,6 +74,25 @@ class ModuleCodeField(serializers.SlugRelatedField):
         if found is None:
             self.fail("does_not_exist", slug_name=self.slug_field, value=data)
         return found
+
+
+class SessionModuleField(ModuleCodeField):
+    """A session's module: required when written, but null when read for a session the PMU has not
+    mapped to a module yet (older sessions)."""
+
+    null_on_read = True  # see SessionModuleFieldExtension
+
+
+class SessionModuleFieldExtension(OpenApiSerializerFieldExtension):
+    """The schema of SessionModuleField: a module code in requests, a module code or null in responses."""
+
+    target_class = SessionModuleField
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "response":
+            schema["nullable"] = True
+        return schema
 
 
 # --- Enterprises ----------------------------------------------------------------------------------
@@ -176,11 +196,14 @@ class FinancialSupportSerializer(RecordSerializer):
             "counts_as_project_financing",
             "reference",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = ["created_at"]
         extra_kwargs = {
             "financier": {"help_text": _('world_bank, pksf or po; "" on older records means not stated.')}
         }
+        # The key (enterprise, kind, date) is checked by the view (natural key, upsert) and the service.
+        validators = []
 
     @extend_schema_field(serializers.BooleanField())
     def get_counts_as_project_financing(self, support: FinancialSupport) -> bool:
@@ -190,13 +213,22 @@ class FinancialSupportSerializer(RecordSerializer):
 class TrainingModuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingModule
-        fields = ["id", "code", "name", "description", "climate_vulnerability", "is_active", "position"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "description",
+            "climate_vulnerability",
+            "is_active",
+            "position",
+            "updated_at",
+        ]
 
 
 class TrainingSessionSerializer(serializers.ModelSerializer):
     partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     sub_project = ScopedRelatedField(SubProject)
-    module = ModuleCodeField(
+    module = SessionModuleField(
         help_text=_(
             "Code of an active module of the catalogue (training-modules), in any case. PO staff cannot "
             "change a module the PMU mapped (403)."
@@ -206,11 +238,12 @@ class TrainingSessionSerializer(serializers.ModelSerializer):
             "null": _("Choose the training module of the session (see the catalogue)."),
         },
     )
-    module_name = serializers.CharField(source="module.name", read_only=True, default=None)
+    module_name = serializers.CharField(source="module.name", read_only=True, default=None, allow_null=True)
     climate_vulnerability = serializers.BooleanField(
         source="module.climate_vulnerability",
         read_only=True,
         default=None,
+        allow_null=True,
         help_text=_(
             "The module's tag; null while the session is not mapped to a module (it counts for no indicator)."
         ),
@@ -236,6 +269,7 @@ class TrainingSessionSerializer(serializers.ModelSerializer):
             "district",
             "facilitator",
             "attendee_count",
+            "updated_at",
         ]
 
 
@@ -257,6 +291,7 @@ class AttendanceSerializer(RecordSerializer):
             "pre_test_score",
             "post_test_score",
             "knowledge_increased",
+            "updated_at",
         ]
         validators = []  # the (session, enterprise) uniqueness is checked by the service, with its message
 
@@ -273,7 +308,16 @@ class RecpPracticeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RecpPractice
-        fields = ["id", "code", "name", "category", "description", "applicable_sub_sectors", "is_active"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "category",
+            "description",
+            "applicable_sub_sectors",
+            "is_active",
+            "updated_at",
+        ]
 
 
 class AdoptionSerializer(RecordSerializer):
@@ -285,8 +329,8 @@ class AdoptionSerializer(RecordSerializer):
         write_only=True, required=False, help_text=_("JPEG or PNG of the practice in use (multipart).")
     )
     has_photo = serializers.SerializerMethodField()
-    reported_by = serializers.StringRelatedField(read_only=True)
-    verified_by = serializers.StringRelatedField(read_only=True)
+    reported_by = serializers.StringRelatedField(read_only=True, allow_null=True)
+    verified_by = serializers.StringRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Adoption
@@ -306,6 +350,7 @@ class AdoptionSerializer(RecordSerializer):
             "verification",
             "verified_on",
             "verified_by",
+            "updated_at",
         ]
         read_only_fields = ["verification", "verified_on"]
         validators = []
@@ -349,8 +394,8 @@ class RecpProfileSerializer(RecordSerializer):
     recommended_practices = serializers.SlugRelatedField(
         slug_field="code", queryset=RecpPractice.objects.filter(is_active=True), many=True, required=False
     )
-    prepared_by = serializers.StringRelatedField(read_only=True)
-    validated_by = serializers.StringRelatedField(read_only=True)
+    prepared_by = serializers.StringRelatedField(read_only=True, allow_null=True)
+    validated_by = serializers.StringRelatedField(read_only=True, allow_null=True)
     has_report = serializers.SerializerMethodField()
 
     class Meta:
@@ -371,6 +416,7 @@ class RecpProfileSerializer(RecordSerializer):
             "validated_on",
             "review_comment",
             "has_report",
+            "updated_at",
         ]
         read_only_fields = ["status", "prepared_on", "validated_on", "review_comment"]
         validators = []
@@ -410,6 +456,7 @@ class KpiSerializer(serializers.ModelSerializer):
             "adds_up",
             "co2e_kg_per_unit",
             "co2e_factor_source",
+            "updated_at",
         ]
 
     def validate(self, attrs):
@@ -439,6 +486,7 @@ class KpiReadingSerializer(RecordSerializer):
             "is_baseline",
             "source",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = ["created_at"]
         validators = []
@@ -462,7 +510,7 @@ class FacilitySerializer(serializers.ModelSerializer):
         slug_field="pcode", queryset=Upazila.objects.all(), required=False, allow_null=True
     )
     mes_served = ScopedRelatedField(Enterprise, many=True, required=False)
-    operational_confirmed_by = serializers.StringRelatedField(read_only=True)
+    operational_confirmed_by = serializers.StringRelatedField(read_only=True, allow_null=True)
     status_comment = serializers.CharField(
         write_only=True,
         required=False,
@@ -491,6 +539,7 @@ class FacilitySerializer(serializers.ModelSerializer):
             "operational_confirmed_by",
             "mes_served",
             "status_comment",
+            "updated_at",
         ]
         read_only_fields = ["operational_confirmed_on"]
         validators = []
@@ -512,6 +561,7 @@ class ClusterSerializer(serializers.ModelSerializer):
             "centre_longitude",
             "description",
             "member_count",
+            "updated_at",
         ]
         read_only_fields = ["centre_latitude", "centre_longitude"]
 
@@ -535,6 +585,7 @@ class ClusterSuggestionSerializer(ScopedRelations, serializers.ModelSerializer):
             "status",
             "cluster",
             "computed_at",
+            "updated_at",
         ]
 
 
@@ -587,6 +638,7 @@ class DuplicateSuspectSerializer(serializers.ModelSerializer):
             "found_at",
             "resolved_at",
             "resolution_note",
+            "updated_at",
         ]
 
 
@@ -634,6 +686,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "heartbeat_at",
             "checked_at",
             "committed_at",
+            "updated_at",
         ]
         read_only_fields = fields
 

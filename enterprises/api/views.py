@@ -13,15 +13,17 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.filters import SearchFilter
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from core import lifecycle, outbox
+from core.api import examples
 from core.lifecycle.api import TransitionRequestSerializer, add_transition_actions
 from core.permissions import ReadScopedWritePMU, is_pmu, sees_whole_programme
 from enterprises import clusters, filters, recp, services
 from enterprises.api import serializers as s
+from enterprises.api.bulk import BulkMixin, NaturalKeyMixin
 from enterprises.decisions import decisions_of
 from enterprises.imports.jobs import create_job, owner_action, request_commit
 from enterprises.models import (
@@ -49,6 +51,7 @@ from enterprises.permissions import (
 )
 from enterprises.tasks import suggest_clusters
 from smart_portal.api import ErrorSerializer, ScopedFilterBackend
+from smart_portal.sync import OrderedKeysetPagination, UpdatedSinceFilter
 from subprojects.api.serializers import TimelineEntrySerializer
 
 REFUSED = {
@@ -121,7 +124,7 @@ def _data(serializer) -> dict:
 # --- Enterprises ----------------------------------------------------------------------------------
 
 
-class EnterpriseViewSet(ServiceSavedViewSet):
+class EnterpriseViewSet(NaturalKeyMixin, BulkMixin, ServiceSavedViewSet):
     """Microenterprises. PO staff see and register their own PO's; programme-wide roles read all.
 
     Enterprises are never deleted (indicators and audit rely on them). `suspected_duplicate` only says
@@ -129,10 +132,14 @@ class EnterpriseViewSet(ServiceSavedViewSet):
 
     serializer_class = s.EnterpriseSerializer
     permission_classes = [FieldDataPermission]
-    filterset_class = filters.EnterpriseFilter
+    filterset_class = filters.EnterpriseApiFilter
+    natural_key = ("po_code",)
+    bulk_kind = "enterprises"
+    # Large: `next`/`previous` by cursor in the list's order, page numbers only near the top.
+    pagination_class = OrderedKeysetPagination
     # The filter set's own `ordering` (code, name, registered_on, created) is the one ordering
     # parameter, as on the page; DRF's ordering filter would read the same name differently.
-    filter_backends = [ScopedFilterBackend, SearchFilter]
+    filter_backends = [ScopedFilterBackend, SearchFilter, UpdatedSinceFilter]
     search_fields = ["po_code", "name", "owner_name"]
 
     def get_queryset(self):
@@ -170,12 +177,14 @@ class RecordViewSet(WriteSerializerMixin, viewsets.ModelViewSet):
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None, **REFUSED}))
-class FinancialSupportViewSet(RecordViewSet):
+class FinancialSupportViewSet(NaturalKeyMixin, BulkMixin, RecordViewSet):
     """Loans and grants (BDT). The stable key is enterprise + type + disbursement date."""
 
     model = FinancialSupport
     serializer_class = s.FinancialSupportSerializer
-    filterset_class = filters.FinancialSupportFilter
+    filterset_class = filters.FinancialSupportApiFilter
+    natural_key = ("enterprise", "kind", "disbursed_on")
+    bulk_kind = "financial-supports"
     ordering_fields = ["disbursed_on", "amount", "id"]
     ordering = ["-disbursed_on", "-id"]
 
@@ -207,7 +216,7 @@ SESSION_SAVE_REFUSED = {
     update=extend_schema(responses={200: s.TrainingSessionSerializer, **SESSION_SAVE_REFUSED}),
     partial_update=extend_schema(responses={200: s.TrainingSessionSerializer, **SESSION_SAVE_REFUSED}),
 )
-class TrainingSessionViewSet(ServiceSavedViewSet):
+class TrainingSessionViewSet(NaturalKeyMixin, BulkMixin, ServiceSavedViewSet):
     """Training sessions held by a PO for one of its sub-projects, each of a module of the PMU's
     catalogue (`module`: its code, in any case). A session with `module` null (recorded before the
     catalogue) counts for no indicator until the PMU maps it (`assign-module`). Once the PMU has
@@ -216,7 +225,9 @@ class TrainingSessionViewSet(ServiceSavedViewSet):
 
     serializer_class = s.TrainingSessionSerializer
     permission_classes = [FieldDataPermission]
-    filterset_class = filters.TrainingSessionFilter
+    filterset_class = filters.TrainingSessionApiFilter
+    natural_key = ("po_code",)
+    bulk_kind = "trainings"
     ordering_fields = ["held_on", "id"]
     ordering = ["-held_on", "-id"]
 
@@ -276,14 +287,18 @@ class TrainingModuleViewSet(NoDeleteViewSet):
         )
 
 
-class AttendanceViewSet(RecordViewSet):
+class AttendanceViewSet(NaturalKeyMixin, BulkMixin, RecordViewSet):
     """Attendance at a training session, with pre- and post-test scores (0-100)."""
 
     model = Attendance
     related = ("enterprise", "session")
     serializer_class = s.AttendanceSerializer
     update_serializer_class = s.AttendanceUpdateSerializer
-    filterset_class = filters.AttendanceFilter
+    filterset_class = filters.AttendanceApiFilter
+    natural_key = ("session", "enterprise")
+    bulk_kind = "attendances"
+    # Large: `next`/`previous` by cursor in the list's order, page numbers only near the top.
+    pagination_class = OrderedKeysetPagination
     ordering = ["-id"]
 
     def perform_create(self, serializer):
@@ -307,8 +322,11 @@ class AdoptionViewSet(RecordViewSet):
     related = ("enterprise", "practice", "reported_by", "verified_by")
     serializer_class = s.AdoptionSerializer
     update_serializer_class = s.AdoptionUpdateSerializer
+    parser_classes = [MultiPartParser]  # an adoption is written with its evidence photo
     filterset_class = filters.AdoptionFilter
     ordering = ["-adopted_on", "-id"]
+    # Large: `next`/`previous` by cursor in the list's order, page numbers only near the top.
+    pagination_class = OrderedKeysetPagination
 
     def perform_create(self, serializer):
         data = _data(serializer)
@@ -322,7 +340,7 @@ class AdoptionViewSet(RecordViewSet):
         )
 
     @extend_schema(request=s.VerifyRequestSerializer, responses={200: s.AdoptionSerializer, **REFUSED})
-    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader])
+    @action(detail=True, methods=["post"], permission_classes=[FieldDataReader], parser_classes=[JSONParser])
     def verify(self, request, pk=None):
         """PMU officer (or a verifier, belonging to no PO): the practice is seen in use. 403 for anyone
         else, the PO's own staff included; 409 if already verified or the date does not fit."""
@@ -394,14 +412,18 @@ add_transition_actions(
 )
 
 
-class KpiReadingViewSet(RecordViewSet):
+class KpiReadingViewSet(NaturalKeyMixin, BulkMixin, RecordViewSet):
     """Monthly KPI readings (period = first day of the month); one baseline per enterprise and KPI."""
 
     model = KpiReading
     related = ("enterprise", "kpi")
     serializer_class = s.KpiReadingSerializer
     update_serializer_class = s.KpiReadingUpdateSerializer
-    filterset_class = filters.KpiReadingFilter
+    filterset_class = filters.KpiReadingApiFilter
+    natural_key = ("enterprise", "kpi", "period")
+    bulk_kind = "kpi-readings"
+    # Large: `next`/`previous` by cursor in the list's order, page numbers only near the top.
+    pagination_class = OrderedKeysetPagination
     ordering_fields = ["period", "id"]
     ordering = ["-period", "-id"]
 
@@ -638,7 +660,7 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     serializer_class = s.ImportJobSerializer
     permission_classes = [FieldDataReader]
     filterset_class = filters.ImportJobFilter
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # the upload; commit, retry and cancel read no body
 
     def get_queryset(self):
         return ImportJob.objects.visible_to(self.request.user).select_related("partner_organization")
@@ -681,3 +703,8 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         `cancelled`). 403 for anyone else, 409 in any other status."""
         job = owner_action(user=request.user, job=self.get_object(), action="cancel")
         return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)
+
+
+# Realistic examples on the main operations (core.api.examples).
+extend_schema_view(create=extend_schema(examples=examples.ENTERPRISE))(EnterpriseViewSet)
+extend_schema_view(create=extend_schema(examples=examples.KPI_READING))(KpiReadingViewSet)

@@ -6,11 +6,17 @@ Pass 1 (the check, and the whole of a dry run) reads the file chunk by chunk: ea
 (the row's stable key must not repeat) and classified against the database: create, update or
 unchanged. Every problem is reported with its spreadsheet row, column and reason.
 
-Pass 2 runs only when the whole file is valid: inside one transaction (with the PO's row locked so
-two imports of a PO do not interleave) the lookups are reloaded, the file is read again and each
-chunk is written with `bulk_create` / `bulk_update`. Any problem found now (the data changed since
-the check) rolls everything back: a file is imported completely or not at all. Re-importing the same
-file finds every row unchanged and writes nothing.
+Pass 2 runs only when the whole file is valid, inside one transaction with the PO's row locked (two
+imports of a PO do not interleave). Each row is validated once: the rows checked in pass 1 are kept,
+and under the lock the engine only rechecks, in a few set-based queries, what could have changed
+since: the reference data the rows were checked against (sub-projects, areas, KPIs...) and the stored
+records the file's keys matched (their ids and `updated_at`, which the database moves on every
+update; a key stored meanwhile shows up too). When nothing changed the kept rows are written as they
+are: on PostgreSQL through COPY into a staging table and one `INSERT … SELECT` for the rows and their
+history (imports/copy.py), elsewhere with `bulk_create`. When something changed, the file is read and
+checked again under the lock (the former second pass), so a row the change made invalid is named as
+before. Any problem found then rolls everything back: a file is imported completely or not at all.
+Re-importing the same file finds every row unchanged and writes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -31,9 +38,12 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from core.models import PartnerOrganization
 from enterprises import validation
+from enterprises.imports import copy
 from enterprises.imports.files import Deadline, FileRefused, Limits, OpenFile, RawRow, open_sheet
 
 CHUNK_SIZE = 1000
+# Rows written per COPY (and per follow-up, e.g. duplicate flags), with a progress report after each.
+WRITE_BATCH = settings.ENTERPRISES_IMPORT_WRITE_BATCH
 PREVIEW_ROWS = 20
 # Stored for the report; the total is always counted.
 MAX_STORED_ERRORS = 1000
@@ -60,6 +70,8 @@ class RowError:
     row: int
     column: str
     message: str
+    # A machine code for API clients (bulk requests): "unique" for a repeated key, else "invalid".
+    code: str = "invalid"
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "column": self.column, "message": self.message}
@@ -85,10 +97,10 @@ class ImportReport:
     def ok(self) -> bool:
         return self.error_count == 0
 
-    def add_error(self, row: int, column: str, message: str) -> None:
+    def add_error(self, row: int, column: str, message: str, code: str = "invalid") -> None:
         self.error_count += 1
         if len(self.errors) < MAX_STORED_ERRORS:
-            self.errors.append(RowError(row, column, str(message)))
+            self.errors.append(RowError(row, column, str(message), code))
 
 
 class ImportAborted(Exception):
@@ -101,9 +113,12 @@ class RowProblems:
     def __init__(self, number: int) -> None:
         self.number = number
         self.items: list[tuple[str, str]] = []
+        self.codes: dict[str, str] = {}  # column → a code other than "invalid"
 
-    def add(self, column: str, message: str | Promise) -> None:
+    def add(self, column: str, message: str | Promise, code: str = "invalid") -> None:
         self.items.append((column, str(message)))
+        if code != "invalid":
+            self.codes[column] = code
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -169,6 +184,12 @@ class Importer:
     # Written on update: the columns' fields that are not part of the key, and the derived ones.
     update_fields: tuple[str, ...] = ()
     with_history: bool = False
+    # Kinds whose checked rows are kept and written without a second check when nothing they depend
+    # on changed meanwhile (they implement `reference_state` and `stored_state`). Others check the
+    # file again under the lock.
+    keeps_checked_rows: bool = False
+    # Kinds whose new rows go through COPY on PostgreSQL (no per-row Python hook at their creation).
+    copy_creates: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -241,6 +262,26 @@ class Importer:
 
     def after_check(self, plans: list[Planned], report: ImportReport) -> None:
         """Extra information for the preview (e.g. possible duplicates)."""
+
+    def reference_state(self) -> Hashable:
+        """What the rows' verdicts depend on among the lookups `prepare()` loaded (kinds keeping
+        their checked rows): compared before and after the lock, a change checks the file again."""
+        raise NotImplementedError
+
+    def forget(self) -> None:
+        """Before a check that keeps its rows: clear what `remember` noted."""
+
+    def remember(self, plans: list[Planned]) -> None:
+        """During the check (kinds keeping their checked rows): note the stored records these rows'
+        verdicts depend on, as `stored_state` will find them again."""
+        raise NotImplementedError
+
+    def remembered_state(self) -> Hashable:
+        raise NotImplementedError
+
+    def stored_state(self, plans: list[Planned]) -> Hashable:
+        """Under the lock: the same stored records as `remembered_state()`, read again (few queries)."""
+        raise NotImplementedError
 
     # --- helpers for subclasses ---------------------------------------------------------------
 
@@ -346,6 +387,7 @@ class Importer:
                     self.key_column(),
                     _("Row %(first)s already has this key (%(key)s): each record appears once in a file.")
                     % {"first": seen[key], "key": self.describe(values)},
+                    code="unique",
                 )
                 self._report(problems, report)
                 continue
@@ -392,7 +434,7 @@ class Importer:
 
     def _report(self, problems: RowProblems, report: ImportReport) -> None:
         for column, message in problems.items:
-            report.add_error(problems.number, column, message)
+            report.add_error(problems.number, column, message, problems.codes.get(column, "invalid"))
 
     def _count(self, plans: Iterable[Planned], report: ImportReport, preview: bool) -> None:
         for plan in plans:
@@ -418,11 +460,21 @@ class Importer:
         if chunk:
             yield chunk
 
-    def check(self, open_file: OpenFile, file_format: str, progress: Progress | None = None) -> ImportReport:
+    def check(
+        self,
+        open_file: OpenFile,
+        file_format: str,
+        progress: Progress | None = None,
+        *,
+        keep: list[Planned] | None = None,
+    ) -> ImportReport:
         """Pass 1: the dry run. Nothing is written. The file is measured before its rows are read
         (size, header width, row count: settings ENTERPRISES_IMPORT_MAX_*) and the whole check keeps
-        to a time budget (ENTERPRISES_IMPORT_PARSE_SECONDS); a file outside them is refused whole."""
+        to a time budget (ENTERPRISES_IMPORT_PARSE_SECONDS); a file outside them is refused whole.
+        `keep`: a list that receives the rows to write (created or updated), for the commit."""
         report = ImportReport(kind=self.kind)
+        if keep is not None:
+            self.forget()
         deadline = Deadline.from_settings()
         try:
             with open_sheet(open_file, file_format, Limits.from_settings(), deadline) as sheet:
@@ -434,6 +486,9 @@ class Importer:
                     plans = self.plan_chunk(chunk, seen, report)
                     self._count(plans, report, preview=True)
                     self.after_check(plans, report)
+                    if keep is not None and report.ok:
+                        self.remember(plans)
+                        keep.extend(plan for plan in plans if plan.action != "unchanged")
                     if progress:
                         progress("checking", report.rows, sheet.total)
                     deadline.check(chunk[-1].number)
@@ -449,7 +504,9 @@ class Importer:
 
     def commit(self, open_file: OpenFile, file_format: str, progress: Progress | None = None) -> ImportReport:
         """Check the whole file; if it is valid, write it in one transaction."""
-        report = self.check(open_file, file_format, progress)
+        kept: list[Planned] | None = [] if self.keeps_checked_rows else None
+        checked_reference = self.reference_state() if kept is not None else None
+        report = self.check(open_file, file_format, progress, keep=kept)
         if not report.ok or (report.created == 0 and report.updated == 0):
             report.committed = report.ok
             return report
@@ -462,17 +519,10 @@ class Importer:
                 PartnerOrganization.objects.select_for_update(no_key=True).filter(pk=self.po.pk).first()
                 # Reload the lookups: a sub-project suspended since the check must refuse its rows.
                 self.prepare()
-                with open_sheet(open_file, file_format) as sheet:
-                    seen: dict[Hashable, int] = {}
-                    for chunk in self._chunks(sheet.rows):
-                        written.rows += len(chunk)
-                        plans = self.plan_chunk(chunk, seen, written)
-                        if not written.ok:
-                            raise ImportAborted
-                        self._count(plans, written, preview=False)
-                        self.write(plans, written)
-                        if progress:
-                            progress("writing", written.rows, report.rows)
+                if kept is not None and self._unchanged_since_check(checked_reference, kept):
+                    self._write_checked(kept, report, written, progress)
+                else:
+                    self._check_and_write(open_file, file_format, report, written, progress)
         except (ImportAborted, IntegrityError) as exc:
             if isinstance(exc, IntegrityError) and written.ok:
                 written.add_error(
@@ -490,12 +540,62 @@ class Importer:
         written.committed = True
         return written
 
+    def _unchanged_since_check(self, checked_reference: Hashable, kept: list[Planned]) -> bool:
+        """Under the lock: whether the lookups and the stored records the rows were checked against
+        are as the check saw them (then the checked rows stand as they are)."""
+        if self.reference_state() != checked_reference:
+            return False
+        return self.stored_state(kept) == self.remembered_state()
+
+    def _write_checked(
+        self, kept: list[Planned], report: ImportReport, written: ImportReport, progress: Progress | None
+    ) -> None:
+        """Write the rows the check kept, in batches (each followed by its follow-up writes)."""
+        written.rows = report.rows
+        written.created, written.updated, written.unchanged = report.created, report.updated, report.unchanged
+        for start in range(0, len(kept), WRITE_BATCH):
+            batch = kept[start : start + WRITE_BATCH]
+            self.write(batch, written)
+            if progress:
+                last = start + WRITE_BATCH >= len(kept)
+                progress("writing", report.rows if last else batch[-1].number - 1, report.rows)
+
+    def _check_and_write(
+        self,
+        open_file: OpenFile,
+        file_format: str,
+        report: ImportReport,
+        written: ImportReport,
+        progress: Progress | None,
+    ) -> None:
+        """The file checked again under the lock, chunk by chunk, each chunk written once checked
+        (kinds that keep no checked rows, or data changed since the check)."""
+        with open_sheet(open_file, file_format) as sheet:
+            seen: dict[Hashable, int] = {}
+            for chunk in self._chunks(sheet.rows):
+                written.rows += len(chunk)
+                plans = self.plan_chunk(chunk, seen, written)
+                if not written.ok:
+                    raise ImportAborted
+                self._count(plans, written, preview=False)
+                self.write(plans, written)
+                if progress:
+                    progress("writing", written.rows, report.rows)
+
     def write(self, plans: list[Planned], report: ImportReport) -> None:
         creates = [plan.instance for plan in plans if plan.action == "create"]
         updates = [plan.instance for plan in plans if plan.action == "update"]
         model = self.model
         if creates:
-            if self.with_history:
+            if self.copy_creates and copy.supports():
+                copy.copy_create(
+                    model,
+                    creates,
+                    [model._meta.get_field(name).attname for name in self.key_fields],
+                    with_history=self.with_history,
+                    history_user_id=self._history_user_id(creates[0]),
+                )
+            elif self.with_history:
                 creates = bulk_create_with_history(creates, model, batch_size=500, default_user=self.user)
             else:
                 creates = model.objects.bulk_create(creates, batch_size=1000)
@@ -510,6 +610,14 @@ class Importer:
             else:
                 model.objects.bulk_update(updates, fields, batch_size=500)
         self.after_write(creates, updates, report)
+
+    def _history_user_id(self, instance: models.Model) -> int | None:
+        """Who the history names, as `bulk_create_with_history` picks them: the importing user, else
+        simple-history's default (the request's user, if any)."""
+        if not self.with_history:
+            return None
+        user = self.user or self.model.history.model.get_default_history_user(instance)
+        return getattr(user, "pk", None)
 
     def write_fields(self) -> Iterable[str]:
         fields = list(self.update_fields)

@@ -25,6 +25,7 @@ from core.models import District, Division, SubSector, Upazila
 from core.numbers import group
 from enterprises import duplicates, services
 from enterprises.imports.base import (
+    CHUNK_SIZE,
     Column,
     ImportAborted,
     Importer,
@@ -100,6 +101,25 @@ class ReferenceLookups(GpsColumns):
         for upazila in Upazila.objects.all():
             self.upazilas_by_pcode[upazila.pcode.casefold()] = upazila
             self.upazilas_by_name[(upazila.district_id, upazila.name.casefold())] = upazila
+
+    def reference_lookups_state(self) -> Hashable:
+        """What of the loaded reference data a row's verdict can depend on (names and codes that
+        find it, the sector a sub-sector must share, the area climate flags, a sub-project's status)."""
+        return (
+            frozenset(
+                (sp.pk, sp.agreement_number, sp.status, sp.sector_id, sp.partner_organization_id)
+                for sp in self.sub_projects.values()
+            ),
+            frozenset((s.pk, s.code, s.name, s.sector_id) for s in self.sub_sectors.values()),
+            frozenset((d.pk, d.pcode, d.name) for d in self.divisions.values()),
+            frozenset(
+                (d.pk, d.pcode, d.name, d.division_id, d.climate_vulnerable) for d in self.districts.values()
+            ),
+            frozenset(
+                (u.pk, u.pcode, u.name, u.district_id, u.climate_vulnerable)
+                for u in self.upazilas_by_pcode.values()
+            ),
+        )
 
     def sub_project(
         self, row: RawRow, problems: RowProblems, column: str = "sub_project"
@@ -264,9 +284,38 @@ class EnterpriseImporter(ReferenceLookups, Importer):
     )
     key_fields = ("po_code",)
     derived_fields = ("name_key", "trade_licence_key", "climate_vulnerable")
+    keeps_checked_rows = True
+    copy_creates = True
 
     def prepare(self) -> None:
         self.load_reference()
+
+    def forget(self) -> None:
+        self._stored_at_check: dict[str, tuple[int, Any]] = {}
+        self._file_codes: list[str] = []
+
+    def reference_state(self) -> Hashable:
+        return self.reference_lookups_state()
+
+    def remember(self, plans: list[Planned]) -> None:
+        # Every key of the file (a code stored meanwhile turns a create into an update), and the
+        # version of each stored enterprise it matched (the database moves updated_at on any update).
+        for plan in plans:
+            self._file_codes.append(plan.key[0])
+            if plan.action != "create":
+                self._stored_at_check[plan.key[0]] = (plan.instance.pk, plan.instance.updated_at)
+
+    def remembered_state(self) -> Hashable:
+        return self._stored_at_check
+
+    def stored_state(self, plans: list[Planned]) -> Hashable:
+        codes = self._file_codes
+        found: dict[str, tuple[int, Any]] = {}
+        for start in range(0, len(codes), CHUNK_SIZE):
+            rows = self.existing_queryset().filter(po_code__in=codes[start : start + CHUNK_SIZE])
+            for code, pk, updated_at in rows.values_list("po_code", "pk", "updated_at"):
+                found[code] = (pk, updated_at)
+        return found
 
     def parse(self, row: RawRow, problems: RowProblems) -> dict[str, Any]:
         district = self.district(row, problems)
@@ -787,10 +836,61 @@ class KpiReadingImporter(EnterpriseCodes, Importer):
         Column("source", _lazy("meter, measurement or estimate."), True, "meter"),
     )
     key_fields = ("enterprise", "kpi", "period")
+    keeps_checked_rows = True
+    copy_creates = True
 
     def prepare(self) -> None:
         self.kpis = {kpi.code.casefold(): kpi for kpi in Kpi.objects.all()}
         self.file_baselines: dict[tuple[int, int], int] = {}
+
+    def forget(self) -> None:
+        self._enterprises_at_check: dict[int, tuple] = {}
+        self._readings_at_check: dict[int, Any] = {}
+        self._pairs: set[tuple[int, int]] = set()
+
+    def reference_state(self) -> Hashable:
+        return frozenset(
+            (k.pk, k.code, k.is_active, k.min_value, k.max_value, k.unit, k.name) for k in self.kpis.values()
+        )
+
+    def _enterprise_version(self, me: Enterprise) -> tuple:
+        # A reading's check reads its enterprise's sub-project status (check_enterprise_open).
+        return (me.pk, me.po_code, me.sub_project_id, me.sub_project.status)
+
+    def remember(self, plans: list[Planned]) -> None:
+        # The enterprises the rows name, and every stored reading of the rows' (enterprise, KPI)
+        # pairs, whatever its month: the one-baseline rule reads them all.
+        pairs = set()
+        for plan in plans:
+            me = plan.values["enterprise"]
+            self._enterprises_at_check[me.pk] = self._enterprise_version(me)
+            pairs.add((me.pk, plan.values["kpi"].pk))
+        self._pairs |= pairs
+        for pair, readings in self._stored_by_pair.items():
+            if pair in pairs:
+                self._readings_at_check.update(readings)
+
+    def remembered_state(self) -> Hashable:
+        return (self._enterprises_at_check, self._readings_at_check)
+
+    def stored_state(self, plans: list[Planned]) -> Hashable:
+        ids = sorted(self._enterprises_at_check)
+        kpis = {kpi for _me, kpi in self._pairs}
+        enterprises: dict[int, tuple] = {}
+        readings: dict[int, Any] = {}
+        for start in range(0, len(ids), CHUNK_SIZE):
+            chunk = ids[start : start + CHUNK_SIZE]
+            for me in Enterprise.objects.filter(partner_organization=self.po, pk__in=chunk).select_related(
+                "sub_project"
+            ):
+                enterprises[me.pk] = self._enterprise_version(me)
+            stored = KpiReading.objects.filter(enterprise_id__in=chunk, kpi_id__in=kpis).values_list(
+                "pk", "enterprise_id", "kpi_id", "updated_at"
+            )
+            for pk, me_id, kpi_id, updated_at in stored:
+                if (me_id, kpi_id) in self._pairs:
+                    readings[pk] = updated_at
+        return (enterprises, readings)
 
     def parse(self, row: RawRow, problems: RowProblems) -> dict[str, Any]:
         code = self.required_text(row, "kpi_code", problems)
@@ -825,8 +925,12 @@ class KpiReadingImporter(EnterpriseCodes, Importer):
         kpis = {key[1] for key in keys}
         found = {}
         self.db_baselines: dict[tuple[int, int], Any] = {}
+        # Versions of the stored readings by pair, for `remember` (a commit's recheck).
+        self._stored_by_pair: dict[tuple[int, int], dict[int, Any]] = {}
         for reading in KpiReading.objects.filter(enterprise_id__in=enterprises, kpi_id__in=kpis):
             found[(reading.enterprise_id, reading.kpi_id, reading.period)] = reading
+            pair = (reading.enterprise_id, reading.kpi_id)
+            self._stored_by_pair.setdefault(pair, {})[reading.pk] = reading.updated_at
             if reading.is_baseline:
                 self.db_baselines[(reading.enterprise_id, reading.kpi_id)] = reading.period
         return found

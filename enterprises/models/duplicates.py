@@ -69,6 +69,7 @@ class DuplicateSuspect(models.Model):
     )
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     resolution_note = models.TextField(_("note"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = DuplicateSuspectQuerySet.as_manager()
 

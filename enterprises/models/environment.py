@@ -78,6 +78,7 @@ class Kpi(models.Model):
         help_text=_("Only with a documented source: a saving then counts as emissions avoided."),
     )
     co2e_factor_source = models.CharField(_("source of the emission factor"), max_length=250, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["position", "code"]
@@ -129,6 +130,7 @@ class KpiReading(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = FieldRecordQuerySet.as_manager()
 
@@ -151,7 +153,14 @@ class KpiReading(models.Model):
                 violation_error_message=_("This enterprise already has a baseline for this KPI."),
             ),
         ]
-        indexes = [models.Index(fields=["period"], name="reading_period_idx")]
+        # Every sort the KPI-readings list offers, with the id that breaks ties (keyset pages).
+        indexes = [
+            models.Index(fields=["period", "id"], name="reading_period_idx"),
+            models.Index(fields=["kpi", "id"], name="reading_kpi_idx"),
+            models.Index(fields=["value", "id"], name="reading_value_idx"),
+            models.Index(fields=["is_baseline", "id"], name="reading_baseline_idx"),
+            models.Index(fields=["source", "id"], name="reading_source_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kpi_id} {self.period:%Y-%m} = {self.value}"

@@ -87,6 +87,7 @@ class ImportJob(models.Model):
     heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
     committed_at = models.DateTimeField(_("imported at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = ImportJobQuerySet.as_manager()
 

@@ -73,6 +73,7 @@ class RecpPractice(models.Model):
         help_text=_("Leave empty if the practice suits every sub-sector."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = RecpPracticeQuerySet.as_manager()
 
@@ -228,6 +229,7 @@ class Adoption(models.Model):
         editable=False,
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = AdoptionQuerySet.as_manager()
 
@@ -258,6 +260,8 @@ class Adoption(models.Model):
             models.Index(fields=["enterprise", "verified_on"], name="adoption_verified_idx"),
             # The lists' default order, newest first, at 155,000 adoptions.
             models.Index(fields=["-adopted_on", "-id"], name="adoption_newest_idx"),
+            models.Index(fields=["evidence_observed_on", "id"], name="adoption_seen_idx"),
+            models.Index(fields=["practice", "id"], name="adoption_practice_idx"),
         ]
 
     def __str__(self) -> str:
@@ -387,7 +391,7 @@ class RecpProfile(models.Model):
         validators=[programme_event(_("The validation date"))],
     )
     review_comment = models.TextField(_("PMU comment"), blank=True, editable=False)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     history = HistoricalRecords(m2m_fields=[recommended_practices], excluded_fields=["updated_at"])
     objects = FieldRecordQuerySet.as_manager()

@@ -174,7 +174,7 @@ class Enterprise(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     history = HistoricalRecords(excluded_fields=["name_key", "trade_licence_key", "updated_at"])
     objects = EnterpriseQuerySet.as_manager()
@@ -199,7 +199,19 @@ class Enterprise(models.Model):
             models.Index(fields=["upazila", "name_key"], name="enterprise_name_upazila_idx"),
             models.Index(fields=["owner_gender"], name="enterprise_gender_idx"),
             models.Index(fields=["climate_vulnerable"], name="enterprise_climate_idx"),
-            models.Index(fields=["registered_on"], name="enterprise_registered_idx"),
+            # Every sort the list offers, in the PO's scope and programme-wide, with the id that
+            # breaks ties: keyset pages read an index range (enterprises.views, core.lists).
+            models.Index(fields=["registered_on", "id"], name="enterprise_registered_idx"),
+            models.Index(
+                fields=["partner_organization", "registered_on", "id"], name="enterprise_po_registered_idx"
+            ),
+            models.Index(fields=["partner_organization", "id"], name="enterprise_po_newest_idx"),
+            models.Index(fields=["po_code", "id"], name="enterprise_code_idx"),
+            models.Index(fields=["name", "id"], name="enterprise_list_name_idx"),
+            models.Index(fields=["partner_organization", "name", "id"], name="enterprise_po_name_idx"),
+            models.Index(fields=["owner_name", "id"], name="enterprise_owner_idx"),
+            models.Index(fields=["partner_organization", "owner_name", "id"], name="enterprise_po_owner_idx"),
+            models.Index(fields=["sub_sector", "id"], name="enterprise_sub_sector_idx"),
         ]
 
     def __str__(self) -> str:

@@ -56,8 +56,9 @@ class TrainingModule(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True, help_text=_("Offered for new sessions."))
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["position", "code"]
@@ -116,6 +117,7 @@ class TrainingSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = TrainingSessionQuerySet.as_manager()
 
@@ -196,6 +198,7 @@ class Attendance(models.Model):
     )
     pre_test_score = models.DecimalField(_("pre-test score"), **SCORE)
     post_test_score = models.DecimalField(_("post-test score"), **SCORE)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = FieldRecordQuerySet.as_manager()
 
@@ -209,6 +212,11 @@ class Attendance(models.Model):
                 name="attendance_once_per_session",
                 violation_error_message=_("This enterprise is already recorded at this session."),
             )
+        ]
+        # The list's score sorts, with the id that breaks ties (keyset pages, core.lists).
+        indexes = [
+            models.Index(fields=["pre_test_score", "id"], name="attendance_pre_idx"),
+            models.Index(fields=["post_test_score", "id"], name="attendance_post_idx"),
         ]
 
     def __str__(self) -> str:

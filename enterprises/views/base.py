@@ -164,6 +164,9 @@ class RecordListView(FieldDataReaderMixin, View):
     shown_filters: tuple[str, ...] | None = None
     # Applied when the URL does not mention the filter at all (e.g. open duplicates first).
     default_filters: dict[str, str] = {}
+    # Large lists (KPI readings, adoptions, attendance): paged by position with Next/Previous and a
+    # count capped at LIST_COUNT_LIMIT, so that page 1,000 costs what page 1 costs (core.lists).
+    keyset = False
 
     def base_queryset(self):
         return self.model.objects.visible_to(self.request.user).select_related(*self.related)
@@ -184,7 +187,11 @@ class RecordListView(FieldDataReaderMixin, View):
             data.setdefault(name, value)
         filterset = self.filterset_class(data or None, queryset=self.base_queryset(), request=request)
         listing = Listing(
-            request, sort=self.sort_spec(), per_page=self.paginate_by, defaults=self.default_filters
+            request,
+            sort=self.sort_spec(),
+            per_page=self.paginate_by,
+            defaults=self.default_filters,
+            keyset=self.keyset,
         )
         queryset = listing.order(filterset.qs)
         file_format = request.GET.get("export")

@@ -99,11 +99,14 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     base = Enterprise.objects.visible_to(user).select_related(*ENTERPRISE_RELATED)
     filterset = EnterpriseFilter(request.GET or None, queryset=base, request=request)
-    # `?ordering=` (the API's, and older links') is kept when no column is asked for.
-    listing = Listing(request, sort=ENTERPRISE_SORTS, keep=("ordering",))
+    # `?ordering=` (the API's, and older links') is kept when no column is asked for. 80,000 rows:
+    # paged by position (Next/Previous), the count capped (core.lists.KeysetPage).
+    listing = Listing(request, sort=ENTERPRISE_SORTS, keep=("ordering",), keyset=True)
     queryset = filterset.qs
     if listing.sorting.asked or not request.GET.get("ordering"):
         queryset = listing.order(queryset)
+    else:
+        listing.keyset = False  # the filter set's order: numbered pages
     file_format = request.GET.get("export")
     if file_format in {"csv", "xlsx"}:
         rows = queryset.select_related("duplicate_of__partner_organization")

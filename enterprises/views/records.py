@@ -198,6 +198,7 @@ class AttendanceList(RecordListView):
     related = ("enterprise__partner_organization", "session__module")
     ordering = ("-session__held_on", "-pk")
     default_sort = "-held"
+    keyset = True
     nothing_yet = _lazy("No training attendance has been recorded yet.")
     table = (
         *ME_COLUMNS,
@@ -247,6 +248,7 @@ class AdoptionList(RecordListView):
     related = ("enterprise__partner_organization", "practice", "reported_by", "verified_by")
     ordering = ("-adopted_on", "-pk")
     default_sort = "-adopted"
+    keyset = True
     nothing_yet = _lazy("No RECP adoption has been reported yet.")
     table = (
         *ME_COLUMNS,
@@ -322,6 +324,7 @@ class ReadingList(RecordListView):
     related = ("enterprise__partner_organization", "kpi")
     ordering = ("-period", "-pk")
     default_sort = "-month"
+    keyset = True
     nothing_yet = _lazy("No KPI reading has been recorded yet.")
     table = (
         *ME_COLUMNS,

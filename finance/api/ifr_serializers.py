@@ -39,6 +39,7 @@ class FundReceiptSerializer(serializers.ModelSerializer):
             "locked",
             "recorded_by",
             "recorded_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "quarter", "locked", "recorded_by", "recorded_at"]
         # The rules (the unique reference, dates, closed quarters) are finance.ifr's, with its messages.
@@ -101,6 +102,7 @@ class FinancialReportSerializer(ActionsMixin, serializers.ModelSerializer):
             "xlsx_url",
             "pdf_url",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = fields
 

@@ -172,7 +172,7 @@ class FinancialReportViewSet(
         return Response(s.ForecastSerializer({"lines": lines}).data)
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request: Request, pk=None) -> Response:
         """Audit trail: creation, transitions, corrections and edits, newest first."""
         from subprojects.timeline import timeline

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from enterprises.models import FinancialSupport
@@ -33,10 +34,14 @@ class LoanSerializer(serializers.ModelSerializer):
     outstanding = _money(_("Amount less principal repaid; 0 once written off."))
     arrears = _money(_("Principal due and not repaid (0 once written off)."))
     overdue_since = serializers.DateField(
-        read_only=True, help_text=_("Due date of the oldest instalment the repayments do not cover.")
+        read_only=True,
+        allow_null=True,
+        help_text=_("Due date of the oldest instalment the repayments do not cover."),
     )
     days_past_due = serializers.SerializerMethodField()
-    written_off_on = serializers.DateField(read_only=True, help_text=_("If written off by the date."))
+    written_off_on = serializers.DateField(
+        read_only=True, allow_null=True, help_text=_("If written off by the date.")
+    )
     written_off = _money(_("Principal written off by the date."), allow_null=True)
 
     class Meta:
@@ -61,6 +66,7 @@ class LoanSerializer(serializers.ModelSerializer):
             "days_past_due",
             "written_off_on",
             "written_off",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -74,14 +80,23 @@ class LoanSerializer(serializers.ModelSerializer):
 class InstalmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Instalment
-        fields = ["id", "loan", "number", "due_on", "principal", "interest", "principal_due_to_date"]
+        fields = [
+            "id",
+            "loan",
+            "number",
+            "due_on",
+            "principal",
+            "interest",
+            "principal_due_to_date",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
 class RepaymentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Repayment
-        fields = ["id", "loan", "paid_on", "principal", "interest", "reference", "created_at"]
+        fields = ["id", "loan", "paid_on", "principal", "interest", "reference", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -107,7 +122,16 @@ class WriteOffSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WriteOff
-        fields = ["id", "loan", "written_off_on", "principal", "reason", "recorded_by", "recorded_at"]
+        fields = [
+            "id",
+            "loan",
+            "written_off_on",
+            "principal",
+            "reason",
+            "recorded_by",
+            "recorded_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_recorded_by(self, write_off) -> str:
@@ -167,6 +191,7 @@ class GenderFiguresSerializer(FiguresSerializer):
     owner_gender = serializers.CharField()
 
 
+@extend_schema_serializer(many=False)  # the list action answers one object (its lists inside)
 class PortfolioSerializer(serializers.Serializer):
     as_of = serializers.DateField()
     totals = FiguresSerializer(help_text=_("The programme's (or your PO's) portfolio."))

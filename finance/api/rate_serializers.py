@@ -22,7 +22,7 @@ class ExchangeRateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExchangeRate
-        fields = ["id", "valid_from", "bdt_per_usd", "source", "entered_by"]
+        fields = ["id", "valid_from", "bdt_per_usd", "source", "entered_by", "updated_at"]
         read_only_fields = fields
 
     def get_entered_by(self, rate: ExchangeRate) -> str:

@@ -1,7 +1,8 @@
+from finance.api import milestone_edits
 from finance.api import release_views as views
 
 ROUTES = [
-    ("milestones", views.MilestoneViewSet, "milestone"),
+    ("milestones", milestone_edits.MilestoneViewSet, "milestone"),
     ("tranches", views.TrancheViewSet, "tranche"),
     ("releases", views.ReleaseViewSet, "release"),
 ]

@@ -35,6 +35,7 @@ class ScheduleMilestoneSerializer(ActionsMixin, serializers.ModelSerializer):
             "reported_on",
             "evidence",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -90,6 +91,7 @@ class TrancheSerializer(ScopedRelations, serializers.ModelSerializer):
             "planned_on",
             "release",
             "requestable",
+            "updated_at",
         ]
         read_only_fields = ["id", "sub_project", "partner_organization", "number", "amount"]
 
@@ -140,6 +142,7 @@ class ReleaseSerializer(ActionsMixin, serializers.ModelSerializer):
             "transferred_on",
             "transfer_reference",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = fields
 

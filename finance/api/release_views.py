@@ -131,7 +131,7 @@ class ReleaseViewSet(
         )
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request: Request, pk=None) -> Response:
         """Audit trail: the request, each transition and each edit, newest first."""
         from subprojects.timeline import timeline

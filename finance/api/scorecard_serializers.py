@@ -52,6 +52,7 @@ class ScorecardSerializer(serializers.ModelSerializer):
             "ranked_pos",
             "measures",
             "computed_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -119,7 +120,7 @@ class ScorecardWeightSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="get_measure_display", read_only=True)
     weight = serializers.IntegerField(min_value=0, max_value=100)
     updated_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:

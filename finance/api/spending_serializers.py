@@ -11,15 +11,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from finance import spending
-from finance.models import Expenditure, SpendingReport
+from finance.models import Expenditure, SpendingReport, SpendingReportStatus
 from smart_portal.api import ScopedRelations
 from subprojects.api.serializers import ActionsMixin
-from subprojects.models import SubProject
+from subprojects.models import SubProject, SubProjectStatus
 
 
 class ExpenditureSerializer(serializers.ModelSerializer):
     report_reference = serializers.CharField(source="report.reference", read_only=True)
-    report_status = serializers.CharField(source="report.status", read_only=True)
+    report_status = serializers.ChoiceField(
+        source="report.status", choices=SpendingReportStatus.choices, read_only=True
+    )
     partner_organization: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
@@ -120,6 +122,7 @@ class SpendingReportSerializer(ActionsMixin, serializers.ModelSerializer):
             "total",
             "lines",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -161,7 +164,7 @@ class FinancialProgressSerializer(serializers.Serializer):
     agreement_number = serializers.CharField()
     title = serializers.CharField()
     partner_organization = serializers.CharField(source="po_code")
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=SubProjectStatus.choices)
     start_date = serializers.DateField()
     end_date = serializers.DateField()
     as_of = serializers.DateField()

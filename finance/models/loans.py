@@ -29,6 +29,7 @@ class Instalment(models.Model):
     principal = models.DecimalField(_("principal due (BDT)"), **MONEY, validators=NOT_NEGATIVE)
     interest = models.DecimalField(_("interest due (BDT)"), **MONEY, validators=NOT_NEGATIVE, default=0)
     principal_due_to_date = models.DecimalField(_("principal due to date (BDT)"), **MONEY)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = LoanRecordQuerySet.as_manager()
 
@@ -62,8 +63,9 @@ class Repayment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
     objects = LoanRecordQuerySet.as_manager()
 
     class Meta:
@@ -101,8 +103,9 @@ class WriteOff(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
     )
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
     objects = LoanRecordQuerySet.as_manager()
 
     class Meta:

@@ -31,7 +31,7 @@ class ScorecardWeight(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     history = HistoricalRecords()
 
@@ -62,6 +62,7 @@ class Scorecard(models.Model):
     quarter_end = models.DateField(_("quarter ending"))
     measures = models.JSONField(_("measures"), default=dict)
     computed_at = models.DateTimeField(_("computed at"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = MoneyQuerySet.as_manager()
 

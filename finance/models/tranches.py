@@ -93,8 +93,9 @@ class Tranche(models.Model):
     )
     amount_pksf = models.DecimalField(_("PKSF share (BDT)"), **MONEY, validators=NOT_NEGATIVE, default=0)
     planned_on = models.DateField(_("planned for"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
     objects = MoneyQuerySet.as_manager()
 
     class Meta:

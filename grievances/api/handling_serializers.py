@@ -16,6 +16,8 @@ from grievances.models import (
     ComplainantKind,
     Grievance,
     GrievanceAttachment,
+    GrievanceStatus,
+    Tier,
 )
 
 IDENTITY_FIELDS = ("complainant_name", "complainant_phone", "complainant_email", "complainant_address")
@@ -39,8 +41,8 @@ class GrievanceSerializer(serializers.ModelSerializer):
     the tracking code are null unless you handle the current tier (`handled_by_you`)."""
 
     reference = serializers.CharField(read_only=True)
-    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    district = serializers.SlugRelatedField(slug_field="pcode", read_only=True)
+    partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    district = serializers.SlugRelatedField(slug_field="pcode", read_only=True, allow_null=True)
     overdue = serializers.SerializerMethodField()
     handled_by_you = serializers.SerializerMethodField()
     complainant_name = serializers.SerializerMethodField()
@@ -48,7 +50,7 @@ class GrievanceSerializer(serializers.ModelSerializer):
     complainant_email = serializers.SerializerMethodField()
     complainant_address = serializers.SerializerMethodField()
     tracking_code = serializers.SerializerMethodField()
-    logged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    logged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     attachments = GrievanceAttachmentSerializer(many=True, read_only=True)
 
     class Meta:
@@ -82,6 +84,7 @@ class GrievanceSerializer(serializers.ModelSerializer):
             "logged_by",
             "handled_by_you",
             "attachments",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -185,7 +188,7 @@ class LodgedSerializer(serializers.Serializer):
     """The answer to a lodged grievance: its tracking code (keep it), never the internal id."""
 
     tracking_code = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=GrievanceStatus.choices)
 
 
 class StaffGrievanceSerializer(_IntakeSerializer):
@@ -233,17 +236,17 @@ class LoggedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     reference = serializers.CharField()
     tracking_code = serializers.CharField()
-    status = serializers.CharField()
-    tier = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=GrievanceStatus.choices)
+    tier = serializers.ChoiceField(choices=Tier.choices)
     visible_to_you = serializers.BooleanField()
 
 
 class PublicStatusSerializer(serializers.Serializer):
     """All the public lookup reveals: never a name, a text, the PO or the category."""
 
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=GrievanceStatus.choices)
     status_label = serializers.CharField()
-    tier = serializers.IntegerField()
+    tier = serializers.ChoiceField(choices=Tier.choices)
     tier_label = serializers.CharField()
     received_on = serializers.DateField()
     acknowledged_on = serializers.DateField(allow_null=True)
@@ -271,7 +274,7 @@ class ReclassifiedSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     reference = serializers.CharField()
-    category = serializers.CharField()
-    status = serializers.CharField()
-    tier = serializers.IntegerField()
+    category = serializers.ChoiceField(choices=Category.choices)
+    status = serializers.ChoiceField(choices=GrievanceStatus.choices)
+    tier = serializers.ChoiceField(choices=Tier.choices)
     visible_to_you = serializers.BooleanField()

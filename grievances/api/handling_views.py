@@ -24,7 +24,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -59,7 +59,8 @@ class GrievanceViewSet(
     search_fields: list[str] = []  # searching is the filter's `q`, within what you may see
     ordering_fields = ["received_at", "acknowledge_by", "resolve_by", "tier", "status"]
     ordering = ["-received_at", "-pk"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # Logging one (`create`) uploads its attachments: multipart only; the actions read JSON.
+    parser_classes = [MultiPartParser]
 
     def get_queryset(self):
         user = self.request.user
@@ -74,10 +75,7 @@ class GrievanceViewSet(
         return s.GrievanceSerializer
 
     @extend_schema(
-        request={
-            "application/json": s.StaffGrievanceSerializer,
-            "multipart/form-data": s.StaffGrievanceSerializer,
-        },
+        request={"multipart/form-data": s.StaffGrievanceSerializer},
         responses={
             201: s.LoggedSerializer,
             400: OpenApiResponse(description=gettext_lazy("A field breaks a rule; the body names it.")),
@@ -120,6 +118,7 @@ add_transition_actions(
     GrievanceViewSet,
     Grievance,
     lambda rule: s.ReclassifySerializer if rule.action == "reclassify" else TransitionRequestSerializer,
+    parser_classes=[JSONParser],
 )
 
 
@@ -128,7 +127,7 @@ add_transition_actions(
     responses={200: s.ReclassifiedSerializer, **REFUSED},
     summary=str(lifecycle.get_rule(Grievance, "reclassify").label),
 )
-@action(detail=True, methods=["post"], url_path="reclassify")
+@action(detail=True, methods=["post"], url_path="reclassify", parser_classes=[JSONParser])
 def reclassify(self, request: Request, pk=None) -> Response:
     """Change the category (comment required), the state kept. Answers the reference, the new
     category and `visible_to_you`: a case moved into SEA/SH goes to the SEA/SH focal points, and may
@@ -169,7 +168,7 @@ class PublicGrievanceViewSet(viewsets.GenericViewSet):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [intake.LodgeThrottle]
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser]  # the grievance and its attachments
     pagination_class = None
     filter_backends: list = []
 
@@ -177,10 +176,7 @@ class PublicGrievanceViewSet(viewsets.GenericViewSet):
         return Grievance.objects.none()
 
     @extend_schema(
-        request={
-            "multipart/form-data": s.PublicGrievanceSerializer,
-            "application/json": s.PublicGrievanceSerializer,
-        },
+        request={"multipart/form-data": s.PublicGrievanceSerializer},
         responses={
             201: s.LodgedSerializer,
             400: OpenApiResponse(description=gettext_lazy("A field breaks a rule; the body names it.")),

@@ -68,7 +68,7 @@ class ReportJobSerializer(serializers.ModelSerializer):
         ),
     )
     status = serializers.ChoiceField(choices=REPORT_STATUSES, read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     download_url = serializers.SerializerMethodField(
         help_text="Where to download the file once `status` is `succeeded`; null before."
     )
@@ -78,6 +78,7 @@ class ReportJobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "kind", "file_format", "as_of", "previous_as_of", "po", "comments", "status",
             "requested_by", "requested_at", "finished_at", "error", "download_url",
+                                                                    "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "requested_at", "finished_at", "error"]
 
@@ -138,8 +139,7 @@ class ReportJobViewSet(
         responses={
             202: ReportJobSerializer,
             400: OpenApiResponse(
-                OpenApiTypes.OBJECT,
-                description='Field → messages, e.g. `{"po": ["Choose the PO whose report you want."]}`.',
+                ErrorSerializer, description="A field is refused: `fields` names it, e.g. `po`."
             ),
             403: ErrorSerializer,
             404: ErrorSerializer,
@@ -265,6 +265,7 @@ class DataQualityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = DataQualitySerializer
     permission_classes = [UsesReports]
+    po_not_found = True  # an unknown PO, or another PO's code asked by PO staff, answers 404
     queryset = PartnerOrganization.objects.none()
     filter_backends = []
 

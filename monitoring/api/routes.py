@@ -13,3 +13,10 @@ ROUTES += [
     ("results-reports", report_views.ReportJobViewSet, "results-report"),
     ("data-quality", report_views.DataQualityViewSet, "data-quality"),
 ]
+
+# The results framework's yearly milestones, as the targets page edits them (issue 16).
+from monitoring.api import milestones as milestone_views  # noqa: E402
+
+ROUTES += [
+    ("indicator-milestones", milestone_views.IndicatorMilestoneViewSet, "indicator-milestone"),
+]

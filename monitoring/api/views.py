@@ -8,14 +8,22 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import examples
 from core.models import PartnerOrganization
 from core.permissions import ReadScopedWritePMU, has_role, sees_whole_programme
 from core.roles import Role
@@ -47,6 +55,20 @@ class ValueSerializer(serializers.Serializer):
     denominator = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
 
 
+class BreakdownsSerializer(serializers.Serializer):
+    """An indicator's values by group, one list per breakdown (largest first). A breakdown is left out
+    when the snapshot has no figure for it (e.g. `po` for PO staff, who see their own PO only)."""
+
+    business_area = ValueSerializer(many=True, required=False)
+    sector = ValueSerializer(many=True, required=False)
+    sub_sector = ValueSerializer(many=True, required=False)
+    division = ValueSerializer(many=True, required=False)
+    district = ValueSerializer(many=True, required=False)
+    po = ValueSerializer(many=True, required=False, help_text=_("By Partner Organization (code)."))
+    gender = ValueSerializer(many=True, required=False, help_text=_("By the owner's gender."))
+    climate = ValueSerializer(many=True, required=False, help_text=_("In climate-vulnerable areas or not."))
+
+
 class PointSerializer(serializers.Serializer):
     as_of = serializers.DateField()
     value = serializers.DecimalField(max_digits=18, decimal_places=4)
@@ -76,7 +98,7 @@ class LatestSerializer(serializers.Serializer):
 
 class IndicatorSerializer(serializers.ModelSerializer):
     milestones = MilestoneSerializer(many=True, read_only=True)
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     latest = serializers.SerializerMethodField()
 
     class Meta:
@@ -84,6 +106,7 @@ class IndicatorSerializer(serializers.ModelSerializer):
         fields = [
             "code", "name", "definition", "level", "unit", "target", "parent", "baseline_value",
             "baseline_date", "data_source", "frequency", "responsible_unit", "milestones", "latest",
+                                                                                           "updated_at",
         ]  # fmt: skip
         read_only_fields = ["code", "name", "definition", "unit", "parent"]
 
@@ -126,6 +149,7 @@ class IndicatorSerializer(serializers.ModelSerializer):
         ).data
 
 
+@extend_schema_serializer(examples=examples.INDICATOR_DETAIL)
 class IndicatorDetailSerializer(IndicatorSerializer):
     breakdowns = serializers.SerializerMethodField()
     history = serializers.SerializerMethodField()
@@ -133,12 +157,12 @@ class IndicatorDetailSerializer(IndicatorSerializer):
     class Meta(IndicatorSerializer.Meta):
         fields = [*IndicatorSerializer.Meta.fields, "breakdowns", "history"]
 
-    @extend_schema_field(serializers.DictField(child=ValueSerializer(many=True)))
+    @extend_schema_field(BreakdownsSerializer)
     def get_breakdowns(self, indicator: Indicator) -> dict[str, list]:
         rows: dict[str, list] = {}
         for value in self.context.get("breakdown_values", []):
-            rows.setdefault(value.dimension, []).append(ValueSerializer(value).data)
-        return rows
+            rows.setdefault(value.dimension, []).append(value)
+        return BreakdownsSerializer(rows).data
 
     @extend_schema_field(PointSerializer(many=True))
     def get_history(self, indicator: Indicator) -> list[dict]:
@@ -172,15 +196,18 @@ SCOPE_PARAMETERS = [
 ]
 
 
+@extend_schema_serializer(many=False)  # one object, also when a list answers 202
 class ComputingSerializer(serializers.Serializer):
     detail = serializers.CharField()
     run = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=RunStatus.choices)
     requested_as_of = serializers.DateField()
 
 
 class AsOfScopeMixin:
     """The scope (programme or one PO) and the snapshot answering `?as_of=` (monitoring.dashboard)."""
+
+    po_not_found = True  # an unknown PO, or another PO's code asked by PO staff, answers 404
 
     def scope(self) -> tuple[PartnerOrganization | None, dashboard.AsOf]:
         if not hasattr(self, "_scope"):
@@ -285,13 +312,14 @@ class IndicatorViewSet(
 
 class AggregationRunSerializer(serializers.ModelSerializer):
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AggregationRun
         fields = [
             "id", "as_of", "status", "trigger", "requested_by", "requested_at", "started_at", "heartbeat_at",
             "finished_at", "duration_seconds", "rows_written", "error",
+                                                               "updated_at",
         ]  # fmt: skip
         read_only_fields = [name for name in fields if name != "as_of"]
         extra_kwargs = {"as_of": {"required": False}}
@@ -370,6 +398,7 @@ class OutcomeSectionSerializer(serializers.Serializer):
     rows = OutcomeRowSerializer(many=True)
 
 
+@extend_schema_serializer(many=False)  # the list action answers one object (its sections inside)
 class OutcomesSerializer(serializers.Serializer):
     as_of = serializers.DateField(allow_null=True, help_text="The snapshot the figures come from.")
     requested_as_of = serializers.DateField(allow_null=True)

@@ -10,6 +10,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
+from django.templatetags.static import static
+from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
@@ -185,7 +188,8 @@ def _results_context(request: HttpRequest) -> dict:
         "requested_as_of": request.GET.get("as_of", ""),
         "programme_start": programme_start(),
         "scope_query": _scope_query(as_of, po, pos),
-        "board": dashboard.board(as_of=as_of, po_id=po.pk if po else None),
+        # These pages show totals only: no breakdown is read.
+        "board": dashboard.board(as_of=as_of, po_id=po.pk if po else None, breakdowns_of=()),
     }
 
 
@@ -195,49 +199,158 @@ def _trend(code: str, context: dict) -> list:
     return dashboard.trend(code, po_code=po.code if po else None, until=snapshot.as_of if snapshot else None)
 
 
-@login_required
-def dashboard_page(request: HttpRequest) -> HttpResponse:
-    context = _results_context(request)
-    board, po = context["board"], context["po"]
-    codes = {headline.indicator.code for headline in board.headlines}
-    selected_code = request.GET.get("indicator") if request.GET.get("indicator") in codes else "ME_FINANCED"
-    selected = board.headline(selected_code)
-    can_drill = can_read_field_data(request.user)
-    # JSON for the scripts is not touched by the Bangla-digits middleware: its text is made here.
-    digits: Callable[[str], str] = to_bangla_digits if wants_bangla_digits(request) else str
-    charts, districts, trend, district_map = [], [], None, None
-    if selected is not None:
-        # Without a date (no snapshot) or the right to read the lists, no figure links anywhere.
-        drill_as_of = board.snapshot.as_of if board.snapshot and can_drill else None
+def _detail(
+    selected: dashboard.Headline,
+    *,
+    as_of: dashboard.AsOf,
+    po: PartnerOrganization | None,
+    can_drill: bool,
+    digits: Callable[[str], str],
+) -> dict:
+    """The selected indicator in detail: its trend, district map and breakdown charts."""
+    code = selected.indicator.code
+    # Without the right to read the lists, no figure links anywhere.
+    drill_as_of = as_of.snapshot.as_of if as_of.snapshot and can_drill else None
 
-        def rows(dimension: str) -> list[dashboard.BreakdownRow]:
-            return dashboard.breakdown_rows(
-                selected_code,
-                selected.breakdowns.get(dimension, []),
-                as_of=drill_as_of,
-                po_code=po.code if po else None,
-            )
+    def rows(dimension: str) -> list[dashboard.BreakdownRow]:
+        return dashboard.breakdown_rows(
+            code, selected.breakdowns.get(dimension, []), as_of=drill_as_of, po_code=po.code if po else None
+        )
 
-        charts = [
+    districts = rows(Dimension.DISTRICT)
+    history = dashboard.trend(
+        code, po_code=po.code if po else None, until=as_of.snapshot.as_of if as_of.snapshot else None
+    )
+    return {
+        "charts": [
             _chart(selected, dimension, rows(dimension), digits)
             for dimension in CHART_DIMENSIONS
             if selected.breakdowns.get(dimension)
-        ]
-        districts = rows(Dimension.DISTRICT)
-        trend = _trend_chart(selected, _trend(selected_code, context), digits)
-        district_map = _district_map(selected, districts, digits)
-    context |= {
-        "selected": selected,
-        "charts": charts,
+        ],
         "districts": districts,
-        "trend": trend,
-        "district_map": district_map,
-        "can_drill": can_drill,
+        "trend": _trend_chart(selected, history, digits),
+        "district_map": _district_map(selected, districts, digits),
+    }
+
+
+def _dashboard_fragments(
+    request: HttpRequest,
+    context: dict,
+    indicators: list[Indicator],
+    outline: dashboard.Board,
+    selected_code: str | None,
+) -> dict[str, object]:
+    """The headline cards ("card:<code>") and the selected indicator's detail ("detail": its HTML and
+    whether it has a map), from the cache, drawing (and caching) only those missing. Only what is
+    drawn is read: the values of the totals and of the selected indicator's breakdowns, its trend."""
+    po, as_of = context["po"], context["as_of"]
+    po_id = po.pk if po else None
+    # The cards show milestones for the programme only; a PO's cards its commitments.
+    milestones = dashboard.board_milestones(as_of) if po is None else {}
+    commitments = dashboard.po_commitments(po.pk, as_of.snapshot.as_of) if po is not None else None
+    can_drill, bangla = context["can_drill"], wants_bangla_digits(request)
+    # Everything besides the scope and the indicator that changes the fragments' HTML.
+    shared = dashboard.key_context(
+        dashboard.snapshot_identity(as_of),
+        translation.get_language(),
+        bangla,
+        can_drill,
+        context["scope_query"],
+        bool(po and context["pos"]),
+        dashboard.live_digest(indicators, milestones, commitments),
+        # The map's shapes, by their (hashed, in production) address.
+        static("monitoring/bd_districts.geojson"),
+    )
+    scope = dashboard.fragment_scope(po_id)
+    keys = {
+        f"card:{code}": dashboard.fragment_key(
+            "card-selected" if code == selected_code else "card", code, scope=scope, context=shared
+        )
+        for code in (headline.indicator.code for headline in outline.headlines)
+    }
+    if selected_code is not None:
+        keys["detail"] = dashboard.fragment_key("detail", selected_code, scope=scope, context=shared)
+
+    def draw(names: list[str]) -> dict[str, object]:
+        board = dashboard.board(
+            as_of=as_of,
+            po_id=po_id,
+            indicators=indicators,
+            milestones=milestones,
+            commitments=commitments,
+            breakdowns_of=[selected_code] if "detail" in names else [],
+        )
+        card = loader.get_template("monitoring/_headline_card.html")
+        shown = {
+            "can_drill": can_drill,
+            "po": po,
+            "po_in_links": bool(po and context["pos"]),
+            "scope_query": context["scope_query"],
+            "snapshot_as_of": as_of.snapshot.as_of,
+        }
+        drawn: dict[str, object] = {}
+        for name in names:
+            if name == "detail":
+                selected = board.headline(selected_code)
+                digits = to_bangla_digits if bangla else str
+                detail = _detail(selected, as_of=as_of, po=po, can_drill=can_drill, digits=digits)
+                html = loader.render_to_string(
+                    "monitoring/_dashboard_detail.html", shown | detail | {"selected": selected}
+                )
+                drawn[name] = {"html": html, "has_map": bool(detail["districts"])}
+            else:
+                headline = board.headline(name.removeprefix("card:"))
+                drawn[name] = card.render(
+                    shown
+                    | {
+                        "headline": headline,
+                        "companion": board.companions.get(headline.indicator.code),
+                        "is_selected": headline.indicator.code == selected_code,
+                    }
+                )
+        return drawn
+
+    fragments, _drawn = dashboard.cached_fragments(keys, draw)
+    return fragments
+
+
+@login_required
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    po, pos = _scope(request)
+    as_of, date_problem = _as_of(request)
+    # The board's indicators, in order and grouped, without figures: the page's outline. The figures
+    # are in the fragments (cached, or drawn for this request).
+    indicators = list(Indicator.objects.order_by("position"))
+    outline = dashboard.board(as_of=as_of, po_id=po.pk if po else None, indicators=indicators, figures=False)
+    codes = {headline.indicator.code for headline in outline.headlines}
+    selected_code = request.GET.get("indicator") if request.GET.get("indicator") in codes else "ME_FINANCED"
+    selected = outline.headline(selected_code)
+    context = {
+        "po": po,
+        "pos": pos,
+        "as_of": as_of,
+        "date_problem": date_problem,
+        "requested_as_of": request.GET.get("as_of", ""),
+        "programme_start": programme_start(),
+        "scope_query": _scope_query(as_of, po, pos),
+        "board": outline,
+        "selected": selected,
+        "can_drill": can_read_field_data(request.user),
         "can_refresh": is_pmu(request.user),
         "last_run": AggregationRun.objects.order_by("-requested_at").first()
         if request.user.sees_whole_programme
         else None,
     }
+    if as_of.snapshot is not None:
+        fragments = _dashboard_fragments(request, context, indicators, outline, selected and selected_code)
+        # The fragments are SafeStrings our own (autoescaping) templates drew; the cache keeps their
+        # type (pickle), so they are inserted as they are, and anything else would be escaped.
+        context["levels"] = [
+            (level, [fragments[f"card:{headline.indicator.code}"] for headline in headlines])
+            for level, headlines in outline.by_level
+        ]
+        if detail := fragments.get("detail"):
+            context["detail"] = detail
     return render(request, "monitoring/dashboard.html", context)
 
 

@@ -36,6 +36,7 @@ class CorrectiveActionSerializer(ActionsMixin, serializers.ModelSerializer):
             "is_overdue",
             "position",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = [
             "id",
@@ -62,7 +63,7 @@ class IncidentSerializer(ActionsMixin, serializers.ModelSerializer):
     api_prefix = "incidents"
     reference = serializers.CharField(read_only=True)
     partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    district = serializers.SlugRelatedField(slug_field="pcode", read_only=True)
+    district = serializers.SlugRelatedField(slug_field="pcode", read_only=True, allow_null=True)
     reported_by = serializers.SerializerMethodField()
     bank_notified_by = serializers.SerializerMethodField()
     bank_notification_overdue = serializers.BooleanField(
@@ -103,6 +104,7 @@ class IncidentSerializer(ActionsMixin, serializers.ModelSerializer):
             "status_changed_at",
             "corrective_actions",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = fields
 

@@ -57,6 +57,7 @@ class EsReviewSerializer(ActionsMixin, serializers.ModelSerializer):
             "conditions",
             "created_at",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = fields
 

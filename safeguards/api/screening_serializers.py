@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from enterprises.models import CommonServiceFacility, Enterprise
 from safeguards import clearances
-from safeguards.models import Clearance, ExclusionItem, MeScreening
+from safeguards.models import Clearance, ExclusionItem, MeScreening, MeScreeningOutcome
 from smart_portal.api import ScopedRelations
 
 
@@ -30,6 +30,12 @@ class ScreeningSerializer(ScopedRelations, serializers.ModelSerializer):
         ),
     )
     screened_by = serializers.CharField(source="screened_by.username", read_only=True)
+    outcome = serializers.ChoiceField(
+        choices=MeScreeningOutcome.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=_("Empty until the screening is completed."),
+    )
 
     class Meta:
         model = MeScreening
@@ -52,6 +58,7 @@ class ScreeningSerializer(ScopedRelations, serializers.ModelSerializer):
             "screened_by",
             "completed_at",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = ["status", "outcome", "failure_reasons", "completed_at", "created_at"]
         extra_kwargs = {"screened_on": {"required": False}}
@@ -119,5 +126,5 @@ class ClearanceSerializer(ScopedRelations, serializers.ModelSerializer):
 
 
 class ClearanceUpdateSerializer(ClearanceSerializer):
-    enterprise = serializers.PrimaryKeyRelatedField(read_only=True)
-    facility = serializers.PrimaryKeyRelatedField(read_only=True)
+    enterprise = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    facility = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)

@@ -26,7 +26,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -189,7 +189,7 @@ class ClearanceViewSet(viewsets.ModelViewSet):
     serializer_class = s.ClearanceSerializer
     permission_classes = [Readers]
     filterset_class = ClearanceFilter
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a clearance is written with its document
     ordering_fields = ["expires_on", "issued_on", "id"]
     search_fields = ["number", "enterprise__po_code", "enterprise__name", "facility__name"]
 

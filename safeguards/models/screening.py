@@ -36,7 +36,7 @@ class ExclusionItem(models.Model):
     )
     position = models.PositiveSmallIntegerField(_("order"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
     # Proposals whose PO declared an activity on this item (the submission is then refused).
     proposals = models.ManyToManyField(
         Proposal, blank=True, related_name="exclusions_found", verbose_name=_("proposals")

@@ -6,12 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import examples
 from core.errors import Forbidden
 from core.models import User
 from smart_portal.api import ScopedRelations
@@ -41,6 +42,12 @@ from subprojects.permissions import (
 
 # --- Rubric ---------------------------------------------------------------------------------------
 
+# Computed figures are decimal strings with their scale, like the stored ones (never JSON numbers).
+WEIGHTS_TOTAL = serializers.DecimalField(max_digits=6, decimal_places=2)
+MEMBER_TOTAL = serializers.DecimalField(
+    max_digits=6, decimal_places=2, allow_null=True, help_text=_("Out of 100; null until submitted.")
+)
+
 
 class CriterionSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(required=False)
@@ -63,9 +70,9 @@ class RubricSerializer(serializers.ModelSerializer):
     def get_locked(self, rubric: Rubric) -> bool:
         return evaluation.rubric_is_locked(rubric)
 
-    @extend_schema_field(serializers.DecimalField(max_digits=6, decimal_places=2))
-    def get_weights_total(self, rubric: Rubric) -> Decimal:
-        return evaluation.weights_total(list(rubric.criteria.all()))
+    @extend_schema_field(WEIGHTS_TOTAL)
+    def get_weights_total(self, rubric: Rubric) -> str:
+        return WEIGHTS_TOTAL.to_representation(evaluation.weights_total(list(rubric.criteria.all())))
 
     def validate_criteria(self, criteria):
         error = evaluation.weights_error(criteria)
@@ -161,6 +168,7 @@ class TecMeetingSerializer(ScopedRelations, serializers.ModelSerializer):
             "attendance",
             "notes",
             "agenda",
+            "updated_at",
         ]
         read_only_fields = ["attendees"]
 
@@ -223,12 +231,26 @@ class ActingChairRequestSerializer(serializers.Serializer):
     )
 
 
+class CriterionScoreSerializer(serializers.Serializer):
+    criterion = serializers.IntegerField(help_text=_("A criterion of the call's rubric."))
+    value = serializers.DecimalField(max_digits=5, decimal_places=2)
+
+
 class MemberTotalSerializer(serializers.Serializer):
     member = serializers.IntegerField(source="member.pk")
     name = serializers.CharField(source="member.get_display_name")
-    status = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=list(evaluation.MEMBER_STEPS.items()), help_text=_("Where the member stands on the item.")
+    )
     total = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
-    scores = serializers.DictField(child=serializers.DecimalField(max_digits=5, decimal_places=2))
+    scores = serializers.SerializerMethodField(
+        help_text=_("The member's submitted scores, one per criterion.")
+    )
+
+    @extend_schema_field(CriterionScoreSerializer(many=True))
+    def get_scores(self, row: evaluation.MemberTotal) -> list[dict]:
+        rows = [{"criterion": criterion, "value": value} for criterion, value in row.scores.items()]
+        return CriterionScoreSerializer(rows, many=True).data
 
 
 class ConsolidationSerializer(serializers.Serializer):
@@ -354,7 +376,7 @@ class TecMeetingViewSet(
         return Response(attendance_data(meeting))
 
     @extend_schema(responses=ConsolidationSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def consolidation(self, request: Request, pk=None) -> Response:
         """Consolidated scores of each agenda item the user may see (members: after submitting theirs)."""
         items = list(self.get_object().agenda.order_by("position"))
@@ -373,7 +395,7 @@ class TecMeetingViewSet(
 class ConflictDeclarationSerializer(ScopedRelations, serializers.ModelSerializer):
     class Meta:
         model = ConflictDeclaration
-        fields = ["id", "agenda_item", "member", "has_conflict", "explanation", "declared_at"]
+        fields = ["id", "agenda_item", "member", "has_conflict", "explanation", "declared_at", "updated_at"]
         read_only_fields = ["member", "declared_at"]
 
 
@@ -410,28 +432,42 @@ class ScoreSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+@extend_schema_serializer(examples=examples.SCORE_SHEET)
 class ScoreSheetSerializer(ScopedRelations, serializers.ModelSerializer):
     scores = serializers.SerializerMethodField()
     total = serializers.SerializerMethodField()
 
     class Meta:
         model = ScoreSheet
-        fields = ["id", "agenda_item", "member", "status", "comment", "submitted_at", "scores", "total"]
+        fields = [
+            "id",
+            "agenda_item",
+            "member",
+            "status",
+            "comment",
+            "submitted_at",
+            "scores",
+            "total",
+            "updated_at",
+        ]
 
     @extend_schema_field(ScoreSerializer(many=True))
     def get_scores(self, sheet: ScoreSheet) -> list[dict]:
-        return [
+        rows = [
             {"criterion": s.criterion_id, "value": s.value, "comment": s.comment} for s in sheet.scores.all()
         ]
+        return ScoreSerializer(rows, many=True).data
 
-    @extend_schema_field(serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True))
-    def get_total(self, sheet: ScoreSheet) -> Decimal | None:
+    @extend_schema_field(MEMBER_TOTAL)
+    def get_total(self, sheet: ScoreSheet) -> str | None:
         if not sheet.is_submitted:
             return None
         criteria = list(sheet.agenda_item.proposal.call.rubric.criteria.all())
-        return evaluation.weighted_total({s.criterion_id: s.value for s in sheet.scores.all()}, criteria)
+        total = evaluation.weighted_total({s.criterion_id: s.value for s in sheet.scores.all()}, criteria)
+        return MEMBER_TOTAL.to_representation(total)
 
 
+@extend_schema_serializer(examples=examples.SCORES)
 class ScoreSheetWriteSerializer(ScopedRelations, serializers.Serializer):
     agenda_item = serializers.PrimaryKeyRelatedField(queryset=AgendaItem.objects.all())
     scores = ScoreSerializer(many=True)
@@ -480,7 +516,18 @@ class ScoreSheetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 class ConditionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Condition
-        fields = ["id", "proposal", "text", "evidence", "evidence_at", "met", "met_note", "met_by", "met_at"]
+        fields = [
+            "id",
+            "proposal",
+            "text",
+            "evidence",
+            "evidence_at",
+            "met",
+            "met_note",
+            "met_by",
+            "met_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 

@@ -1,4 +1,4 @@
-from subprojects.api import evaluation, views
+from subprojects.api import evaluation, minutes, views
 
 ROUTES = [
     ("calls", views.CallViewSet, "call"),
@@ -6,7 +6,7 @@ ROUTES = [
     ("proposals", views.ProposalViewSet, "proposal"),
     ("sub-projects", views.SubProjectViewSet, "sub-project"),
     ("attachments", views.AttachmentViewSet, "attachment"),
-    ("tec-meetings", evaluation.TecMeetingViewSet, "tec-meeting"),
+    ("tec-meetings", minutes.TecMeetingViewSet, "tec-meeting"),
     ("conflict-declarations", evaluation.ConflictDeclarationViewSet, "conflict-declaration"),
     ("scores", evaluation.ScoreSheetViewSet, "score"),
     ("conditions", evaluation.ConditionViewSet, "condition"),

@@ -10,11 +10,13 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from core.api import examples
 from core.models import District, Sector, SubSector, Upazila
-from safeguards.models import EsmpMeasure, ExclusionItem
+from core.validators import EARLIEST_ENTERPRISE_DATE, DateRange
+from safeguards.models import EsmpMeasure, EsReviewStatus, ExclusionItem
 from smart_portal.api import ScopedRelations
 from subprojects import workflow
 from subprojects.models import (
@@ -102,8 +104,15 @@ class CallSerializer(ScopedRelations, ModelRulesMixin, ActionsMixin, serializers
             "status",
             "status_changed_at",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = ["status", "status_changed_at"]
+        # Plausible moments only (a call of the year 666 was accepted, and answered with a time
+        # zone offset of the 19th century that is not an RFC 3339 date-time).
+        extra_kwargs = {
+            "opens_at": {"validators": [DateRange(_("The opening"), EARLIEST_ENTERPRISE_DATE, 10)]},
+            "closes_at": {"validators": [DateRange(_("The deadline"), EARLIEST_ENTERPRISE_DATE, 10)]},
+        }
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
@@ -120,6 +129,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
             "size",
             "uploaded_at",
             "download_url",
+            "updated_at",
         ]
         read_only_fields = ["is_esmp"]
 
@@ -262,7 +272,7 @@ class EsReviewSummarySerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     reference = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=EsReviewStatus.choices)
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -286,7 +296,9 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
     activities = ActivitySerializer(many=True, required=False)
     committed_results = CommittedResultSerializer(many=True, required=False)
     budget_totals = serializers.SerializerMethodField()
-    sub_project = serializers.PrimaryKeyRelatedField(read_only=True)
+    sub_project = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text=_("The sub-project awarded; null until the award.")
+    )
     # The E&S screening (safeguards.reviews): the exclusion-list items the PO ticked (any ticked item
     # refuses submission, 409 naming it), the ESMP's structured measures (replaced when sent), and
     # the PMU's E&S review of a high-risk proposal (read-only; null until one is opened).
@@ -328,6 +340,7 @@ class ProposalSerializer(ActionsMixin, TargetingSerializer):
             "sub_project",
             "attachments",
             "available_actions",
+            "updated_at",
         ]
         # The no-objection letter is given with the World Bank's `no-objection` action.
         read_only_fields = [
@@ -426,12 +439,18 @@ class SubProjectSerializer(ScopedRelations, ModelRulesMixin, ActionsMixin, seria
             "status",
             "status_changed_at",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = ["agreement_number", "proposal", "award_date", "status", "status_changed_at"]
 
 
+# A proposal's deadline: a plausible moment (never one whose offset is not RFC 3339's).
+DEADLINE_RANGE = DateRange(_("The deadline"), EARLIEST_ENTERPRISE_DATE, 10)
+
+
+@extend_schema_serializer(examples=examples.INVITE)
 class InviteRequestSerializer(serializers.Serializer):
-    deadline = serializers.DateTimeField()
+    deadline = serializers.DateTimeField(validators=[DEADLINE_RANGE])
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -461,7 +480,18 @@ class NoObjectionRequestSerializer(serializers.Serializer):
 
 
 class DeadlineRequestSerializer(serializers.Serializer):
-    deadline = serializers.DateTimeField()
+    deadline = serializers.DateTimeField(validators=[DEADLINE_RANGE])
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text=_("The field's label."))
+    old = serializers.CharField(help_text=_("The value before, as displayed (— when empty)."))
+    new = serializers.CharField(help_text=_("The value after, as displayed (— when empty)."))
+
+
+class RecordedDetailSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text=_("The field's label."))
+    value = serializers.CharField(help_text=_("Its value, as displayed."))
 
 
 class TimelineEntrySerializer(serializers.Serializer):
@@ -473,9 +503,9 @@ class TimelineEntrySerializer(serializers.Serializer):
     to_state = serializers.CharField()
     summary = serializers.CharField()
     comment = serializers.CharField()
-    changes = serializers.ListField(child=serializers.DictField())
-    details = serializers.ListField(
-        child=serializers.DictField(),
+    changes = FieldChangeSerializer(many=True, help_text=_("Edits: each field changed, as displayed."))
+    details = RecordedDetailSerializer(
+        many=True,
         help_text="Transitions: what they recorded besides the state (field and value), e.g. the "
         "World Bank's letter of a no-objection.",
     )

@@ -7,12 +7,14 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import FileResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import examples
 from core.lifecycle import Rule
 from core.lifecycle.api import REFUSED, TransitionRequestSerializer, add_transition_actions
 from safeguards import reviews
@@ -51,7 +53,7 @@ def _request_serializer(rule: Rule) -> type:
 
 class HistoryMixin:
     @extend_schema(responses=s.TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request: Request, pk=None) -> Response:
         """Audit trail: every transition and every recorded edit, newest first."""
         entries = [entry.as_dict() for entry in timeline(self.get_object())]
@@ -65,7 +67,14 @@ class AttachmentsMixin:
         responses={201: s.AttachmentSerializer, **REFUSED},
     )
     @extend_schema(methods=["get"], responses=s.AttachmentSerializer(many=True))
-    @action(detail=True, methods=["get", "post"], url_path="attachments")
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="attachments",
+        parser_classes=[MultiPartParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
     def attachments(self, request: Request, pk=None) -> Response:
         owner = self.get_object()
         if request.method == "GET":
@@ -318,3 +327,14 @@ add_transition_actions(CallViewSet, Call, _request_serializer)
 add_transition_actions(ConceptNoteViewSet, ConceptNote, _request_serializer)
 add_transition_actions(ProposalViewSet, Proposal, _request_serializer)
 add_transition_actions(SubProjectViewSet, SubProject, _request_serializer)
+
+# Realistic examples on the main operations (core.api.examples).
+extend_schema_view(
+    create=extend_schema(examples=examples.CONCEPT_NOTE),
+    submit=extend_schema(examples=examples.CONCEPT_NOTE_SUBMIT),
+)(ConceptNoteViewSet)
+extend_schema_view(
+    retrieve=extend_schema(examples=[examples.AWARDED_PROPOSAL]),
+    partial_update=extend_schema(examples=examples.PROPOSAL_UPDATE),
+    award=extend_schema(examples=examples.AWARD),
+)(ProposalViewSet)

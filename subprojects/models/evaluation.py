@@ -232,8 +232,9 @@ class TecMeeting(models.Model):
     notes = models.TextField(_("notes for the minutes"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
-    history = HistoricalRecords(m2m_fields=[members, attendees])
+    history = HistoricalRecords(m2m_fields=[members, attendees], excluded_fields=["updated_at"])
     objects = TecMeetingQuerySet.as_manager()
 
     class Meta:
@@ -316,6 +317,7 @@ class ConflictDeclaration(models.Model):
     has_conflict = models.BooleanField(_("I have a conflict of interest"))
     explanation = models.TextField(_("explanation"), blank=True)
     declared_at = models.DateTimeField(_("declared at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["declared_at"]
@@ -382,7 +384,7 @@ class ScoreSheet(models.Model):
     )
     comment = models.TextField(_("overall comment"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
 
     history = HistoricalRecords()
@@ -513,7 +515,8 @@ class Condition(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     met_at = models.DateTimeField(_("checked off at"), null=True, blank=True)
-    history = HistoricalRecords()
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["proposal", "position", "pk"]

@@ -109,7 +109,7 @@ class WorkflowObject(models.Model):
 
     status_changed_at = models.DateTimeField(_("in this state since"), default=timezone.now, db_index=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
     transitions = GenericRelation(Transition)
 
     class Meta:
@@ -681,6 +681,7 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField(_("size (bytes)"))
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     objects = AttachmentQuerySet.as_manager()
 

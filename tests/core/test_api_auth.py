@@ -1,6 +1,8 @@
 import pytest
 from django.core.cache import cache
 
+from tests.assertions import field_errors
+
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle():
@@ -23,14 +25,16 @@ def test_token_endpoint_refuses_a_wrong_password_without_saying_which_part(api, 
     response = api.post("/api/v1/auth/token/", {"username": "po1", "password": "nope"})
 
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": ["Unable to sign in with this username and password."]}
+    assert field_errors(response) == {
+        "non_field_errors": ["Unable to sign in with this username and password."]
+    }
 
 
 def test_token_endpoint_names_missing_fields(api, db):
     response = api.post("/api/v1/auth/token/", {"username": "po1"})
 
     assert response.status_code == 400
-    assert response.json() == {"password": ["This field is required."]}
+    assert field_errors(response) == {"password": ["This field is required."]}
 
 
 def test_token_endpoint_is_throttled(api, po1, settings):

@@ -1,6 +1,6 @@
-"""API errors are always JSON (issue 12), 500 included: `{"detail", "code", "request_id"}` with the
-request's id, the traceback logged as usual; pages keep their HTML error pages. Tests run with
-DEBUG off, as production does."""
+"""API errors are always JSON (issue 12), 500 included: the one error body (issue 16:
+`{"code", "detail", "fields"}`) with the request's id, the traceback logged as usual; pages keep their
+HTML error pages. Tests run with DEBUG off, as production does."""
 
 from __future__ import annotations
 
@@ -57,7 +57,12 @@ def test_an_unexpected_error_in_an_api_view_is_a_json_500_with_the_request_id(po
 
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": SERVER_ERROR, "code": "server_error", "request_id": "req-12345"}
+    assert response.json() == {
+        "code": "server_error",
+        "detail": SERVER_ERROR,
+        "fields": {},
+        "request_id": "req-12345",
+    }
     assert response["X-Request-ID"] == "req-12345"
     logged = [record for record in caplog.records if record.name == "django.request"]
     assert len(logged) == 1
@@ -91,7 +96,12 @@ def test_an_error_raised_by_a_middleware_under_the_api_is_json_too(po1):
         response = client.get("/api/v1/me/", HTTP_X_REQUEST_ID="req-mw")
 
     assert (response.status_code, response["Content-Type"]) == (500, "application/json")
-    assert response.json() == {"detail": SERVER_ERROR, "code": "server_error", "request_id": "req-mw"}
+    assert response.json() == {
+        "code": "server_error",
+        "detail": SERVER_ERROR,
+        "fields": {},
+        "request_id": "req-mw",
+    }
 
 
 @pytest.mark.parametrize(
@@ -102,10 +112,15 @@ def test_an_unknown_api_url_is_a_json_404(po1, url):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Not found.", "code": "not_found", "request_id": "req-404"}
+    assert response.json() == {
+        "code": "not_found",
+        "detail": "Not found.",
+        "fields": {},
+        "request_id": "req-404",
+    }
 
 
-def test_drfs_own_errors_are_left_as_they_are(po1, me_one_of):
+def test_drfs_own_errors_have_the_one_body_too(po1, me_one_of):
     client = client_of(po1)
 
     missing = client.get("/api/v1/enterprises/999999/")
@@ -114,9 +129,12 @@ def test_drfs_own_errors_are_left_as_they_are(po1, me_one_of):
 
     assert (missing.status_code, missing.json()) == (
         404,
-        {"detail": "No Enterprise matches the given query."},
+        {"code": "not_found", "detail": "No Enterprise matches the given query.", "fields": {}},
     )
-    assert (not_allowed.status_code, not_allowed.json()) == (405, {"detail": 'Method "DELETE" not allowed.'})
+    assert (not_allowed.status_code, not_allowed.json()) == (
+        405,
+        {"code": "method_not_allowed", "detail": 'Method "DELETE" not allowed.', "fields": {}},
+    )
     assert anonymous.status_code == 401
     assert anonymous["Content-Type"] == "application/json"
 
@@ -138,7 +156,10 @@ def test_pages_keep_their_html_error_pages(po1):
 def test_a_nul_character_is_still_refused_as_before(po1):
     response = client_of(po1).get("/api/v1/enterprises/", {"search": "a\x00b"})
 
-    assert (response.status_code, response.json()) == (400, {"search": ["Null characters are not allowed."]})
+    assert (response.status_code, response.json()["fields"]) == (
+        400,
+        {"search": [{"code": "null_characters", "message": "Null characters are not allowed."}]},
+    )
 
 
 @pytest.fixture

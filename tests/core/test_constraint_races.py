@@ -31,6 +31,7 @@ from core import integrity
 from core.errors import Conflict
 from core.models import PartnerOrganization
 from core.roles import Role
+from enterprises.api.views import KpiReadingViewSet
 from enterprises.models import (
     Adoption,
     Attendance,
@@ -46,6 +47,7 @@ from enterprises.models import (
     TrainingSession,
 )
 from subprojects.models import Call, ConflictDeclaration, ProposalStatus, TecMeeting
+from tests.assertions import field_errors
 from tests.enterprises.factories import (
     AdoptionFactory,
     AttendanceFactory,
@@ -88,12 +90,12 @@ def checks_blind_until_saved(model: type[models.Model]) -> Iterator[dict]:
 
     Create the identical row first, then send the request inside this block: until the request
     saves a `model` row, every check is blind to `model`'s rows (the model's own
-    `validate_unique()` and `validate_constraints()`, and any `exists()` on it: the serializers'
+    `validate_unique()` and `validate_constraints()`, and any `exists()` or `first()` on it: the serializers'
     unique validators, the services' tests). From the save on, everything sees what is stored.
     Yields a dict whose "saved" says whether the request reached its save (else the race was not
     simulated and the test would prove nothing)."""
     state = {"saved": False}
-    real_save, real_exists = model.save, QuerySet.exists
+    real_save, real_exists, real_first = model.save, QuerySet.exists, QuerySet.first
     real_unique, real_constraints = model.validate_unique, model.validate_constraints
 
     def save(self, *args, **kwargs):
@@ -104,6 +106,11 @@ def checks_blind_until_saved(model: type[models.Model]) -> Iterator[dict]:
         if not state["saved"] and issubclass(queryset.model, model):
             return False
         return real_exists(queryset)
+
+    def first(queryset):  # an upsert's lookup of the natural key (enterprises.api.bulk)
+        if not state["saved"] and issubclass(queryset.model, model):
+            return None
+        return real_first(queryset)
 
     def validate_unique(self, *args, **kwargs):
         if state["saved"]:
@@ -116,6 +123,7 @@ def checks_blind_until_saved(model: type[models.Model]) -> Iterator[dict]:
     with (
         mock.patch.object(model, "save", save),
         mock.patch.object(QuerySet, "exists", exists),
+        mock.patch.object(QuerySet, "first", first),
         mock.patch.object(model, "validate_unique", validate_unique),
         mock.patch.object(model, "validate_constraints", validate_constraints),
     ):
@@ -180,6 +188,7 @@ class Case:
     payload: Callable[[Any], dict]
     twin: Callable[[Any], object]
     same: Callable[[Any], dict]  # filter for the rows that are "the same record"
+    format: str = "json"  # multipart for an upload (an adoption is written with its evidence photo)
 
 
 def po_twin_identical(w) -> PartnerOrganization:
@@ -271,6 +280,7 @@ API_CASES = [
         lambda w: {"enterprise": w.me.pk, "practice": "AQ-04", "adopted_on": "2024-12-01"},
         lambda w: AdoptionFactory(enterprise=w.me, practice=practice("AQ-04")),
         lambda w: {"enterprise": w.me, "practice__code": "AQ-04"},
+        format="multipart",
     ),
     Case(
         "RECP profile",
@@ -385,8 +395,8 @@ def test_the_api_answers_the_loser_of_a_race_as_an_ordinary_duplicate(world, cas
     case.twin(world)  # committed by the other request
 
     with checks_blind_until_saved(case.model) as race:
-        raced = client.post(case.url, case.payload(world))
-    ordinary = client.post(case.url, case.payload(world))
+        raced = client.post(case.url, case.payload(world), format=case.format)
+    ordinary = client.post(case.url, case.payload(world), format=case.format)
 
     assert race["saved"], "the request never reached its save: the race was not simulated"
     assert ordinary.status_code in (400, 409), ordinary.content
@@ -418,9 +428,13 @@ def test_the_race_answer_names_the_field_as_the_check_does(world):
 
     assert race["saved"]
     assert response.status_code == 400
-    assert response.json() == {
-        "non_field_errors": ["This enterprise already has a reading of this KPI for this month."]
-    }
+    # The reading's natural key (enterprise, KPI, month) is refused on its month, with the stored id.
+    stored = KpiReading.objects.get(enterprise=world.me, kpi=kpi("WATER"), period=date(2024, 9, 1))
+    assert list(field_errors(response)) == ["period"]
+    assert field_errors(response)["period"][0].startswith(
+        "This enterprise already has a reading of this KPI for this month."
+    )
+    assert response.json()["existing_id"] == stored.pk
 
 
 def test_an_update_that_races_to_the_same_key_is_refused_like_a_duplicate(world):
@@ -448,12 +462,15 @@ def test_when_the_recheck_finds_nothing_the_answer_is_409_conflict_and_nothing_i
 
     KpiReadingFactory(enterprise=world.me, kpi=kpi("WATER"), period=date(2024, 9, 1))
 
-    # The check sees nothing, before the save and after it.
-    with mock.patch.object(KpiReading, "validate_constraints"):
+    # The checks see nothing, before the save and after it (the model's, and the natural-key lookup).
+    with (
+        mock.patch.object(KpiReading, "validate_constraints"),
+        mock.patch.object(KpiReadingViewSet, "stored_by_natural_key", return_value=None),
+    ):
         response = client.post("/api/v1/kpi-readings/", payload)
 
     assert response.status_code == 409
-    assert response.json() == {"detail": Conflict().message, "code": "conflict"}
+    assert response.json() == {"code": "conflict", "detail": Conflict().message, "fields": {}}
     assert KpiReading.objects.filter(enterprise=world.me).count() == 1
 
 

@@ -230,7 +230,7 @@ def test_a_token_request_with_an_overlong_username_is_a_clear_400(api, db):
     response = api.post(TOKEN, {"username": "x" * 500, "password": "nope"})
 
     assert response.status_code == 400
-    assert "username" in response.json()
+    assert "username" in response.json()["fields"]
 
 
 # --- A new password revokes the API tokens ----------------------------------------------------------

@@ -167,7 +167,7 @@ def test_api_names_the_bad_field(api, pmu):
     )
 
     assert response.status_code == 400
-    assert "districts" in response.json()
+    assert "districts" in response.json()["fields"]
 
 
 def test_api_never_deletes_a_po(api, pmu, po_one):

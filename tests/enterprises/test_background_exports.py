@@ -25,8 +25,10 @@ TODAY = date.today  # the file names carry the day the file was made
 
 @pytest.fixture
 def inline_up_to_two(settings):
-    """Lists of more than two rows are written in the background."""
+    """Lists of more than two rows are written in the background (CSV too: pages stream a long CSV
+    at once unless EXPORT_STREAM_CSV is off, and these tests are about the background writer)."""
     settings.EXPORT_INLINE_ROWS = 2
+    settings.EXPORT_STREAM_CSV = False
 
 
 def five_enterprises(sp_one) -> list:
@@ -92,6 +94,7 @@ def test_a_large_list_is_written_in_the_background_with_the_rows_of_the_download
     params = {"export": file_format, "district": "BD3048"}  # Kishoreganj: a filter is kept too
     at_once = body(client.get(url, params))
     settings.EXPORT_INLINE_ROWS = 2
+    settings.EXPORT_STREAM_CSV = False
 
     response = ask_in_background(client, url, params, django_capture_on_commit_callbacks)
 
@@ -120,6 +123,7 @@ def test_the_file_is_in_the_language_of_the_user_who_asked(
     client.force_login(pmu)
     at_once = body(client.get("/enterprises/", {"export": "csv"}))
     settings.EXPORT_INLINE_ROWS = 2
+    settings.EXPORT_STREAM_CSV = False
 
     ask_in_background(client, "/enterprises/", {"export": "csv"}, django_capture_on_commit_callbacks)
 
@@ -444,6 +448,7 @@ def test_without_a_broker_the_list_answers_at_once_and_a_thread_writes_the_file(
 ):
     settings.EXPORT_JOBS_INLINE = False  # as in production without a broker
     settings.EXPORT_INLINE_ROWS = 2
+    settings.EXPORT_STREAM_CSV = False
     five_enterprises(sp_one)
     # The thread waits for the test's go, given once the list has answered: the request cannot have
     # written the file, and the test's own queries never overlap the thread's.

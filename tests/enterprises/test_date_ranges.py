@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from enterprises.models import Adoption, Enterprise, FinancialSupport, KpiReading, TrainingSession
+from tests.assertions import field_errors
 from tests.enterprises.factories import kpi, training_module
 from tests.enterprises.test_imports import (
     adoption_row,
@@ -49,7 +50,7 @@ def test_the_api_refuses_the_day_before_the_programme_start_and_takes_the_day_it
     first_day = api.post("/api/v1/financial-supports/", {**payload, "disbursed_on": "2023-08-01"})
 
     assert early.status_code == 400
-    assert early.json() == {
+    assert field_errors(early) == {
         "disbursed_on": [
             "The disbursement date (2023-07-31) cannot be before the programme start (1 Aug 2023): "
             "check the year."
@@ -67,7 +68,7 @@ def test_the_bound_follows_the_programme_start_setting(api, po1, me_one, setting
     )
 
     assert response.status_code == 400
-    assert "before the programme start (2 Oct 2024)" in response.json()["disbursed_on"][0]
+    assert "before the programme start (2 Oct 2024)" in field_errors(response)["disbursed_on"][0]
 
 
 def test_a_disbursement_tomorrow_is_refused_as_in_the_future(api, po1, me_one):
@@ -78,7 +79,7 @@ def test_a_disbursement_tomorrow_is_refused_as_in_the_future(api, po1, me_one):
         {**SUPPORT, "enterprise": me_one.pk, "disbursed_on": tomorrow.isoformat()},
     )
 
-    assert response.json() == {
+    assert field_errors(response) == {
         "disbursed_on": [
             f"The disbursement date cannot be in the future ({tomorrow.isoformat()} is after today)."
         ]
@@ -103,7 +104,7 @@ def test_a_kpi_month_of_1900_is_refused_by_page_and_api(client, api, po1, me_one
 
     message = "The month (1900-01-01) cannot be before the programme start (1 Aug 2023): check the year."
     assert page.context["form"].errors == {"period": [message]}
-    assert response.json() == {"period": [message]}
+    assert field_errors(response) == {"period": [message]}
     assert not KpiReading.objects.exists()
 
 

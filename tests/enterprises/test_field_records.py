@@ -328,7 +328,9 @@ def test_a_verification_date_in_the_future_or_before_the_adoption_is_refused(
 def test_a_verified_adoption_cannot_be_changed_through_the_api(api, po1, pmu, me_one):
     adoption = AdoptionFactory(enterprise=me_one, verified_on=date(2025, 1, 5), verified_by=pmu)
 
-    response = api.as_user(po1).patch(f"/api/v1/adoptions/{adoption.pk}/", {"note": "changed"})
+    response = api.as_user(po1).patch(
+        f"/api/v1/adoptions/{adoption.pk}/", {"note": "changed"}, format="multipart"
+    )
 
     assert response.status_code == 409
     assert response.json()["detail"] == "A verified adoption cannot be changed."

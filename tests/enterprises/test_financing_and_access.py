@@ -55,8 +55,8 @@ def test_the_api_requires_and_names_the_financier(api, po1, me_one):
     missing = api.post("/api/v1/financial-supports/", data)
     wrong = api.post("/api/v1/financial-supports/", {**data, "financier": "imf"})
 
-    assert (missing.status_code, list(missing.json())) == (400, ["financier"])
-    assert (wrong.status_code, list(wrong.json())) == (400, ["financier"])
+    assert (missing.status_code, list(missing.json()["fields"])) == (400, ["financier"])
+    assert (wrong.status_code, list(wrong.json()["fields"])) == (400, ["financier"])
     assert not FinancialSupport.objects.exists()
 
 

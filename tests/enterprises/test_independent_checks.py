@@ -17,7 +17,7 @@ from enterprises import services
 from enterprises.models import Adoption, AdoptionVerification, CommonServiceFacility
 from enterprises.validation import today
 from subprojects.models import Transition
-from tests.assertions import assert_refused
+from tests.assertions import assert_refused, field_errors
 from tests.enterprises.factories import AdoptionFactory, FacilityFactory, practice
 from tests.factories import district, make_user, sub_sector
 from tests.subprojects.test_pages import tiny_png
@@ -118,22 +118,24 @@ def test_the_api_refuses_a_po_sending_a_verification_and_creates_nothing(api, po
     api.as_user(po1)
     data = {"enterprise": me_one.pk, "practice": "AQ-04", "adopted_on": "2024-12-01"}
 
-    with_date = api.post("/api/v1/adoptions/", {**data, "verified_on": "2024-12-10"})
-    with_verifier = api.post("/api/v1/adoptions/", {**data, "verified_by": "po1"})
+    with_date = api.post("/api/v1/adoptions/", {**data, "verified_on": "2024-12-10"}, format="multipart")
+    with_verifier = api.post("/api/v1/adoptions/", {**data, "verified_by": "po1"}, format="multipart")
 
     assert with_date.status_code == 400
-    assert list(with_date.json()) == ["verified_on"]
-    assert "verified by the PMU or a verifier" in with_date.json()["verified_on"][0]
-    assert (with_verifier.status_code, list(with_verifier.json())) == (400, ["verified_by"])
+    assert list(with_date.json()["fields"]) == ["verified_on"]
+    assert "verified by the PMU or a verifier" in field_errors(with_date)["verified_on"][0]
+    assert (with_verifier.status_code, list(with_verifier.json()["fields"])) == (400, ["verified_by"])
     assert not Adoption.objects.exists()
 
 
 def test_the_api_refuses_a_verification_slipped_into_an_update(api, po1, me_one):
     adoption = AdoptionFactory(enterprise=me_one)
 
-    response = api.as_user(po1).patch(f"/api/v1/adoptions/{adoption.pk}/", {"verified_on": "2024-12-10"})
+    response = api.as_user(po1).patch(
+        f"/api/v1/adoptions/{adoption.pk}/", {"verified_on": "2024-12-10"}, format="multipart"
+    )
 
-    assert (response.status_code, list(response.json())) == (400, ["verified_on"])
+    assert (response.status_code, list(response.json()["fields"])) == (400, ["verified_on"])
     adoption.refresh_from_db()
     assert adoption.verified_on is None
 
@@ -178,7 +180,7 @@ def test_a_photo_that_is_not_an_image_is_refused_by_its_content(api, po1, me_one
     )
 
     assert response.status_code == 400
-    assert "does not contain what its name says" in response.json()["evidence_photo"][0]
+    assert "does not contain what its name says" in field_errors(response)["evidence_photo"][0]
     assert not Adoption.objects.exists()
 
 

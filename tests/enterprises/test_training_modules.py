@@ -14,6 +14,7 @@ from core.errors import ActionRefused
 from enterprises import services
 from enterprises.models import TrainingModule, TrainingSession
 from subprojects.models import Transition
+from tests.assertions import field_errors
 from tests.enterprises.factories import AttendanceFactory, TrainingSessionFactory, training_module
 
 pytestmark = pytest.mark.django_db
@@ -204,9 +205,13 @@ def test_the_api_takes_the_module_code_and_names_a_bad_one(api, po1, sp_one):
     retired = api.post("/api/v1/trainings/", {**data, "module": "BUS-01"})
     created = api.post("/api/v1/trainings/", {**data, "module": "CV-02"})
 
-    assert (missing.status_code, list(missing.json())) == (400, ["module"])
-    assert unknown.json() == {"module": ["“XX-9” is not a training module code (see training-modules)."]}
-    assert retired.json() == {"module": ["The module BUS-01 is no longer offered: choose an active one."]}
+    assert (missing.status_code, list(missing.json()["fields"])) == (400, ["module"])
+    assert field_errors(unknown) == {
+        "module": ["“XX-9” is not a training module code (see training-modules)."]
+    }
+    assert field_errors(retired) == {
+        "module": ["The module BUS-01 is no longer offered: choose an active one."]
+    }
     assert created.status_code == 201, created.json()
     body = created.json()
     assert (body["module"], body["climate_vulnerability"], body["topic"]) == ("CV-02", True, "")
@@ -219,7 +224,9 @@ def test_a_session_not_mapped_must_be_given_a_module_when_its_po_edits_it(api, p
     refused = api.as_user(po1).patch(f"/api/v1/trainings/{session.pk}/", {"place": "Bhairab Bazar"})
 
     assert refused.status_code == 400
-    assert refused.json()["module"] == ["Choose the training module of the session (see the catalogue)."]
+    assert field_errors(refused)["module"] == [
+        "Choose the training module of the session (see the catalogue)."
+    ]
     session.refresh_from_db()
     assert session.place == "Bhairab"
 
@@ -365,7 +372,9 @@ def test_the_pmu_maps_a_session_through_the_api_by_module_code(api, pmu, sp_one)
     # Any case, as in imports (the importer reads "cv-02" as CV-02).
     mapped = api.post(f"/api/v1/trainings/{session.pk}/assign-module/", {"module": "cv-03"})
 
-    assert unknown.json() == {"module": ["“XX-9” is not a training module code (see training-modules)."]}
+    assert field_errors(unknown) == {
+        "module": ["“XX-9” is not a training module code (see training-modules)."]
+    }
     assert mapped.status_code == 200
     assert (mapped.json()["module"], mapped.json()["climate_vulnerability"]) == ("CV-03", True)
     session.refresh_from_db()

@@ -171,8 +171,10 @@ def wait_for_job(job_id: int, statuses: set[str], timeout: float = 90) -> Import
 
 
 def test_a_worker_killed_while_writing_an_import_writes_nothing_and_the_retry_imports_each_row_once(
-    start_worker, web_broker, broker_url, settings, po1, po_one
+    start_worker, process_env, web_broker, broker_url, settings, po1, po_one
 ):
+    # Batches of 500 rows: the write reports its progress after each, and is killed between two.
+    process_env["ENTERPRISES_IMPORT_WRITE_BATCH"] = "500"
     sp = sub_project_for(po_one, agreement_number="PKSF/SMART/SP/T001")
     worker = start_worker()
     web_broker(broker_url)

@@ -359,7 +359,7 @@ def test_the_receipts_api(built, finance, pmu, po_finance, po1, api):
     assert created.json()["locked"] is False
     duplicate = api.as_user(finance).post("/api/v1/fund-receipts/", body, format="json")
     assert duplicate.status_code == 400
-    assert "reference" in duplicate.json()
+    assert "reference" in duplicate.json()["fields"]
     listed = api.as_user(pmu).get("/api/v1/fund-receipts/?source=pksf").json()
     assert {row["reference"] for row in listed["results"]} >= {"CP-1", "CP-2", "CP-API"}
     pk = created.json()["id"]
@@ -487,7 +487,7 @@ def test_the_reports_api(built, finance, finance2, pmu, api):
         "/api/v1/financial-reports/", {"quarter_end": "2025-03-31"}, format="json"
     )
     assert bad.status_code == 400
-    assert "quarter_end" in bad.json()
+    assert "quarter_end" in bad.json()["fields"]
 
     detail = api.as_user(pmu).get(f"/api/v1/financial-reports/{pk}/").json()
     assert detail["figures"]["uses"]["total"]["quarter"] == "850001.00"
@@ -507,7 +507,7 @@ def test_the_reports_api(built, finance, finance2, pmu, api):
         format="json",
     )
     assert wrong.status_code == 400
-    assert "forecast[0].quarter_end" in wrong.json()
+    assert "lines.0.quarter_end" in wrong.json()["fields"]
     draft_file = api.as_user(pmu).get(f"/api/v1/financial-reports/{pk}/xlsx/")
     assert draft_file.status_code == 200
     assert "DRAFT" in draft_file["Content-Disposition"]

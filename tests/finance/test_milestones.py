@@ -122,7 +122,7 @@ def test_the_api_reports_and_names_a_wrong_date(api, sub_project, po1, po2):
         url, {"comment": "done", "reported_on": (TODAY() + timedelta(days=5)).isoformat()}, format="json"
     )
     assert wrong.status_code == 400
-    assert "reported_on" in wrong.json()
+    assert "reported_on" in wrong.json()["fields"]
     done = api.post(url, {"comment": "done", "reported_on": TODAY().isoformat()}, format="json")
     assert done.status_code == 200
     assert done.json()["status"] == "reported"

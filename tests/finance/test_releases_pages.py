@@ -231,7 +231,7 @@ def test_the_api_keeps_each_po_to_its_own(api, sub_project, theirs, po1, po2):
         "/api/v1/releases/", {"tranche": tranche(theirs, 2).pk, "justification": "x"}, format="json"
     )
     assert refused.status_code == 400
-    assert "tranche" in refused.json()
+    assert "tranche" in refused.json()["fields"]
     assert api.get(f"/api/v1/releases/?sub_project={theirs.pk}").status_code == 400
     assert api.post(f"/api/v1/releases/{theirs_release.pk}/withdraw/", {}, format="json").status_code == 404
 
@@ -267,7 +267,7 @@ def test_the_api_requests_and_refuses_with_the_reason(api, sub_project, po1, pmu
         f"/api/v1/releases/{pk}/record-transfer/", {"transferred_on": TODAY().isoformat()}, format="json"
     )
     assert missing.status_code == 400
-    assert "transfer_reference" in missing.json()
+    assert "transfer_reference" in missing.json()["fields"]
     done = api.post(
         f"/api/v1/releases/{pk}/record-transfer/",
         {"transferred_on": TODAY().isoformat(), "transfer_reference": "TRF-1"},

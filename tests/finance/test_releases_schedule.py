@@ -187,7 +187,7 @@ def test_the_pmu_patches_a_tranche_by_the_api(api, sub_project, pmu, po1):
     api.as_user(pmu)
     over = api.patch(f"/api/v1/tranches/{t2.pk}/", {"amount_pksf": "1500001"}, format="json")
     assert over.status_code == 400
-    assert "amount_pksf" in over.json()
+    assert "amount_pksf" in over.json()["fields"]
     done = api.patch(
         f"/api/v1/tranches/{t2.pk}/", {"amount_pksf": "1400000", "title": "Mid-term (reduced)"}, format="json"
     )

@@ -291,7 +291,7 @@ def test_api_a_po_sees_only_its_own(api, cards, po1, po_one, po_two):
     # Filtering by another PO is refused as an unknown PO, never answered with its scorecards.
     filtered = client.get("/api/v1/scorecards/", {"partner_organization": "PO-T02"})
     assert filtered.status_code == 400
-    assert "partner_organization" in filtered.json()
+    assert "partner_organization" in filtered.json()["fields"]
     assert "PO-T02" not in filtered.content.decode()
 
 
@@ -321,13 +321,13 @@ def test_api_weights_refusals(api, pmu):
     client = api.as_user(pmu)
     too_big = client.patch("/api/v1/scorecard-weights/mes_reached/", {"weight": 101})
     assert too_big.status_code == 400
-    assert "weight" in too_big.json()
+    assert "weight" in too_big.json()["fields"]
     zeros = client.put("/api/v1/scorecard-weights/all/", dict.fromkeys(ScorecardMeasure.values, 0))
     assert zeros.status_code == 400
     assert "At least one weight" in str(zeros.json())
     missing = client.put("/api/v1/scorecard-weights/all/", {"mes_reached": 10})
     assert missing.status_code == 400
-    assert "women_led" in missing.json()
+    assert "women_led" in missing.json()["fields"]
     assert scorecards.current_weights() == before
 
     ok = client.put("/api/v1/scorecard-weights/all/", dict.fromkeys(ScorecardMeasure.values, 7))

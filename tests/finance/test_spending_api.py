@@ -58,12 +58,12 @@ def test_the_po_opens_fills_and_submits_a_report_through_the_api(api, po1, finan
     assert created.json()["financier"] == "world_bank"
     again = client.post("/api/v1/expenditures/", line)
     assert again.status_code == 400
-    assert "voucher_reference" in again.json()
+    assert "voucher_reference" in again.json()["fields"]
     outside = client.post(
         "/api/v1/expenditures/", {**line, "voucher_reference": "PV-10", "spent_on": "2020-01-01"}
     )
     assert outside.status_code == 400
-    assert "spent_on" in outside.json()
+    assert "spent_on" in outside.json()["fields"]
     changed = client.patch(f"/api/v1/expenditures/{created.json()['id']}/", {"amount": "300000"})
     assert changed.status_code == 200
     assert Decimal(changed.json()["amount"]) == Decimal("300000")
@@ -97,7 +97,7 @@ def test_the_api_answers_another_pos_report_and_lines_as_missing(api, po1, po2, 
         {"sub_project": sp_one.pk, "quarter": spending.quarter_label(last_quarter())},
     )
     assert opened.status_code == 400
-    assert "sub_project" in opened.json()
+    assert "sub_project" in opened.json()["fields"]
     foreign = client.post(
         "/api/v1/expenditures/",
         {
@@ -109,7 +109,7 @@ def test_the_api_answers_another_pos_report_and_lines_as_missing(api, po1, po2, 
         },
     )
     assert foreign.status_code == 400
-    assert "report" in foreign.json()
+    assert "report" in foreign.json()["fields"]
     # The PMU's side reads it, but enters nothing.
     pmu_side = api.as_user(finance)
     assert pmu_side.get(f"/api/v1/expenditures/{line.pk}/").status_code == 200

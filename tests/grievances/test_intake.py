@@ -120,7 +120,7 @@ def test_a_pdf_that_is_text_is_refused_with_the_field_named(client, api, db):
     fake.seek(0)
     answer = api.post(API_LODGE, {**_form(), "attachments": [fake]}, format="multipart")
     assert answer.status_code == 400
-    assert "attachments" in answer.json()
+    assert "attachments" in answer.json()["fields"]
     assert Grievance.objects.count() == 0
     assert GrievanceAttachment.objects.count() == 0
 
@@ -151,7 +151,7 @@ def test_lodging_is_throttled_per_address_page_and_api_together(client, api, db,
 
 
 def test_the_api_answers_the_tracking_code_never_the_id(api, po_one):
-    answer = api.post(API_LODGE, _form(partner_organization=po_one.code), format="json")
+    answer = api.post(API_LODGE, _form(partner_organization=po_one.code), format="multipart")
     assert answer.status_code == 201
     assert set(answer.json()) == {"tracking_code", "status"}
     assert Grievance.objects.get().tracking_code == answer.json()["tracking_code"]
@@ -341,7 +341,7 @@ def test_the_received_page_names_the_deadlines_of_the_settings(client, db, setti
 
 def test_the_pmu_focal_point_logs_what_was_sent_to_the_bank(api, grm):
     answer = api.as_user(grm).post(
-        "/api/v1/grievances/", _form(channel="world_bank", complainant_name="Jamal"), format="json"
+        "/api/v1/grievances/", _form(channel="world_bank", complainant_name="Jamal"), format="multipart"
     )
     assert answer.status_code == 201, answer.content
     body = answer.json()
@@ -353,10 +353,14 @@ def test_the_pmu_focal_point_logs_what_was_sent_to_the_bank(api, grm):
 
 def test_po_staff_log_by_the_api_for_their_po_only(api, po1, po_two):
     api.as_user(po1)
-    answer = api.post("/api/v1/grievances/", _form(channel="letter", partner_organization=po_two.code))
+    answer = api.post(
+        "/api/v1/grievances/", _form(channel="letter", partner_organization=po_two.code), format="multipart"
+    )
     assert answer.status_code == 400
-    assert "partner_organization" in answer.json()
-    answer = api.post("/api/v1/grievances/", _form(channel="letter", category=Category.SEAH))
+    assert "partner_organization" in answer.json()["fields"]
+    answer = api.post(
+        "/api/v1/grievances/", _form(channel="letter", category=Category.SEAH), format="multipart"
+    )
     assert answer.status_code == 201
     assert answer.json()["visible_to_you"] is False
     assert Grievance.objects.get().partner_organization == po1.partner_organization
@@ -368,7 +372,8 @@ def test_people_who_do_not_log_grievances_are_refused(client, api, pmu, wb):
         assert client.get("/grievances/new/").status_code == 403
         assert client.post("/grievances/new/", _form(channel="phone")).status_code == 403
         api.credentials()
-        assert api.as_user(user).post("/api/v1/grievances/", _form(channel="phone")).status_code == 403
+        answer = api.as_user(user).post("/api/v1/grievances/", _form(channel="phone"), format="multipart")
+        assert answer.status_code == 403
     assert Grievance.objects.count() == 0
 
 

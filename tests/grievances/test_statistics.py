@@ -350,7 +350,7 @@ def test_the_api_refuses_a_badly_written_quarter(db, api, pmu):
     answer = api.as_user(pmu).get(API, {"quarter": "2026Q9"})
 
     assert answer.status_code == 400
-    assert "quarter" in answer.json()
+    assert "quarter" in answer.json()["fields"]
 
 
 def test_the_page_shows_a_badly_written_quarter_back_with_the_problem(client, pmu):

@@ -35,6 +35,13 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fragments_drawn_every_time(settings):
+    # The dashboard caches its fragments (monitoring.dashboard): measure the request that draws them,
+    # the one that reads the N items.
+    settings.DASHBOARD_CACHE_SECONDS = 0
+
+
 def _results(po, district_name: str) -> None:
     """An ME of the PO in the district: financed, adopting a practice, with a baseline and a later
     electricity reading."""

@@ -18,6 +18,7 @@ from core import outbox
 from monitoring import aggregation, dashboard, reports
 from monitoring.models import AggregationRun, Indicator, ReportJob, RunStatus, RunTrigger, Snapshot
 from subprojects.models import CommittedResult
+from tests.assertions import field_errors
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory, sub_project_for
 
 AS_OF = date(2025, 6, 30)
@@ -540,10 +541,10 @@ def test_api_bad_input_names_the_field(programme, api, pmu):
     )
 
     assert no_po.status_code == 400
-    assert no_po.json() == {"po": ["Choose the PO whose report you want."]}
-    assert unknown.json() == {"po": ["No PO has the code NOPE."]}
-    assert "as_of" in early.json()
-    assert bad_code.json() == {"comments": ["No indicator has the code NOPE."]}
+    assert field_errors(no_po) == {"po": ["Choose the PO whose report you want."]}
+    assert field_errors(unknown) == {"po": ["No PO has the code NOPE."]}
+    assert "as_of" in early.json()["fields"]
+    assert field_errors(bad_code) == {"comments": ["No indicator has the code NOPE."]}
     assert not ReportJob.objects.exists()
 
 

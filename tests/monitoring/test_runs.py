@@ -20,8 +20,7 @@ from core import jobs, lifecycle, outbox
 from core.roles import Role
 from enterprises.models import FacilityKind, FacilityStatus, Gender, TrainingModule
 from finance.models import ExchangeRate
-from monitoring import aggregation
-from monitoring.indicators import QUALIFYING
+from monitoring import aggregation, rollup
 from monitoring.models import (
     AggregationLock,
     AggregationRun,
@@ -282,8 +281,14 @@ def test_a_failed_run_leaves_the_last_good_snapshot(programme):
     computed_at = Snapshot.objects.get(as_of=AS_OF).computed_at
     FinancialSupportFactory(enterprise=programme[1], disbursed_on=date(2025, 1, 1))
 
-    # The fourth indicator fails mid-run, after three were computed.
-    with mock.patch.dict(QUALIFYING, {"ME_KPI_TRACKING": mock.Mock(side_effect=RuntimeError("disk full"))}):
+    # The run fails mid-write, after the new values were inserted (and the old ones deleted).
+    write = rollup.write
+
+    def write_then_fail(*args, **kwargs):
+        write(*args, **kwargs)
+        raise RuntimeError("disk full")
+
+    with mock.patch.object(rollup, "write", side_effect=write_then_fail):
         failed = aggregation.run_now(as_of=AS_OF)
 
     assert failed.status == RunStatus.FAILED

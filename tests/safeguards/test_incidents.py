@@ -152,7 +152,7 @@ def test_another_pos_enterprise_is_refused_as_not_found(po1, po2, api):
         format="json",
     )
     assert response.status_code == 400
-    assert "enterprise" in response.json()
+    assert "enterprise" in response.json()["fields"]
     assert not Incident.objects.exists()
 
 

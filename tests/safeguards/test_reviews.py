@@ -593,9 +593,9 @@ def test_a_patch_with_an_incomplete_measure_names_the_missing_fields(api, po1, p
     )
 
     assert response.status_code == 400
-    assert "risk" in response.json()["esmp_measures"][0]
+    assert "esmp_measures.0.risk" in response.json()["fields"]
     assert lines.status_code == 400
-    assert "amount" in lines.json()["budget_lines"][0]
+    assert "budget_lines.0.amount" in lines.json()["fields"]
     assert not EsmpMeasure.objects.filter(proposal=proposal).exists()
 
 

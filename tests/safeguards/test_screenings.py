@@ -26,6 +26,7 @@ from safeguards.models import (
     MeScreeningStatus,
 )
 from subprojects.models import Transition
+from tests.assertions import field_errors
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory, sub_project_for
 from tests.factories import make_user
 
@@ -169,7 +170,7 @@ def test_the_api_refuses_a_disbursement_on_the_enterprise_field_and_changes_noth
     response = api.post("/api/v1/financial-supports/", {"enterprise": failed_me.pk, **SUPPORT})
 
     assert response.status_code == 400
-    body = response.json()
+    body = field_errors(response)
     assert list(body) == ["enterprise"]
     screening = MeScreening.objects.get(enterprise=failed_me)
     assert screening.reference in body["enterprise"][0]
@@ -291,9 +292,9 @@ def test_the_api_refuses_changing_the_terms_of_a_barred_mes_support(api, po1, ba
     moved = api.put(url, {"enterprise": barred_support.enterprise_id, **SUPPORT, "disbursed_on": today})
 
     assert raised.status_code == moved.status_code == 400
-    assert list(raised.json()) == ["amount"]
-    assert list(moved.json()) == ["disbursed_on"]
-    assert "child labour found" in raised.json()["amount"][0]
+    assert list(raised.json()["fields"]) == ["amount"]
+    assert list(moved.json()["fields"]) == ["disbursed_on"]
+    assert "child labour found" in field_errors(raised)["amount"][0]
     assert _stored(barred_support) == before
     assert count_rows() == rows
 

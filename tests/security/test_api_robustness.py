@@ -9,6 +9,7 @@ import json
 import pytest
 
 from enterprises.models import Adoption, TrainingSession
+from tests.assertions import field_errors
 from tests.enterprises.factories import (
     AdoptionFactory,
     EnterpriseFactory,
@@ -26,7 +27,7 @@ def test_a_null_character_in_a_parameter_the_view_reads_itself_is_a_400_naming_i
     response = api.get("/api/v1/data-quality/", {"po": "PO\x0001"})
 
     assert response.status_code == 400
-    assert response.json() == {"po": NULL_REFUSED}
+    assert field_errors(response) == {"po": NULL_REFUSED}
 
 
 def test_every_parameter_holding_a_null_character_is_named(api, pmu):
@@ -35,7 +36,7 @@ def test_every_parameter_holding_a_null_character_is_named(api, pmu):
     response = api.get("/api/v1/enterprises/", {"search": "\x00", "district": "a\x00", "page": "1"})
 
     assert response.status_code == 400
-    assert response.json() == {"search": NULL_REFUSED, "district": NULL_REFUSED}
+    assert field_errors(response) == {"search": NULL_REFUSED, "district": NULL_REFUSED}
 
 
 def test_a_null_character_in_a_page_address_is_a_400_not_a_server_error(client, pmu):
@@ -71,15 +72,16 @@ def test_a_null_character_in_a_module_code_is_a_400_naming_the_module(api, pmu, 
     )
 
     assert response.status_code == 400
-    assert response.json() == {"module": NULL_REFUSED}
+    assert field_errors(response) == {"module": NULL_REFUSED}
     unmapped_session.refresh_from_db()
     assert unmapped_session.module is None
 
 
 @pytest.mark.parametrize("body", [0, "AQ-04"])
-def test_an_adoption_body_that_is_not_an_object_is_a_400(api, po1, po_one, body):
+def test_an_adoption_body_that_is_not_an_object_is_refused(api, po1, po_one, body):
     """The check that a PO sends no verification field read the body before DRF checked that it is
-    an object: `0` was a TypeError (500) on every database."""
+    an object: `0` was a TypeError (500) on every database. An adoption is now written as
+    multipart/form-data (with its evidence photo): a JSON body is refused before anything reads it."""
     adoption = AdoptionFactory(enterprise=EnterpriseFactory(sub_project=sub_project_for(po_one)))
     api.as_user(po1)
 
@@ -87,7 +89,6 @@ def test_an_adoption_body_that_is_not_an_object_is_a_400(api, po1, po_one, body)
     created = api.post("/api/v1/adoptions/", **sent)
     changed = api.patch(f"/api/v1/adoptions/{adoption.pk}/", **sent)
 
-    assert (created.status_code, changed.status_code) == (400, 400)
-    # DRF's own words: "Invalid data. Expected a dictionary, but got int."
-    assert created.json().keys() == changed.json().keys() == {"non_field_errors"}
+    assert (created.status_code, changed.status_code) == (415, 415)
+    assert created.json()["code"] == changed.json()["code"] == "unsupported_media_type"
     assert Adoption.objects.get() == adoption

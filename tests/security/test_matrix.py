@@ -158,6 +158,7 @@ SKIPPED = {
     "api-schema",
     "api-docs",
     "subprojects:meeting-minutes-pdf",
+    "tec-meeting-minutes-pdf",  # the API's twin of the minutes PDF: `tec-meeting-minutes` says the same
     "enterprises:adoption-photo",
     "enterprises:profile-report",
     "verification:check-photo",
@@ -165,6 +166,10 @@ SKIPPED = {
     "verification-check-photo",
     "verification-check-evidence-photo",
     "verification-awaiting-adoption-photo",
+    # The import templates and their columns: the same for everyone, no record of any PO in them
+    # (tests/enterprises/test_bulk_api.py reads them).
+    "import-template-detail",
+    "import-template-file",
 }
 # Lookups anyone may make who holds the object's secret (the public grievance status by its long random
 # tracking code, issue 13): an object out of the persona's scope answers there as it does to anyone,
@@ -504,7 +509,10 @@ class TestPersonaMatrix:
     # do (the link crawl still checks every demo persona's pages for the same leaks).
     @pytest.mark.parametrize("username", [u for u, *_ in DEMO_USERS if u not in MIRRORED_PERSONAS])
     @pytest.mark.usefixtures("canaries")
-    def test_no_answer_leaks_what_the_persona_may_not_see(self, username):
+    def test_no_answer_leaks_what_the_persona_may_not_see(self, username, settings):
+        # /readyz gives each check half a second, which a test process sharing two cores with
+        # another may not have: its 503 is about the machine, not about what the persona sees.
+        settings.HEALTH_CHECK_TIMEOUT_SECONDS = 30
         user = User.objects.get(username=username)
         scope = scope_of(user)
         assert scope.titles, f"{username}: nothing out of scope to look for; the matrix would prove nothing"

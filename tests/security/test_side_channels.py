@@ -18,6 +18,7 @@ from django.utils import timezone
 from enterprises.models import Cluster, ClusterSuggestion
 from subprojects import evaluation
 from subprojects.models import AgendaItem, CallStatus, NoteStatus, ProposalStatus
+from tests.assertions import field_errors
 from tests.enterprises.factories import EnterpriseFactory, sub_project_for
 from tests.factories import district
 from tests.subprojects.factories import CallFactory, ConceptNoteFactory, ProposalFactory
@@ -182,11 +183,10 @@ def test_a_related_id_out_of_scope_answers_as_one_that_does_not_exist(
     missing = client.get(url, {parameter: unknown})
 
     assert out_of_scope.status_code == missing.status_code == 400
-    assert (
-        out_of_scope.json()
-        == missing.json()
-        == {parameter: ["Select a valid choice. That choice is not one of the available choices."]}
-    )
+    assert out_of_scope.json() == missing.json()
+    assert field_errors(out_of_scope) == {
+        parameter: ["Select a valid choice. That choice is not one of the available choices."]
+    }
 
 
 @pytest.mark.django_db
@@ -228,8 +228,8 @@ def test_a_note_for_a_draft_call_is_refused_as_for_a_call_that_does_not_exist(ap
     text = refused.content.decode()
     for secret in (draft.reference, draft.title, "ceiling", "deadline"):
         assert secret not in text
-    assert refused.json()["call"] == [f'Invalid pk "{draft.pk}" - object does not exist.']
-    assert unknown.json()["call"] == ['Invalid pk "987654" - object does not exist.']
+    assert field_errors(refused)["call"] == [f'Invalid pk "{draft.pk}" - object does not exist.']
+    assert field_errors(unknown)["call"] == ['Invalid pk "987654" - object does not exist.']
     assert not draft.concept_notes.exists()
 
 

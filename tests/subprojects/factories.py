@@ -141,3 +141,22 @@ class SubProjectFactory(factory.django.DjangoModelFactory):
     budget_world_bank = Decimal("20000000")
     budget_pksf = Decimal("3750000")
     budget_po = Decimal("1250000")
+
+
+# A complete concept note as an API client sends it (add "call"): the API tests and the generated
+# client's walk create notes from it.
+CONCEPT_NOTE_BODY = {
+    "title": "Greening the Bhairab footwear cluster",
+    "sector": "footwear-leather",
+    "sub_sectors": ["leather-products"],
+    "target_districts": ["BD3048"],
+    "target_upazilas": ["BD30480011"],
+    "cluster": "Workshops within 3 km of Bhairab bazar.",
+    "mes_targeted": 400,
+    "women_led_mes_targeted": 120,
+    "problem": "Off-cuts are burnt in the open.",
+    "environmental_issues": "Air pollution; solvent fumes.",
+    "proposed_recp_practices": "Recycling into soles; water-based adhesives.",
+    "proposed_csfs": "A recycling unit.",
+    "estimated_budget": "30000000.00",
+}

@@ -9,23 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from subprojects.models import ConceptNote, NoteStatus, Proposal, ProposalStatus, SubProject, Transition
-from tests.subprojects.factories import CallFactory
+from tests.assertions import field_errors
+from tests.subprojects.factories import CONCEPT_NOTE_BODY, CallFactory
 
-NOTE = {
-    "title": "Greening the Bhairab footwear cluster",
-    "sector": "footwear-leather",
-    "sub_sectors": ["leather-products"],
-    "target_districts": ["BD3048"],
-    "target_upazilas": ["BD30480011"],
-    "cluster": "Workshops within 3 km of Bhairab bazar.",
-    "mes_targeted": 400,
-    "women_led_mes_targeted": 120,
-    "problem": "Off-cuts are burnt in the open.",
-    "environmental_issues": "Air pollution; solvent fumes.",
-    "proposed_recp_practices": "Recycling into soles; water-based adhesives.",
-    "proposed_csfs": "A recycling unit.",
-    "estimated_budget": "30000000.00",
-}
+NOTE = CONCEPT_NOTE_BODY
 PROPOSAL = {
     "objectives": "Cut open burning of footwear waste by 80%.",
     "duration_months": 36,
@@ -337,7 +324,7 @@ def test_inconsistent_note_names_the_fields(api, po1, open_call):
     )
 
     assert response.status_code == 400
-    assert set(response.json()) == {
+    assert set(response.json()["fields"]) == {
         "sub_sectors",
         "women_led_mes_targeted",
         "target_upazilas",
@@ -362,7 +349,7 @@ def test_proposal_budget_over_the_ceiling_is_refused_by_the_api(api, po1, propos
     response = api.as_user(po1).patch(f"/api/v1/proposals/{proposal.pk}/", {"budget_lines": lines})
 
     assert response.status_code == 400
-    assert "ceiling" in response.json()["budget_lines"][0]
+    assert "ceiling" in field_errors(response)["budget_lines"][0]
     assert proposal.budget_totals()["total"] == 25000000
 
 
@@ -408,7 +395,7 @@ def test_award_names_missing_terms(api, approver, proposal_in):
     response = post(api, approver, f"/api/v1/proposals/{proposal.pk}/award/", {"agreement_number": "A-1"})
 
     assert response.status_code == 400
-    assert {"award_date", "start_date", "end_date", "budget_world_bank"} <= set(response.json())
+    assert {"award_date", "start_date", "end_date", "budget_world_bank"} <= set(response.json()["fields"])
 
 
 def test_pmu_changes_a_proposal_deadline(api, pmu, po1, proposal_in):
@@ -443,7 +430,7 @@ def test_attachments_are_checked_by_content_and_served_only_within_scope(api, po
     created = api.post(f"/api/v1/concept-notes/{note.pk}/attachments/", {"file": pdf}, format="multipart")
 
     assert refused.status_code == 400
-    assert "does not contain what its name says" in refused.json()["file"][0]
+    assert "does not contain what its name says" in field_errors(refused)["file"][0]
     assert created.status_code == 201, created.json()
     download = created.json()["download_url"]
     assert api.get(download).status_code == 200

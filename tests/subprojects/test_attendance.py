@@ -239,7 +239,7 @@ def test_the_api_refuses_attendance_naming_what_is_wrong(api, pmu, tec1, meeting
     api.as_user(pmu).patch(f"/api/v1/tec-meetings/{meeting.pk}/", {"attendees": [tec1.pk]}, format="json")
 
     assert stranger.status_code == 400
-    assert "present" in stranger.json()
+    assert "present" in stranger.json()["fields"]
     assert_refused(nobody, 409, code="present")
     meeting = TecMeeting.objects.get(pk=meeting.pk)
     assert (meeting.attendance_taken, meeting.attendees.count()) == (False, 0)

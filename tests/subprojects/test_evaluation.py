@@ -28,7 +28,7 @@ from subprojects.models import (
     Transition,
 )
 from subprojects.models.evaluation import LockedError
-from tests.assertions import assert_refused
+from tests.assertions import assert_refused, field_errors
 from tests.factories import make_user
 from tests.subprojects.conftest import no_objection_letter, score
 from tests.subprojects.test_pages import management_form
@@ -94,7 +94,7 @@ def test_rubric_api_refuses_bad_weights(api, pmu, open_call):
     )
 
     assert response.status_code == 400
-    assert "must add up to 100" in response.json()["criteria"][0]
+    assert "must add up to 100" in field_errors(response)["criteria"][0]
 
 
 def test_rubric_locks_at_the_first_submitted_score(client, pmu, tec1, item):
@@ -349,8 +349,8 @@ def test_only_members_declare_and_score_through_the_api_and_pages(db, api, clien
     if persona == "tec3":
         # A TEC member off the meeting: its agenda item answers as one that does not exist.
         unknown = {"agenda_item": [f'Invalid pk "{item.pk}" - object does not exist.']}
-        assert (declared.status_code, declared.json()) == (400, unknown)
-        assert (scored.status_code, scored.json()) == (400, unknown)
+        assert (declared.status_code, field_errors(declared)) == (400, unknown)
+        assert (scored.status_code, field_errors(scored)) == (400, unknown)
     else:
         assert declared.status_code == 403
         assert scored.status_code == 403

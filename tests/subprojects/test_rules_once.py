@@ -16,7 +16,7 @@ from core.errors import ActionRefused, Forbidden
 from smart_portal.api import exception_handler
 from subprojects import evaluation, services
 from subprojects.models import Call, ProposalStatus, SubProject, TecMeeting
-from tests.assertions import assert_refused
+from tests.assertions import assert_refused, field_errors
 from tests.subprojects.factories import SubProjectFactory
 from tests.subprojects.test_pages import _proposal_post
 
@@ -29,9 +29,23 @@ from tests.subprojects.test_pages import _proposal_post
         (
             ValidationError({"end_date": "The end date must be after the start date."}),
             400,
-            {"end_date": ["The end date must be after the start date."]},
+            {
+                "code": "invalid",
+                "detail": "The request has an error in 1 field: end_date.",
+                "fields": {
+                    "end_date": [{"code": "invalid", "message": "The end date must be after the start date."}]
+                },
+            },
         ),
-        (ValidationError("Not like this."), 400, {"non_field_errors": ["Not like this."]}),
+        (
+            ValidationError("Not like this."),
+            400,
+            {
+                "code": "invalid",
+                "detail": "Not like this.",
+                "fields": {"non_field_errors": [{"code": "invalid", "message": "Not like this."}]},
+            },
+        ),
         (Forbidden("Only PMU officers amend sub-projects."), 403, None),
         (ActionRefused("A closed call cannot be edited.", code="wrong_state"), 409, None),
         (Http404(), 404, None),
@@ -44,7 +58,7 @@ def test_the_api_maps_each_domain_error_to_one_answer(error, status, body):
     if body is not None:
         assert response.data == body
     if isinstance(error, ActionRefused):
-        assert response.data == {"detail": str(error), "code": error.code}
+        assert response.data == {"code": error.code, "detail": str(error), "fields": {}}
 
 
 def test_a_rule_broken_inside_a_service_is_a_400_naming_the_field(api, pmu, proposal_in, monkeypatch):
@@ -57,7 +71,7 @@ def test_a_rule_broken_inside_a_service_is_a_400_naming_the_field(api, pmu, prop
     response = api.as_user(pmu).patch(f"/api/v1/sub-projects/{sub_project.pk}/", {"title": "Renamed"})
 
     assert response.status_code == 400
-    assert response.json() == {"budget_po": ["The PO's contribution is not agreed."]}
+    assert field_errors(response) == {"budget_po": ["The PO's contribution is not agreed."]}
 
 
 # --- Calls: the deadline after the opening (Call.clean and its check constraint) ------------------
@@ -83,7 +97,7 @@ def test_a_call_closing_before_it_opens_is_refused_on_the_field_by_page_and_api(
 
     assert page.context["form"].errors["closes_at"] == ["The deadline must be after the opening."]
     assert response.status_code == 400
-    assert response.json() == {"closes_at": ["The deadline must be after the opening."]}
+    assert field_errors(response) == {"closes_at": ["The deadline must be after the opening."]}
     assert not Call.objects.filter(reference=CALL["reference"]).exists()
 
 
@@ -93,7 +107,7 @@ def test_moving_an_open_calls_deadline_before_its_opening_is_refused_by_the_api(
     response = api.as_user(pmu).patch(f"/api/v1/calls/{open_call.pk}/", {"closes_at": closes})
 
     assert response.status_code == 400
-    assert response.json() == {"closes_at": ["The deadline must be after the opening."]}
+    assert field_errors(response) == {"closes_at": ["The deadline must be after the opening."]}
 
 
 # --- Sub-projects: the end after the start (SubProject.clean and its check constraint) ------------
@@ -118,7 +132,7 @@ def test_a_sub_project_ending_before_it_starts_is_refused_on_the_field_by_page_a
 
     assert page.context["form"].errors["end_date"] == ["The end date must be after the start date."]
     assert response.status_code == 400
-    assert response.json() == {"end_date": ["The end date must be after the start date."]}
+    assert field_errors(response) == {"end_date": ["The end date must be after the start date."]}
     assert SubProject.objects.get(pk=sub_project.pk).end_date == sub_project.end_date
 
 
@@ -145,9 +159,7 @@ def test_an_activity_ending_before_it_starts_is_refused_on_the_field_by_page_and
         "end_month": ["An activity cannot end before it starts."]
     }
     assert response.status_code == 400
-    assert response.json() == {
-        "activities": {"0": {"end_month": ["An activity cannot end before it starts."]}}
-    }
+    assert field_errors(response) == {"activities.0.end_month": ["An activity cannot end before it starts."]}
     assert not proposal.activities.filter(description="Backwards").exists()
 
 
@@ -181,7 +193,7 @@ def test_an_indicator_committed_twice_is_refused_by_page_and_api(client, api, po
     assert forms[1].errors == {"__all__": ["Please correct the duplicate values below."]}
     assert not proposal.committed_results.filter(indicator="CSF_ESTABLISHED").exists()
     assert response.status_code == 400
-    assert response.json() == {"committed_results": ["An indicator is listed twice."]}
+    assert field_errors(response) == {"committed_results": ["An indicator is listed twice."]}
 
 
 # --- The award's dates (subprojects.validation.award_date_rules) -----------------------------------
@@ -266,7 +278,7 @@ def test_a_chair_who_is_not_a_member_is_refused_by_page_api_and_service(client, 
 
     assert page.context["form"].errors["chair"] == ["The chair must be one of the members."]
     assert response.status_code == 400
-    assert response.json() == {"chair": ["The chair must be one of the members."]}
+    assert field_errors(response) == {"chair": ["The chair must be one of the members."]}
     assert_refused(refusal, 409, code="chair")
     assert str(refusal.value) == "The chair must be one of the members."
     assert not TecMeeting.objects.exists()

@@ -52,7 +52,7 @@ def test_a_round_in_detail_gives_each_po_and_its_rate(api, pmu, verifier, sp_one
     bulk_adoptions(sp_one, 3)
     round_ = services.draw_round(user=pmu, year=2025, quarter=1, seed=3)
     check = round_.checks.first()
-    api.as_user(verifier).post(f"{CHECKS}{check.pk}/confirm/", {"visited_on": today()}, format="json")
+    api.as_user(verifier).post(f"{CHECKS}{check.pk}/confirm/", {"visited_on": today()}, format="multipart")
 
     body = api.get(f"{ROUNDS}{round_.pk}/").json()
 
@@ -82,7 +82,7 @@ def test_a_round_in_detail_has_the_total_line_and_the_fingerprints(api, pmu, ver
     client = api.as_user(verifier)
     for check, action in zip(round_.checks.order_by("pk")[:2], ["confirm", "partly"], strict=True):
         client.post(
-            f"{CHECKS}{check.pk}/{action}/", {"visited_on": today(), "comment": "Seen."}, format="json"
+            f"{CHECKS}{check.pk}/{action}/", {"visited_on": today(), "comment": "Seen."}, format="multipart"
         )
 
     body = client.get(f"{ROUNDS}{round_.pk}/").json()
@@ -182,7 +182,7 @@ def test_a_verifier_confirms_with_json(api, check_of, adoption_one, verifier):
     response = client.post(
         f"{CHECKS}{check.pk}/confirm/",
         {"visited_on": today(), "comment": "In use.", "latitude": "24.05", "longitude": "90.98"},
-        format="json",
+        format="multipart",
     )
 
     assert response.status_code == 200, response.content
@@ -303,10 +303,12 @@ def test_multipart_is_only_for_results(api, round_q1, pmu):
 def test_bad_results_are_400_by_field(api, check_of, adoption_one, verifier, payload, field):
     check = check_of(adoption_one)
     response = api.as_user(verifier).post(
-        f"{CHECKS}{check.pk}/confirm/", {"visited_on": today(), **payload} if payload else {}, format="json"
+        f"{CHECKS}{check.pk}/confirm/",
+        {"visited_on": today(), **payload} if payload else {},
+        format="multipart",
     )
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["fields"]
     check.refresh_from_db()
     assert check.status == CheckStatus.PENDING
 
@@ -314,10 +316,10 @@ def test_bad_results_are_400_by_field(api, check_of, adoption_one, verifier, pay
 def test_partly_needs_a_comment(api, check_of, adoption_one, verifier):
     check = check_of(adoption_one)
     response = api.as_user(verifier).post(
-        f"{CHECKS}{check.pk}/partly/", {"visited_on": today()}, format="json"
+        f"{CHECKS}{check.pk}/partly/", {"visited_on": today()}, format="multipart"
     )
     assert response.status_code == 400
-    assert "comment" in response.json()
+    assert "comment" in response.json()["fields"]
 
 
 def test_a_photo_that_is_not_an_image_is_400(api, check_of, adoption_one, verifier):
@@ -328,7 +330,7 @@ def test_a_photo_that_is_not_an_image_is_400(api, check_of, adoption_one, verifi
         format="multipart",
     )
     assert response.status_code == 400
-    assert "photo" in response.json()
+    assert "photo" in response.json()["fields"]
 
 
 @pytest.mark.parametrize(
@@ -340,7 +342,7 @@ def test_refusals_by_role(api, request, check_of, adoption_one, persona, status)
     done = check_of(adoption_one, status=CheckStatus.NOT_FOUND, finding="Closed.")
     client = api.as_user(request.getfixturevalue(persona))
 
-    response = client.post(f"{CHECKS}{done.pk}/confirm/", {"visited_on": today()}, format="json")
+    response = client.post(f"{CHECKS}{done.pk}/confirm/", {"visited_on": today()}, format="multipart")
 
     assert response.status_code == status
     done.refresh_from_db()
@@ -349,7 +351,9 @@ def test_refusals_by_role(api, request, check_of, adoption_one, persona, status)
 
 def test_po_staff_get_404_on_their_pending_checks(api, check_of, adoption_one, po1):
     check = check_of(adoption_one)
-    response = api.as_user(po1).post(f"{CHECKS}{check.pk}/confirm/", {"visited_on": today()}, format="json")
+    response = api.as_user(po1).post(
+        f"{CHECKS}{check.pk}/confirm/", {"visited_on": today()}, format="multipart"
+    )
     assert response.status_code == 404
 
 
@@ -357,11 +361,12 @@ def test_a_done_check_is_409(api, check_of, adoption_one, verifier):
     check = check_of(adoption_one)
     client = api.as_user(verifier)
     assert (
-        client.post(f"{CHECKS}{check.pk}/confirm/", {"visited_on": today()}, format="json").status_code == 200
+        client.post(f"{CHECKS}{check.pk}/confirm/", {"visited_on": today()}, format="multipart").status_code
+        == 200
     )
 
     again = client.post(
-        f"{CHECKS}{check.pk}/not-found/", {"visited_on": today(), "comment": "x"}, format="json"
+        f"{CHECKS}{check.pk}/not-found/", {"visited_on": today(), "comment": "x"}, format="multipart"
     )
 
     assert again.status_code == 409
@@ -372,10 +377,10 @@ def test_a_visit_before_the_draw_is_400(api, check_of, adoption_one, verifier):
     check = check_of(adoption_one)
     before = (timezone.localdate(check.round.drawn_at) - timedelta(days=1)).isoformat()
     response = api.as_user(verifier).post(
-        f"{CHECKS}{check.pk}/confirm/", {"visited_on": before}, format="json"
+        f"{CHECKS}{check.pk}/confirm/", {"visited_on": before}, format="multipart"
     )
     assert response.status_code == 400
-    assert "before the sample was drawn" in response.json()["visited_on"][0]
+    assert "before the sample was drawn" in response.json()["fields"]["visited_on"][0]["message"]
 
 
 # --- Policy ---------------------------------------------------------------------------------------
@@ -400,7 +405,7 @@ def test_pmu_patches_the_policy(api, pmu):
 def test_policy_refusals(api, pmu, verifier):
     bad = api.as_user(pmu).patch(POLICY, {"margin_percent": "0.2", "floor": 0}, format="json")
     assert bad.status_code == 400
-    assert {"margin_percent", "floor"} <= set(bad.json())
+    assert {"margin_percent", "floor"} <= set(bad.json()["fields"])
     forbidden = api.as_user(verifier).patch(POLICY, {"threshold_percent": "10"}, format="json")
     assert forbidden.status_code == 403
     assert VerificationPolicy.current().threshold_percent == Decimal("90")

@@ -235,7 +235,7 @@ def test_an_unknown_filter_value_is_400_naming_it(api, adoption_one, verifier, p
     for path in (ADOPTIONS, FACILITIES):
         response = client.get(path, params)
         assert response.status_code == 400
-        assert list(response.json()) == [field]
+        assert list(response.json()["fields"]) == [field]
 
 
 # --- Refusals -------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_a_bad_verification_date_is_400_naming_the_field(api, adoption_one, veri
     )
 
     assert response.status_code == 400
-    assert list(response.json()) == ["verified_on"]
+    assert list(response.json()["fields"]) == ["verified_on"]
     adoption_one.refresh_from_db()
     assert adoption_one.verified_on is None
     assert _decisions(adoption_one) == []
@@ -280,7 +280,7 @@ def test_a_bad_confirmation_date_is_400_naming_the_field(api, facility_one, pmu,
     )
 
     assert response.status_code == 400
-    assert list(response.json()) == ["on"]
+    assert list(response.json()["fields"]) == ["on"]
     facility_one.refresh_from_db()
     assert facility_one.operational_confirmed_on is None
 

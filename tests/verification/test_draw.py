@@ -165,7 +165,7 @@ def test_the_page_and_the_api_refuse_the_current_quarter(client, api, pmu):
     assert page.status_code == 400
     assert "is not over yet" in page.content.decode()
     assert response.status_code == 400
-    assert "is not over yet" in response.json()["quarter"][0]
+    assert "is not over yet" in response.json()["fields"]["quarter"][0]["message"]
 
 
 def test_draws_run_one_at_a_time(reported, pmu):
@@ -311,9 +311,9 @@ def test_api_draw_refusals(api, pmu, verifier, reported):
     assert again.status_code == 409
     assert again.json()["code"] == "exists"
     assert future.status_code == 400
-    assert "quarter" in future.json()
+    assert "quarter" in future.json()["fields"]
     assert bad.status_code == 400
-    assert "quarter" in bad.json()
+    assert "quarter" in bad.json()["fields"]
     api.credentials()
     assert (
         api.as_user(verifier).post(DRAW_URL, {"year": 2025, "quarter": 2}, format="json").status_code == 403

@@ -45,6 +45,7 @@ class RoundSerializer(serializers.ModelSerializer):
             "drawn_at",
             "checks_sampled",
             "checks_done",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -315,7 +316,9 @@ class CheckSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     round_reference = serializers.CharField(source="round.reference", read_only=True)
     partner_organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    district = serializers.SlugRelatedField(slug_field="pcode", read_only=True, help_text=_("P-code."))
+    district = serializers.SlugRelatedField(
+        slug_field="pcode", read_only=True, allow_null=True, help_text=_("P-code.")
+    )
     kind = serializers.ChoiceField(choices=CheckKind.choices, read_only=True)
     status = serializers.ChoiceField(choices=CheckStatus.choices, read_only=True)
     checked_by = serializers.SerializerMethodField()
@@ -351,6 +354,7 @@ class CheckSerializer(serializers.ModelSerializer):
             "photo_url",
             "checked_by",
             "available_actions",
+            "updated_at",
         ]
         read_only_fields = fields
 

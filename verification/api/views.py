@@ -18,10 +18,10 @@ from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -99,7 +99,7 @@ class CheckViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return VerificationCheck.objects.visible_to(self.request.user).with_subject().order_by("pk")
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request: Request, pk=None) -> Response:
         """Audit trail: each recorded result, newest first."""
         entries = [entry.as_dict() for entry in services.check_timeline(self.get_object())]
@@ -134,14 +134,11 @@ def _add_result_actions() -> None:
         CheckViewSet,
         VerificationCheck,
         lambda rule: s.CheckResultUploadSerializer,
-        request_schema=lambda rule: {
-            "application/json": s.CheckResultSerializer,
-            "multipart/form-data": s.CheckResultUploadSerializer,
-        },
-        parser_classes=[JSONParser, MultiPartParser, FormParser],
+        request_schema=lambda rule: {"multipart/form-data": s.CheckResultUploadSerializer},
+        parser_classes=[MultiPartParser],
         describe=lambda rule: (
-            f"Record the result “{rule.label}” ({', '.join(sorted(rule.sources))} → {rule.target}). "
-            "Send JSON, or multipart/form-data to include a photo (JPEG or PNG)."
+            f"Record the result “{rule.label}” ({', '.join(sorted(rule.sources))} → {rule.target}), "
+            "as multipart/form-data with its photo (JPEG or PNG), if any."
         ),
     )
 
@@ -186,14 +183,6 @@ class PolicyViewSet(viewsets.GenericViewSet):
 # --- Awaiting independent verification ------------------------------------------------------------
 
 
-def _field_errors(name: str, *fields: str):
-    """The body of a 400: each field named, with its messages."""
-    return inline_serializer(
-        name,
-        {field: serializers.ListField(child=serializers.CharField(), required=False) for field in fields},
-    )
-
-
 AWAITING_REFUSED = {
     403: OpenApiResponse(
         ErrorSerializer,
@@ -209,8 +198,8 @@ AWAITING_REFUSED = {
 
 
 FILTER_REFUSED = OpenApiResponse(
-    _field_errors("AwaitingFilterErrors", "po", "district"),
-    description=gettext_lazy("An unknown PO code or district P-code; the body names the parameter."),
+    ErrorSerializer,
+    description=gettext_lazy("An unknown PO code or district P-code; `fields` names the parameter."),
 )
 
 
@@ -260,16 +249,16 @@ class AwaitingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(self.decided_serializer(decided).data)
 
 
-def _decision_schema(request_serializer, decided_serializer, date_field: str, errors_name: str, conflict):
+def _decision_schema(request_serializer, decided_serializer, conflict):
     return extend_schema(
         request=request_serializer,
         responses={
             200: decided_serializer,
             400: OpenApiResponse(
-                _field_errors(errors_name, date_field, "comment"),
+                ErrorSerializer,
                 description=gettext_lazy(
                     "The date is not a date, is in the future or is before the adoption or the "
-                    "opening; the body names the field."
+                    "opening; `fields` names it."
                 ),
             ),
             **AWAITING_REFUSED,
@@ -293,8 +282,6 @@ class AwaitingAdoptionViewSet(AwaitingViewSet):
     @_decision_schema(
         VerifyRequestSerializer,
         s.AdoptionVerifiedSerializer,
-        "verified_on",
-        "VerifyAdoptionErrors",
         gettext_lazy("Someone verified it in the meantime; the body says when."),
     )
     @action(detail=True, methods=["post"])
@@ -331,8 +318,6 @@ class AwaitingFacilityViewSet(AwaitingViewSet):
     @_decision_schema(
         ConfirmOperationalSerializer,
         s.FacilityConfirmedSerializer,
-        "on",
-        "ConfirmFacilityErrors",
         gettext_lazy(
             "Someone confirmed it in the meantime, or its PO no longer reports it operational; the "
             "body says why."

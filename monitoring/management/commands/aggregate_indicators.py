@@ -17,11 +17,20 @@ class Command(BaseCommand):
             action="store_true",
             help="Also compute every month-end since the data begin (trend lines).",
         )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Recount every ME's facts from scratch instead of only those changed since the last run "
+            "(the same figures; needed after PROGRAMME_START changes).",
+        )
 
     def handle(self, *args, **options):
         try:
             run = aggregation.run_now(
-                as_of=options["as_of"], trigger=RunTrigger.COMMAND, backfill=options["backfill"]
+                as_of=options["as_of"],
+                trigger=RunTrigger.COMMAND,
+                backfill=options["backfill"],
+                full=options["full"],
             )
         except ValidationError as exc:  # a date outside the programme's span: nothing is run
             raise CommandError(" ".join(exc.messages)) from None
@@ -33,5 +42,6 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Indicators as of {run.as_of}: {run.rows_written} values in {run.duration_seconds:.2f} s"
                 + (" (with month-end history)" if options["backfill"] else "")
+                + (" (facts recounted in full)" if options["full"] else "")
             )
         )

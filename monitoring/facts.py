@@ -1,0 +1,375 @@
+"""Per-ME facts for the aggregation: the first date each counted ME qualified for each ME indicator.
+
+The ME indicators (monitoring.indicators.QUALIFYING) all ask "is there, by date D, ...": a
+disbursement, a climate session passed, two practices verified, a reading after a baseline, a
+validated profile. Such a condition holds from one day on, so an ME's whole history for an
+indicator is one date: the earliest D at which the condition holds (for two practices, the day the
+second distinct practice was first verified). The snapshot then counts MEs whose date is <= D,
+grouped, instead of re-running each rule over every enterprise.
+
+The dates are kept in EnterpriseFacts, one row per counted ME with at least one date. Triggers on
+the tables the facts are read from (installed by migration; `trigger_sql`) record every enterprise
+record touched by an insert, update or delete in FactChange, whatever wrote it (a form, the API, an
+import's COPY, a raw statement); `catch_up()` recomputes the facts of those MEs only, and
+`recount()` all of them from scratch (`aggregate_indicators --full`). Both run the same SQL
+(`FACTS_SQL`), restricted or not, so an incremental run equals a full one by construction; the tests
+also check both against the ORM definitions and the independent SQL (monitoring.reference_sql).
+
+A confirmed duplicate's records count for its original (enterprises.counted_enterprise): the facts
+are per original, and a change to a duplicate (or to which ME it duplicates) marks both MEs. What the
+triggers cannot see needs a full recount: a change of settings.PROGRAMME_START.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from monitoring.models import EnterpriseFacts, FactChange
+
+FACTS = EnterpriseFacts._meta.db_table
+CHANGES = FactChange._meta.db_table
+
+# `counted` is every enterprise record with the ME it counts for (ALL_COUNTED), or only the records of
+# the MEs marked changed (a temporary table the catch-up fills), and `me_scope` restricts the MEs
+# written the same way. Each fact is the earliest day its rule holds.
+FACTS_SQL = """
+WITH counted AS ({counted}),
+financed AS (
+    SELECT c.me, MIN(s.disbursed_on) AS day
+    FROM enterprises_financialsupport s JOIN counted c ON c.id = s.enterprise_id
+    WHERE s.disbursed_on >= %(start)s GROUP BY c.me
+),
+climate AS (
+    SELECT c.me, MIN(t.held_on) AS day
+    FROM enterprises_attendance a JOIN counted c ON c.id = a.enterprise_id
+    JOIN enterprises_trainingsession t ON t.id = a.session_id
+    JOIN enterprises_trainingmodule m ON m.id = t.module_id
+    WHERE m.climate_vulnerability AND a.post_test_score > a.pre_test_score GROUP BY c.me
+),
+verified_practice AS (
+    SELECT c.me, a.practice_id, MIN(a.verified_on) AS day
+    FROM enterprises_adoption a JOIN counted c ON c.id = a.enterprise_id
+    JOIN core_user u ON u.id = a.verified_by_id
+    WHERE a.verified_on IS NOT NULL AND u.partner_organization_id IS NULL GROUP BY c.me, a.practice_id
+),
+verified_two AS (
+    SELECT me, day FROM (
+        SELECT me, day, ROW_NUMBER() OVER (PARTITION BY me ORDER BY day) AS nth FROM verified_practice
+    ) ranked WHERE nth = 2
+),
+reported_practice AS (
+    SELECT c.me, a.practice_id, MIN(a.adopted_on) AS day
+    FROM enterprises_adoption a JOIN counted c ON c.id = a.enterprise_id
+    WHERE a.adopted_on IS NOT NULL GROUP BY c.me, a.practice_id
+),
+reported_two AS (
+    SELECT me, day FROM (
+        SELECT me, day, ROW_NUMBER() OVER (PARTITION BY me ORDER BY day) AS nth FROM reported_practice
+    ) ranked WHERE nth = 2
+),
+first_baseline AS (
+    SELECT b.enterprise_id, b.kpi_id, MIN(b.period) AS period
+    FROM enterprises_kpireading b JOIN counted c ON c.id = b.enterprise_id
+    WHERE b.is_baseline GROUP BY b.enterprise_id, b.kpi_id
+),
+tracking AS (
+    SELECT c.me, MIN(r.period) AS day
+    FROM enterprises_kpireading r
+    JOIN first_baseline b ON b.enterprise_id = r.enterprise_id AND b.kpi_id = r.kpi_id
+        AND r.period > b.period
+    JOIN counted c ON c.id = r.enterprise_id GROUP BY c.me
+),
+validated AS (
+    SELECT c.me, MIN(p.validated_on) AS day
+    FROM enterprises_recpprofile p JOIN counted c ON c.id = p.enterprise_id
+    WHERE p.status = 'validated' AND p.validated_on IS NOT NULL GROUP BY c.me
+)
+INSERT INTO {facts} (enterprise_id, financed_on, climate_trained_on, recp_verified_two_on,
+                     recp_reported_two_on, kpi_tracking_on, profile_validated_on)
+SELECT e.id, financed.day, climate.day, verified_two.day, reported_two.day, tracking.day, validated.day
+FROM enterprises_enterprise e
+LEFT JOIN financed ON financed.me = e.id
+LEFT JOIN climate ON climate.me = e.id
+LEFT JOIN verified_two ON verified_two.me = e.id
+LEFT JOIN reported_two ON reported_two.me = e.id
+LEFT JOIN tracking ON tracking.me = e.id
+LEFT JOIN validated ON validated.me = e.id
+WHERE e.duplicate_of_id IS NULL {me_scope}
+  AND (financed.day IS NOT NULL OR climate.day IS NOT NULL OR verified_two.day IS NOT NULL
+       OR reported_two.day IS NOT NULL OR tracking.day IS NOT NULL OR validated.day IS NOT NULL)
+"""
+
+ALL_COUNTED = "SELECT e.id, COALESCE(e.duplicate_of_id, e.id) AS me FROM enterprises_enterprise e"
+
+# The MEs whose facts may have changed: each record marked, and the ME it counts for now (a
+# record's former ME is marked by the trigger that saw it change).
+CHANGED_MES = """
+SELECT enterprise_id AS me FROM facts_marks
+UNION
+SELECT COALESCE(e.duplicate_of_id, e.id) FROM enterprises_enterprise e
+WHERE e.id IN (SELECT enterprise_id FROM facts_marks)
+"""
+
+
+def _params() -> dict:
+    return {"start": settings.PROGRAMME_START}
+
+
+def tune_for_aggregation(cursor, *, memoize: bool = True) -> None:
+    """For this transaction only (the facts, the roll-up, the outcomes): no JIT (compiling these
+    plans takes seconds and saves nothing at this size) and room to hash the groups in memory rather
+    than sort them on disk; `memoize=False` where every lookup has other keys (caching them is waste)."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        if not memoize:
+            cursor.execute("SET LOCAL enable_memoize = off")
+
+
+def recount() -> int:
+    """Every ME's facts from scratch; the changes recorded so far are then all taken into account.
+    Returns the number of MEs with facts."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        tune_for_aggregation(cursor)
+        _take_marks(cursor)
+        cursor.execute(f"DELETE FROM {FACTS}")  # noqa: S608
+        cursor.execute(FACTS_SQL.format(facts=FACTS, counted=ALL_COUNTED, me_scope=""), _params())
+        written = cursor.rowcount
+        _drop_marks(cursor)
+    return written
+
+
+def catch_up() -> int:
+    """Recompute the facts of the MEs marked changed since the last catch-up (or recount), and only
+    theirs. Returns how many MEs were recomputed. Marks written meanwhile wait for the next one."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not _take_marks(cursor):
+            return 0
+        tune_for_aggregation(cursor)
+        # The changed MEs and their records in temporary tables the planner knows the size of (a few
+        # rows: index lookups into the record tables rather than scans of them).
+        cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS facts_changed_me (me bigint PRIMARY KEY)")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS facts_counted (id bigint PRIMARY KEY, me bigint)"
+        )
+        cursor.execute("DELETE FROM facts_changed_me")
+        cursor.execute("DELETE FROM facts_counted")
+        cursor.execute(f"INSERT INTO facts_changed_me (me) {CHANGED_MES}")
+        changed = cursor.rowcount
+        cursor.execute(
+            "INSERT INTO facts_counted (id, me) SELECT e.id, COALESCE(e.duplicate_of_id, e.id) "
+            "FROM enterprises_enterprise e WHERE e.id IN (SELECT me FROM facts_changed_me) "
+            "OR e.duplicate_of_id IN (SELECT me FROM facts_changed_me)"
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE facts_changed_me")
+            cursor.execute("ANALYZE facts_counted")
+        cursor.execute(f"DELETE FROM {FACTS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)")  # noqa: S608
+        cursor.execute(
+            FACTS_SQL.format(
+                facts=FACTS,
+                counted="SELECT id, me FROM facts_counted",
+                me_scope="AND e.id IN (SELECT me FROM facts_changed_me)",
+            ),
+            _params(),
+        )
+        _drop_marks(cursor)
+        cursor.execute("DELETE FROM facts_changed_me")
+        cursor.execute("DELETE FROM facts_counted")
+    return changed
+
+
+def _take_marks(cursor) -> int:
+    """Copy the change marks there are now into a temporary table; returns how many. Only these are
+    removed at the end (`_drop_marks`): a mark committed meanwhile, even under a lower id, waits for
+    the next run, since what it marks may be invisible to this one."""
+    cursor.execute(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS facts_marks (id bigint PRIMARY KEY, enterprise_id bigint)"
+    )
+    cursor.execute("DELETE FROM facts_marks")
+    cursor.execute(f"INSERT INTO facts_marks (id, enterprise_id) SELECT id, enterprise_id FROM {CHANGES}")  # noqa: S608
+    return cursor.rowcount
+
+
+def _drop_marks(cursor) -> None:
+    cursor.execute(f"DELETE FROM {CHANGES} WHERE id IN (SELECT id FROM facts_marks)")  # noqa: S608
+    cursor.execute("DELETE FROM facts_marks")
+
+
+# --- Triggers -------------------------------------------------------------------------------------
+
+# Table → for each operation, the enterprise records it touches, as a SELECT over the rows a
+# statement inserted ("new_rows"), deleted ("old_rows") or changed (both, joined on id as n and o).
+# PostgreSQL runs one statement-level trigger per operation over its transition tables (one INSERT
+# per statement, however many rows an import COPYs); SQLite one row-level trigger per row (NEW/OLD).
+RECORD_TABLES = (
+    "enterprises_financialsupport",
+    "enterprises_attendance",
+    "enterprises_adoption",
+    "enterprises_kpireading",
+    "enterprises_recpprofile",
+)
+
+
+def _pg_sources(table: str) -> dict[str, list[str]]:
+    """Per operation, the SELECTs of enterprise ids to mark (PostgreSQL transition tables)."""
+    if table in RECORD_TABLES:
+        return {
+            "INSERT": ["SELECT enterprise_id AS id FROM new_rows"],
+            "UPDATE": [
+                "SELECT enterprise_id AS id FROM new_rows",
+                "SELECT enterprise_id AS id FROM old_rows",
+            ],
+            "DELETE": ["SELECT enterprise_id AS id FROM old_rows"],
+        }
+    if table == "enterprises_enterprise":
+        changed = (
+            "FROM new_rows n JOIN old_rows o ON o.id = n.id "
+            "WHERE n.duplicate_of_id IS DISTINCT FROM o.duplicate_of_id"
+        )
+        return {
+            "INSERT": ["SELECT duplicate_of_id AS id FROM new_rows"],
+            "UPDATE": [
+                f"SELECT n.id AS id {changed}",
+                f"SELECT n.duplicate_of_id {changed}",
+                f"SELECT o.duplicate_of_id {changed}",
+            ],
+            "DELETE": ["SELECT id AS id FROM old_rows", "SELECT duplicate_of_id FROM old_rows"],
+        }
+    if table == "enterprises_trainingsession":
+        return {
+            "UPDATE": [
+                "SELECT a.enterprise_id AS id FROM enterprises_attendance a "
+                "JOIN new_rows n ON n.id = a.session_id "
+                "JOIN old_rows o ON o.id = n.id "
+                "WHERE n.held_on IS DISTINCT FROM o.held_on OR n.module_id IS DISTINCT FROM o.module_id"
+            ]
+        }
+    if table == "enterprises_trainingmodule":
+        return {
+            "UPDATE": [
+                "SELECT a.enterprise_id AS id FROM enterprises_attendance a "
+                "JOIN enterprises_trainingsession t ON t.id = a.session_id "
+                "JOIN new_rows n ON n.id = t.module_id JOIN old_rows o ON o.id = n.id "
+                "WHERE n.climate_vulnerability IS DISTINCT FROM o.climate_vulnerability"
+            ]
+        }
+    if table == "core_user":  # a verifier joining or leaving a PO changes whether their checks count
+        return {
+            "UPDATE": [
+                "SELECT a.enterprise_id AS id FROM enterprises_adoption a "
+                "JOIN new_rows n ON n.id = a.verified_by_id "
+                "JOIN old_rows o ON o.id = n.id "
+                "WHERE n.partner_organization_id IS DISTINCT FROM o.partner_organization_id"
+            ]
+        }
+    raise ValueError(table)
+
+
+def _sqlite_sources(table: str) -> dict[str, tuple[str, list[str]]]:
+    """Per operation, (WHEN condition, SELECTs of enterprise ids) for SQLite's row-level triggers."""
+    if table in RECORD_TABLES:
+        return {
+            "INSERT": ("", ["SELECT NEW.enterprise_id AS id"]),
+            "UPDATE": ("", ["SELECT NEW.enterprise_id AS id", "SELECT OLD.enterprise_id"]),
+            "DELETE": ("", ["SELECT OLD.enterprise_id AS id"]),
+        }
+    if table == "enterprises_enterprise":
+        return {
+            "INSERT": ("NEW.duplicate_of_id IS NOT NULL", ["SELECT NEW.duplicate_of_id AS id"]),
+            "UPDATE": (
+                "NEW.duplicate_of_id IS NOT OLD.duplicate_of_id",
+                ["SELECT NEW.id AS id", "SELECT NEW.duplicate_of_id", "SELECT OLD.duplicate_of_id"],
+            ),
+            "DELETE": ("", ["SELECT OLD.id AS id", "SELECT OLD.duplicate_of_id"]),
+        }
+    if table == "enterprises_trainingsession":
+        return {
+            "UPDATE": (
+                "NEW.held_on IS NOT OLD.held_on OR NEW.module_id IS NOT OLD.module_id",
+                ["SELECT enterprise_id AS id FROM enterprises_attendance WHERE session_id = NEW.id"],
+            )
+        }
+    if table == "enterprises_trainingmodule":
+        return {
+            "UPDATE": (
+                "NEW.climate_vulnerability IS NOT OLD.climate_vulnerability",
+                [
+                    "SELECT a.enterprise_id AS id FROM enterprises_attendance a "
+                    "JOIN enterprises_trainingsession t ON t.id = a.session_id WHERE t.module_id = NEW.id"
+                ],
+            )
+        }
+    if table == "core_user":
+        return {
+            "UPDATE": (
+                "NEW.partner_organization_id IS NOT OLD.partner_organization_id",
+                ["SELECT enterprise_id AS id FROM enterprises_adoption WHERE verified_by_id = NEW.id"],
+            )
+        }
+    raise ValueError(table)
+
+
+TRIGGER_TABLES = (
+    *RECORD_TABLES,
+    "enterprises_enterprise",
+    "enterprises_trainingsession",
+    "enterprises_trainingmodule",
+    "core_user",
+)
+
+
+def _name(table: str, operation: str) -> str:
+    return f"{table}_facts_{operation.lower()}"[:63]
+
+
+def install_sql(vendor: str) -> list[str]:
+    """The statements installing every trigger that marks changed MEs (idempotent)."""
+    statements = []
+    for table in TRIGGER_TABLES:
+        if vendor == "postgresql":
+            for operation, selects in _pg_sources(table).items():
+                name = _name(table, operation)
+                union = " UNION ".join(selects)
+                statements += [
+                    f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger AS $$ BEGIN '  # noqa: S608 - constants
+                    f"INSERT INTO {CHANGES} (enterprise_id) SELECT id FROM ({union}) AS marked "
+                    "WHERE id IS NOT NULL; RETURN NULL; END $$ LANGUAGE plpgsql",
+                    f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"',
+                    f'CREATE TRIGGER "{name}" AFTER {operation} ON "{table}" '
+                    + {
+                        "INSERT": "REFERENCING NEW TABLE AS new_rows ",
+                        "UPDATE": "REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows ",
+                        "DELETE": "REFERENCING OLD TABLE AS old_rows ",
+                    }[operation]
+                    + f'FOR EACH STATEMENT EXECUTE FUNCTION "{name}"()',
+                ]
+        elif vendor == "sqlite":
+            for operation, (condition, selects) in _sqlite_sources(table).items():
+                name = _name(table, operation)
+                union = " UNION ".join(selects)
+                when = f"WHEN {condition} " if condition else ""
+                statements += [
+                    f'DROP TRIGGER IF EXISTS "{name}"',
+                    f'CREATE TRIGGER "{name}" AFTER {operation} ON "{table}" FOR EACH ROW {when}BEGIN '  # noqa: S608
+                    f"INSERT INTO {CHANGES} (enterprise_id) SELECT id FROM ({union}) AS marked "
+                    "WHERE id IS NOT NULL; END",
+                ]
+    return statements
+
+
+def remove_sql(vendor: str) -> list[str]:
+    statements = []
+    for table in TRIGGER_TABLES:
+        operations = _pg_sources(table) if vendor == "postgresql" else _sqlite_sources(table)
+        for operation in operations:
+            name = _name(table, operation)
+            if vendor == "postgresql":
+                statements += [
+                    f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"',
+                    f'DROP FUNCTION IF EXISTS "{name}"()',
+                ]
+            elif vendor == "sqlite":
+                statements.append(f'DROP TRIGGER IF EXISTS "{name}"')
+    return statements

@@ -1,0 +1,249 @@
+"""The snapshot's values rolled up in SQL: one INSERT ... SELECT writes every indicator, in total and
+by every breakdown, for the programme and within each PO.
+
+The four sources (monitoring.indicators.SOURCES) give grouped figures at the finest grain; each
+indicator is one column of one source. The statement unpivots them into one row per indicator and
+group, names each group by the natural keys the rest of the portal filters by (sector codes,
+P-codes, PO codes...) and sums them into every breakdown at once: GROUPING SETS on PostgreSQL, the
+same sets as a UNION ALL of GROUP BYs on SQLite. Shares are recomputed from the summed numerators and
+denominators, never summed. Values are rounded to the 4 places they are stored with.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from enterprises.models import Gender
+from monitoring.facts import tune_for_aggregation
+from monitoring.indicators import DEFINITIONS, SOURCE_KEYS, SOURCES
+from monitoring.models import Dimension, Indicator, IndicatorValue
+
+# Each breakdown's column in the keyed rows (the total has none).
+DIMENSION_COLUMNS = {
+    Dimension.TOTAL: None,
+    Dimension.BUSINESS_AREA: "area",
+    Dimension.SECTOR: "sector",
+    Dimension.SUB_SECTOR: "sub_sector",
+    Dimension.DIVISION: "division",
+    Dimension.DISTRICT: "district",
+    Dimension.PARTNER_ORGANIZATION: "po_code",
+    Dimension.GENDER: "gender",
+    Dimension.CLIMATE: "climate",
+}
+KEYS = ("po", "sub_sector", "sector", "district", "gender", "climate")
+NULL_KEY = {
+    "po": "CAST(NULL AS INTEGER)",
+    "sub_sector": "CAST(NULL AS INTEGER)",
+    "sector": "CAST(NULL AS INTEGER)",
+    "district": "CAST(NULL AS INTEGER)",
+    "gender": "CAST(NULL AS VARCHAR(20))",
+    "climate": "CAST(NULL AS BOOLEAN)",
+}
+
+
+def grouping_sets() -> list[tuple[bool, str]]:
+    """(within a PO?, breakdown) for every set the snapshot stores: the programme by every breakdown,
+    each PO by every breakdown but the PO one."""
+    return [
+        (within_po, dimension)
+        for within_po in (False, True)
+        for dimension in Dimension.values
+        if not (within_po and dimension == Dimension.PARTNER_ORGANIZATION)
+    ]
+
+
+def _base(as_of: date, indicator_ids: dict[str, int]) -> tuple[str, list]:
+    """The sources as CTEs and one row per indicator and finest group (`base`), with the group's
+    natural keys and names joined (`keyed`)."""
+    ctes, params = [], []
+    for name, source in SOURCES.items():
+        sql, source_params = source(as_of).query.sql_with_params()
+        ctes.append(f"src_{name} AS ({sql})")
+        params += source_params
+    branches = []
+    for definition in DEFINITIONS:
+        keys = SOURCE_KEYS[definition.source]
+        columns = [f"{indicator_ids[definition.code]} AS indicator_id"]
+        columns += [f"k_{key} AS {key}" if key in keys else f"{NULL_KEY[key]} AS {key}" for key in KEYS]
+        columns.append(f"{definition.value} AS value")
+        columns.append(
+            f"{definition.denominator} AS denominator" if definition.denominator else "0 AS denominator"
+        )
+        branches.append(
+            f"SELECT {', '.join(columns)} FROM src_{definition.source} WHERE {definition.present} > 0"  # noqa: S608
+        )
+    ctes.append("base AS (" + " UNION ALL ".join(branches) + ")")
+    ctes.append(
+        """keyed AS (
+    SELECT b.indicator_id, b.po AS po_id, po.code AS po_code, area.code AS area, sec.code AS sector,
+           ss.code AS sub_sector, division.pcode AS division, district.pcode AS district,
+           b.gender AS gender,
+           CASE WHEN b.climate THEN 'true' WHEN NOT b.climate THEN 'false' END AS climate,
+           b.value AS value, b.denominator AS denominator
+    FROM base b
+    LEFT JOIN core_subsector ss ON ss.id = b.sub_sector
+    LEFT JOIN core_sector sec ON sec.id = COALESCE(b.sector, ss.sector_id)
+    LEFT JOIN core_businessarea area ON area.id = sec.business_area_id
+    LEFT JOIN core_district district ON district.id = b.district
+    LEFT JOIN core_division division ON division.id = district.division_id
+    LEFT JOIN core_partnerorganization po ON po.id = b.po
+)"""
+    )
+    return "WITH " + ",\n".join(ctes), params
+
+
+def _rolled_postgresql() -> str:
+    """Every set in one pass: GROUPING() tells which set a row belongs to."""
+    columns = [column for column in DIMENSION_COLUMNS.values() if column]
+    sets = []
+    for within_po, dimension in grouping_sets():
+        grouped = ["indicator_id", *(["po_id"] if within_po else [])]
+        if column := DIMENSION_COLUMNS[dimension]:
+            grouped.append(column)
+        sets.append("(" + ", ".join(grouped) + ")")
+    which = " ".join(
+        f"WHEN GROUPING({column}) = 0 THEN '{dimension}'"
+        for dimension, column in DIMENSION_COLUMNS.items()
+        if column
+    )
+    key = " ".join(f"WHEN GROUPING({column}) = 0 THEN {column}" for column in columns)
+    # A group whose key is unknown (no district, no sector...) is in no breakdown but the total.
+    known = " AND ".join(
+        f"NOT (GROUPING({column}) = 0 AND {column} IS NULL)" for column in ["po_id", *columns]
+    )
+    return f"""
+    SELECT indicator_id, CASE WHEN GROUPING(po_id) = 0 THEN po_id END AS scope_po_id,
+           CASE {which} ELSE '{Dimension.TOTAL}' END AS dimension,
+           COALESCE(CASE {key} END, '') AS key,
+           SUM(value) AS value, SUM(denominator) AS denominator
+    FROM keyed GROUP BY GROUPING SETS ({", ".join(sets)}) HAVING {known}"""  # noqa: S608
+
+
+def _rolled_union() -> str:
+    """The same sets, one GROUP BY each (SQLite has no GROUPING SETS)."""
+    selects = []
+    for within_po, dimension in grouping_sets():
+        column = DIMENSION_COLUMNS[dimension]
+        grouped = ["indicator_id", *(["po_id"] if within_po else []), *([column] if column else [])]
+        known = [f"{name} IS NOT NULL" for name in grouped[1:]]
+        key = column or "''"
+        scope = "po_id" if within_po else "NULL"
+        where = f"WHERE {' AND '.join(known)} " if known else ""
+        selects.append(
+            f"SELECT indicator_id, {scope} AS scope_po_id, '{dimension}' AS dimension, "  # noqa: S608
+            f"{key} AS key, SUM(value) AS value, SUM(denominator) AS denominator FROM keyed "
+            f"{where}GROUP BY {', '.join(grouped)}"
+        )
+    return " UNION ALL ".join(selects)
+
+
+def select_values(as_of: date, run_id: int | None) -> tuple[str, list]:
+    """The SELECT of every value of the snapshot, in IndicatorValue's columns."""
+    indicator_ids = dict(
+        Indicator.objects.filter(code__in=[d.code for d in DEFINITIONS]).values_list("code", "id")
+    )
+    missing = [d.code for d in DEFINITIONS if d.code not in indicator_ids]
+    if missing:
+        raise Indicator.DoesNotExist(f"indicators missing: {', '.join(missing)}")
+    base, params = _base(as_of, indicator_ids)
+    rolled = _rolled_postgresql() if connection.vendor == "postgresql" else _rolled_union()
+    allowed = " UNION ALL ".join(
+        f"SELECT {indicator_ids[d.code]} AS indicator_id, '{dimension}' AS dimension"
+        for d in DEFINITIONS
+        for dimension in Dimension.values
+        if dimension in d.dimensions
+    )
+    shares = ", ".join(str(indicator_ids[d.code]) for d in DEFINITIONS if d.is_share) or "NULL"
+    gender_names = " ".join("WHEN %s THEN %s" for _value in Gender.choices)
+    gender_params = [item for value, label in Gender.choices for item in (value, str(label))]
+    sql = f"""{base},
+rolled AS ({rolled}),
+allowed AS ({allowed})
+SELECT %s AS as_of, r.indicator_id, r.scope_po_id, r.dimension, r.key,
+    CASE r.dimension
+        WHEN 'total' THEN ''
+        WHEN 'business_area' THEN COALESCE(area.name, r.key)
+        WHEN 'sector' THEN COALESCE(sec.name, r.key)
+        WHEN 'sub_sector' THEN COALESCE(ss.name, r.key)
+        WHEN 'division' THEN COALESCE(division.name, r.key)
+        WHEN 'district' THEN COALESCE(district.name, r.key)
+        WHEN 'po' THEN r.key || ' · ' || COALESCE(NULLIF(po.short_name, ''), po.name, '')
+        WHEN 'gender' THEN CASE r.key {gender_names} ELSE r.key END
+        WHEN 'climate' THEN CASE r.key WHEN 'true' THEN %s ELSE %s END
+        ELSE r.key
+    END AS label,
+    CASE WHEN r.indicator_id IN ({shares})
+         THEN CASE WHEN r.denominator <> 0
+                   THEN ROUND(CAST(r.value AS NUMERIC) * 100.0 / r.denominator, 4) ELSE 0 END
+         ELSE ROUND(CAST(r.value AS NUMERIC), 4) END AS value,
+    CASE WHEN r.indicator_id IN ({shares}) THEN r.value END AS numerator,
+    CASE WHEN r.indicator_id IN ({shares}) THEN r.denominator END AS denominator,
+    %s AS run_id
+FROM rolled r
+JOIN allowed a ON a.indicator_id = r.indicator_id AND a.dimension = r.dimension
+LEFT JOIN core_businessarea area ON r.dimension = 'business_area' AND area.code = r.key
+LEFT JOIN core_sector sec ON r.dimension = 'sector' AND sec.code = r.key
+LEFT JOIN core_subsector ss ON r.dimension = 'sub_sector' AND ss.code = r.key
+LEFT JOIN core_division division ON r.dimension = 'division' AND division.pcode = r.key
+LEFT JOIN core_district district ON r.dimension = 'district' AND district.pcode = r.key
+LEFT JOIN core_partnerorganization po ON r.dimension = 'po' AND po.code = r.key"""  # noqa: S608
+    params = [
+        *params,
+        as_of,
+        *gender_params,
+        _("climate-vulnerable areas"),
+        _("other areas"),
+        run_id,
+    ]
+    return sql, params
+
+
+COLUMNS = (
+    "as_of",
+    "indicator_id",
+    "scope_po_id",
+    "dimension",
+    "key",
+    "label",
+    "value",
+    "numerator",
+    "denominator",
+    "run_id",
+)
+
+
+def write(as_of: date, run_id: int | None) -> int:
+    """Insert the snapshot's values (the caller has removed the date's old ones, in its transaction);
+    every indicator has a programme total, zero when nothing counts yet. Returns the rows written."""
+    table = IndicatorValue._meta.db_table
+    sql, params = select_values(as_of, run_id)
+    shares = [d.code for d in DEFINITIONS if d.is_share]
+    with connection.cursor() as cursor:
+        tune_for_aggregation(cursor)
+        cursor.execute(f"INSERT INTO {table} ({', '.join(COLUMNS)}) {sql}", params)
+        written = cursor.rowcount
+        cursor.execute(
+            f"""INSERT INTO {table} ({", ".join(COLUMNS)})
+            SELECT %s, i.id, NULL, %s, '', '', 0,
+                   CASE WHEN i.code IN ({", ".join(["%s"] * len(shares)) or "NULL"}) THEN 0 END,
+                   CASE WHEN i.code IN ({", ".join(["%s"] * len(shares)) or "NULL"}) THEN 0 END, %s
+            FROM {Indicator._meta.db_table} i
+            WHERE i.code IN ({", ".join(["%s"] * len(DEFINITIONS))}) AND NOT EXISTS (
+                SELECT 1 FROM {table} v WHERE v.as_of = %s AND v.indicator_id = i.id
+                AND v.scope_po_id IS NULL AND v.dimension = %s)""",  # noqa: S608
+            [
+                as_of,
+                Dimension.TOTAL,
+                *shares,
+                *shares,
+                run_id,
+                *[d.code for d in DEFINITIONS],
+                as_of,
+                Dimension.TOTAL,
+            ],
+        )
+        written += cursor.rowcount
+    return written
