@@ -29,6 +29,7 @@ import pkgutil
 import shutil
 import subprocess
 import sys
+import threading
 import types
 import typing
 from dataclasses import dataclass, field
@@ -257,6 +258,22 @@ class Walk:
 
 # --- The walk ----------------------------------------------------------------------------------------
 
+
+@pytest.fixture
+def closed_after(live_server):
+    """Clients of the live server to close when the test ends, and then the server's request threads
+    waited for: each keeps serving its keep-alive connection until the client closes it, and one still
+    closing its database connection after the live server stops (at the end of the session, when this is
+    the last test) raises in that thread, which pytest reports as an error."""
+    clients: list[Any] = []
+    yield clients
+    for client in clients:
+        client.get_httpx_client().close()
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(timeout=30)
+
+
 NOTE = CONCEPT_NOTE_BODY
 BASELINE, LATER = datetime.date(2025, 1, 1), datetime.date(2025, 6, 1)
 AS_OF = datetime.date(2025, 12, 31)
@@ -265,7 +282,9 @@ AS_OF = datetime.date(2025, 12, 31)
 # serialized_rollback: the flush after it must leave the migrations' data (content types, roles) as the
 # other transactional tests expect it (a plain flush recreates content types under new ids).
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_an_integrating_po_walks_through_the_generated_client(generated, live_server, po1, po2, pmu):
+def test_an_integrating_po_walks_through_the_generated_client(
+    generated, live_server, closed_after, po1, po2, pmu
+):
     from smart_portal_client import AuthenticatedClient, Client
     from smart_portal_client.models import (
         BulkResult,
@@ -308,6 +327,7 @@ def test_an_integrating_po_walks_through_the_generated_client(generated, live_se
         )
         for name in ("po1", "pmu")
     )
+    closed_after += [anonymous, po, officer]
 
     # The PO writes a concept note and submits it; the PMU reviews and shortlists it.
     note = walk(
