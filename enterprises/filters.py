@@ -10,12 +10,13 @@ import re
 
 import django_filters
 from django import forms
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.digits import to_latin_digits
 from core.filtering import AnyYesNoSelect, PortalFilterSet
+from core.lists import capped_count
 from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector, Upazila
 from core.pickers import picker_select
 from core.visibility import scope_filterset
@@ -51,6 +52,8 @@ from subprojects.models import Financier, SubProject
 
 YES_NO = [("true", _("yes")), ("false", _("no"))]
 DATE = forms.DateInput(attrs={"type": "date"})
+# Up to this many MEs listed, "at least N verified practices" is checked ME by ME (filter_min_practices).
+PER_ME_PRACTICE_LOOKUPS = 10_000
 
 
 INDICATOR_CHOICES = [
@@ -226,9 +229,24 @@ class EnterpriseFilter(ScopedFilterSet):
     def filter_min_practices(self, queryset, name, value):
         if value is None or value <= 0:
             return queryset
+        verified = Adoption.objects.verified_independently()
+        # Over a list already narrowed (a district, a PO...), each ME's practices are counted by its
+        # own lookups in the (enterprise, verified_on) index: ~10 ms for a district of 2,600 MEs at
+        # 80,000. Over the whole programme, every verified adoption grouped once is cheaper than
+        # 80,000 lookups. Counting the narrowed list up to the threshold chooses (same rows both ways).
+        if not capped_count(queryset, PER_ME_PRACTICE_LOOKUPS)[1]:
+            practices = (
+                verified.filter(enterprise_id=OuterRef("pk"))
+                .order_by()
+                .values("enterprise_id")
+                .annotate(n=Count("practice_id", distinct=True))
+                .values("n")
+            )
+            return queryset.alias(verified_practices=Subquery(practices)).filter(
+                verified_practices__gte=int(value)
+            )
         enough = (
-            Adoption.objects.verified_independently()
-            .values("enterprise_id")
+            verified.values("enterprise_id")
             .annotate(n=Count("practice_id", distinct=True))
             .filter(n__gte=int(value))
             .values("enterprise_id")

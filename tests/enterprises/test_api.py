@@ -134,6 +134,39 @@ def test_api_filters_enterprises(api, pmu, sp_one, me_one, me_two):
     assert api.get("/api/v1/enterprises/", {"district": "nowhere"}).status_code == 400
 
 
+@pytest.mark.parametrize("per_me_up_to", [10_000, 0], ids=["me-by-me", "grouped-once"])
+def test_at_least_n_verified_practices_is_the_same_checked_me_by_me_or_grouped(
+    api, pmu, po1, sp_one, settings, monkeypatch, per_me_up_to
+):
+    """A narrow list checks each ME's practices by its own lookups, the whole programme groups every
+    verified adoption once (enterprises.filters.PER_ME_PRACTICE_LOOKUPS): both give the same MEs."""
+    monkeypatch.setattr("enterprises.filters.PER_ME_PRACTICE_LOOKUPS", per_me_up_to)
+    verified = {"verified_on": date(2025, 1, 2), "verified_by": pmu}
+    three, two, one, own_po, unverified = (EnterpriseFactory(sub_project=sp_one) for _ in range(5))
+    for code in ("AQ-04", "EE-01", "EE-02"):
+        AdoptionFactory(enterprise=three, practice=practice(code), **verified)
+    for code in ("AQ-04", "EE-01"):
+        AdoptionFactory(enterprise=two, practice=practice(code), **verified)
+        # Verified by the PO itself: not independent, never counted.
+        AdoptionFactory(
+            enterprise=own_po, practice=practice(code), verified_on=date(2025, 1, 2), verified_by=po1
+        )
+        AdoptionFactory(enterprise=unverified, practice=practice(code))
+    AdoptionFactory(enterprise=one, practice=practice("AQ-04"), **verified)
+    AdoptionFactory(enterprise=one, practice=practice("EE-01"))
+    api.as_user(pmu)
+
+    def ids(at_least: int) -> set[int]:
+        answer = api.get("/api/v1/enterprises/", {"min_verified_practices": at_least}).json()
+        assert answer["count"] == len(answer["results"])
+        return {row["id"] for row in answer["results"]}
+
+    assert ids(3) == {three.pk}
+    assert ids(2) == {three.pk, two.pk}
+    assert ids(1) == {three.pk, two.pk, one.pk}
+    assert len(ids(0)) == 5
+
+
 def test_the_list_api_makes_a_fixed_number_of_queries(api, pmu, sp_one, django_assert_max_num_queries):
     for _ in range(40):
         EnterpriseFactory(sub_project=sp_one)
