@@ -73,12 +73,18 @@ first_baseline AS (
     FROM enterprises_kpireading b JOIN counted c ON c.id = b.enterprise_id
     WHERE b.is_baseline GROUP BY b.enterprise_id, b.kpi_id
 ),
+next_reading AS (
+    -- The first later reading: one step along the (enterprise, kpi, period) index per baseline, not
+    -- a join of every reading (1.5 M at 80,000 MEs) with the baselines. NULL if none (MIN skips it).
+    SELECT b.enterprise_id, (
+        SELECT MIN(r.period) FROM enterprises_kpireading r
+        WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id AND r.period > b.period
+    ) AS period
+    FROM first_baseline b
+),
 tracking AS (
-    SELECT c.me, MIN(r.period) AS day
-    FROM enterprises_kpireading r
-    JOIN first_baseline b ON b.enterprise_id = r.enterprise_id AND b.kpi_id = r.kpi_id
-        AND r.period > b.period
-    JOIN counted c ON c.id = r.enterprise_id GROUP BY c.me
+    SELECT c.me, MIN(n.period) AS day
+    FROM next_reading n JOIN counted c ON c.id = n.enterprise_id GROUP BY c.me
 ),
 validated AS (
     SELECT c.me, MIN(p.validated_on) AS day
