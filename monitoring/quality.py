@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -64,8 +63,6 @@ ENTRY_RECORDS = (
     (KpiReading, "enterprise__partner_organization"),
     (CommonServiceFacility, "partner_organization"),
 )
-# Coalesce's stand-in for "no record" (GREATEST ignores nulls on PostgreSQL but not on SQLite).
-_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -203,27 +200,27 @@ def _imports(po_id: int | None, since: datetime) -> dict[int, int]:
     return {row["partner_organization_id"]: row["refused"] for row in rows}
 
 
-def _last_entry_expression() -> Greatest:
-    """The latest `created_at` over the PO's MEs and field records: one correlated subquery per kind
-    of record, in the same single query as the PO list."""
-    latest = [
-        Coalesce(
-            Subquery(
-                model.objects.filter(**{path: OuterRef("pk")})
-                .order_by("-created_at")
-                .values("created_at")[:1],
-                output_field=DateTimeField(),
-            ),
-            Value(_NEVER, output_field=DateTimeField()),
-        )
+def _last_entries(po_id: int | None) -> dict[int, datetime]:
+    """PO id → the latest `created_at` over its MEs and field records. One query: each kind of
+    record grouped by PO once (a lookup per PO scanned the financing, adoption and reading tables
+    once per PO: 3.5-4.5 s for 100 POs at 80,000 MEs)."""
+    per_kind = [
+        _scoped(model.objects.all(), f"{path}_id", po_id)
+        .order_by()
+        .values(po=F(f"{path}_id"))
+        .annotate(latest=Max("created_at"))
         for model, path in ENTRY_RECORDS
     ]
-    return Greatest(*latest, output_field=DateTimeField())
+    latest: dict[int, datetime] = {}
+    for row in per_kind[0].union(*per_kind[1:], all=True):
+        if row["po"] is not None and row["latest"] is not None:
+            latest[row["po"]] = max(row["latest"], latest.get(row["po"], row["latest"]))
+    return latest
 
 
 def panel(*, po_id: int | None = None, today: date | None = None) -> Panel:
     """The data-quality figures of every PO (or only `po_id`), in PO code order. A fixed number of
-    queries (seven) whatever the number of POs."""
+    queries (eight) whatever the number of POs."""
     from verification.models import VerificationPolicy
     from verification.rates import confirmation_rates
 
@@ -231,9 +228,8 @@ def panel(*, po_id: int | None = None, today: date | None = None) -> Panel:
     since = readings_window_start(today)
     imports_since = today - timedelta(days=IMPORTS_REFUSED_DAYS)
     threshold = VerificationPolicy.current().threshold_percent
-    pos = _scoped(PartnerOrganization.objects.all(), "pk", po_id).annotate(
-        last_entry=_last_entry_expression()
-    )
+    pos = _scoped(PartnerOrganization.objects.all(), "pk", po_id)
+    last_entries = _last_entries(po_id)
     readings = _readings(po_id, since)
     adoptions = _adoptions(po_id)
     rates = confirmation_rates(po_id=po_id, threshold=threshold)
@@ -256,7 +252,7 @@ def panel(*, po_id: int | None = None, today: date | None = None) -> Panel:
             row.confirmation_rate, row.flagged = rate.rate, rate.flagged
         row.duplicates_pending = duplicates.get(po.pk, 0)
         row.imports_refused = imports.get(po.pk, 0)
-        row.last_entry = None if po.last_entry is None or po.last_entry <= _NEVER else po.last_entry
+        row.last_entry = last_entries.get(po.pk)
         rows.append(row)
     return Panel(
         rows=rows,
