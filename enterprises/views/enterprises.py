@@ -91,13 +91,16 @@ ENTERPRISE_SORTS = SortSpec(
     },
     fallback=("-pk",),
 )
+# What a row of the page shows. Only these are joined: with the export's eleven tables PostgreSQL
+# spent 15-35 ms planning the join order of a query that runs in 1 ms.
+ROW_RELATED = ("partner_organization", "sub_sector", "district", "upazila", "recp_profile")
 
 
 @field_data_reader
 @require_GET
 def enterprise_list(request: HttpRequest) -> HttpResponse:
     user = request.user
-    base = Enterprise.objects.visible_to(user).select_related(*ENTERPRISE_RELATED)
+    base = Enterprise.objects.visible_to(user)
     filterset = EnterpriseFilter(request.GET or None, queryset=base, request=request)
     # `?ordering=` (the API's, and older links') is kept when no column is asked for. 80,000 rows:
     # paged by position (Next/Previous), the count capped (core.lists.KeysetPage).
@@ -109,9 +112,9 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
         listing.keyset = False  # the filter set's order: numbered pages
     file_format = request.GET.get("export")
     if file_format in {"csv", "xlsx"}:
-        rows = queryset.select_related("duplicate_of__partner_organization")
+        rows = queryset.select_related(*ENTERPRISE_RELATED, "duplicate_of__partner_organization")
         return export_or_refuse(request, rows, enterprise_columns(user), file_format, "enterprises")
-    context = listing.page(queryset.select_related("recp_profile"))
+    context = listing.page(queryset.select_related(*ROW_RELATED))
     page = context["page_obj"]
     ids = [me.pk for me in page.object_list]
     # Per-page figures: one grouped query each, for the 50 rows shown only.
