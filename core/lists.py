@@ -53,17 +53,23 @@ SAVED_FILTER_REFUSAL = "saved_filter_refused"
 Term = str | BaseExpression
 
 
-def _ordered(term: Term, descending: bool, model: type[Model] | None = None) -> OrderBy:
+def _ordered(
+    term: Term, descending: bool, model: type[Model] | None = None, *, reverse: bool = False
+) -> OrderBy:
     """One ORM ordering term in the asked direction ("-field": the other way), empty values last
-    either way.
+    either way; `reverse`: the exact reverse of that order (the other direction, empty values first),
+    to read a list backwards.
 
     With the model known, a column that cannot be empty is ordered without "NULLS LAST": PostgreSQL
     matches an index to `x DESC` but not to `x DESC NULLS LAST`, even on a NOT NULL column."""
     if isinstance(term, str) and term.startswith("-"):
         term, descending = term[1:], not descending
     expression = F(term) if isinstance(term, str) else term
+    descending = descending != reverse
     if isinstance(term, str) and model is not None and not is_nullable(model, term):
         return expression.desc() if descending else expression.asc()
+    if reverse:
+        return expression.desc(nulls_first=True) if descending else expression.asc(nulls_first=True)
     return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
 
 
@@ -258,26 +264,7 @@ def capped_count(rows: QuerySet, limit: int) -> tuple[int, bool]:
 
 def keyset_order(terms: Sequence[tuple[str, bool]], model: type[Model], *, reverse: bool = False) -> list:
     """The ORM ordering of `terms` (empty values last), or its exact reverse (to read backwards)."""
-    ordering = []
-    for path, descending in terms:
-        expression = F(path)
-        if descending != reverse:
-            ordering.append(
-                expression.desc(nulls_first=True)
-                if reverse and is_nullable(model, path)
-                else expression.desc(nulls_last=True)
-                if is_nullable(model, path)
-                else expression.desc()
-            )
-        else:
-            ordering.append(
-                expression.asc(nulls_first=True)
-                if reverse and is_nullable(model, path)
-                else expression.asc(nulls_last=True)
-                if is_nullable(model, path)
-                else expression.asc()
-            )
-    return ordering
+    return [_ordered(path, descending, model, reverse=reverse) for path, descending in terms]
 
 
 def keyset_filter(

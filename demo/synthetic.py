@@ -30,7 +30,7 @@ from simple_history.utils import bulk_create_with_history
 
 from core.models import SubSector, Upazila
 from enterprises import validation
-from enterprises.imports.copy import copy_text
+from enterprises.imports.copy import copy_text, is_plain, stamped
 from enterprises.models import (
     Adoption,
     Attendance,
@@ -269,23 +269,6 @@ def add_months(day: date, months: int) -> date:
     return date(day.year + month // 12, month % 12 + 1, 1)
 
 
-def _plain_on_postgresql(field: models.Field) -> bool:
-    """Fields whose Python value PostgreSQL takes as it is (no get_db_prep_save needed)."""
-    return isinstance(
-        field,
-        models.CharField
-        | models.TextField
-        | models.IntegerField
-        | models.BooleanField
-        | models.DateField  # and DateTimeField
-        | models.DecimalField
-        | models.FloatField
-        | models.ForeignKey
-        | models.AutoField
-        | models.BigAutoField,
-    ) and not isinstance(field, models.JSONField)
-
-
 class CopyWriter:
     """Model rows into PostgreSQL through COPY FROM STDIN (psycopg2's copy_expert).
 
@@ -321,10 +304,10 @@ class CopyWriter:
     def _value_of(self, field: models.Field, now_text: str) -> Callable[[models.Model], str]:
         """How one field of an instance becomes COPY text: its attribute as it is for plain fields,
         the time of the batch for `auto_now` ones, Django's preparation for the rest."""
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        if stamped(field):
             return lambda _obj: now_text
         attname = field.attname
-        if _plain_on_postgresql(field):
+        if is_plain(field):
             return lambda obj: copy_text(obj.__dict__[attname])
         return lambda obj: copy_text(field.get_db_prep_save(field.pre_save(obj, True), self.connection))
 
@@ -362,9 +345,7 @@ class CopyWriter:
             "\t"
             + copy_text(
                 field.get_db_prep_save(
-                    now
-                    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-                    else field.get_default(),
+                    now if stamped(field) else field.get_default(),
                     self.connection,
                 )
             )

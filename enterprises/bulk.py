@@ -155,11 +155,10 @@ class Reference:
 @dataclass(frozen=True)
 class BulkKind:
     """How the items of one resource become import rows. `columns`: JSON field → import column
-    (fields not named keep their name); `key_columns`: the import columns of the natural key;
-    `key_field`: the JSON field a duplicate is reported on (a repeated or a stored key)."""
+    (fields not named keep their name); `key_field`: the JSON field a duplicate is reported on (a
+    repeated or a stored key); `references`: the fields naming another record, by id or by code."""
 
-    kind: str
-    resource: str
+    kind: str  # the import kind, which is also the API resource (/api/v1/<kind>/bulk/)
     key_field: str
     columns: dict[str, str] = field(default_factory=dict)
     references: tuple[Reference, ...] = ()
@@ -195,12 +194,10 @@ BULK_KINDS: dict[str, BulkKind] = {
     for spec in (
         BulkKind(
             "enterprises",
-            "enterprises",
             key_field="po_code",
             references=(SUB_PROJECT,),
         ),
         BulkKind(
-            "kpi-readings",
             "kpi-readings",
             key_field="period",
             columns={"kpi": "kpi_code"},
@@ -208,19 +205,16 @@ BULK_KINDS: dict[str, BulkKind] = {
         ),
         BulkKind(
             "financial-supports",
-            "financial-supports",
             key_field="disbursed_on",
             references=(ENTERPRISE,),
         ),
         BulkKind(
-            "trainings",
             "trainings",
             key_field="po_code",
             columns={"po_code": "session_code"},
             references=(SUB_PROJECT,),
         ),
         BulkKind(
-            "attendances",
             "attendances",
             key_field="enterprise",
             references=(
@@ -762,7 +756,7 @@ def template_kinds() -> list[dict[str, Any]]:
             {
                 "kind": kind,
                 "label": str(importer.label),
-                "bulk_resource": spec.resource if spec else None,
+                "bulk_resource": spec.kind if spec else None,
                 "columns": columns,
             }
         )

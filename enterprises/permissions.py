@@ -88,6 +88,14 @@ def field_data_reader(view: Callable) -> Callable:
     return wrapped
 
 
+class FieldDataReader(BasePermission):
+    """API: any field-data reader, whatever the method; for actions whose service decides who may act
+    (403/409), and for what every reader may download (import templates)."""
+
+    def has_permission(self, request, view) -> bool:
+        return can_read_field_data(request.user)
+
+
 class FieldDataPermission(BasePermission):
     """API: field-data readers read; PO staff write (their own PO's, by scoping and the services)."""
 

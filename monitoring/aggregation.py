@@ -26,7 +26,6 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
-from decimal import Decimal
 from enum import Enum
 
 from django.db import transaction
@@ -61,7 +60,6 @@ LOCK_NAME = "indicators"
 LOCK_TIMEOUT = timedelta(minutes=30)
 # The runs the PMU may run again (a new run for the same date).
 RERUNNABLE = (RunStatus.FAILED, RunStatus.SKIPPED)
-FOUR_PLACES = Decimal("0.0001")
 NO_KEY = ""
 
 

@@ -2,9 +2,10 @@
 in the seed documents' words. The rule in words is the Indicator row's `definition` (migration 0005),
 shown on the indicator page; monitoring.reference_sql restates the same rules in plain SQL.
 
-Every definition returns grouped rows at the finest grain the breakdowns need (PO, sub-sector,
-district, owner gender, climate-vulnerable area): one SQL query per indicator, never a loop over
-enterprises. monitoring.aggregation rolls these groups up into each breakdown.
+Every indicator is one column of a source (SOURCES, below): a grouped query at the finest grain the
+breakdowns need (PO, sub-sector, district, owner gender, climate-vulnerable area), the ME sources
+reading the per-ME facts (monitoring.facts); never a loop over enterprises. monitoring.rollup sums
+these groups into every breakdown in one INSERT ... SELECT.
 """
 
 from __future__ import annotations

@@ -126,6 +126,8 @@ def in_the_one_shape(request: HttpRequest, response: HttpResponse) -> HttpRespon
     messages by field (a serializer's errors returned as they are) becomes `fields`."""
     from smart_portal.api import error_body, flat_errors, invalid_detail
 
+    if getattr(response, "exception", False):
+        return response  # made by the exception handler (smart_portal.api), in the one body already
     try:
         data = json.loads(response.content or b"null")
     except ValueError:

@@ -364,11 +364,13 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return ExportJob.objects.none()
         return export_jobs.exports_of(self.request.user)
 
-    def list(self, request: Request, *args, **kwargs) -> Response:
-        # As the Downloads page: the expired exports go, and those whose worker died say so.
-        export_jobs.prune(user=request.user)
-        export_jobs.fail_lost(request.user)
-        return super().list(request, *args, **kwargs)
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        # As the Downloads page, on every read (a client polls `exports/<id>/`, not the list): the
+        # expired exports go, and those whose worker died say so instead of running for ever.
+        if self.action in {"list", "retrieve", "file"} and request.user.is_authenticated:
+            export_jobs.prune(user=request.user)
+            export_jobs.fail_lost(request.user)
 
     @extend_schema(
         request=ExportRequestSerializer,

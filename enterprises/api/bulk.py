@@ -36,7 +36,6 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.exceptions import ValidationError as DRFValidationError
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from core.api.downloads import CSV, XLSX, DownloadNegotiation, file_responses
@@ -44,7 +43,7 @@ from core.permissions import is_po_staff
 from enterprises import bulk
 from enterprises.api.serializers import ImportJobSerializer
 from enterprises.imports import IMPORTERS, template_csv, template_xlsx
-from enterprises.permissions import can_read_field_data
+from enterprises.permissions import FieldDataReader
 from smart_portal.api import ErrorBodySerializer, ErrorSerializer, ItemErrorSerializer
 
 UPSERT = OpenApiParameter(
@@ -257,7 +256,7 @@ class BulkMixin:
         )
         extend_schema_view(
             bulk=extend_schema(
-                summary=f"Create or update many {bulk.BULK_KINDS[cls.bulk_kind].resource} at once",
+                summary=f"Create or update many {bulk.BULK_KINDS[cls.bulk_kind].kind} at once",
                 description=inspect.cleandoc(BULK_DOC),
                 request=request,
                 responses={
@@ -316,11 +315,6 @@ class BulkMixin:
 
 
 # --- Import templates -----------------------------------------------------------------------------
-
-
-class FieldDataReader(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return can_read_field_data(request.user)
 
 
 COLUMN_TYPES = ["string", "integer", "decimal", "date", "month", "boolean", "choice", "reference", "list"]

@@ -45,8 +45,8 @@ from enterprises.models import (
 )
 from enterprises.permissions import (
     FieldDataPermission,
+    FieldDataReader,
     FieldDataReadPMUWrite,
-    can_read_field_data,
     can_see_cluster_suggestions,
 )
 from enterprises.tasks import suggest_clusters
@@ -60,13 +60,6 @@ REFUSED = {
     404: OpenApiResponse(description="Not found, or not visible to you."),
     409: OpenApiResponse(ErrorSerializer, description="Not possible in the record's current state."),
 }
-
-
-class FieldDataReader(BasePermission):
-    """Actions: any field-data reader reaches them; the service decides who may act (403/409)."""
-
-    def has_permission(self, request, view) -> bool:
-        return can_read_field_data(request.user)
 
 
 class ProgrammeWideReader(BasePermission):

@@ -39,6 +39,7 @@ PLAIN_TYPES = {
     "EmailField",
     "ForeignKey",
     "IntegerField",
+    "OneToOneField",
     "PositiveBigIntegerField",
     "PositiveIntegerField",
     "PositiveSmallIntegerField",
@@ -48,8 +49,14 @@ PLAIN_TYPES = {
 }
 
 
-def _stamped(field: models.Field) -> bool:
+def stamped(field: models.Field) -> bool:
+    """A field Django fills with the time on save (`auto_now`, `auto_now_add`)."""
     return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+
+
+def is_plain(field: models.Field) -> bool:
+    """Whether the field's Python value is written as COPY text as it is (no get_db_prep_save)."""
+    return field.get_internal_type() in PLAIN_TYPES and not stamped(field)
 
 
 def supports() -> bool:
@@ -117,7 +124,7 @@ def copy_create(
     # As bulk_create prepares a row: pre_save (auto_now stamps), then the field's db value. Plain
     # columns (text, numbers, dates, booleans, foreign keys) are their attribute as it is: the
     # per-field preparation through the connection proxy cost more than the whole COPY.
-    plain = [f.get_internal_type() in PLAIN_TYPES and not _stamped(f) for f in fields]
+    plain = [is_plain(f) for f in fields]
     attnames = [f.attname for f in fields]
     prepared = [(f, f.attname, is_plain) for f, is_plain in zip(fields, plain, strict=True)]
     buffer = io.StringIO()

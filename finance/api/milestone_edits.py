@@ -109,13 +109,13 @@ class MilestoneViewSet(
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         sub_project = _schedule_sub_project(request.user, data["sub_project"])
-        before = set(Milestone.objects.filter(sub_project=sub_project).values_list("pk", flat=True))
         releases.edit_schedule(
             request.user,
             sub_project,
             milestones=[{"id": None, "title": data["title"], "due_on": data["due_on"]}],
         )
-        added = Milestone.objects.filter(sub_project=sub_project).exclude(pk__in=before).order_by("-number")
+        # edit_schedule numbers a new milestone after the sub-project's last one.
+        added = Milestone.objects.filter(sub_project=sub_project).order_by("-number")
         return self._answer(added.values_list("pk", flat=True)[0], status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args, **kwargs) -> Response:

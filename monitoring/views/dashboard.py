@@ -175,9 +175,9 @@ def _as_of(request: HttpRequest) -> tuple[dashboard.AsOf, str]:
     return dashboard.snapshot_as_of(requested, user=request.user), ""
 
 
-def _results_context(request: HttpRequest) -> dict:
+def _scope_context(request: HttpRequest) -> dict:
     """What every results page starts from: the scope (programme or one PO, and the POs to choose
-    from), the snapshot answering the "as of" date, and the board of that snapshot and scope."""
+    from) and the snapshot answering the "as of" date."""
     po, pos = _scope(request)
     as_of, date_problem = _as_of(request)
     return {
@@ -188,9 +188,16 @@ def _results_context(request: HttpRequest) -> dict:
         "requested_as_of": request.GET.get("as_of", ""),
         "programme_start": programme_start(),
         "scope_query": _scope_query(as_of, po, pos),
-        # These pages show totals only: no breakdown is read.
-        "board": dashboard.board(as_of=as_of, po_id=po.pk if po else None, breakdowns_of=()),
     }
+
+
+def _results_context(request: HttpRequest) -> dict:
+    """The scope and snapshot (`_scope_context`) and the board of that snapshot and scope."""
+    context = _scope_context(request)
+    po = context["po"]
+    # These pages show totals only: no breakdown is read.
+    context["board"] = dashboard.board(as_of=context["as_of"], po_id=po.pk if po else None, breakdowns_of=())
+    return context
 
 
 def _trend(code: str, context: dict) -> list:
@@ -316,8 +323,8 @@ def _dashboard_fragments(
 
 @login_required
 def dashboard_page(request: HttpRequest) -> HttpResponse:
-    po, pos = _scope(request)
-    as_of, date_problem = _as_of(request)
+    context = _scope_context(request)
+    po, as_of = context["po"], context["as_of"]
     # The board's indicators, in order and grouped, without figures: the page's outline. The figures
     # are in the fragments (cached, or drawn for this request).
     indicators = list(Indicator.objects.order_by("position"))
@@ -325,14 +332,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     codes = {headline.indicator.code for headline in outline.headlines}
     selected_code = request.GET.get("indicator") if request.GET.get("indicator") in codes else "ME_FINANCED"
     selected = outline.headline(selected_code)
-    context = {
-        "po": po,
-        "pos": pos,
-        "as_of": as_of,
-        "date_problem": date_problem,
-        "requested_as_of": request.GET.get("as_of", ""),
-        "programme_start": programme_start(),
-        "scope_query": _scope_query(as_of, po, pos),
+    context |= {
         "board": outline,
         "selected": selected,
         "can_drill": can_read_field_data(request.user),

@@ -6,12 +6,15 @@ by its owner only."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from core.api.exports import EXPORTABLE_LISTS
+from core.exports import EXPORT_LIMITS
 from core.models import ExportJob, ExportStatus
 from core.roles import Role
 from tests.enterprises.factories import EnterpriseFactory
@@ -162,6 +165,36 @@ def test_a_file_not_ready_yet_answers_409(api, pmu, five, settings, django_captu
     assert job["file_url"] is None
     assert response.status_code == 409
     assert response.json()["code"] == "not_ready"
+
+
+def test_an_export_whose_worker_died_is_failed_when_followed_and_its_file_answers_409(api, pmu, settings):
+    """A client polls `exports/<id>/`, never the list: the export whose worker is gone must say so
+    there, not stay "running" for ever."""
+    job = ExportJob.objects.create(user=pmu, title="Enterprises", path="/enterprises/", file_format="csv")
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=10)
+    )
+    settings.JOB_HEARTBEAT_TIMEOUT_SECONDS = 60  # without PostgreSQL's locks: silent long enough
+    api.as_user(pmu)
+
+    followed = api.get(f"{URL}{job.pk}/")
+    response = api.get(f"{URL}{job.pk}/file/")
+
+    assert followed.status_code == 200
+    assert followed.json()["status"] == ExportStatus.FAILED
+    assert response.status_code == 409
+    assert response.json()["code"] == "failed"
+    assert "The worker writing this file stopped" in response.json()["detail"]
+
+
+def test_a_list_longer_than_a_file_holds_is_refused_naming_the_filters(api, pmu, five, monkeypatch):
+    monkeypatch.setitem(EXPORT_LIMITS, "xlsx", 4)
+
+    response = api.as_user(pmu).post(URL, {"list": "enterprises", "file_format": "xlsx"}, format="json")
+
+    assert response.status_code == 400
+    assert [error["code"] for error in response.json()["fields"]["filters"]] == ["too_many_rows"]
+    assert not ExportJob.objects.exists()
 
 
 def test_at_most_three_downloads_wait_per_person(

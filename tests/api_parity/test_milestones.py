@@ -59,18 +59,22 @@ def test_a_yearly_milestone_follows_the_targets_pages_rules(api, pmu):
 
 @pytest.mark.parametrize("persona", ["po1", "wb"])
 def test_the_frameworks_readers_read_yearly_milestones_and_only_the_pmu_edits(api, request, persona):
-    IndicatorMilestone.objects.create(
+    kept = IndicatorMilestone.objects.create(
         indicator=Indicator.objects.get(code="ME_FINANCED"), year=2026, target=1
     )
     api.as_user(request.getfixturevalue(persona))
 
     listed = api.get(YEARLY, {"indicator": "ME_FINANCED"})
     refused = api.post(YEARLY, {"indicator": "ME_FINANCED", "year": 2027, "target": "1"})
+    changed = api.patch(f"{YEARLY}{kept.pk}/", {"target": "99"})
+    removed = api.delete(f"{YEARLY}{kept.pk}/")
 
     assert listed.status_code == 200
     assert [row["year"] for row in listed.json()["results"]] == [2026]
     assert refused.status_code == 403
     assert IndicatorMilestone.objects.count() == 1
+    assert (changed.status_code, removed.status_code) == (403, 403)
+    assert IndicatorMilestone.objects.get().target == 1
 
 
 def test_a_role_that_does_not_read_the_framework_is_refused(api, tec1):

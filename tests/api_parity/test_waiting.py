@@ -85,3 +85,15 @@ def test_a_tec_members_evaluation_opens_its_agenda_item(api, tec1, proposal_in, 
     assert (row["kind"], row["object"], row["api_url"]) == ("agenda-item", item.pk, None)
     assert row["action"] == "Declare conflicts of interest, then score"
     assert row["reference"] == item.proposal.reference
+
+
+def test_every_page_it_maps_and_its_api_resource_exist():
+    """A page renamed or a resource removed would otherwise show as `api_url: null`, silently."""
+    from django.urls import reverse
+
+    from core.api.waiting import RESOURCES
+
+    for view_name, (basename, path) in RESOURCES.items():
+        page = reverse(view_name, kwargs={"pk": 7}) if "create" not in view_name else reverse(view_name)
+        assert page.startswith("/"), view_name
+        assert reverse(f"{basename}-detail", args=[7]) == f"/api/v1/{path}/7/", view_name

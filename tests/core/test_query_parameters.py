@@ -174,3 +174,11 @@ def test_an_unknown_parameter_is_refused_in_the_browsable_api_and_with_a_format_
     assert page.status_code == 400
     assert suffixed.status_code == 400
     assert list(suffixed.json()["fields"]) == ["colour"]
+
+
+@pytest.mark.parametrize("page", ["999", "abc"])
+def test_a_page_past_the_end_or_not_a_number_is_400_naming_page(api, pmu, three_pos, page):
+    response = api.as_user(pmu).get(POS, {"page": page})
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["page"]

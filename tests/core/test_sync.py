@@ -9,6 +9,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from importlib import import_module
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
@@ -111,6 +112,23 @@ def test_every_resource_of_a_model_with_updated_at_shows_it_read_only():
     assert {"enterprises", "kpi-readings", "adoptions", "attendances", "proposals", "grievances"} <= set(
         checked
     )
+
+
+@pytest.mark.django_db
+def test_every_synced_table_has_its_updated_at_trigger():
+    """A model given `updated_at` later must get its trigger too (core.updated_at.KeepUpdatedAt in its
+    migration): without it, a QuerySet.update() would change rows a syncing client never sees."""
+    from core.updated_at import trigger_name
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        triggers = {row[0] for row in cursor.fetchall()}
+    tables = [model._meta.db_table for model in tombstones.synced_models()]
+    assert len(tables) > 40
+    assert [table for table in tables if trigger_name(table) not in triggers] == []
 
 
 def test_a_client_cannot_set_updated_at(api, po1, me_one):
@@ -293,6 +311,22 @@ def test_a_bad_cursor_or_a_page_number_with_it_is_400_naming_the_parameter(
 
     assert response.status_code == 400
     assert list(response.json()["fields"]) == [parameter]
+
+
+@pytest.mark.django_db
+def test_a_page_number_with_the_lists_own_order_cursor_is_400_naming_page(api, pmu, me_one, me_two):
+    """`next` of a numbered page carries a cursor of the list's order: a client adding a page number
+    to it is told to follow the links."""
+    api.as_user(pmu)
+    first = api.get("/api/v1/enterprises/", {"page_size": 1}).json()
+    cursor = parse_qs(urlsplit(first["next"]).query)["cursor"][0]
+
+    response = api.get("/api/v1/enterprises/", {"page_size": 1, "cursor": cursor, "page": 2})
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["page"]
+    # The cursor alone is answered.
+    assert api.get("/api/v1/enterprises/", {"page_size": 1, "cursor": cursor}).status_code == 200
 
 
 @pytest.mark.django_db

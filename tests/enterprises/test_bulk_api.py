@@ -98,6 +98,8 @@ def test_without_upsert_a_stored_key_is_refused_with_its_id_and_nothing_is_writt
             "existing_id": stored.pk,
         }
     ]
+    # The message says which stored reading, and how to update it instead.
+    assert f"It has the id {stored.pk}" in response.json()["items"][0]["message"]
     assert list(KpiReading.objects.values_list("pk", flat=True)) == [stored.pk]
 
 
@@ -125,6 +127,47 @@ def test_each_problem_is_named_by_index_field_and_code(api, po1, me_one):
         (4, "colour", "unknown_field"),
         (5, "non_field_errors", "invalid"),
         (6, "kpi", "invalid"),
+    }
+    assert not KpiReading.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        (["not", "an", "object"], "non_field_errors", "invalid"),
+        ({"items": [], "upsert": False}, "items", "empty"),
+        ({"upsert": False}, "items", "required"),
+        ({"items": "many", "upsert": False}, "items", "not_a_list"),
+        ({"items": [{}], "upsert": "yes"}, "upsert", "invalid"),
+        ({"items": [{}], "colour": "blue"}, "colour", "unknown_field"),
+    ],
+    ids=["not-an-object", "empty", "no-items", "items-not-a-list", "upsert-not-a-boolean", "unknown-field"],
+)
+def test_a_request_that_is_not_a_bulk_is_refused_naming_the_field(api, po1, me_one, body, field, code):
+    response = api.as_user(po1).post("/api/v1/kpi-readings/bulk/", body, format="json")
+
+    assert response.status_code == 400
+    assert [error["code"] for error in response.json()["fields"][field]] == [code]
+    assert not KpiReading.objects.exists()
+
+
+def test_an_item_naming_its_enterprise_badly_is_refused_by_index(api, po1, me_one, me_two):
+    items = [
+        reading(me_one, period=MONTHS[0]),
+        reading(me_one, period=MONTHS[1], enterprise="forty-two"),  # not an id
+        # The id and the code name two different enterprises.
+        {**reading(me_one, period=MONTHS[2]), "enterprise_code": "ME-0002"},
+        reading(me_one, period=MONTHS[3], source="meter\x00"),
+    ]
+
+    response = bulk(api.as_user(po1), "kpi-readings", items)
+
+    assert response.status_code == 400
+    found = {(error["index"], error["field"], error["code"]) for error in response.json()["items"]}
+    assert found == {
+        (1, "enterprise", "incorrect_type"),
+        (2, "enterprise_code", "invalid"),
+        (3, "source", "null_characters_not_allowed"),
     }
     assert not KpiReading.objects.exists()
 
@@ -379,8 +422,11 @@ def test_templates_are_refused_to_those_who_read_no_field_data(api, tec1):
 
 
 def test_trainings_can_be_found_after_a_bulk_by_session_code(api, po1, sp_one):
-    TrainingSessionFactory(sub_project=sp_one, po_code="TR-1")
+    wanted = TrainingSessionFactory(sub_project=sp_one, po_code="TR-1")
+    TrainingSessionFactory(sub_project=sp_one, po_code="TR-2")  # the filter must leave it out
 
     response = api.as_user(po1).get("/api/v1/trainings/", {"po_code": "TR-1"})
 
+    assert response.status_code == 200
     assert response.json()["count"] == 1
+    assert [row["id"] for row in response.json()["results"]] == [wanted.pk]

@@ -298,6 +298,20 @@ def test_a_failed_run_leaves_the_last_good_snapshot(programme):
     assert aggregation.run_now(as_of=AS_OF).status == RunStatus.SUCCEEDED  # the lock was released
 
 
+def test_without_any_exchange_rate_a_run_with_money_to_convert_fails_and_keeps_the_snapshot(programme):
+    """No USD figure is stored as NULL or zero: the run fails saying why, and the dashboard keeps the
+    last good snapshot."""
+    aggregation.run_now(as_of=AS_OF)
+    good = totals()
+    ExchangeRate.objects.all().delete()
+
+    failed = aggregation.run_now(as_of=AS_OF)
+
+    assert failed.status == RunStatus.FAILED
+    assert "No BDT/USD exchange rate has been entered" in failed.error
+    assert totals() == good
+
+
 def test_the_command_computes_and_backfills_month_ends(programme):
     out = io.StringIO()
 
