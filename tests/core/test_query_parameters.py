@@ -176,9 +176,10 @@ def test_an_unknown_parameter_is_refused_in_the_browsable_api_and_with_a_format_
     assert list(suffixed.json()["fields"]) == ["colour"]
 
 
-@pytest.mark.parametrize("page", ["999", "abc"])
-def test_a_page_past_the_end_or_not_a_number_is_400_naming_page(api, pmu, three_pos, page):
-    response = api.as_user(pmu).get(POS, {"page": page})
+# (Not named `page`: that is pytest-playwright's fixture, and a test asking for it becomes a browser test.)
+@pytest.mark.parametrize("number", ["999", "abc"])
+def test_a_page_past_the_end_or_not_a_number_is_400_naming_page(api, pmu, three_pos, number):
+    response = api.as_user(pmu).get(POS, {"page": number})
 
     assert response.status_code == 400
     assert list(response.json()["fields"]) == ["page"]
