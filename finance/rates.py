@@ -202,6 +202,25 @@ def in_usd(amount: str | Combinable, day: str | Expression | OuterRef) -> Func:
     return _Divided(F(amount) if isinstance(amount, str) else amount, rate_on(day))
 
 
+def rate_on_sql(day: str) -> str:
+    """`rate_on` in plain SQL, for statements written by hand (monitoring's snapshot looks up each
+    day's rate once, not once per row): the rate of the day the SQL expression `day` names, by the
+    same rule; NULL if no rate exists."""
+    table = ExchangeRate._meta.db_table
+    return (
+        f"COALESCE((SELECT x.bdt_per_usd FROM {table} x WHERE x.valid_from <= {day} "  # noqa: S608 - names
+        f"ORDER BY x.valid_from DESC LIMIT 1), "
+        f"(SELECT x.bdt_per_usd FROM {table} x ORDER BY x.valid_from LIMIT 1))"
+    )
+
+
+def in_usd_sql(amount: str, rate: str) -> str:
+    """`in_usd`'s division in plain SQL, as `_Divided` writes it on this database."""
+    if connection.vendor == "sqlite":
+        return f"(CAST({amount} AS REAL) / {rate})"
+    return f"({amount} / {rate})"
+
+
 def usd_total(value: Decimal | float | None) -> Decimal:
     """A sum of `in_usd(...)` read from the database; None (a sum over rows) means no rate exists."""
     if value is None:

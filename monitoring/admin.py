@@ -9,6 +9,7 @@ from monitoring.models import (
     Indicator,
     IndicatorValue,
     Milestone,
+    OutcomePair,
     OutcomeValue,
     ReportJob,
     Snapshot,
@@ -109,6 +110,21 @@ class EnterpriseFactsAdmin(ComputedAdmin):
         "recp_reported_two_on",
         "kpi_tracking_on",
         "profile_validated_on",
+    )
+    search_fields = ("=enterprise__id",)
+
+
+@admin.register(OutcomePair)
+class OutcomePairAdmin(ComputedAdmin):
+    """Kept by the aggregation (monitoring.facts) for the environmental outcomes; never edited."""
+
+    list_display = (
+        "enterprise_id",
+        "kpi_id",
+        "baseline_period",
+        "baseline_value",
+        "latest_period",
+        "latest_value",
     )
     search_fields = ("=enterprise__id",)
 

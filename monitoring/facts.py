@@ -7,13 +7,16 @@ indicator is one date: the earliest D at which the condition holds (for two prac
 second distinct practice was first verified). The snapshot then counts MEs whose date is <= D,
 grouped, instead of re-running each rule over every enterprise.
 
-The dates are kept in EnterpriseFacts, one row per counted ME with at least one date. Triggers on
-the tables the facts are read from (installed by migration; `trigger_sql`) record every enterprise
-record touched by an insert, update or delete in FactChange, whatever wrote it (a form, the API, an
-import's COPY, a raw statement); `catch_up()` recomputes the facts of those MEs only, and
-`recount()` all of them from scratch (`aggregate_indicators --full`). Both run the same SQL
-(`FACTS_SQL`), restricted or not, so an incremental run equals a full one by construction; the tests
-also check both against the ORM definitions and the independent SQL (monitoring.reference_sql).
+The dates are kept in EnterpriseFacts, one row per counted ME with at least one date; next to them,
+the environmental outcomes' pairs (OutcomePair: each baseline reading with the latest reading of its
+KPI), kept from the same changes so that a snapshot reads them instead of looking up the latest
+reading of every baseline again. Triggers on the tables the facts are read from (installed by
+migration; `trigger_sql`) record every enterprise record touched by an insert, update or delete in
+FactChange, whatever wrote it (a form, the API, an import's COPY, a raw statement); `catch_up()`
+recomputes the facts of those MEs only, and `recount()` all of them from scratch
+(`aggregate_indicators --full`). Both run the same SQL (`FACTS_SQL`), restricted or not, so an
+incremental run equals a full one by construction; the tests also check both against the ORM
+definitions and the independent SQL (monitoring.reference_sql).
 
 A confirmed duplicate's records count for its original (enterprises.counted_enterprise): the facts
 are per original, and a change to a duplicate (or to which ME it duplicates) marks both MEs. What the
@@ -25,10 +28,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection, transaction
 
-from monitoring.models import EnterpriseFacts, FactChange
+from monitoring.models import EnterpriseFacts, FactChange, OutcomePair
 
 FACTS = EnterpriseFacts._meta.db_table
 CHANGES = FactChange._meta.db_table
+PAIRS = OutcomePair._meta.db_table
 
 # `counted` is every enterprise record with the ME it counts for (ALL_COUNTED), or only the records of
 # the MEs marked changed (a temporary table the catch-up fills), and `me_scope` restricts the MEs
@@ -106,6 +110,46 @@ WHERE e.duplicate_of_id IS NULL {me_scope}
        OR reported_two.day IS NOT NULL OR tracking.day IS NOT NULL OR validated.day IS NOT NULL)
 """
 
+# The outcomes' pairs (OutcomePair): each baseline reading with the latest reading of its ME and KPI,
+# when that one is later; `{scope}` restricts them to the MEs whose records changed. The latest is one
+# backward step along the (enterprise, kpi, period) unique index per baseline; SQLite writes the same
+# lookup as correlated subqueries. Pairs are per record's ME, duplicates included: the outcomes leave
+# out a confirmed duplicate's readings when they read the pairs, so confirming one changes no pair.
+PAIRS_SQL = {
+    "postgresql": """
+INSERT INTO {pairs} (enterprise_id, kpi_id, baseline_period, baseline_value, latest_period, latest_value)
+SELECT b.enterprise_id, b.kpi_id, b.period, b.value, l.period, l.value
+FROM enterprises_kpireading b
+CROSS JOIN LATERAL (
+    SELECT r.period, r.value FROM enterprises_kpireading r
+    WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id
+    ORDER BY r.period DESC LIMIT 1
+) l
+WHERE b.is_baseline AND l.period > b.period {scope}
+""",
+    "sqlite": """
+INSERT INTO {pairs} (enterprise_id, kpi_id, baseline_period, baseline_value, latest_period, latest_value)
+SELECT * FROM (
+    SELECT b.enterprise_id, b.kpi_id, b.period AS baseline_period, b.value,
+           (SELECT MAX(r.period) FROM enterprises_kpireading r
+            WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id) AS latest_period,
+           (SELECT r.value FROM enterprises_kpireading r
+            WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id
+            ORDER BY r.period DESC LIMIT 1) AS latest_value
+    FROM enterprises_kpireading b
+    WHERE b.is_baseline {scope}
+) WHERE latest_period > baseline_period
+""",
+}
+# Every ME marked, and each record's marked ME is among them (CHANGED_MES).
+CHANGED_SCOPE = "AND b.enterprise_id IN (SELECT me FROM facts_changed_me)"
+
+
+def pairs_sql(vendor: str, scope: str = "") -> str:
+    """The statement writing the outcome pairs (all, or those `scope` selects)."""
+    return PAIRS_SQL["postgresql" if vendor == "postgresql" else "sqlite"].format(pairs=PAIRS, scope=scope)
+
+
 ALL_COUNTED = "SELECT e.id, COALESCE(e.duplicate_of_id, e.id) AS me FROM enterprises_enterprise e"
 
 # The MEs whose facts may have changed: each record marked, and the ME it counts for now (a
@@ -142,6 +186,8 @@ def recount() -> int:
         cursor.execute(f"DELETE FROM {FACTS}")  # noqa: S608
         cursor.execute(FACTS_SQL.format(facts=FACTS, counted=ALL_COUNTED, me_scope=""), _params())
         written = cursor.rowcount
+        cursor.execute(f"DELETE FROM {PAIRS}")  # noqa: S608
+        cursor.execute(pairs_sql(connection.vendor))
         _drop_marks(cursor)
     return written
 
@@ -180,6 +226,10 @@ def catch_up() -> int:
             ),
             _params(),
         )
+        cursor.execute(
+            f"DELETE FROM {PAIRS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)"  # noqa: S608
+        )
+        cursor.execute(pairs_sql(connection.vendor, CHANGED_SCOPE))
         _drop_marks(cursor)
         cursor.execute("DELETE FROM facts_changed_me")
         cursor.execute("DELETE FROM facts_counted")

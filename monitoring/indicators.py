@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -34,7 +35,7 @@ from enterprises.models import (
     counted_enterprise,
     programme_start,
 )
-from finance.rates import in_usd
+from finance.rates import in_usd, in_usd_sql, rate_on_sql
 from monitoring.models import Dimension
 from subprojects.models import Financier, SubProject, SubProjectStatus, Transition
 
@@ -294,15 +295,35 @@ def me_source(as_of: date) -> QuerySet:
     )
 
 
-def financing_source(as_of: date) -> QuerySet:
+def financing_source(as_of: date) -> tuple[str, list]:
     """Project financing disbursed by the date, by group: rows and USD (each at its day's rate),
-    in all and per financier."""
-    usd = in_usd("amount", "disbursed_on")
-    figures = {"n_all": Count("pk"), "usd_all": Sum(usd)}
+    in all and per financier. The same sums as `Sum(in_usd("amount", "disbursed_on"))`, but each day's
+    rate is looked up once and joined, not once per disbursement (95,000 at 80,000 MEs): SQL and its
+    parameters, as `QuerySet.query.sql_with_params()` gives them."""
+    keys = [f"k_{key}" for key in RECORD_KEYS]
+    rows, params = (
+        _keyed(project_financing(as_of), RECORD_KEYS)
+        .values(*keys, "financier", "amount", "disbursed_on")
+        .query.sql_with_params()
+    )
+    usd = in_usd_sql("f.amount", "r.rate")
+    figures = ["COUNT(*) AS n_all", f"SUM({usd}) AS usd_all"]
     for financier in (Financier.WORLD_BANK, Financier.PKSF, Financier.PO):
-        figures[f"n_{financier}"] = Count("pk", filter=Q(financier=financier))
-        figures[f"usd_{financier}"] = Sum(usd, filter=Q(financier=financier))
-    return _keyed(project_financing(as_of), RECORD_KEYS).annotate(**figures)
+        figures.append(f"SUM(CASE WHEN f.financier = %s THEN 1 ELSE 0 END) AS n_{financier}")
+        figures.append(f"SUM(CASE WHEN f.financier = %s THEN {usd} END) AS usd_{financier}")
+        params = (*params, financier, financier)
+    grouped = ", ".join(f"f.{key}" for key in keys)
+    # Materialized: PostgreSQL would otherwise fold the CTE into the join and look the rate up per row.
+    materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
+    sql = f"""WITH financing AS ({rows}),
+day_rate AS {materialized}(
+    SELECT d.day, {rate_on_sql("d.day")} AS rate
+    FROM (SELECT DISTINCT disbursed_on AS day FROM financing) d
+)
+SELECT {grouped}, {", ".join(figures)}
+FROM financing f JOIN day_rate r ON r.day = f.disbursed_on
+GROUP BY {grouped}"""  # noqa: S608 - names and placeholders
+    return sql, list(params)
 
 
 def committed_source(as_of: date) -> QuerySet:
@@ -332,7 +353,8 @@ def facility_source(as_of: date) -> QuerySet:
     )
 
 
-SOURCES: dict[str, Callable[[date], QuerySet]] = {
+# Each returns a QuerySet, or SQL and its parameters where the ORM cannot say it as fast.
+SOURCES: dict[str, Callable[[date], QuerySet | tuple[str, list]]] = {
     "me": me_source,
     "financing": financing_source,
     "committed": committed_source,

@@ -380,6 +380,37 @@ class EnterpriseFacts(models.Model):
         return str(self.enterprise_id)
 
 
+class OutcomePair(models.Model):
+    """A baseline reading of an ME and KPI with the latest reading of that KPI, when it is later: the
+    pair the environmental outcomes compare (monitoring.outcomes), as of any date on or after the
+    latest reading's month. Kept by monitoring.facts with the ME facts, from the same changes; read by
+    the aggregation only."""
+
+    id = models.BigAutoField(primary_key=True)
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        on_delete=models.DO_NOTHING,  # monitoring.facts removes the pairs of readings deleted
+        db_constraint=False,
+        db_index=False,  # the unique (enterprise, kpi) index serves
+        related_name="+",
+    )
+    kpi = models.ForeignKey(
+        "enterprises.Kpi", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    baseline_period = models.DateField()
+    baseline_value = models.DecimalField(max_digits=14, decimal_places=3)
+    latest_period = models.DateField()
+    latest_value = models.DecimalField(max_digits=14, decimal_places=3)
+
+    class Meta:
+        verbose_name = _("outcome pair")
+        verbose_name_plural = _("outcome pairs")
+        constraints = [models.UniqueConstraint(fields=["enterprise", "kpi"], name="one_outcome_pair_per_kpi")]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.kpi_id}"
+
+
 class FactChange(models.Model):
     """An enterprise record whose facts may have changed: written by database triggers on every
     insert, update and delete of the rows the facts are read from (monitoring.facts), whatever wrote

@@ -55,36 +55,52 @@ THREE_PLACES = Decimal("0.001")
 
 
 # Each baseline reading (one per ME and KPI) with the latest reading of its ME and KPI up to the date,
-# when that one is later: the pairs the rule compares. PostgreSQL finds the latest reading with one
-# backward step along the (enterprise, kpi, period) unique index per pair; SQLite (development, demo)
-# with the same lookup written as two correlated subqueries.
-PAIRS_POSTGRESQL = """
-SELECT b.enterprise_id, b.kpi_id, b.value AS baseline, l.value AS latest,
+# when that one is later: the pairs the rule compares. They are kept in OutcomePair (monitoring.facts,
+# with the latest reading of all), which is the pair as of any date on or after that reading's month:
+# always for a snapshot of today, since a month not yet begun takes no reading. For an earlier date
+# (a backfill), a pair whose latest reading is later looks up the latest reading up to the date: one
+# backward step along the (enterprise, kpi, period) unique index on PostgreSQL, the same lookup as
+# correlated subqueries on SQLite (development, demo). A confirmed duplicate's readings are left out.
+_KEPT_PAIRS = """
+SELECT p.enterprise_id, p.kpi_id, p.baseline_value AS baseline, p.latest_value AS latest,
        e.partner_organization_id AS po, e.sub_sector_id AS sub_sector, e.district_id AS district
-FROM enterprises_kpireading b
-JOIN enterprises_enterprise e ON e.id = b.enterprise_id AND e.duplicate_of_id IS NULL
+FROM monitoring_outcomepair p
+JOIN enterprises_enterprise e ON e.id = p.enterprise_id AND e.duplicate_of_id IS NULL
+WHERE p.baseline_period <= %(as_of)s AND p.latest_period <= %(as_of)s
+"""
+PAIRS_POSTGRESQL = (
+    _KEPT_PAIRS  # noqa: S608 - constants
+    + """UNION ALL
+SELECT p.enterprise_id, p.kpi_id, p.baseline_value, l.value,
+       e.partner_organization_id, e.sub_sector_id, e.district_id
+FROM monitoring_outcomepair p
+JOIN enterprises_enterprise e ON e.id = p.enterprise_id AND e.duplicate_of_id IS NULL
 CROSS JOIN LATERAL (
     SELECT r.period, r.value FROM enterprises_kpireading r
-    WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id AND r.period <= %(as_of)s
+    WHERE r.enterprise_id = p.enterprise_id AND r.kpi_id = p.kpi_id AND r.period <= %(as_of)s
     ORDER BY r.period DESC LIMIT 1
 ) l
-WHERE b.is_baseline AND b.period <= %(as_of)s AND l.period > b.period
+WHERE p.baseline_period <= %(as_of)s AND p.latest_period > %(as_of)s AND l.period > p.baseline_period
 """
-PAIRS_SQLITE = """
-SELECT * FROM (
-    SELECT b.enterprise_id, b.kpi_id, b.value AS baseline, b.period,
+)
+PAIRS_SQLITE = (
+    _KEPT_PAIRS  # noqa: S608 - constants
+    + """UNION ALL
+SELECT enterprise_id, kpi_id, baseline, latest, po, sub_sector, district FROM (
+    SELECT p.enterprise_id, p.kpi_id, p.baseline_value AS baseline, p.baseline_period,
            (SELECT r.value FROM enterprises_kpireading r
-            WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id AND r.period <= %(as_of)s
+            WHERE r.enterprise_id = p.enterprise_id AND r.kpi_id = p.kpi_id AND r.period <= %(as_of)s
             ORDER BY r.period DESC LIMIT 1) AS latest,
            (SELECT MAX(r.period) FROM enterprises_kpireading r
-            WHERE r.enterprise_id = b.enterprise_id AND r.kpi_id = b.kpi_id AND r.period <= %(as_of)s
+            WHERE r.enterprise_id = p.enterprise_id AND r.kpi_id = p.kpi_id AND r.period <= %(as_of)s
            ) AS latest_period,
            e.partner_organization_id AS po, e.sub_sector_id AS sub_sector, e.district_id AS district
-    FROM enterprises_kpireading b
-    JOIN enterprises_enterprise e ON e.id = b.enterprise_id AND e.duplicate_of_id IS NULL
-    WHERE b.is_baseline AND b.period <= %(as_of)s
-) WHERE latest_period > period
+    FROM monitoring_outcomepair p
+    JOIN enterprises_enterprise e ON e.id = p.enterprise_id AND e.duplicate_of_id IS NULL
+    WHERE p.baseline_period <= %(as_of)s AND p.latest_period > %(as_of)s
+) WHERE latest_period > baseline_period
 """
+)
 # Per KPI and finest group (kpi_id set), and for emissions avoided (kpi_id NULL: the KPIs with a
 # documented emission factor, an ME counted once however many of them it tracks), in one statement
 # over the pairs (PostgreSQL computes a CTE read twice once). An ME improved when its latest reading is

@@ -60,7 +60,8 @@ def _base(as_of: date, indicator_ids: dict[str, int]) -> tuple[str, list]:
     natural keys and names joined (`keyed`)."""
     ctes, params = [], []
     for name, source in SOURCES.items():
-        sql, source_params = source(as_of).query.sql_with_params()
+        grouped = source(as_of)
+        sql, source_params = grouped if isinstance(grouped, tuple) else grouped.query.sql_with_params()
         ctes.append(f"src_{name} AS ({sql})")
         params += source_params
     branches = []

@@ -93,7 +93,7 @@ COPIED_FIELDS = {
         "kpi_tracking_on",
         "profile_validated_on",
     )
-}
+} | {("monitoring", "outcomepair", field) for field in ("baseline_period", "latest_period")}
 PORTAL_APPS = {"core", "subprojects", "enterprises", "monitoring", "verification"}
 
 

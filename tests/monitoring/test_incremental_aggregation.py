@@ -27,7 +27,15 @@ from enterprises.models import (
 )
 from monitoring import aggregation, facts
 from monitoring.indicators import QUALIFYING
-from monitoring.models import Dimension, EnterpriseFacts, FactChange, IndicatorValue, OutcomeValue, Snapshot
+from monitoring.models import (
+    Dimension,
+    EnterpriseFacts,
+    FactChange,
+    IndicatorValue,
+    OutcomePair,
+    OutcomeValue,
+    Snapshot,
+)
 from monitoring.reference_sql import HEADLINE, headline_counts
 from tests.enterprises.factories import FinancialSupportFactory, KpiReadingFactory
 from tests.monitoring.test_runs import AS_OF, exact_totals, programme  # noqa: F401 - the fixture
@@ -49,7 +57,28 @@ def snapshot(as_of: date = AS_OF) -> list[tuple]:
 
 
 def stored_facts() -> list[tuple]:
-    return sorted(EnterpriseFacts.objects.values_list(), key=repr)
+    """The ME facts and the outcome pairs (without their ids, which a recount renumbers)."""
+    pairs = OutcomePair.objects.values_list(
+        "enterprise_id", "kpi_id", "baseline_period", "baseline_value", "latest_period", "latest_value"
+    )
+    return sorted([*EnterpriseFacts.objects.values_list(), *pairs], key=repr)
+
+
+def stored_outcomes(as_of: date = AS_OF) -> list[tuple]:
+    return sorted(
+        OutcomeValue.objects.filter(as_of=as_of).values_list(
+            "quantity",
+            "scope_po_id",
+            "dimension",
+            "key",
+            "mes",
+            "mes_improved",
+            "baseline_total",
+            "latest_total",
+            "improvement",
+        ),
+        key=repr,
+    )
 
 
 def random_day(rng: random.Random) -> date:
@@ -60,7 +89,7 @@ def edit(rng: random.Random, pmu: User, verifier: User) -> str:
     """One random change of what the ME indicators read; returns what it did (for the failure message)."""
     originals = list(Enterprise.objects.filter(duplicate_of=None).values_list("pk", flat=True))
     enterprise = Enterprise.objects.get(pk=rng.choice(originals))
-    match rng.randrange(12):
+    match rng.randrange(13):
         case 0:
             FinancialSupportFactory(enterprise=enterprise, disbursed_on=random_day(rng))
             return f"financing added to {enterprise.pk}"
@@ -122,6 +151,10 @@ def edit(rng: random.Random, pmu: User, verifier: User) -> str:
                 return "no reading to delete"
             reading.delete()
             return f"reading {reading.pk} deleted"
+        case 11:
+            reading = KpiReading.objects.order_by("?").first()
+            KpiReading.objects.filter(pk=reading.pk).update(value=reading.value + rng.randrange(-5, 6))
+            return f"reading {reading.pk} revalued"
         case _:
             profile = RecpProfile.objects.order_by("?").first()
             validated = profile.status != "validated"
@@ -141,10 +174,11 @@ def test_incremental_runs_store_what_a_full_recount_stores_after_random_edits(pr
     for round_ in range(4):
         done = [edit(rng, pmu, verifier) for _edit in range(6)]
         aggregation.refresh_snapshot(AS_OF)
-        incremental, incremental_facts = snapshot(), stored_facts()
+        incremental, incremental_facts, incremental_outcomes = snapshot(), stored_facts(), stored_outcomes()
         aggregation.refresh_snapshot(AS_OF, full=True)
         assert stored_facts() == incremental_facts, (round_, done)
         assert snapshot() == incremental, (round_, done)
+        assert stored_outcomes() == incremental_outcomes, (round_, done)
         # ...and both count what the ORM rules and the independent SQL count.
         totals = exact_totals()
         assert {code: int(totals[code]) for code in HEADLINE} == headline_counts(AS_OF), (round_, done)
