@@ -4,7 +4,8 @@ the API and `manage.py aggregate_indicators` all come here.
 The per-ME facts (monitoring.facts) are caught up first: only the MEs whose records changed since the
 last run are recomputed (`--full` recounts them all, with the same SQL). Then one INSERT ... SELECT
 (monitoring.rollup) reads the grouped sources (monitoring.indicators) and writes every indicator in
-total and by every breakdown, for the programme and within each PO. A snapshot replaces that date's
+total and by every breakdown, for the programme and within each PO; a second (monitoring.outcomes)
+writes the environmental outcomes the same way. A snapshot replaces that date's
 values in one transaction, so running twice changes nothing and a failed run leaves the last good
 values in place.
 Two runs never overlap: a run takes the aggregation lock or is skipped. On PostgreSQL the lock is an
@@ -35,16 +36,13 @@ from django.utils.translation import gettext as _
 
 from core import jobs, lifecycle, outbox
 from core.errors import ActionRefused
-from core.models import BusinessArea, District, Division, PartnerOrganization, Sector, SubSector
 from core.validators import check_in_programme_span
-from enterprises.models import Gender
 from finance.rates import NoExchangeRate
 from monitoring import facts, outcomes, rollup
 from monitoring.indicators import committed_sub_projects, programme_start, project_financing
 from monitoring.models import (
     AggregationLock,
     AggregationRun,
-    Dimension,
     IndicatorValue,
     OutcomeValue,
     RunStatus,
@@ -61,78 +59,6 @@ LOCK_TIMEOUT = timedelta(minutes=30)
 # The runs the PMU may run again (a new run for the same date).
 RERUNNABLE = (RunStatus.FAILED, RunStatus.SKIPPED)
 NO_KEY = ""
-
-
-class Labels:
-    """How fine groups roll up into each breakdown, under the same natural keys the rest of the
-    portal filters by (sector codes, P-codes, PO codes...), and the groups' names."""
-
-    def __init__(self) -> None:
-        sub_sectors = {
-            pk: (code, sector)
-            for pk, code, sector in SubSector.objects.values_list("pk", "code", "sector_id")
-        }
-        sectors = {
-            pk: (code, area)
-            for pk, code, area in Sector.objects.values_list("pk", "code", "business_area_id")
-        }
-        areas = dict(BusinessArea.objects.values_list("pk", "code"))
-        districts = {
-            pk: (pcode, div) for pk, pcode, div in District.objects.values_list("pk", "pcode", "division_id")
-        }
-        divisions = dict(Division.objects.values_list("pk", "pcode"))
-        self.sub_sector_code = {pk: code for pk, (code, _sector) in sub_sectors.items()}
-        self.sub_sector_sector = {pk: sector for pk, (_code, sector) in sub_sectors.items()}
-        self.sector_code = {pk: code for pk, (code, _area) in sectors.items()}
-        self.sector_area_code = {pk: areas.get(area) for pk, (_code, area) in sectors.items()}
-        self.district_pcode = {pk: pcode for pk, (pcode, _division) in districts.items()}
-        self.district_division_pcode = {
-            pk: divisions.get(division) for pk, (_pcode, division) in districts.items()
-        }
-        self.po_code = dict(PartnerOrganization.objects.values_list("pk", "code"))
-        self.names = {
-            Dimension.BUSINESS_AREA: dict(BusinessArea.objects.values_list("code", "name")),
-            Dimension.SECTOR: dict(Sector.objects.values_list("code", "name")),
-            Dimension.SUB_SECTOR: dict(SubSector.objects.values_list("code", "name")),
-            Dimension.DIVISION: dict(Division.objects.values_list("pcode", "name")),
-            Dimension.DISTRICT: dict(District.objects.values_list("pcode", "name")),
-            Dimension.PARTNER_ORGANIZATION: {
-                code: f"{code} · {short or name}"
-                for code, short, name in PartnerOrganization.objects.values_list("code", "short_name", "name")
-            },
-            Dimension.GENDER: {value: str(label) for value, label in Gender.choices},
-            Dimension.CLIMATE: {"true": _("climate-vulnerable areas"), "false": _("other areas")},
-        }
-
-    def key_of(self, dimension: str, keys: dict) -> object:
-        """The group of `keys` (a finest-grain group) in `dimension`, or None if unknown."""
-        sector = keys.get("sector") or self.sub_sector_sector.get(keys.get("sub_sector"))
-        match dimension:
-            case Dimension.TOTAL:
-                return NO_KEY
-            case Dimension.BUSINESS_AREA:
-                return self.sector_area_code.get(sector)
-            case Dimension.SECTOR:
-                return self.sector_code.get(sector)
-            case Dimension.SUB_SECTOR:
-                return self.sub_sector_code.get(keys.get("sub_sector"))
-            case Dimension.DIVISION:
-                return self.district_division_pcode.get(keys.get("district"))
-            case Dimension.DISTRICT:
-                return self.district_pcode.get(keys.get("district"))
-            case Dimension.PARTNER_ORGANIZATION:
-                return self.po_code.get(keys.get("po"))
-            case Dimension.GENDER:
-                return keys.get("gender")
-            case Dimension.CLIMATE:
-                climate = keys.get("climate")
-                return None if climate is None else ("true" if climate else "false")
-        raise ValueError(dimension)
-
-    def label(self, dimension: str, key: object) -> str:
-        if dimension == Dimension.TOTAL:
-            return ""
-        return str(self.names[dimension].get(key, key))
 
 
 def _check_rates(as_of: date) -> None:
@@ -177,16 +103,13 @@ def refresh_snapshot(
     if heartbeat is not None:
         heartbeat()
     _check_rates(as_of)
-    outcome_rows = outcomes.compute(as_of, Labels(), run)
-    if heartbeat is not None:
-        heartbeat()
     with transaction.atomic():
         IndicatorValue.objects.filter(as_of=as_of).delete()
         written = rollup.write(as_of, run.pk if run else None)
         OutcomeValue.objects.filter(as_of=as_of).delete()
-        OutcomeValue.objects.bulk_create(outcome_rows, batch_size=2000)
+        written += outcomes.write(as_of, run.pk if run else None)
         Snapshot.objects.update_or_create(as_of=as_of, defaults={"computed_at": timezone.now(), "run": run})
-    return written + len(outcome_rows)
+    return written
 
 
 # --- Runs, lock and backfill ----------------------------------------------------------------------

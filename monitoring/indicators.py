@@ -68,7 +68,7 @@ class Definition:
 
 # --- Enterprise-based indicators ------------------------------------------------------------------
 
-# The finest-grain keys of a group (see monitoring.aggregation.Labels.key_of) → the field they are read
+# The finest-grain keys of a group (see monitoring.rollup, which names them) → the field they are read
 # from, for enterprises and for records of an enterprise.
 ENTERPRISE_KEYS = {
     "po": "partner_organization_id",

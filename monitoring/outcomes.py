@@ -3,22 +3,16 @@ read by the outcomes page and API. The rule is `RULE` below, stated once for bot
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from enterprises.models import Kpi, KpiDirection
 from monitoring.facts import tune_for_aggregation
-from monitoring.models import AggregationRun, Dimension, OutcomeValue
-
-if TYPE_CHECKING:
-    from monitoring.aggregation import Labels
+from monitoring.models import Dimension, OutcomeValue
 
 RULE = [
     gettext_lazy(
@@ -44,14 +38,6 @@ RULE = [
 ]
 EMISSIONS = "CO2E"
 EMISSIONS_UNIT = "kg CO2e/month"
-OUTCOME_DIMENSIONS = (
-    Dimension.TOTAL,
-    Dimension.BUSINESS_AREA,
-    Dimension.SECTOR,
-    Dimension.DISTRICT,
-    Dimension.PARTNER_ORGANIZATION,
-)
-THREE_PLACES = Decimal("0.001")
 
 
 # Each baseline reading (one per ME and KPI) with the latest reading of its ME and KPI up to the date,
@@ -101,22 +87,26 @@ SELECT enterprise_id, kpi_id, baseline, latest, po, sub_sector, district FROM (
 ) WHERE latest_period > baseline_period
 """
 )
-# Per KPI and finest group (kpi_id set), and for emissions avoided (kpi_id NULL: the KPIs with a
-# documented emission factor, an ME counted once however many of them it tracks), in one statement
-# over the pairs (PostgreSQL computes a CTE read twice once). An ME improved when its latest reading is
-# better in the KPI's direction; for emissions, when it emits less on one of them.
-GROUPS_SQL = """
-WITH pairs AS ({pairs})
-SELECT p.kpi_id, p.po, p.sub_sector, p.district,
-       COUNT(DISTINCT p.enterprise_id),
-       COUNT(DISTINCT CASE WHEN (k.direction = %(lower)s AND p.latest < p.baseline)
-                             OR (k.direction = %(higher)s AND p.latest > p.baseline)
-                          THEN p.enterprise_id END),
-       SUM(p.baseline), SUM(p.latest)
-FROM pairs p JOIN enterprises_kpi k ON k.id = p.kpi_id
-GROUP BY p.kpi_id, p.po, p.sub_sector, p.district
+# Per quantity and finest group (PO, sub-sector, district), in one statement over the pairs: each KPI,
+# and emissions avoided (the KPIs with a documented emission factor, an ME counted once however many of
+# them it tracks). An ME improved when its latest reading is better in the KPI's direction; for
+# emissions, when it emits less on one of them. An ME is in one finest group only, so the groups' MEs
+# add up into every coarser group.
+FINEST_SQL = """
+SELECT k.code AS quantity, k.unit AS unit, k.adds_up AS adds_up,
+       CASE WHEN k.direction = %(higher)s THEN 1 ELSE 0 END AS higher,
+       g.po, g.sub_sector, g.district, g.mes, g.improved, g.baseline, g.latest
+FROM (
+    -- One pair per ME and KPI: counting rows counts MEs (and lets the groups be hashed, not sorted).
+    SELECT p.kpi_id, p.po, p.sub_sector, p.district, COUNT(*) AS mes,
+           SUM(CASE WHEN (k.direction = %(lower)s AND p.latest < p.baseline)
+                      OR (k.direction = %(higher)s AND p.latest > p.baseline) THEN 1 ELSE 0 END) AS improved,
+           SUM(p.baseline) AS baseline, SUM(p.latest) AS latest
+    FROM pairs p JOIN enterprises_kpi k ON k.id = p.kpi_id
+    GROUP BY p.kpi_id, p.po, p.sub_sector, p.district
+) g JOIN enterprises_kpi k ON k.id = g.kpi_id
 UNION ALL
-SELECT NULL, p.po, p.sub_sector, p.district,
+SELECT %(emissions)s, %(emissions_unit)s, TRUE, 0, p.po, p.sub_sector, p.district,
        COUNT(DISTINCT p.enterprise_id),
        COUNT(DISTINCT CASE WHEN p.latest < p.baseline THEN p.enterprise_id END),
        SUM(p.baseline * k.co2e_kg_per_unit), SUM(p.latest * k.co2e_kg_per_unit)
@@ -124,112 +114,102 @@ FROM pairs p JOIN enterprises_kpi k ON k.id = p.kpi_id
 WHERE k.co2e_kg_per_unit IS NOT NULL
 GROUP BY p.po, p.sub_sector, p.district
 """
+# Each finest group with the natural keys of the groups it rolls up into.
+KEYED_SQL = """
+SELECT f.*, po.code AS po_code, area.code AS area_code, sec.code AS sector_code,
+       district.pcode AS district_code
+FROM finest f
+LEFT JOIN core_subsector ss ON ss.id = f.sub_sector
+LEFT JOIN core_sector sec ON sec.id = ss.sector_id
+LEFT JOIN core_businessarea area ON area.id = sec.business_area_id
+LEFT JOIN core_district district ON district.id = f.district
+LEFT JOIN core_partnerorganization po ON po.id = f.po
+"""
+# The outcomes' breakdowns -> the keyed column naming their groups (the total has none).
+KEY_COLUMNS = {
+    Dimension.TOTAL: None,
+    Dimension.BUSINESS_AREA: "area_code",
+    Dimension.SECTOR: "sector_code",
+    Dimension.DISTRICT: "district_code",
+    Dimension.PARTNER_ORGANIZATION: "po_code",
+}
+OUTCOME_DIMENSIONS = tuple(KEY_COLUMNS)
 
 
-@dataclass
-class _Sums:
-    mes: int = 0
-    improved: int = 0
-    baseline: Decimal = Decimal(0)
-    latest: Decimal = Decimal(0)
+def _half_even(value: str) -> str:
+    """`value` rounded to 3 places as Decimal.quantize rounds (half to even), not as ROUND does (half
+    away from zero); exact on PostgreSQL's numeric (SQLite's sums are floating point)."""
+    scaled = f"(({value}) * 1000)"
+    return (
+        f"(CASE WHEN {scaled} - FLOOR({scaled}) = 0.5 "
+        f"THEN (FLOOR({scaled}) + ABS(MOD(FLOOR({scaled}), 2))) / 1000 "
+        f"ELSE ROUND({value}, 3) END)"
+    )
 
 
-def _decimal(value) -> Decimal:
-    """A sum as the database gives it: a Decimal on PostgreSQL, a float on SQLite (whose decimals
-    are floating point), read back through its text as Django's own SQLite converter does."""
-    if value is None:
-        return Decimal(0)
-    return value if isinstance(value, Decimal) else Decimal(repr(value))
-
-
-def _groups(as_of: date) -> tuple[dict[int, list[tuple[dict, _Sums]]], list[tuple[dict, _Sums]]]:
-    """One statement: per KPI and finest group, and for emissions avoided (kg CO2e per month), the
-    MEs, the MEs improved, and the baseline and latest sums. Reads only."""
-    pairs = PAIRS_POSTGRESQL if connection.vendor == "postgresql" else PAIRS_SQLITE
-    params = {"as_of": as_of, "lower": KpiDirection.LOWER, "higher": KpiDirection.HIGHER}
-    by_kpi: dict[int, list[tuple[dict, _Sums]]] = defaultdict(list)
-    emissions: list[tuple[dict, _Sums]] = []
-    with transaction.atomic(), connection.cursor() as cursor:
-        tune_for_aggregation(cursor, memoize=False)  # every pair's lookup is another ME and KPI
-        cursor.execute(GROUPS_SQL.format(pairs=pairs), params)
-        for kpi_id, po, sub_sector, district, mes, improved, baseline, latest in cursor.fetchall():
-            keys = {"po": po, "sub_sector": sub_sector, "district": district}
-            sums = _Sums(mes, improved, _decimal(baseline), _decimal(latest))
-            (emissions if kpi_id is None else by_kpi[kpi_id]).append((keys, sums))
-    return by_kpi, emissions
-
-
-def _rows(
-    as_of: date,
-    quantity: str,
-    unit: str,
-    groups: list[tuple[dict, _Sums]],
-    *,
-    adds_up: bool,
-    higher_is_better: bool,
-    labels: Labels,
-    scope_po: int | None,
-    run: AggregationRun | None,
-) -> list[OutcomeValue]:
-    rows = []
-    dimensions = [d for d in OUTCOME_DIMENSIONS if scope_po is None or d != Dimension.PARTNER_ORGANIZATION]
-    for dimension in dimensions:
-        sums: dict[object, _Sums] = defaultdict(_Sums)
-        for keys, group in groups:
-            key = labels.key_of(dimension, keys)
-            if key is None:
+def _rolled() -> str:
+    """Every breakdown of the programme and of each PO, one GROUP BY each (a few thousand finest
+    groups: no need for GROUPING SETS)."""
+    selects = []
+    for within_po in (False, True):
+        for dimension, column in KEY_COLUMNS.items():
+            if within_po and dimension == Dimension.PARTNER_ORGANIZATION:
                 continue
-            total = sums[key]
-            total.mes += group.mes
-            total.improved += group.improved
-            total.baseline += group.baseline
-            total.latest += group.latest
-        for key, total in sums.items():
-            change = total.latest - total.baseline
-            rows.append(
-                OutcomeValue(
-                    as_of=as_of,
-                    quantity=quantity,
-                    unit=unit,
-                    scope_po_id=scope_po,
-                    dimension=dimension,
-                    key=str(key),
-                    label=labels.label(dimension, key),
-                    mes=total.mes,
-                    mes_improved=total.improved,
-                    baseline_total=total.baseline.quantize(THREE_PLACES) if adds_up else None,
-                    latest_total=total.latest.quantize(THREE_PLACES) if adds_up else None,
-                    improvement=(change if higher_is_better else -change).quantize(THREE_PLACES)
-                    if adds_up
-                    else None,
-                    run=run,
-                )
+            keys = [*(["po"] if within_po else []), *([column] if column else [])]
+            scope = "po" if within_po else "CAST(NULL AS BIGINT)"
+            where = f"WHERE {' AND '.join(f'{key} IS NOT NULL' for key in keys)} " if keys else ""
+            selects.append(
+                f"SELECT quantity, unit, adds_up, higher, {scope} AS scope_po_id, "  # noqa: S608
+                f"'{dimension}' AS dimension, {column or chr(39) * 2} AS key, SUM(mes) AS mes, "
+                f"SUM(improved) AS improved, "
+                f"SUM(baseline) AS baseline, SUM(latest) AS latest FROM keyed {where}"
+                f"GROUP BY {', '.join(['quantity', 'unit', 'adds_up', 'higher', *keys])}"
             )
-    return rows
+    return " UNION ALL ".join(selects)
 
 
-def compute(as_of: date, labels: Labels, run: AggregationRun | None = None) -> list[OutcomeValue]:
-    """The outcome rows of the snapshot of `as_of`: per KPI and for emissions avoided, for the
-    programme and within each PO. Reads only."""
-    kpis = {kpi.pk: kpi for kpi in Kpi.objects.all()}
-    by_kpi, emissions = _groups(as_of)
-    series: list[tuple[str, str, bool, bool, list[tuple[dict, _Sums]]]] = [
-        (kpi.code, kpi.unit, kpi.adds_up, kpi.direction == KpiDirection.HIGHER, by_kpi[pk])
-        for pk, kpi in sorted(kpis.items(), key=lambda item: (item[1].position, item[1].code))
-        if by_kpi.get(pk)
-    ]
-    if emissions:
-        series.append((EMISSIONS, EMISSIONS_UNIT, True, False, emissions))
-    rows: list[OutcomeValue] = []
-    for quantity, unit, adds_up, higher, groups in series:
-        common = {"adds_up": adds_up, "higher_is_better": higher, "labels": labels, "run": run}
-        rows += _rows(as_of, quantity, unit, groups, scope_po=None, **common)
-        by_po: dict[int, list[tuple[dict, _Sums]]] = defaultdict(list)
-        for keys, sums in groups:
-            by_po[keys["po"]].append((keys, sums))
-        for po_id, po_groups in by_po.items():
-            rows += _rows(as_of, quantity, unit, po_groups, scope_po=po_id, **common)
-    return rows
+def write(as_of: date, run_id: int | None) -> int:
+    """Insert the outcome rows of the snapshot of `as_of` (the caller has removed the date's old ones,
+    in its transaction): per KPI and for emissions avoided, for the programme and within each PO, in
+    one INSERT ... SELECT. Returns the rows written."""
+    pairs = PAIRS_POSTGRESQL if connection.vendor == "postgresql" else PAIRS_SQLITE
+    change = "CASE WHEN r.higher = 1 THEN r.latest - r.baseline ELSE r.baseline - r.latest END"
+    sql = f"""WITH pairs AS ({pairs}),
+finest AS ({FINEST_SQL}),
+keyed AS ({KEYED_SQL}),
+rolled AS ({_rolled()})
+INSERT INTO {OutcomeValue._meta.db_table} (as_of, quantity, unit, scope_po_id, dimension, key, label, mes,
+    mes_improved, baseline_total, latest_total, improvement, run_id)
+SELECT %(as_of)s, r.quantity, r.unit, r.scope_po_id, r.dimension, r.key,
+    CASE r.dimension
+        WHEN 'business_area' THEN COALESCE(area.name, r.key)
+        WHEN 'sector' THEN COALESCE(sec.name, r.key)
+        WHEN 'district' THEN COALESCE(district.name, r.key)
+        WHEN 'po' THEN r.key || ' · ' || COALESCE(NULLIF(po.short_name, ''), po.name, '')
+        ELSE ''
+    END,
+    r.mes, r.improved,
+    CASE WHEN r.adds_up THEN {_half_even("r.baseline")} END,
+    CASE WHEN r.adds_up THEN {_half_even("r.latest")} END,
+    CASE WHEN r.adds_up THEN {_half_even(change)} END,
+    %(run)s
+FROM rolled r
+LEFT JOIN core_businessarea area ON r.dimension = 'business_area' AND area.code = r.key
+LEFT JOIN core_sector sec ON r.dimension = 'sector' AND sec.code = r.key
+LEFT JOIN core_district district ON r.dimension = 'district' AND district.pcode = r.key
+LEFT JOIN core_partnerorganization po ON r.dimension = 'po' AND po.code = r.key"""  # noqa: S608
+    params = {
+        "as_of": as_of,
+        "run": run_id,
+        "lower": KpiDirection.LOWER,
+        "higher": KpiDirection.HIGHER,
+        "emissions": EMISSIONS,
+        "emissions_unit": EMISSIONS_UNIT,
+    }
+    with connection.cursor() as cursor:
+        tune_for_aggregation(cursor, memoize=False)  # every pair's lookup is another ME and KPI
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 @dataclass
