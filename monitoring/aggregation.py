@@ -44,7 +44,6 @@ from monitoring.models import (
     AggregationLock,
     AggregationRun,
     IndicatorValue,
-    OutcomeValue,
     RunStatus,
     RunTrigger,
     Snapshot,
@@ -83,7 +82,6 @@ def compute(as_of: date, run: AggregationRun | None = None) -> list[IndicatorVal
     with transaction.atomic():
         refresh_facts()
         _check_rates(as_of)
-        IndicatorValue.objects.filter(as_of=as_of).delete()
         rollup.write(as_of, run.pk if run else None)
         values = list(IndicatorValue.objects.filter(as_of=as_of).order_by("pk"))
         transaction.set_rollback(True)
@@ -98,15 +96,14 @@ def refresh_snapshot(
     full: bool = False,
 ) -> int:
     """Compute and store the snapshot of `as_of` (indicators and environmental outcomes), replacing
-    that date's values atomically. The per-ME facts are caught up first (recounted with `full`)."""
+    that date's values atomically (only those that differ are rewritten). The per-ME facts are caught
+    up first (recounted with `full`)."""
     refresh_facts(full=full)
     if heartbeat is not None:
         heartbeat()
     _check_rates(as_of)
     with transaction.atomic():
-        IndicatorValue.objects.filter(as_of=as_of).delete()
         written = rollup.write(as_of, run.pk if run else None)
-        OutcomeValue.objects.filter(as_of=as_of).delete()
         written += outcomes.write(as_of, run.pk if run else None)
         Snapshot.objects.update_or_create(as_of=as_of, defaults={"computed_at": timezone.now(), "run": run})
     return written

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from enterprises.models import Kpi, KpiDirection
 from monitoring.facts import tune_for_aggregation
 from monitoring.models import Dimension, OutcomeValue
+from monitoring.rollup import replace_rows
 
 RULE = [
     gettext_lazy(
@@ -168,18 +169,33 @@ def _rolled() -> str:
     return " UNION ALL ".join(selects)
 
 
+COLUMNS = (
+    "as_of",
+    "quantity",
+    "unit",
+    "scope_po_id",
+    "dimension",
+    "key",
+    "label",
+    "mes",
+    "mes_improved",
+    "baseline_total",
+    "latest_total",
+    "improvement",
+    "run_id",
+)
+
+
 def write(as_of: date, run_id: int | None) -> int:
-    """Insert the outcome rows of the snapshot of `as_of` (the caller has removed the date's old ones,
-    in its transaction): per KPI and for emissions avoided, for the programme and within each PO, in
-    one INSERT ... SELECT. Returns the rows written."""
+    """Make the date's stored outcome rows the snapshot's (monitoring.rollup.replace_rows, in the
+    caller's transaction): per KPI and for emissions avoided, for the programme and within each PO, in
+    one statement. Returns the rows the date has."""
     pairs = PAIRS_POSTGRESQL if connection.vendor == "postgresql" else PAIRS_SQLITE
     change = "CASE WHEN r.higher = 1 THEN r.latest - r.baseline ELSE r.baseline - r.latest END"
     sql = f"""WITH pairs AS ({pairs}),
 finest AS ({FINEST_SQL}),
 keyed AS ({KEYED_SQL}),
 rolled AS ({_rolled()})
-INSERT INTO {OutcomeValue._meta.db_table} (as_of, quantity, unit, scope_po_id, dimension, key, label, mes,
-    mes_improved, baseline_total, latest_total, improvement, run_id)
 SELECT %(as_of)s, r.quantity, r.unit, r.scope_po_id, r.dimension, r.key,
     CASE r.dimension
         WHEN 'business_area' THEN COALESCE(area.name, r.key)
@@ -208,8 +224,7 @@ LEFT JOIN core_partnerorganization po ON r.dimension = 'po' AND po.code = r.key"
     }
     with connection.cursor() as cursor:
         tune_for_aggregation(cursor, memoize=False)  # every pair's lookup is another ME and KPI
-        cursor.execute(sql, params)
-        return cursor.rowcount
+        return replace_rows(cursor, OutcomeValue._meta.db_table, COLUMNS, COLUMNS[1:-1], sql, params, as_of)
 
 
 @dataclass

@@ -54,6 +54,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request activates its user's language in the
+    thread, and Django leaves it active after the response (a server's next request activates its
+    own), so a Bangla request would otherwise decide the language of the next test's messages."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process(request):
     """Tasks run in-process unless a test is about the real worker (CI runs those with a broker)."""
     if request.node.get_closest_marker("real_services"):

@@ -311,3 +311,26 @@ def test_outcomes_equal_the_rule_counted_reading_by_reading(programme, seed):  #
             adds_up = key[0] == "CO2E" or kpis_by_code[key[0]].adds_up
             expected[key] = (mes, improved, baseline if adds_up else None, latest if adds_up else None)
         assert stored == expected, as_of
+
+
+def test_a_rerun_rewrites_only_the_values_that_changed(programme):  # noqa: F811
+    """The snapshot of a date computed again keeps the rows whose figures did not move (the nightly
+    rerun of a day rewrites a fifth of it, not all of it), and stores what a full recount stores."""
+    aggregation.refresh_snapshot(AS_OF)
+    before = dict(IndicatorValue.objects.filter(as_of=AS_OF).values_list("pk", "value"))
+    aggregation.refresh_snapshot(AS_OF)
+    assert dict(IndicatorValue.objects.filter(as_of=AS_OF).values_list("pk", "value")) == before
+
+    unfinanced = next(
+        me for me in programme if not me.financial_supports.exists() and me.duplicate_of_id is None
+    )
+    FinancialSupportFactory(enterprise=unfinanced, disbursed_on=date(2025, 2, 1))
+    aggregation.refresh_snapshot(AS_OF)
+    after = dict(IndicatorValue.objects.filter(as_of=AS_OF).values_list("pk", "value"))
+    kept = before.keys() & after.keys()
+    assert 0 < len(kept) < len(before)  # the financed counts moved; most other figures did not
+    assert all(after[pk] == before[pk] for pk in kept)
+    assert int(exact_totals()["ME_FINANCED"]) == QUALIFYING["ME_FINANCED"](AS_OF).count()
+    incremental = snapshot()
+    aggregation.refresh_snapshot(AS_OF, full=True)
+    assert snapshot() == incremental
