@@ -281,7 +281,7 @@ def test_a_failed_run_leaves_the_last_good_snapshot(programme):
     computed_at = Snapshot.objects.get(as_of=AS_OF).computed_at
     FinancialSupportFactory(enterprise=programme[1], disbursed_on=date(2025, 1, 1))
 
-    # The run fails mid-write, after the new values were inserted (and the old ones deleted).
+    # The run fails mid-write, after the changed values were rewritten.
     write = rollup.write
 
     def write_then_fail(*args, **kwargs):
