@@ -2,8 +2,10 @@
 
 An ME is suspected to be another if its normalised phone, its trade licence key, or its name key
 within the same upazila equals the other's. Matching is set-based on indexed columns
-(`phone`, `trade_licence_key`, `(upazila, name_key)`): one `IN (...)` query per key and per chunk of
-candidates, then a hash join in memory; never a loop comparing rows.
+(`phone`, `trade_licence_key`, `(upazila, name_key)`), never a loop comparing rows: saved MEs are
+flagged by one query that joins them to every ME sharing a key (`flag_duplicates`); rows not saved
+yet (a form, an import's check) are matched by one `IN (...)` query per key and per chunk of
+candidates, then a hash join in memory (`find_matches`).
 
 Suspicions are stored as `DuplicateSuspect` pairs; the PMU confirms (the later ME becomes
 `duplicate_of` the earlier one's original and stops counting) or dismisses them, and may reopen a
@@ -14,11 +16,14 @@ ME or whose data.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -128,71 +133,95 @@ def keys_of(enterprise: Enterprise) -> MatchKeys:
     )
 
 
+def _id_set(ids: list[int]) -> tuple[str, list[Any]]:
+    """A subquery listing these ids, with one parameter whatever their number (an IN list of
+    10,000 placeholders would be a query per chunk on SQLite)."""
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(CAST(%s AS bigint[]))", [ids]
+    return "SELECT value FROM json_each(%s)", [json.dumps(ids)]
+
+
+def _pairs_sql(ids_sql: str) -> str:
+    """Every pair (later, earlier) these MEs form with another ME sharing one of their keys, each
+    side standing for its original if it is a confirmed duplicate, with why it was raised and
+    whether the pair's two MEs are in different POs."""
+    me = Enterprise._meta.db_table
+    joins = {
+        "phone": "o.phone = m.phone AND m.phone <> ''",
+        "licence": "o.trade_licence_key = m.trade_licence_key AND m.trade_licence_key <> ''",
+        "name": "o.upazila_id = m.upazila_id AND o.name_key = m.name_key AND m.name_key <> ''",
+    }
+    found = " UNION ALL ".join(
+        f"""SELECT m.root AS mine, COALESCE(o.duplicate_of_id, o.id) AS theirs,
+                   {", ".join(f"{1 if key == reason else 0} AS {key}" for key in joins)}
+              FROM mine m JOIN {me} o ON {condition} AND o.id <> m.id"""  # noqa: S608 (names)
+        for reason, condition in joins.items()
+    )
+    return f"""
+        WITH mine AS (
+            SELECT id, phone, trade_licence_key, upazila_id, name_key, COALESCE(duplicate_of_id, id) AS root
+              FROM {me} WHERE id IN ({ids_sql})
+        ),
+        found AS ({found}),
+        pairs AS (
+            SELECT CASE WHEN mine > theirs THEN mine ELSE theirs END AS later,
+                   CASE WHEN mine > theirs THEN theirs ELSE mine END AS earlier,
+                   MAX(phone) AS phone, MAX(licence) AS licence, MAX(name) AS name
+              FROM found
+             WHERE mine <> theirs
+             GROUP BY 1, 2
+        )
+        SELECT p.later, p.earlier, p.phone, p.licence, p.name,
+               CASE WHEN l.partner_organization_id <> e.partner_organization_id THEN 1 ELSE 0 END
+          FROM pairs p
+          JOIN {me} l ON l.id = p.later
+          JOIN {me} e ON e.id = p.earlier"""  # noqa: S608 (names)
+
+
 def flag_duplicates(enterprise_ids: Iterable[int]) -> int:
     """Record suspected pairs for these (saved) MEs; return how many open suspicions involve them.
 
-    Open suspicions of these MEs are recomputed (an edited phone may clear one; one that still matches
+    The pairs are found by one set-based query, however many MEs (an import's 10,000 alike). Open
+    suspicions of these MEs are recomputed (an edited phone may clear one; one that still matches
     keeps its row and its history); pairs the PMU has confirmed or dismissed are left as decided.
     Runs inside the caller's transaction."""
     ids = sorted(set(enterprise_ids))
     if not ids:
         return 0
-    pairs: dict[tuple[int, int], DuplicateSuspect] = {}
-    for chunk in _chunks(ids):
-        keys = [
-            MatchKeys(*row)
-            for row in Enterprise.objects.filter(pk__in=chunk).values_list(
-                "pk",
-                "partner_organization_id",
-                "phone",
-                "trade_licence_key",
-                "upazila_id",
-                "name_key",
-                "duplicate_of_id",
+    ids_sql, ids_params = _id_set(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_pairs_sql(ids_sql), ids_params)
+        pairs = {
+            (later, earlier): DuplicateSuspect(
+                enterprise_id=later,
+                matched_enterprise_id=earlier,
+                same_phone=bool(phone),
+                same_trade_licence=bool(licence),
+                same_name_and_upazila=bool(name),
+                cross_po=bool(cross_po),
             )
-        ]
-        for candidate, result in zip(keys, find_matches(keys), strict=True):
-            own_pk = candidate.pk
-            if own_pk is None:  # never: the keys were read from saved rows
-                raise ValueError("flag_duplicates takes saved enterprises only")
-            for match in result.matches.values():
-                # A confirmed duplicate stands for its original: the pair is raised with the original.
-                mine, theirs = candidate.duplicate_of_id or own_pk, match.duplicate_of_id or match.pk
-                if mine == theirs:
-                    continue
-                later, earlier = max(mine, theirs), min(mine, theirs)
-                pair = pairs.get((later, earlier))
-                if pair is None:
-                    pair = pairs[(later, earlier)] = DuplicateSuspect(
-                        enterprise_id=later,
-                        matched_enterprise_id=earlier,
-                        cross_po=candidate.partner_organization_id != match.partner_organization_id,
-                    )
-                pair.same_phone |= match.same_phone
-                pair.same_trade_licence |= match.same_trade_licence
-                pair.same_name_and_upazila |= match.same_name_and_upazila
+            for later, earlier, phone, licence, name, cross_po in cursor.fetchall()
+        }
+    involved = RawSQL(ids_sql, ids_params)  # noqa: S611 (the ids are a parameter)
     # An open pair that still matches keeps its row, and so its decisions history (a pair the PMU
     # reopened); its reasons are brought up to date. One that no longer matches goes.
-    stale: set[int] = set()
-    changed: dict[int, DuplicateSuspect] = {}
-    for chunk in _chunks(ids):
-        for existing in DuplicateSuspect.objects.open().involving_any(chunk):
-            fresh = pairs.get((existing.enterprise_id, existing.matched_enterprise_id))
-            if fresh is None:
-                stale.add(existing.pk)
-            elif any(getattr(existing, name) != getattr(fresh, name) for name in REASON_FIELDS):
-                for name in REASON_FIELDS:
-                    setattr(existing, name, getattr(fresh, name))
-                changed[existing.pk] = existing
-    for chunk in _chunks(sorted(stale)):
-        DuplicateSuspect.objects.filter(pk__in=chunk).delete()
-    DuplicateSuspect.objects.bulk_update(changed.values(), REASON_FIELDS, batch_size=CHUNK)
+    stale: list[int] = []
+    changed: list[DuplicateSuspect] = []
+    for existing in DuplicateSuspect.objects.open().involving_any(involved):
+        fresh = pairs.get((existing.enterprise_id, existing.matched_enterprise_id))
+        if fresh is None:
+            stale.append(existing.pk)
+        elif any(getattr(existing, name) != getattr(fresh, name) for name in REASON_FIELDS):
+            for name in REASON_FIELDS:
+                setattr(existing, name, getattr(fresh, name))
+            existing.updated_at = timezone.now()  # synchronising clients see the new reasons
+            changed.append(existing)
+    if stale:  # through the ORM: each deletion leaves its tombstone for synchronising clients
+        DuplicateSuspect.objects.filter(pk__in=stale).delete()
+    DuplicateSuspect.objects.bulk_update(changed, [*REASON_FIELDS, "updated_at"], batch_size=CHUNK)
     # Pairs already stored, open or decided, stay as they are (ignore_conflicts keeps the row).
     DuplicateSuspect.objects.bulk_create(pairs.values(), batch_size=CHUNK, ignore_conflicts=True)
-    open_ids: set[int] = set()
-    for chunk in _chunks(ids):
-        open_ids.update(DuplicateSuspect.objects.open().involving_any(chunk).values_list("pk", flat=True))
-    return len(open_ids)
+    return DuplicateSuspect.objects.open().involving_any(involved).count()
 
 
 # --- What a user may learn ------------------------------------------------------------------------

@@ -344,3 +344,57 @@ def test_a_reopened_pair_that_still_matches_keeps_its_row_and_history_when_reche
     kept = DuplicateSuspect.objects.get()
     assert (kept.pk, kept.status, kept.same_phone) == (pair.pk, DuplicateStatus.SUSPECTED, True)
     assert [row.action for row in transitions_of(kept)] == ["dismiss", "reopen"]
+
+
+def test_a_pair_whose_reasons_changed_is_brought_up_to_date_for_synchronising_clients(me_one, pair):
+    copy = Enterprise.objects.get(pk=pair.enterprise_id)
+    Enterprise.objects.filter(pk=copy.pk).update(name_key=me_one.name_key, upazila=me_one.upazila)
+    before = pair.updated_at
+
+    assert duplicates.flag_duplicates([copy.pk]) == 1
+
+    kept = DuplicateSuspect.objects.get()
+    assert kept.pk == pair.pk
+    assert (kept.same_phone, kept.same_trade_licence, kept.same_name_and_upazila) == (True, False, True)
+    # A client asking for pairs changed since its last sync gets this one again.
+    assert kept.updated_at > before
+
+
+def test_a_confirmed_duplicate_raises_new_matches_with_its_original(pmu, pair, me_one, sp_two):
+    lifecycle.apply(pair, "confirm", pmu, comment="Same shop.")
+    duplicate = Enterprise.objects.get(pk=pair.enterprise_id)
+    third = EnterpriseFactory(sub_project=sp_two, po_code="MJ-78", name="Third", phone="01911111111")
+    Enterprise.objects.filter(pk=duplicate.pk).update(phone=third.phone)
+
+    duplicates.flag_duplicates([duplicate.pk])
+
+    raised = DuplicateSuspect.objects.open().get()
+    assert (raised.enterprise_id, raised.matched_enterprise_id) == (third.pk, me_one.pk)
+    # The pair spans two POs (the third ME is po2's, the original po1's), though the duplicate that
+    # shares the phone is po2's too.
+    assert (raised.same_phone, raised.cross_po) == (True, True)
+
+
+def test_flagging_an_import_of_many_takes_as_many_queries_as_flagging_one(
+    sp_one, sp_two, django_assert_max_num_queries
+):
+    """The pairs of 40 new MEs are found by the same few statements as the pair of one: no query per
+    ME or per chunk of them."""
+    originals = [
+        EnterpriseFactory(
+            sub_project=sp_one, po_code=f"ORIG-{n}", name=f"Original {n}", phone=f"0171100{n:04d}"
+        )
+        for n in range(41)
+    ]
+    copies = [
+        EnterpriseFactory(sub_project=sp_two, po_code=f"MJ-{n}", name=f"Copy {n}", phone=original.phone)
+        for n, original in enumerate(originals)
+    ]
+    with django_assert_max_num_queries(4) as single:
+        assert duplicates.flag_duplicates([copies[0].pk]) == 1
+    with django_assert_max_num_queries(len(single.captured_queries)):
+        assert duplicates.flag_duplicates([me.pk for me in copies[1:]]) == 40
+
+    assert {(s.enterprise_id, s.matched_enterprise_id) for s in DuplicateSuspect.objects.open()} == {
+        (copy.pk, original.pk) for copy, original in zip(copies, originals, strict=True)
+    }
