@@ -1,11 +1,11 @@
 """The same ME must not be financed twice through two POs (SPEC 5).
 
 An ME is suspected to be another if its normalised phone, its trade licence key, or its name key
-within the same upazila equals the other's. Matching is set-based on indexed columns
-(`phone`, `trade_licence_key`, `(upazila, name_key)`), never a loop comparing rows: saved MEs are
-flagged by one query that joins them to every ME sharing a key (`flag_duplicates`); rows not saved
-yet (a form, an import's check) are matched by one `IN (...)` query per key and per chunk of
-candidates, then a hash join in memory (`find_matches`).
+within the same upazila equals the other's. The rule is written once (MATCH_ON) and applied by one
+SQL statement on indexed columns (`phone`, `trade_licence_key`, `(upazila, name_key)`) whatever the
+number of candidates, never by a loop comparing rows: saved MEs by their ids (`flag_duplicates`,
+after a save or an import's write), rows not saved yet by their keys (`find_matches`, an import's
+check).
 
 Suspicions are stored as `DuplicateSuspect` pairs; the PMU confirms (the later ME becomes
 `duplicate_of` the earlier one's original and stops counting) or dismisses them, and may reopen a
@@ -17,7 +17,6 @@ ME or whose data.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +45,6 @@ class MatchKeys:
     trade_licence_key: str
     upazila_id: int | None
     name_key: str
-    duplicate_of_id: int | None = None
 
 
 @dataclass
@@ -63,73 +61,27 @@ class Match:
 class MatchResult:
     matches: dict[int, Match] = field(default_factory=dict)
 
-    def add(self, row: tuple, reason: str) -> None:
-        pk, po_id, duplicate_of_id = row[0], row[1], row[2]
-        match = self.matches.setdefault(pk, Match(pk, po_id, duplicate_of_id))
-        setattr(match, reason, True)
 
-
-def _chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-_FIELDS = ("pk", "partner_organization_id", "duplicate_of_id")
 # What a stored pair says about why it was raised, recomputed for open pairs.
 REASON_FIELDS = ["same_phone", "same_trade_licence", "same_name_and_upazila", "cross_po"]
+# The matching rule, once: when a candidate `c` and another ME `o` share a key. An empty key
+# matches nothing; `c.pk` is NULL for a row not saved yet.
+MATCH_ON = {
+    "same_phone": "o.phone = c.phone AND c.phone <> ''",
+    "same_trade_licence": "o.trade_licence_key = c.trade_licence_key AND c.trade_licence_key <> ''",
+    "same_name_and_upazila": "o.upazila_id = c.upazila_id AND o.name_key = c.name_key AND c.name_key <> ''",
+}
 
 
-def find_matches(candidates: Sequence[MatchKeys]) -> list[MatchResult]:
-    """For each candidate, the existing MEs (any PO, itself excluded) that share one of its keys."""
-    by_phone: dict[str, list[tuple]] = defaultdict(list)
-    by_licence: dict[str, list[tuple]] = defaultdict(list)
-    by_name: dict[tuple[int, str], list[tuple]] = defaultdict(list)
-
-    phones = sorted({c.phone for c in candidates if c.phone})
-    for chunk in _chunks(phones):
-        for row in Enterprise.objects.filter(phone__in=chunk).values_list(*_FIELDS, "phone"):
-            by_phone[row[3]].append(row)
-    licences = sorted({c.trade_licence_key for c in candidates if c.trade_licence_key})
-    for chunk in _chunks(licences):
-        for row in Enterprise.objects.filter(trade_licence_key__in=chunk).values_list(
-            *_FIELDS, "trade_licence_key"
-        ):
-            by_licence[row[3]].append(row)
-    names = sorted({(c.upazila_id, c.name_key) for c in candidates if c.name_key and c.upazila_id})
-    for chunk in _chunks(names):
-        # One query per chunk: the index on (upazila, name_key) serves the pair of IN lists; rows of
-        # other (upazila, name) combinations are dropped by the exact-pair lookup below.
-        queryset = Enterprise.objects.filter(
-            upazila_id__in={u for u, _n in chunk}, name_key__in={n for _u, n in chunk}
-        ).values_list(*_FIELDS, "upazila_id", "name_key")
-        for row in queryset:
-            by_name[(row[3], row[4])].append(row)
-
-    results = []
-    for candidate in candidates:
-        result = MatchResult()
-        for row in by_phone.get(candidate.phone, ()) if candidate.phone else ():
-            result.add(row, "same_phone")
-        for row in by_licence.get(candidate.trade_licence_key, ()) if candidate.trade_licence_key else ():
-            result.add(row, "same_trade_licence")
-        if candidate.name_key and candidate.upazila_id:
-            for row in by_name.get((candidate.upazila_id, candidate.name_key), ()):
-                result.add(row, "same_name_and_upazila")
-        if candidate.pk is not None:
-            result.matches.pop(candidate.pk, None)
-        results.append(result)
-    return results
-
-
-def keys_of(enterprise: Enterprise) -> MatchKeys:
-    return MatchKeys(
-        pk=enterprise.pk,
-        partner_organization_id=enterprise.partner_organization_id,
-        phone=enterprise.phone,
-        trade_licence_key=enterprise.trade_licence_key,
-        upazila_id=enterprise.upazila_id,
-        name_key=enterprise.name_key,
-        duplicate_of_id=enterprise.duplicate_of_id,
+def _matched_sql(columns: str) -> str:
+    """A row per candidate (the CTE `candidates c`) and other ME (`o`) sharing a key, with these
+    columns and one 0/1 column per reason (MATCH_ON's names)."""
+    me = Enterprise._meta.db_table
+    return " UNION ALL ".join(
+        f"""SELECT {columns}, {", ".join(f"{int(name == reason)} AS {name}" for name in MATCH_ON)}
+              FROM candidates c
+              JOIN {me} o ON {condition} AND (c.pk IS NULL OR o.id <> c.pk)"""  # noqa: S608 (names)
+        for reason, condition in MATCH_ON.items()
     )
 
 
@@ -141,37 +93,70 @@ def _id_set(ids: list[int]) -> tuple[str, list[Any]]:
     return "SELECT value FROM json_each(%s)", [json.dumps(ids)]
 
 
+def _keys_table(candidates: Sequence[MatchKeys]) -> tuple[str, list[Any]]:
+    """The candidates as a table (number in the list, pk, phone, licence key, upazila, name key),
+    with one parameter per column (PostgreSQL) or one in all (SQLite)."""
+    columns = [
+        list(range(len(candidates))),
+        [c.pk for c in candidates],
+        [c.phone or "" for c in candidates],
+        [c.trade_licence_key or "" for c in candidates],
+        [c.upazila_id for c in candidates],
+        [c.name_key or "" for c in candidates],
+    ]
+    names = ["number", "pk", "phone", "trade_licence_key", "upazila_id", "name_key"]
+    if connection.vendor == "postgresql":
+        types = ["int", "bigint", "text", "text", "bigint", "text"]
+        arrays = ", ".join(f"CAST(%s AS {type_}[])" for type_ in types)
+        return f"SELECT * FROM unnest({arrays}) AS t({', '.join(names)})", columns  # noqa: S608 (names)
+    fields = ", ".join(f"json_extract(value, '$[{n}]') AS {name}" for n, name in enumerate(names))
+    rows = json.dumps(list(zip(*columns, strict=True)))
+    return f"SELECT {fields} FROM json_each(%s)", [rows]  # noqa: S608 (names)
+
+
+def find_matches(candidates: Sequence[MatchKeys]) -> list[MatchResult]:
+    """For each candidate, the existing MEs (any PO, itself excluded) that share one of its keys:
+    one query for all of them (an import's chunk, or a form's one row)."""
+    results = [MatchResult() for _candidate in candidates]
+    if not candidates:
+        return results
+    table, params = _keys_table(candidates)
+    reasons = ", ".join(f"MAX({name})" for name in MATCH_ON)
+    matched = _matched_sql("c.number, o.id, o.partner_organization_id, o.duplicate_of_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH candidates AS ({table}), matched AS ({matched})
+                SELECT number, id, partner_organization_id, duplicate_of_id, {reasons}
+                  FROM matched GROUP BY 1, 2, 3, 4 ORDER BY 1, 2""",  # noqa: S608 (names)
+            params,
+        )
+        for number, pk, po_id, duplicate_of_id, *flags in cursor.fetchall():
+            results[number].matches[pk] = Match(pk, po_id, duplicate_of_id, *map(bool, flags))
+    return results
+
+
 def _pairs_sql(ids_sql: str) -> str:
-    """Every pair (later, earlier) these MEs form with another ME sharing one of their keys, each
-    side standing for its original if it is a confirmed duplicate, with why it was raised and
+    """Every pair (later, earlier) these saved MEs form with another ME sharing one of their keys,
+    each side standing for its original if it is a confirmed duplicate, with why it was raised and
     whether the pair's two MEs are in different POs."""
     me = Enterprise._meta.db_table
-    joins = {
-        "phone": "o.phone = m.phone AND m.phone <> ''",
-        "licence": "o.trade_licence_key = m.trade_licence_key AND m.trade_licence_key <> ''",
-        "name": "o.upazila_id = m.upazila_id AND o.name_key = m.name_key AND m.name_key <> ''",
-    }
-    found = " UNION ALL ".join(
-        f"""SELECT m.root AS mine, COALESCE(o.duplicate_of_id, o.id) AS theirs,
-                   {", ".join(f"{1 if key == reason else 0} AS {key}" for key in joins)}
-              FROM mine m JOIN {me} o ON {condition} AND o.id <> m.id"""  # noqa: S608 (names)
-        for reason, condition in joins.items()
-    )
+    reasons = ", ".join(f"MAX({name}) AS {name}" for name in MATCH_ON)
     return f"""
-        WITH mine AS (
-            SELECT id, phone, trade_licence_key, upazila_id, name_key, COALESCE(duplicate_of_id, id) AS root
+        WITH candidates AS (
+            SELECT id AS pk, phone, trade_licence_key, upazila_id, name_key,
+                   COALESCE(duplicate_of_id, id) AS root
               FROM {me} WHERE id IN ({ids_sql})
         ),
-        found AS ({found}),
+        found AS ({_matched_sql("c.root AS mine, COALESCE(o.duplicate_of_id, o.id) AS theirs")}),
         pairs AS (
             SELECT CASE WHEN mine > theirs THEN mine ELSE theirs END AS later,
                    CASE WHEN mine > theirs THEN theirs ELSE mine END AS earlier,
-                   MAX(phone) AS phone, MAX(licence) AS licence, MAX(name) AS name
+                   {reasons}
               FROM found
              WHERE mine <> theirs
              GROUP BY 1, 2
         )
-        SELECT p.later, p.earlier, p.phone, p.licence, p.name,
+        SELECT p.later, p.earlier, {", ".join(f"p.{name}" for name in MATCH_ON)},
                CASE WHEN l.partner_organization_id <> e.partner_organization_id THEN 1 ELSE 0 END
           FROM pairs p
           JOIN {me} l ON l.id = p.later
@@ -195,12 +180,10 @@ def flag_duplicates(enterprise_ids: Iterable[int]) -> int:
             (later, earlier): DuplicateSuspect(
                 enterprise_id=later,
                 matched_enterprise_id=earlier,
-                same_phone=bool(phone),
-                same_trade_licence=bool(licence),
-                same_name_and_upazila=bool(name),
                 cross_po=bool(cross_po),
+                **{name: bool(flag) for name, flag in zip(MATCH_ON, flags, strict=True)},
             )
-            for later, earlier, phone, licence, name, cross_po in cursor.fetchall()
+            for later, earlier, *flags, cross_po in cursor.fetchall()
         }
     involved = RawSQL(ids_sql, ids_params)  # noqa: S611 (the ids are a parameter)
     # An open pair that still matches keeps its row, and so its decisions history (a pair the PMU

@@ -349,6 +349,35 @@ def test_enterprise_matching_another_pos_is_imported_and_flagged_without_details
     assert Enterprise.objects.get(po_code="ME-00001").duplicate_suspects.get().matched_enterprise == me_two
 
 
+def test_the_check_names_each_row_matching_the_pos_own_enterprises_by_any_key(sp_one, po_one, me_one):
+    me_one.is_formal, me_one.trade_licence_number = True, "BHR-7"
+    me_one.save()
+    rows = [
+        enterprise_row(1, sp_one, is_formal="yes", trade_licence_number="bhr 7"),
+        enterprise_row(2, sp_one, name="Rahima  Shoe-Works"),
+        enterprise_row(3, sp_one),
+        # me_one itself, its owner renamed: an update, which does not match itself.
+        enterprise_row(
+            4,
+            sp_one,
+            po_code=me_one.po_code,
+            name=me_one.name,
+            phone=me_one.phone,
+            is_formal="yes",
+            trade_licence_number="BHR-7",
+            owner_name="Rahima Begum",
+        ),
+    ]
+
+    report = run("enterprises", as_csv(rows), po_one, commit=False)
+
+    assert (report.created, report.updated, report.duplicates) == (3, 1, 2), report.errors
+    assert [(d["row"], d["other_po"], d["own_codes"]) for d in report.preview["duplicates"]] == [
+        (2, False, [me_one.po_code]),
+        (3, False, [me_one.po_code]),
+    ]
+
+
 # --- Field records --------------------------------------------------------------------------------
 
 
