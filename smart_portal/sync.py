@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist
+from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import CharField, F, Func, Model, Q, QuerySet
 from django.db.models.expressions import OrderBy
@@ -54,6 +56,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.dateparse import parse_datetime
+from django.utils.functional import cached_property
 from django.utils.http import http_date, parse_http_date_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -313,8 +316,10 @@ class SyncPagination(StandardPagination):
 
     def _numbered_page(self, queryset: QuerySet, request, view, terms: list[tuple[str, bool]]):
         """Page numbers, as every list, up to LIST_COUNT_LIMIT records deep (an OFFSET of at most
-        that many rows); `next` carries a cursor, so a client following it never pays an OFFSET."""
-        from core.lists import count_limit, keyset_order
+        that many rows); `next` carries a cursor, so a client following it never pays an OFFSET. The
+        count stops at LIST_COUNT_LIMIT too (`count_capped`): 15 M readings are not counted for
+        each first page."""
+        from core.lists import capped_count, count_limit, keyset_order
 
         limit = count_limit()
         number = request.query_params.get(self.page_query_param, "1")
@@ -328,11 +333,13 @@ class SyncPagination(StandardPagination):
                 )
                 % {"limit": f"{limit:,}"},
             )
-        self.ordered = {"terms": terms, "mode": "numbered"}
+        count, capped = capped_count(queryset, limit)
+        self.ordered = {"terms": terms, "mode": "numbered", "count": count, "capped": capped}
         ordered = queryset.order_by(*keyset_order(terms, queryset.model))
+        self.django_paginator_class = functools.partial(CountedPaginator, known_count=count)
         rows = super().paginate_queryset(ordered, request, view)
-        self.ordered["count"] = self.page.paginator.count
-        self.ordered["next"] = rows[-1] if rows and self.page.has_next() else None
+        # Above a capped count there are more rows than the page numbers reach: `next` goes on.
+        self.ordered["next"] = rows[-1] if rows and (self.page.has_next() or capped) else None
         return rows
 
     def _ordered_page(self, queryset: QuerySet, request, terms: list[tuple[str, bool]], token: str) -> list:
@@ -342,7 +349,7 @@ class SyncPagination(StandardPagination):
             raise invalid(
                 self.page_query_param, gettext("Not with a `cursor`: follow `next` and `previous`.")
             )
-        values, count, before = decode_order_cursor(token, terms)
+        values, count, capped, before = decode_order_cursor(token, terms)
         self.request = request
         size = self.get_page_size(request)
         model = queryset.model
@@ -356,6 +363,7 @@ class SyncPagination(StandardPagination):
             "terms": terms,
             "mode": "cursor",
             "count": count,
+            "capped": capped,
             "next": page[-1] if page and (more or before) else None,
             "previous": page[0] if page and (more or not before) else None,
         }
@@ -365,7 +373,9 @@ class SyncPagination(StandardPagination):
         from core.lists import keyset_values
 
         terms = self.ordered["terms"]
-        token = encode_order_cursor(terms, keyset_values(row, terms), self.ordered["count"], before=before)
+        token = encode_order_cursor(
+            terms, keyset_values(row, terms), self.ordered["count"], self.ordered["capped"], before=before
+        )
         url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
         return replace_query_param(url, CURSOR, token)
 
@@ -417,10 +427,11 @@ class SyncPagination(StandardPagination):
         return page
 
     def get_paginated_response(self, data):
-        if getattr(self, "ordered", None) is not None and self.ordered["mode"] == "cursor":
+        if getattr(self, "ordered", None) is not None:
             return Response(
                 {
                     "count": self.ordered["count"],
+                    "count_capped": self.ordered["capped"],
                     "next": self.get_next_link(),
                     "previous": self.get_previous_link(),
                     "results": data,
@@ -495,13 +506,47 @@ class SyncPagination(StandardPagination):
         return parameters
 
 
+class CountedPaginator(Paginator):
+    """Django's paginator, told its count (capped: see SyncPagination._numbered_page) instead of
+    counting every row."""
+
+    def __init__(self, object_list, per_page, *, known_count: int, **kwargs) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        self.known_count = known_count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
+
+
 class OrderedKeysetPagination(SyncPagination):
     """SyncPagination for the large collections (enterprises, KPI readings, adoptions, attendance):
     page numbers within the first LIST_COUNT_LIMIT records, `next`/`previous` by cursor in the list's
     own order, so page 1 and page 1,000 cost one indexed range read each (plus the count, once, on
-    the first page: later pages carry it in their cursor)."""
+    the first page, up to LIST_COUNT_LIMIT: later pages carry it in their cursor)."""
 
     ordered_keyset = True
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["count"]["description"] = str(
+            _(
+                "The number of records, counted up to LIST_COUNT_LIMIT (10,000 by default): see "
+                "`count_capped`."
+            )
+        )
+        paginated["properties"]["count_capped"] = {
+            "type": "boolean",
+            "description": str(
+                _(
+                    "Page-numbered and cursor pages of the list's own order: true when the list holds "
+                    "more records than `count` (which then stops at LIST_COUNT_LIMIT); follow `next` "
+                    "to read them all."
+                )
+            ),
+            "example": False,
+        }
+        return paginated
 
 
 ORDER_CURSOR_PREFIX = "o:"
@@ -551,14 +596,16 @@ def _order_signature(terms: list[tuple[str, bool]]) -> str:
     return ",".join(f"-{path}" if descending else path for path, descending in terms)
 
 
-def encode_order_cursor(terms: list[tuple[str, bool]], values: list[Any], count: int, *, before: bool) -> str:
-    payload = {"o": _order_signature(terms), "v": values, "c": count, "b": before}
+def encode_order_cursor(
+    terms: list[tuple[str, bool]], values: list[Any], count: int, capped: bool, *, before: bool
+) -> str:
+    payload = {"o": _order_signature(terms), "v": values, "c": count, "k": capped, "b": before}
     return ORDER_CURSOR_PREFIX + signing.dumps(payload, salt=ORDER_CURSOR_SALT, compress=True)
 
 
-def decode_order_cursor(token: str, terms: list[tuple[str, bool]]) -> tuple[list[Any], int, bool]:
-    """(sort values, the list's count, backwards?) of a cursor made for this order; 400 on `cursor`
-    for one tampered with or made for another `ordering`."""
+def decode_order_cursor(token: str, terms: list[tuple[str, bool]]) -> tuple[list[Any], int, bool, bool]:
+    """(sort values, the list's count, whether it is capped, backwards?) of a cursor made for this
+    order; 400 on `cursor` for one tampered with or made for another `ordering`."""
     message = gettext(
         "This cursor is not valid for this list and order: start again from the first page (no `cursor`)."
     )
@@ -573,7 +620,11 @@ def decode_order_cursor(token: str, terms: list[tuple[str, bool]]) -> tuple[list
         raise invalid(CURSOR, message)
     if not isinstance(count, int) or isinstance(count, bool):
         raise invalid(CURSOR, message)
-    return values, count, before
+    # A cursor made before counts were capped has no "k": its count is exact.
+    capped = payload.get("k", False)
+    if not isinstance(capped, bool):
+        raise invalid(CURSOR, message)
+    return values, count, capped, before
 
 
 def _sortable(queryset: QuerySet, field: str):

@@ -289,7 +289,7 @@ def test_without_cursor_or_updated_since_lists_keep_their_page_numbers(api, pmu,
 
     body = api.as_user(pmu).get("/api/v1/kpi-readings/").json()
 
-    assert set(body) == {"count", "next", "previous", "results"}
+    assert set(body) == {"count", "count_capped", "next", "previous", "results"}
 
 
 @pytest.mark.django_db

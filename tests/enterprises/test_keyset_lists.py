@@ -186,6 +186,28 @@ def test_the_api_pages_by_cursor_in_the_lists_order(api, pmu, sp_one):
         assert [row["id"] for row in back["results"]] == [row["id"] for row in first["results"]]
 
 
+@override_settings(LIST_COUNT_LIMIT=20)
+def test_above_the_limit_the_api_count_stops_and_says_so_and_next_reads_every_record(api, pmu, many):
+    api.as_user(pmu)
+    first = api.get("/api/v1/enterprises/?page_size=10").json()
+    assert (first["count"], first["count_capped"]) == (20, True)
+    second = api.get("/api/v1/enterprises/?page_size=10&page=2").json()
+    # The last page numbers reach: `next` still goes on, by cursor, to the records beyond the count.
+    assert second["next"] is not None
+    seen, body = [row["id"] for row in first["results"]], first
+    while body["next"]:
+        body = api.get(body["next"]).json()
+        assert (body["count"], body["count_capped"]) == (20, True)
+        seen += [row["id"] for row in body["results"]]
+    assert sorted(seen) == sorted(me.pk for me in many)
+    # A list within the limit is counted exactly, and says so.
+    narrow = api.get("/api/v1/enterprises/", {"registered_from": "2025-01-03"}).json()
+    assert (narrow["count"], narrow["count_capped"]) == (7, False)
+    assert narrow["next"] is None
+    # Deeper page numbers are refused as before, naming `next`.
+    assert api.get("/api/v1/enterprises/?page_size=10&page=3").status_code == 400
+
+
 def test_the_api_refuses_a_tampered_cursor_and_a_deep_page_number(api, pmu, me_one):
     api.as_user(pmu)
     bad = api.get("/api/v1/enterprises/?cursor=o:tampered")
