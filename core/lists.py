@@ -258,7 +258,7 @@ def count_limit() -> int:
 
 def estimated_rows(model: type[Model]) -> int:
     """How many rows the model's table holds, as PostgreSQL's statistics estimate it (a catalogue
-    read, not a count of 800,000 rows); counted elsewhere. 0 for a table never analysed."""
+    read, not a count of 800,000 rows; 0 for a table never analysed). Other databases count them."""
     if connection.vendor != "postgresql":
         return model._base_manager.count()
     with connection.cursor() as cursor:
