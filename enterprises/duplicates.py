@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
 from core.errors import ActionRefused
+from core.planner import local_settings
 from core.roles import Role
 from enterprises.models import DuplicateStatus, DuplicateSuspect, Enterprise
 
@@ -131,18 +132,10 @@ def _keys_table(candidates: Sequence[MatchKeys]) -> tuple[str, list[Any]]:
 def _matching(cursor, sql: str, params: list[Any]) -> list[tuple]:
     """Run a matching statement and return its rows. On PostgreSQL without JIT compilation: the
     planner prices a few thousand index lookups (estimated, not real, matches) above the JIT
-    thresholds and spent 0.5 s compiling a statement that runs in 30 ms. Set for this statement
-    only: the transaction's own setting is put back."""
-    if connection.vendor != "postgresql":
+    thresholds and spent 0.5 s compiling a statement that runs in 30 ms."""
+    with local_settings(cursor, jit="off"):
         cursor.execute(sql, params)
         return cursor.fetchall()
-    with transaction.atomic():  # a transaction for the local setting, even under autocommit
-        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-        previous = cursor.fetchone()[0]
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        cursor.execute("SELECT set_config('jit', %s, true)", [previous])
-    return rows
 
 
 def find_matches(candidates: Sequence[MatchKeys]) -> list[MatchResult]:

@@ -224,7 +224,7 @@ LEFT JOIN core_partnerorganization po ON r.dimension = 'po' AND po.code = r.key"
     }
     with connection.cursor() as cursor:
         tune_for_aggregation(cursor, memoize=False)  # every pair's lookup is another ME and KPI
-        return replace_rows(cursor, OutcomeValue._meta.db_table, COLUMNS, COLUMNS[1:-1], sql, params, as_of)
+        return replace_rows(cursor, OutcomeValue._meta.db_table, COLUMNS, sql, params, as_of)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from datetime import date
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from core.planner import local_settings
 from enterprises.models import Gender
 from monitoring.facts import tune_for_aggregation
 from monitoring.indicators import DEFINITIONS, SOURCE_KEYS, SOURCES
@@ -216,24 +217,20 @@ COLUMNS = (
     "denominator",
     "run_id",
 )
-# What makes a stored value the same as a new one: all but the date (the same) and the run.
-COMPARED = COLUMNS[1:-1]
-
-
 # Columns of the snapshot tables that are never NULL.
 NEVER_NULL = frozenset(
     {"indicator_id", "quantity", "unit", "dimension", "key", "label", "mes", "mes_improved"}
 )
 
 
-def replace_rows(
-    cursor, table: str, columns: Sequence[str], compared: Sequence[str], select: str, params, as_of: date
-) -> int:
-    """Make `table`'s rows of the date those of `select` (in `columns`, the date first): the new rows go
-    to a scratch table, then only the stored rows that differ from every new one (in `compared`) are
-    deleted and only the new rows not stored yet are inserted. A rerun after 1 % of the MEs changed
-    rewrites a fifth of a snapshot, not all of it. The other columns (the run) stay as the write that
-    last changed the row left them. Returns the rows the date now has."""
+def replace_rows(cursor, table: str, columns: Sequence[str], select: str, params, as_of: date) -> int:
+    """Make `table`'s rows of the date those of `select` (in `columns`: the date first, the run last):
+    the new rows go to a scratch table, then only the stored rows that differ from every new one are
+    deleted and only the new rows not stored yet are inserted. Rows are the same when every column
+    but the date (the same) and the run are; the run stays as the write that last changed the row
+    left it. A rerun after 1 % of the MEs changed rewrites a fifth of a snapshot, not all of it.
+    Returns the rows the date now has."""
+    compared = columns[1:-1]
     scratch = f"scratch_{table}"
     names = ", ".join(columns)
     cursor.execute(
@@ -244,9 +241,6 @@ def replace_rows(
     count = cursor.rowcount
     if connection.vendor == "postgresql":
         cursor.execute(f"ANALYZE {scratch}")  # a temporary table has no statistics until analysed
-        # Hash the comparison whatever the statistics of the stored rows say: a backfill writes many
-        # dates before autovacuum counts them, and a nested loop over two snapshots takes minutes.
-        cursor.execute("SET LOCAL enable_nestloop = off")
     same = " IS NOT DISTINCT FROM " if connection.vendor == "postgresql" else " IS "
     # Plain equality (the scope: 0 for the programme, no PO has that id) lets PostgreSQL hash the
     # comparison; the figures, NULL for some rows, are compared on the pairs the hash found.
@@ -258,18 +252,19 @@ def replace_rows(
         else f"n.{column}{same}o.{column}"
         for column in compared
     )
-    cursor.execute(
-        f"DELETE FROM {table} WHERE id IN (SELECT o.id FROM {table} o WHERE o.as_of = %s "  # noqa: S608
-        f"AND NOT EXISTS (SELECT 1 FROM {scratch} n WHERE {matching}))",
-        [as_of],
-    )
-    cursor.execute(
-        f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} n "  # noqa: S608
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.as_of = %s AND {matching})",
-        [as_of],
-    )
-    if connection.vendor == "postgresql":
-        cursor.execute("RESET enable_nestloop")
+    # Hash the comparison whatever the statistics of the stored rows say: a backfill writes many
+    # dates before autovacuum counts them, and a nested loop over two snapshots takes minutes.
+    with local_settings(cursor, enable_nestloop="off"):
+        cursor.execute(
+            f"DELETE FROM {table} WHERE id IN (SELECT o.id FROM {table} o WHERE o.as_of = %s "  # noqa: S608
+            f"AND NOT EXISTS (SELECT 1 FROM {scratch} n WHERE {matching}))",
+            [as_of],
+        )
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} n "  # noqa: S608
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.as_of = %s AND {matching})",
+            [as_of],
+        )
     return count
 
 
@@ -301,4 +296,4 @@ WHERE i.code IN ({", ".join(["%s"] * len(DEFINITIONS))}) AND NOT EXISTS (
     ]
     with connection.cursor() as cursor:
         tune_for_aggregation(cursor)
-        return replace_rows(cursor, IndicatorValue._meta.db_table, COLUMNS, COMPARED, select, params, as_of)
+        return replace_rows(cursor, IndicatorValue._meta.db_table, COLUMNS, select, params, as_of)

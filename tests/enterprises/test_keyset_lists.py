@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import date
+from urllib.parse import unquote
 
 import pytest
 from django.test import override_settings
@@ -217,6 +218,33 @@ def test_the_api_refuses_a_tampered_cursor_and_a_deep_page_number(api, pmu, me_o
         deep = api.get("/api/v1/kpi-readings/?page=3&page_size=50")
         assert deep.status_code == 400
         assert "next" in deep.json()["fields"]["page"][0]["message"]
+
+
+def test_an_api_cursor_whose_capped_flag_is_not_yes_or_no_is_refused(api, pmu, sp_one):
+    """A cursor is signed, so only a bug could make its flag anything but true or false: even then
+    the answer is a 400 naming `cursor`, not a page with a wrong count."""
+    from django.core import signing
+
+    from smart_portal.sync import ORDER_CURSOR_PREFIX, ORDER_CURSOR_SALT
+
+    for _n in range(3):
+        EnterpriseFactory(sub_project=sp_one)
+    api.as_user(pmu)
+    link = api.get("/api/v1/enterprises/?page_size=1").json()["next"]
+    token = re.search(r"cursor=([^&]+)", link).group(1)
+    payload = signing.loads(unquote(token).removeprefix(ORDER_CURSOR_PREFIX), salt=ORDER_CURSOR_SALT)
+    assert api.get(link).status_code == 200
+    for flag in ("yes", 1, None):
+        forged = ORDER_CURSOR_PREFIX + signing.dumps({**payload, "k": flag}, salt=ORDER_CURSOR_SALT)
+        refused = api.get("/api/v1/enterprises/", {"page_size": 1, "cursor": forged})
+        assert refused.status_code == 400, flag
+        assert refused.json()["fields"]["cursor"][0]["code"] == "invalid"
+    # A cursor made before counts were capped has no flag: its count stands, as exact.
+    old = ORDER_CURSOR_PREFIX + signing.dumps(
+        {key: value for key, value in payload.items() if key != "k"}, salt=ORDER_CURSOR_SALT
+    )
+    answer = api.get("/api/v1/enterprises/", {"page_size": 1, "cursor": old}).json()
+    assert (answer["count"], answer["count_capped"]) == (3, False)
 
 
 def test_an_api_cursor_of_another_ordering_is_refused(api, pmu, sp_one):

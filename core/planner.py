@@ -1,0 +1,32 @@
+"""PostgreSQL planner settings for a few statements, within the current transaction.
+
+`SET LOCAL` lasts to the end of the transaction, and `RESET` goes back to the session's default,
+undoing what an outer part of the same transaction chose (the aggregation's `jit = off`). So a
+setting wanted for a few statements only is set LOCAL and then put back to the value the
+transaction had. On other databases nothing is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+
+
+@contextmanager
+def local_settings(cursor, **values: str) -> Iterator[None]:
+    """These settings (`jit="off"`, `enable_nestloop="off"`...) for the statements inside, then the
+    transaction's own values again. Inside a savepoint (a transaction under autocommit): if a
+    statement fails, its rollback undoes the settings with the rest."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=connection.alias):
+        previous = {}
+        for name, value in values.items():
+            cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])
+            previous[name] = cursor.fetchone()[0]
+        yield
+        for name, value in previous.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
