@@ -200,8 +200,9 @@ def api(db):
 # in-memory database instead of migrating again; a changed migration changes the hash, so the next run
 # migrates from scratch again. `--create-db` always migrates from scratch.
 # The copy is never a database tests have used (transactional tests leave theirs flushed), which is
-# why pytest-django's own keep-the-database mode is off; on PostgreSQL each run creates its databases
-# (CI migrates them from scratch with --create-db).
+# why pytest-django's own keep-the-database mode is off. On PostgreSQL the copy is a database,
+# <name>_migrated_<hash>, and each test database is created from it as a template; CI drops it first,
+# so that each CI run migrates PostgreSQL from scratch once and its later steps copy that result.
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATED_DATABASES = ROOT / "var" / "test-databases"
@@ -272,18 +273,90 @@ def _migrated_copy(request, connection):
     return create_test_db
 
 
+def migrated_template_name(database: str) -> str:
+    """The PostgreSQL database kept as the migrations left the test database of `database`."""
+    return f"{database}_migrated_{migrations_key()}"[:63]
+
+
+def _migrated_template(request, connection):
+    """PostgreSQL's `_migrated_copy`: the test database is created as a copy of a database kept as the
+    migrations left it (CREATE DATABASE ... TEMPLATE, a second), or migrated, and then copied to that
+    template for the next test process or run. Templates of other migration states are dropped."""
+    from django.core import management
+
+    base = connection.settings_dict["NAME"]
+    template = migrated_template_name(base)
+    real_create, real_call_command = connection.creation.create_test_db, management.call_command
+    quote = connection.ops.quote_name
+
+    def is_migrate(name, options) -> bool:
+        return name == "migrate" and options.get("database", "default") == connection.alias
+
+    def template_exists() -> bool:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+            return cursor.fetchone() is not None
+
+    def copied(name, *args, **options):
+        return None if is_migrate(name, options) else real_call_command(name, *args, **options)
+
+    def migrate_and_keep(name, *args, **options):
+        result = real_call_command(name, *args, **options)
+        if not is_migrate(name, options):
+            return result
+        migrated = connection.settings_dict["NAME"]
+        connection.close()  # a database is copied only while nobody is connected to it
+        partial = f"{template[:58]}_part"
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {quote(partial)}")
+            cursor.execute(f"CREATE DATABASE {quote(partial)} TEMPLATE {quote(migrated)}")
+            cursor.execute(f"DROP DATABASE IF EXISTS {quote(template)}")
+            cursor.execute(f"ALTER DATABASE {quote(partial)} RENAME TO {quote(template)}")
+            cursor.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
+                [f"{base}\\_migrated\\_%", template],
+            )
+            for (old,) in cursor.fetchall():
+                cursor.execute(f"DROP DATABASE IF EXISTS {quote(old)}")
+        return result
+
+    def create_test_db(*args, **kwargs):
+        if not request.config.getvalue("create_db") and template_exists():
+            connection.settings_dict["TEST"]["TEMPLATE"] = template
+            try:
+                with mock.patch.object(management, "call_command", copied):
+                    return real_create(*args, **kwargs)
+            finally:
+                del connection.settings_dict["TEST"]["TEMPLATE"]
+        MIGRATED_DATABASES.mkdir(parents=True, exist_ok=True)
+        with open(MIGRATED_DATABASES / f"{template}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another test process is making the template
+                return real_create(*args, **kwargs)
+            with mock.patch.object(management, "call_command", migrate_and_keep):
+                return real_create(*args, **kwargs)
+
+    return create_test_db
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix):
-    """With --reuse-db, an in-memory SQLite test database starts as a copy of the migrated one."""
+    """With --reuse-db, the test database starts as a copy of the migrated one: an in-memory SQLite
+    database from a file, a PostgreSQL one from a template database."""
     from django.db import connections
 
     if not request.config.getvalue("reuse_db"):
         return
     for connection in connections.all(initialized_only=False):
+        if connection.settings_dict["TEST"].get("MIRROR"):
+            continue  # the replica alias mirrors the default database's test database
         if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(
             connection.creation._get_test_db_name()
         ):
             connection.creation.create_test_db = _migrated_copy(request, connection)
+        elif connection.vendor == "postgresql":
+            connection.creation.create_test_db = _migrated_template(request, connection)
 
 
 # --- Browser tests ---------------------------------------------------------------------------------
