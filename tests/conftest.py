@@ -229,8 +229,7 @@ def django_db_keepdb() -> bool:
 
 def _migrated_copy(request, connection):
     """Wrap `connection.creation.create_test_db` so that its `migrate` restores the migrated copy when
-    there is one, and otherwise migrates and keeps a copy. While one test process migrates to write
-    the copy, the others migrate on their own, as without --reuse-db, rather than wait for it."""
+    there is one, and otherwise migrates and keeps a copy (`_copy_or_migrate`)."""
     from django.core import management
 
     template = MIGRATED_DATABASES / f"{migrations_key()}.sqlite3"
@@ -258,19 +257,39 @@ def _migrated_copy(request, connection):
         return result
 
     def create_test_db(*args, **kwargs):
-        if template.exists() and not request.config.getvalue("create_db"):
-            with mock.patch.object(management, "call_command", restore):
-                return real_create(*args, **kwargs)
-        MIGRATED_DATABASES.mkdir(parents=True, exist_ok=True)
-        with open(MIGRATED_DATABASES / "lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # another test process is writing the copy
-                return real_create(*args, **kwargs)
-            with mock.patch.object(management, "call_command", migrate_and_keep):
+        def with_command(command):
+            with mock.patch.object(management, "call_command", command):
                 return real_create(*args, **kwargs)
 
+        return _copy_or_migrate(
+            request,
+            MIGRATED_DATABASES / "lock",
+            template.exists,
+            from_copy=lambda: with_command(restore),
+            migrate_and_keep=lambda: with_command(migrate_and_keep),
+            migrate_alone=lambda: real_create(*args, **kwargs),
+        )
+
     return create_test_db
+
+
+def _copy_or_migrate(request, lock_path: Path, copy_exists, *, from_copy, migrate_and_keep, migrate_alone):
+    """Create the test database from the migrated copy, or migrate it and keep the copy. One process
+    makes the copy while the others wait for it (copying takes a second; migrating beside it would
+    only take a core from whatever else runs). With --create-db every process migrates; one keeps
+    its result."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        if request.config.getvalue("create_db"):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another process is keeping its copy
+                return migrate_alone()
+        else:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the process making the copy is done
+            if copy_exists():
+                return from_copy()
+        return migrate_and_keep()
 
 
 def migrated_template_name(database: str) -> str:
@@ -321,21 +340,26 @@ def _migrated_template(request, connection):
         return result
 
     def create_test_db(*args, **kwargs):
-        if not request.config.getvalue("create_db") and template_exists():
+        def from_copy():
             connection.settings_dict["TEST"]["TEMPLATE"] = template
             try:
                 with mock.patch.object(management, "call_command", copied):
                     return real_create(*args, **kwargs)
             finally:
                 del connection.settings_dict["TEST"]["TEMPLATE"]
-        MIGRATED_DATABASES.mkdir(parents=True, exist_ok=True)
-        with open(MIGRATED_DATABASES / f"{template}.lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # another test process is making the template
-                return real_create(*args, **kwargs)
+
+        def keep():
             with mock.patch.object(management, "call_command", migrate_and_keep):
                 return real_create(*args, **kwargs)
+
+        return _copy_or_migrate(
+            request,
+            MIGRATED_DATABASES / f"{template}.lock",
+            template_exists,
+            from_copy=from_copy,
+            migrate_and_keep=keep,
+            migrate_alone=lambda: real_create(*args, **kwargs),
+        )
 
     return create_test_db
 
