@@ -239,8 +239,8 @@ def replace_rows(cursor, table: str, columns: Sequence[str], select: str, params
     cursor.execute(f"DELETE FROM {scratch}")  # noqa: S608
     cursor.execute(f"INSERT INTO {scratch} ({names}) {select}", params)
     count = cursor.rowcount
-    if connection.vendor == "postgresql":
-        cursor.execute(f"ANALYZE {scratch}")  # a temporary table has no statistics until analysed
+    # The scratch table is not analysed: the comparisons below are hashed whatever its statistics say
+    # (ANALYZE took a tenth of an incremental run).
     same = " IS NOT DISTINCT FROM " if connection.vendor == "postgresql" else " IS "
     # Plain equality (the scope: 0 for the programme, no PO has that id) lets PostgreSQL hash the
     # comparison; the figures, NULL for some rows, are compared on the pairs the hash found.

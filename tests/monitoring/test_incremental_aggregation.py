@@ -196,6 +196,28 @@ def test_a_run_recomputes_only_the_mes_whose_records_changed(programme):  # noqa
     assert EnterpriseFacts.objects.get(enterprise=programme[3]).financed_on <= date(2025, 2, 1)
 
 
+def test_an_original_recomputed_keeps_what_its_confirmed_duplicate_brings(programme):  # noqa: F811
+    """The catch-up reads the records of a changed ME's confirmed duplicates too: the original's
+    facts, recomputed for a change of its own, still count its duplicate's disbursement."""
+    original, duplicate = [
+        me for me in programme if me.duplicate_of_id is None and not me.financial_supports.exists()
+    ][:2]
+    Enterprise.objects.filter(pk=duplicate.pk).update(duplicate_of=original)
+    FinancialSupportFactory(enterprise=duplicate, disbursed_on=date(2024, 3, 5))
+    facts.catch_up()
+    assert EnterpriseFacts.objects.get(enterprise=original).financed_on == date(2024, 3, 5)
+    assert not EnterpriseFacts.objects.filter(enterprise=duplicate).exists()
+
+    # A later disbursement of the original's own: only the original is recomputed, and its first
+    # financing is still the duplicate's.
+    FinancialSupportFactory(enterprise=original, disbursed_on=date(2025, 6, 1))
+    assert facts.catch_up() == 1
+    assert EnterpriseFacts.objects.get(enterprise=original).financed_on == date(2024, 3, 5)
+    recomputed = stored_facts()
+    facts.recount()
+    assert stored_facts() == recomputed
+
+
 def test_changes_written_by_raw_sql_are_seen(programme):  # noqa: F811
     """Imports write through COPY and INSERT ... SELECT: the triggers see raw statements too."""
     aggregation.refresh_snapshot(AS_OF)
