@@ -209,6 +209,8 @@ def catch_up() -> int:
         cursor.execute("DELETE FROM facts_counted")
         cursor.execute(f"INSERT INTO facts_changed_me (me) {CHANGED_MES}")
         changed = cursor.rowcount
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE facts_changed_me")
         # Two index lookups per changed ME (itself, its confirmed duplicates): an OR of the two would
         # read every enterprise.
         cursor.execute(
@@ -219,7 +221,6 @@ def catch_up() -> int:
             "JOIN facts_changed_me c ON c.me = e.duplicate_of_id"
         )
         if connection.vendor == "postgresql":
-            cursor.execute("ANALYZE facts_changed_me")
             cursor.execute("ANALYZE facts_counted")
         cursor.execute(f"DELETE FROM {FACTS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)")  # noqa: S608
         cursor.execute(
