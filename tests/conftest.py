@@ -276,8 +276,8 @@ def _migrated_copy(request, connection):
 def _copy_or_migrate(request, lock_path: Path, copy_exists, *, from_copy, migrate_and_keep, migrate_alone):
     """Create the test database from the migrated copy, or migrate it and keep the copy. One process
     makes the copy while the others wait for it (copying takes a second; migrating beside it would
-    only take a core from whatever else runs). With --create-db every process migrates; one keeps
-    its result."""
+    only take a core from whatever else runs). With --create-db (and --reuse-db) every process
+    migrates; one keeps its result."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         if request.config.getvalue("create_db"):
@@ -292,11 +292,6 @@ def _copy_or_migrate(request, lock_path: Path, copy_exists, *, from_copy, migrat
         return migrate_and_keep()
 
 
-def migrated_template_name(database: str) -> str:
-    """The PostgreSQL database kept as the migrations left the test database of `database`."""
-    return f"{database}_migrated_{migrations_key()}"[:63]
-
-
 def _migrated_template(request, connection):
     """PostgreSQL's `_migrated_copy`: the test database is created as a copy of a database kept as the
     migrations left it (CREATE DATABASE ... TEMPLATE, a second), or migrated, and then copied to that
@@ -304,7 +299,7 @@ def _migrated_template(request, connection):
     from django.core import management
 
     base = connection.settings_dict["NAME"]
-    template = migrated_template_name(base)
+    template = f"{base}_migrated_{migrations_key()}"[:63]
     real_create, real_call_command = connection.creation.create_test_db, management.call_command
     quote = connection.ops.quote_name
 
