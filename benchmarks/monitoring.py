@@ -30,14 +30,8 @@ from django.utils import timezone
 
 from benchmarks._common import Report, bench_user, report_ratio, request_latency
 from core.roles import Role
-from monitoring.models import (
-    Dimension,
-    EnterpriseFacts,
-    FactChange,
-    IndicatorValue,
-    OutcomePair,
-    OutcomeValue,
-)
+from monitoring import facts
+from monitoring.models import Dimension, IndicatorValue, OutcomeValue
 from monitoring.reference_sql import HEADLINE, headline_counts, other_figures
 
 REPEATS = 3
@@ -242,18 +236,18 @@ def incremental(report: Report, as_of) -> None:
 # them in service: a server without autovacuum (this kind of machine has it off) would otherwise plan
 # the catch-up with the statistics of empty tables and scan the marks' dead rows at every run.
 WRITTEN_TABLES = (
-    EnterpriseFacts,
-    FactChange,
-    OutcomePair,
-    IndicatorValue,
-    OutcomeValue,
+    facts.FACTS,
+    facts.CHANGES,
+    facts.PAIRS,
+    IndicatorValue._meta.db_table,
+    OutcomeValue._meta.db_table,
 )
 
 
 def _vacuum_written_tables() -> None:
     with connection.cursor() as cursor:
-        for model in WRITTEN_TABLES:
-            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+        for table in WRITTEN_TABLES:
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(table)}")
 
 
 def run(report: Report) -> None:
