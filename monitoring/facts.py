@@ -28,6 +28,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection, transaction
 
+from core.planner import local_settings
 from monitoring.models import EnterpriseFacts, FactChange, OutcomePair
 
 FACTS = EnterpriseFacts._meta.db_table
@@ -187,7 +188,7 @@ def recount() -> int:
         cursor.execute(FACTS_SQL.format(facts=FACTS, counted=ALL_COUNTED, me_scope=""), _params())
         written = cursor.rowcount
         cursor.execute(f"DELETE FROM {PAIRS}")  # noqa: S608
-        cursor.execute(pairs_sql(connection.vendor))
+        _write_pairs(cursor)
         _drop_marks(cursor)
     return written
 
@@ -234,11 +235,18 @@ def catch_up() -> int:
         cursor.execute(
             f"DELETE FROM {PAIRS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)"  # noqa: S608
         )
-        cursor.execute(pairs_sql(connection.vendor, CHANGED_SCOPE))
+        _write_pairs(cursor, CHANGED_SCOPE)
         _drop_marks(cursor)
         cursor.execute("DELETE FROM facts_changed_me")
         cursor.execute("DELETE FROM facts_counted")
     return changed
+
+
+def _write_pairs(cursor, scope: str = "") -> None:
+    # Every baseline looks up another ME and KPI: PostgreSQL's memoize would cache each lookup (14 MB
+    # at 80,000 MEs) and never hit it, which cost a tenth of the statement.
+    with local_settings(cursor, enable_memoize="off"):
+        cursor.execute(pairs_sql(connection.vendor, scope))
 
 
 def _take_marks(cursor) -> int:
