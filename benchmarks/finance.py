@@ -93,9 +93,9 @@ def generate(cursor, start: date, today: date) -> None:
     cursor.execute(
         """
         INSERT INTO enterprises_financialsupport
-            (enterprise_id, kind, amount, financier, disbursed_on, reference, created_at)
+            (enterprise_id, kind, amount, financier, disbursed_on, reference, created_at, updated_at)
         SELECT e.id, 'loan', 30000 + (e.id * 7919 %% 155) * 5000, 'world_bank',
-               %(start)s::date + (e.id * 37 %% %(spread)s)::int, 'BENCH-' || e.id, now()
+               %(start)s::date + (e.id * 37 %% %(spread)s)::int, 'BENCH-' || e.id, now(), now()
         FROM enterprises_enterprise e JOIN core_partnerorganization p ON p.id = e.partner_organization_id
         WHERE p.code LIKE %(pattern)s
         """,
@@ -103,12 +103,13 @@ def generate(cursor, start: date, today: date) -> None:
     )
     cursor.execute(
         """
-        INSERT INTO finance_instalment (loan_id, number, due_on, principal, interest, principal_due_to_date)
+        INSERT INTO finance_instalment (loan_id, number, due_on, principal, interest, principal_due_to_date,
+                                        updated_at)
         SELECT s.id, n, (s.disbursed_on + make_interval(months => n))::date,
                CASE WHEN n < %(n)s THEN trunc(s.amount / %(n)s, 2)
                     ELSE s.amount - trunc(s.amount / %(n)s, 2) * (%(n)s - 1) END,
                round(s.amount * 0.12 / 12, 2),
-               CASE WHEN n < %(n)s THEN trunc(s.amount / %(n)s, 2) * n ELSE s.amount END
+               CASE WHEN n < %(n)s THEN trunc(s.amount / %(n)s, 2) * n ELSE s.amount END, now()
         FROM enterprises_financialsupport s CROSS JOIN generate_series(1, %(n)s) AS n
         WHERE s.reference LIKE 'BENCH-%%'
         """,
@@ -119,8 +120,9 @@ def generate(cursor, start: date, today: date) -> None:
     # nothing is paid after today.
     cursor.execute(
         """
-        INSERT INTO finance_repayment (loan_id, paid_on, principal, interest, reference, created_at)
-        SELECT loan_id, paid_on, principal, interest, reference, now() FROM (
+        INSERT INTO finance_repayment
+            (loan_id, paid_on, principal, interest, reference, created_at, updated_at)
+        SELECT loan_id, paid_on, principal, interest, reference, now(), now() FROM (
             SELECT i.loan_id, i.principal, i.interest, 'R' || i.number AS reference,
                    i.due_on + CASE WHEN i.loan_id %% 100 < 3 THEN 120 + (i.loan_id %% 61)::int
                                    WHEN i.loan_id %% 100 < 11 THEN 45 + (i.loan_id %% 41)::int
@@ -134,9 +136,10 @@ def generate(cursor, start: date, today: date) -> None:
     )
     cursor.execute(
         """
-        INSERT INTO finance_writeoff (loan_id, written_off_on, principal, reason, recorded_by_id, recorded_at)
+        INSERT INTO finance_writeoff (loan_id, written_off_on, principal, reason, recorded_by_id, recorded_at,
+                                      updated_at)
         SELECT s.id, %(today)s::date - 30, s.amount - coalesce(r.repaid, 0), 'Benchmark write-off',
-               u.id, now()
+               u.id, now(), now()
         FROM enterprises_financialsupport s
         LEFT JOIN (SELECT loan_id, sum(principal) AS repaid FROM finance_repayment GROUP BY loan_id) r
             ON r.loan_id = s.id
