@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -212,6 +212,10 @@ class Enterprise(models.Model):
             models.Index(fields=["owner_name", "id"], name="enterprise_owner_idx"),
             models.Index(fields=["partner_organization", "owner_name", "id"], name="enterprise_po_owner_idx"),
             models.Index(fields=["sub_sector", "id"], name="enterprise_sub_sector_idx"),
+            # The search (enterprises.filters): an ME code typed in any case. Its "contains" parts
+            # (name, owner, phone) are served on PostgreSQL by trigram indexes, which migration 0017
+            # writes in SQL (they exist on PostgreSQL only).
+            models.Index(Upper("po_code"), name="enterprise_code_any_case_idx"),
         ]
 
     def __str__(self) -> str:

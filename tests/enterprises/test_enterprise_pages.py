@@ -8,8 +8,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from openpyxl import load_workbook
 
+from enterprises.filters import _search_enterprise
 from enterprises.models import Enterprise, ProfileStatus
 from tests.enterprises.factories import (
     AdoptionFactory,
@@ -160,6 +162,44 @@ def test_search_finds_by_code_name_owner_and_phone(client, po1, me_one, sp_one):
         page = client.get("/enterprises/", {"q": query}).content.decode()
         assert me_one.name in page, query
         assert "Other Works" not in page, query
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram indexes are PostgreSQL's")
+@pytest.mark.parametrize(
+    ("query", "indexes"),
+    [
+        (
+            "rahima shoe",
+            ["enterprise_code_any_case_idx", "enterprise_name_search_idx", "enterprise_owner_search_idx"],
+        ),
+        (
+            "01711000001",
+            [
+                "enterprise_code_any_case_idx",
+                "enterprise_name_search_idx",
+                "enterprise_owner_search_idx",
+                "enterprise_phone_search_idx",
+            ],
+        ),
+    ],
+)
+def test_each_part_of_the_search_is_served_by_an_index(me_one, query, indexes):
+    # A search for a name nobody has would otherwise read every ME (a second at 800,000). With a
+    # handful of rows PostgreSQL prefers reading the table or a whole index, so both are ruled out
+    # here: the plan then shows whether an index serves each condition of the search (its count, as
+    # Django writes it) or the table would be read after all.
+    searched = _search_enterprise(Enterprise.objects.all(), "", query)
+    sql, params = searched.order_by().query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "BitmapOr" in plan, plan
+    for index in indexes:
+        assert index in plan, plan
+    assert list(searched) == [me_one]
 
 
 def test_the_list_takes_a_fixed_number_of_queries_whatever_its_length(
