@@ -7,7 +7,8 @@ from django.db import migrations, models
 # The search's "contains" parts (enterprises.filters._search_enterprise) as Django writes them on
 # PostgreSQL: UPPER(name) LIKE UPPER('%...%') for name and owner, phone LIKE '%...%'. Without these,
 # every search reads the whole table to find and count its matches (a name nobody has: 0.1 s at
-# 80,000 MEs, and ten times that at ten times the MEs). pg_trgm is a trusted extension: the database's owner may create it.
+# 80,000 MEs, and ten times that at ten times the MEs). pg_trgm is a trusted extension: the
+# database's owner may create it.
 TRIGRAM_INDEXES = {
     "enterprise_name_search_idx": "UPPER(name) gin_trgm_ops",
     "enterprise_owner_search_idx": "UPPER(owner_name) gin_trgm_ops",
