@@ -9,6 +9,8 @@
   median. Each change is undone afterwards (and caught up, untimed), so the database is left as it was.
   The stored values after an incremental run are checked equal to those of a full recount, and the
   programme's headline values equal to the floor's.
+- Another date (the nightly run's case, a new day each night): the snapshot of the day before, once,
+  checked against the floor.
 - The dashboard page as a PMU officer: median and 95th percentile over repeated requests, and its
   number of SQL queries (it reads stored snapshots only): served from its cached fragments, and
   drawn for every request (`dashboard_uncached_*`, the cache off).
@@ -21,6 +23,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.core.management import call_command
 from django.db import connection
@@ -30,7 +33,7 @@ from django.utils import timezone
 
 from benchmarks._common import Report, bench_user, report_ratio, request_latency
 from core.roles import Role
-from monitoring import facts
+from monitoring import facts, live
 from monitoring.models import Dimension, IndicatorValue, OutcomeValue
 from monitoring.reference_sql import HEADLINE, headline_counts, other_figures
 
@@ -232,6 +235,17 @@ def incremental(report: Report, as_of) -> None:
     report("aggregation_incremental_equals_full", int(agrees), "bool")
 
 
+def another_date(report: Report, as_of) -> None:
+    """The nightly run's case: the snapshot of a date other than the last one computed (the day
+    before here), then today's again (untimed)."""
+    day_before = as_of - timedelta(days=1)
+    started = time.perf_counter()
+    _aggregate("--as-of", day_before.isoformat())
+    report("aggregation_another_date_seconds", time.perf_counter() - started, "s")
+    report("aggregation_another_date_equals_floor_counts", int(_equals_floor(day_before)), "bool")
+    _aggregate()
+
+
 # The tables the aggregation writes, vacuumed and analysed once it has written them, as autovacuum keeps
 # them in service: a server without autovacuum (this kind of machine has it off) would otherwise plan
 # the catch-up with the statistics of empty tables and scan the marks' dead rows at every run.
@@ -241,6 +255,7 @@ WRITTEN_TABLES = (
     facts.PAIRS,
     IndicatorValue._meta.db_table,
     OutcomeValue._meta.db_table,
+    *live.TABLES,
 )
 
 
@@ -266,6 +281,7 @@ def run(report: Report) -> None:
     report("aggregation_values_stored", IndicatorValue.objects.filter(as_of=as_of).count(), "rows")
     incremental(report, as_of)
     report("aggregation_incremental_equals_floor_counts", int(_equals_floor(as_of)), "bool")
+    another_date(report, as_of)
 
     client = Client()
     client.force_login(bench_user("bench-pmu", Role.PMU_OFFICER))

@@ -9,7 +9,7 @@ transaction had. On other databases nothing is done.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from django.db import connection, transaction
 
@@ -30,3 +30,11 @@ def local_settings(cursor, **values: str) -> Iterator[None]:
         yield
         for name, value in previous.items():
             cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
+def index_lookups(cursor) -> AbstractContextManager[None]:
+    """For statements reading the records of a few keys (the MEs changed since the last run) from
+    large tables: price a random read as the tables being in memory make it (1.1 sequential reads,
+    not the default 4, which is made for disks), so that PostgreSQL looks the few rows up by index
+    rather than reading the tables whole."""
+    return local_settings(cursor, random_page_cost="1.1")

@@ -16,7 +16,9 @@ FactChange, whatever wrote it (a form, the API, an import's COPY, a raw statemen
 recomputes the facts of those MEs only, and `recount()` all of them from scratch
 (`aggregate_indicators --full`). Both run the same SQL (`FACTS_SQL`), restricted or not, so an
 incremental run equals a full one by construction; the tests also check both against the ORM
-definitions and the independent SQL (monitoring.reference_sql).
+definitions and the independent SQL (monitoring.reference_sql). An ME is also marked when it is
+registered and when a column its counting reads changes (COUNTED_COLUMNS): the catch-up hands the
+MEs it recomputed on to the live roll-up (monitoring.live), which counts them again.
 
 A confirmed duplicate's records count for its original (enterprises.counted_enterprise): the facts
 are per original, and a change to a duplicate (or to which ME it duplicates) marks both MEs. What the
@@ -28,7 +30,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection, transaction
 
-from core.planner import local_settings
+from core.planner import index_lookups, local_settings
 from monitoring.models import EnterpriseFacts, FactChange, OutcomePair
 
 FACTS = EnterpriseFacts._meta.db_table
@@ -190,6 +192,9 @@ def recount() -> int:
         cursor.execute(f"DELETE FROM {PAIRS}")  # noqa: S608
         _write_pairs(cursor)
         _drop_marks(cursor)
+        from monitoring import live  # it builds on this module
+
+        live.forget()
     return written
 
 
@@ -210,32 +215,37 @@ def catch_up() -> int:
         cursor.execute("DELETE FROM facts_counted")
         cursor.execute(f"INSERT INTO facts_changed_me (me) {CHANGED_MES}")
         changed = cursor.rowcount
+        from monitoring import live  # it builds on this module
+
+        live.mark_changed(cursor, "SELECT me FROM facts_changed_me")
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE facts_changed_me")
-        # Two index lookups per changed ME (itself, its confirmed duplicates): an OR of the two would
-        # read every enterprise.
-        cursor.execute(
-            "INSERT INTO facts_counted (id, me) "
-            "SELECT e.id, COALESCE(e.duplicate_of_id, e.id) FROM enterprises_enterprise e "
-            "JOIN facts_changed_me c ON c.me = e.id "
-            "UNION SELECT e.id, e.duplicate_of_id FROM enterprises_enterprise e "
-            "JOIN facts_changed_me c ON c.me = e.duplicate_of_id"
-        )
-        if connection.vendor == "postgresql":
-            cursor.execute("ANALYZE facts_counted")
-        cursor.execute(f"DELETE FROM {FACTS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)")  # noqa: S608
-        cursor.execute(
-            FACTS_SQL.format(
-                facts=FACTS,
-                counted="SELECT id, me FROM facts_counted",
-                me_scope="AND e.id IN (SELECT me FROM facts_changed_me)",
-            ),
-            _params(),
-        )
-        cursor.execute(
-            f"DELETE FROM {PAIRS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)"  # noqa: S608
-        )
-        _write_pairs(cursor, CHANGED_SCOPE)
+        # The changed MEs' records are few: looked up by index, not read whole.
+        with index_lookups(cursor):
+            # Two index lookups per changed ME (itself, its confirmed duplicates): an OR of the two would
+            # read every enterprise.
+            cursor.execute(
+                "INSERT INTO facts_counted (id, me) "
+                "SELECT e.id, COALESCE(e.duplicate_of_id, e.id) FROM enterprises_enterprise e "
+                "JOIN facts_changed_me c ON c.me = e.id "
+                "UNION SELECT e.id, e.duplicate_of_id FROM enterprises_enterprise e "
+                "JOIN facts_changed_me c ON c.me = e.duplicate_of_id"
+            )
+            if connection.vendor == "postgresql":
+                cursor.execute("ANALYZE facts_counted")
+            cursor.execute(f"DELETE FROM {FACTS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)")  # noqa: S608
+            cursor.execute(
+                FACTS_SQL.format(
+                    facts=FACTS,
+                    counted="SELECT id, me FROM facts_counted",
+                    me_scope="AND e.id IN (SELECT me FROM facts_changed_me)",
+                ),
+                _params(),
+            )
+            cursor.execute(
+                f"DELETE FROM {PAIRS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)"  # noqa: S608
+            )
+            _write_pairs(cursor, CHANGED_SCOPE)
         _drop_marks(cursor)
         cursor.execute("DELETE FROM facts_changed_me")
         cursor.execute("DELETE FROM facts_counted")
@@ -279,6 +289,21 @@ RECORD_TABLES = (
     "enterprises_kpireading",
     "enterprises_recpprofile",
 )
+# The columns of an ME that its counting reads (monitoring.indicators.me_units_sql): a change of any
+# marks it, for the live roll-up (monitoring.live) to count it again.
+COUNTED_COLUMNS = (
+    "duplicate_of_id",
+    "partner_organization_id",
+    "sub_sector_id",
+    "district_id",
+    "owner_gender",
+    "climate_vulnerable",
+    "registered_on",
+    "wage_employed_female",
+    "wage_employed_male",
+    "wage_employed_female_at_registration",
+    "wage_employed_male_at_registration",
+)
 
 
 def _pg_sources(table: str) -> dict[str, list[str]]:
@@ -293,14 +318,13 @@ def _pg_sources(table: str) -> dict[str, list[str]]:
             "DELETE": ["SELECT enterprise_id AS id FROM old_rows"],
         }
     if table == "enterprises_enterprise":
-        changed = (
-            "FROM new_rows n JOIN old_rows o ON o.id = n.id "
-            "WHERE n.duplicate_of_id IS DISTINCT FROM o.duplicate_of_id"
-        )
+        joined = "FROM new_rows n JOIN old_rows o ON o.id = n.id"
+        changed = f"{joined} WHERE n.duplicate_of_id IS DISTINCT FROM o.duplicate_of_id"
+        counted = " OR ".join(f"n.{column} IS DISTINCT FROM o.{column}" for column in COUNTED_COLUMNS)
         return {
-            "INSERT": ["SELECT duplicate_of_id AS id FROM new_rows"],
+            "INSERT": ["SELECT id AS id FROM new_rows", "SELECT duplicate_of_id FROM new_rows"],
             "UPDATE": [
-                f"SELECT n.id AS id {changed}",
+                f"SELECT n.id AS id {joined} WHERE {counted}",
                 f"SELECT n.duplicate_of_id {changed}",
                 f"SELECT o.duplicate_of_id {changed}",
             ],
@@ -346,9 +370,9 @@ def _sqlite_sources(table: str) -> dict[str, tuple[str, list[str]]]:
         }
     if table == "enterprises_enterprise":
         return {
-            "INSERT": ("NEW.duplicate_of_id IS NOT NULL", ["SELECT NEW.duplicate_of_id AS id"]),
+            "INSERT": ("", ["SELECT NEW.id AS id", "SELECT NEW.duplicate_of_id"]),
             "UPDATE": (
-                "NEW.duplicate_of_id IS NOT OLD.duplicate_of_id",
+                " OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in COUNTED_COLUMNS),
                 ["SELECT NEW.id AS id", "SELECT NEW.duplicate_of_id", "SELECT OLD.duplicate_of_id"],
             ),
             "DELETE": ("", ["SELECT OLD.id AS id", "SELECT OLD.duplicate_of_id"]),

@@ -17,7 +17,6 @@ from datetime import date, datetime, time, timedelta
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from enterprises.models import (
@@ -36,7 +35,7 @@ from enterprises.models import (
     programme_start,
 )
 from finance.rates import in_usd, in_usd_sql, rate_on_sql
-from monitoring.models import Dimension
+from monitoring.models import Dimension, EnterpriseFacts
 from subprojects.models import Financier, SubProject, SubProjectStatus, Transition
 
 # Groups are at the finest grain: one combination of PO, sub-sector (or sector), district, owner
@@ -201,12 +200,6 @@ QUALIFYING: dict[str, Callable[[date], QuerySet[Enterprise]]] = {
 }
 
 
-def _added(field: str):
-    """Jobs as last reported minus those at registration (a registration figure never recorded counts
-    as no change)."""
-    return F(field) - Coalesce(F(f"{field}_at_registration"), F(field))
-
-
 # --- Facilities and money -------------------------------------------------------------------------
 
 
@@ -267,63 +260,145 @@ def _keyed(queryset: QuerySet, keys: dict[str, str]) -> QuerySet:
     return queryset.values(**{f"k_{key}": F(field) for key, field in keys.items()}).order_by()
 
 
-def me_source(as_of: date) -> QuerySet:
+# The ME sources read units: one row per counted ME (`me_units_sql`) or per disbursement of project
+# financing (`financing_units_sql`), with the keys of its group, what its figures read and a sign.
+# The snapshot counts every current unit once (sign 1); the live roll-up on PostgreSQL
+# (monitoring.live) keeps a copy of the units it last counted and re-reads only the changed ones, the
+# copies with sign -1 and the current ones with sign 1, so that the same statement gives what the
+# changes add and take away.
+ME_UNIT_COLUMNS = (
+    "enterprise_id",
+    "po",
+    "sub_sector",
+    "district",
+    "gender",
+    "climate",
+    "registered_on",
+    "jobs_women",
+    "jobs_men",
+    "jobs_women_added",
+    "jobs_men_added",
+    "financed_on",
+    "climate_trained_on",
+    "recp_verified_two_on",
+    "recp_reported_two_on",
+    "kpi_tracking_on",
+    "profile_validated_on",
+)
+FINANCING_UNIT_COLUMNS = (
+    "support_id",
+    "enterprise_id",
+    "po",
+    "sub_sector",
+    "district",
+    "gender",
+    "climate",
+    "financier",
+    "amount",
+    "disbursed_on",
+)
+
+
+def me_units_sql(scope: str = "") -> str:
+    """Each counted ME (`scope` may restrict them: a condition on `e`), in ME_UNIT_COLUMNS: its keys,
+    its registration date and wage jobs ("added": minus those at registration; a registration
+    figure never recorded counts as no change), and its facts (monitoring.facts)."""
+    added = "e.{field} - COALESCE(e.{field}_at_registration, e.{field})"
+    return f"""SELECT e.id AS enterprise_id, e.partner_organization_id AS po, e.sub_sector_id AS sub_sector,
+       e.district_id AS district, e.owner_gender AS gender, e.climate_vulnerable AS climate,
+       e.registered_on, e.wage_employed_female AS jobs_women, e.wage_employed_male AS jobs_men,
+       {added.format(field="wage_employed_female")} AS jobs_women_added,
+       {added.format(field="wage_employed_male")} AS jobs_men_added,
+       f.financed_on, f.climate_trained_on, f.recp_verified_two_on, f.recp_reported_two_on,
+       f.kpi_tracking_on, f.profile_validated_on
+FROM enterprises_enterprise e LEFT JOIN {EnterpriseFacts._meta.db_table} f ON f.enterprise_id = e.id
+WHERE e.duplicate_of_id IS NULL {scope}"""  # noqa: S608 - names
+
+
+def financing_units_sql(scope: str = "") -> tuple[str, list]:
+    """Each disbursement of project financing from the programme start (`scope` may restrict them: a
+    condition on `s`), in FINANCING_UNIT_COLUMNS, keyed by its own ME (a duplicate's included)."""
+    sql = f"""SELECT s.id AS support_id, s.enterprise_id, e.partner_organization_id AS po,
+       e.sub_sector_id AS sub_sector, e.district_id AS district, e.owner_gender AS gender,
+       e.climate_vulnerable AS climate, s.financier, s.amount, s.disbursed_on
+FROM enterprises_financialsupport s JOIN enterprises_enterprise e ON e.id = s.enterprise_id
+WHERE s.disbursed_on >= %s {scope}"""  # noqa: S608 - names
+    return sql, [programme_start()]
+
+
+def counted_units(units: str) -> str:
+    """Every unit of `units` counted once."""
+    return f"SELECT 1 AS sign, u.* FROM ({units}) u"  # noqa: S608 - SQL of this module
+
+
+# Each ME figure: (the condition on a unit as of the date, "{day}"; what it adds when it holds).
+_FEMALE = f"'{Gender.FEMALE}'"
+ME_FIGURES = {
+    "n_financed": ("u.financed_on <= {day}", "1"),
+    "n_financed_women": (f"u.financed_on <= {{day}} AND u.gender = {_FEMALE}", "1"),
+    "n_climate": ("u.climate_trained_on <= {day}", "1"),
+    "n_recp": ("u.recp_verified_two_on <= {day}", "1"),
+    "n_recp_pending": (
+        "u.recp_reported_two_on <= {day} "
+        "AND (u.recp_verified_two_on IS NULL OR u.recp_verified_two_on > {day})",
+        "1",
+    ),
+    "n_kpi": ("u.kpi_tracking_on <= {day}", "1"),
+    "n_profiles": ("u.profile_validated_on <= {day}", "1"),
+    "n_registered": ("u.registered_on <= {day}", "1"),
+    "n_registered_women": (f"u.registered_on <= {{day}} AND u.gender = {_FEMALE}", "1"),
+    "jobs_women": ("u.financed_on <= {day}", "COALESCE(u.jobs_women, 0)"),
+    "jobs_men": ("u.financed_on <= {day}", "COALESCE(u.jobs_men, 0)"),
+    "jobs_women_added": ("u.financed_on <= {day}", "COALESCE(u.jobs_women_added, 0)"),
+    "jobs_men_added": ("u.financed_on <= {day}", "COALESCE(u.jobs_men_added, 0)"),
+}
+
+
+def me_source(as_of: date, units: str | None = None, params: list | None = None) -> tuple[str, list]:
     """Counted MEs by group: how many qualify for each ME indicator by the date (their facts), the
-    women among the financed and the registered, and the jobs of the financed."""
-    financed_q = Q(facts__financed_on__lte=as_of)
-    registered_q = Q(registered_on__lte=as_of)
-    women = Q(owner_gender=Gender.FEMALE)
-    verified_two = Q(facts__recp_verified_two_on__lte=as_of)
-    return _keyed(Enterprise.objects.countable(), ENTERPRISE_KEYS).annotate(
-        n_financed=Count("pk", filter=financed_q),
-        n_financed_women=Count("pk", filter=financed_q & women),
-        n_climate=Count("pk", filter=Q(facts__climate_trained_on__lte=as_of)),
-        n_recp=Count("pk", filter=verified_two),
-        n_recp_pending=Count(
-            "pk",
-            filter=Q(facts__recp_reported_two_on__lte=as_of)
-            & (Q(facts__recp_verified_two_on__isnull=True) | Q(facts__recp_verified_two_on__gt=as_of)),
-        ),
-        n_kpi=Count("pk", filter=Q(facts__kpi_tracking_on__lte=as_of)),
-        n_profiles=Count("pk", filter=Q(facts__profile_validated_on__lte=as_of)),
-        n_registered=Count("pk", filter=registered_q),
-        n_registered_women=Count("pk", filter=registered_q & women),
-        jobs_women=Coalesce(Sum("wage_employed_female", filter=financed_q), 0),
-        jobs_men=Coalesce(Sum("wage_employed_male", filter=financed_q), 0),
-        jobs_women_added=Coalesce(Sum(_added("wage_employed_female"), filter=financed_q), 0),
-        jobs_men_added=Coalesce(Sum(_added("wage_employed_male"), filter=financed_q), 0),
-    )
+    women among the financed and the registered, and the jobs of the financed. `units` (signed ME
+    units, with their `params`) defaults to every counted ME once."""
+    figures, figure_params = [], []
+    for name, (condition, adds) in ME_FIGURES.items():
+        figures.append(
+            f"SUM(CASE WHEN {condition.format(day='%s')} THEN u.sign * {adds} ELSE 0 END) AS {name}"
+        )
+        figure_params += [as_of] * condition.count("{day}")
+    keys = ", ".join(f"u.{key} AS k_{key}" for key in ENTERPRISE_KEYS)
+    grouped = ", ".join(f"u.{key}" for key in ENTERPRISE_KEYS)
+    units = units or counted_units(me_units_sql())
+    sql = f"SELECT {keys}, {', '.join(figures)} FROM ({units}) u GROUP BY {grouped}"  # noqa: S608
+    return sql, [*figure_params, *(params or [])]
 
 
-def financing_source(as_of: date) -> tuple[str, list]:
+def financing_source(as_of: date, units: str | None = None, params: list | None = None) -> tuple[str, list]:
     """Project financing disbursed by the date, by group: rows and USD (each at its day's rate),
     in all and per financier. The same sums as `Sum(in_usd("amount", "disbursed_on"))`, but each day's
-    rate is looked up once and joined, not once per disbursement (95,000 at 80,000 MEs): SQL and its
-    parameters, as `QuerySet.query.sql_with_params()` gives them."""
-    keys = [f"k_{key}" for key in RECORD_KEYS]
-    rows, params = (
-        _keyed(project_financing(as_of), RECORD_KEYS)
-        .values(*keys, "financier", "amount", "disbursed_on")
-        .query.sql_with_params()
-    )
+    rate is looked up once and joined, not once per disbursement (95,000 at 80,000 MEs). `units`
+    (signed financing units, with their `params`) defaults to every disbursement once."""
+    if units is None:
+        rows, params = financing_units_sql()
+        units = counted_units(rows)
+    params = [*(params or []), as_of]
     usd = in_usd_sql("f.amount", "r.rate")
-    figures = ["COUNT(*) AS n_all", f"SUM({usd}) AS usd_all"]
+    figures = ["SUM(f.sign) AS n_all", f"SUM(f.sign * {usd}) AS usd_all"]
     for financier in (Financier.WORLD_BANK, Financier.PKSF, Financier.PO):
-        figures.append(f"SUM(CASE WHEN f.financier = %s THEN 1 ELSE 0 END) AS n_{financier}")
-        figures.append(f"SUM(CASE WHEN f.financier = %s THEN {usd} END) AS usd_{financier}")
-        params = (*params, financier, financier)
-    grouped = ", ".join(f"f.{key}" for key in keys)
+        figures.append(f"SUM(CASE WHEN f.financier = %s THEN f.sign ELSE 0 END) AS n_{financier}")
+        figures.append(f"SUM(CASE WHEN f.financier = %s THEN f.sign * {usd} ELSE 0 END) AS usd_{financier}")
+        params += [financier, financier]
+    keys = ", ".join(f"f.{key} AS k_{key}" for key in ENTERPRISE_KEYS)
+    grouped = ", ".join(f"f.{key}" for key in ENTERPRISE_KEYS)
     # Materialized: PostgreSQL would otherwise fold the CTE into the join and look the rate up per row.
     materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
-    sql = f"""WITH financing AS ({rows}),
+    sql = f"""WITH financing AS (SELECT * FROM ({units}) u WHERE u.disbursed_on <= %s),
 day_rate AS {materialized}(
     SELECT d.day, {rate_on_sql("d.day")} AS rate
     FROM (SELECT DISTINCT disbursed_on AS day FROM financing) d
 )
-SELECT {grouped}, {", ".join(figures)}
+SELECT {keys}, {", ".join(figures)}
 FROM financing f JOIN day_rate r ON r.day = f.disbursed_on
 GROUP BY {grouped}"""  # noqa: S608 - names and placeholders
-    return sql, list(params)
+    return sql, params
 
 
 def committed_source(as_of: date) -> QuerySet:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from enterprises.models import Kpi, KpiDirection
 from monitoring.facts import tune_for_aggregation
 from monitoring.models import Dimension, OutcomeValue
-from monitoring.rollup import replace_rows
+from monitoring.rollup import Replaced, replace_rows
 
 RULE = [
     gettext_lazy(
@@ -53,7 +53,7 @@ SELECT p.enterprise_id, p.kpi_id, p.baseline_value AS baseline, p.latest_value A
        e.partner_organization_id AS po, e.sub_sector_id AS sub_sector, e.district_id AS district
 FROM monitoring_outcomepair p
 JOIN enterprises_enterprise e ON e.id = p.enterprise_id AND e.duplicate_of_id IS NULL
-WHERE p.baseline_period <= %(as_of)s AND p.latest_period <= %(as_of)s
+WHERE p.baseline_period <= %(as_of)s AND p.latest_period <= %(as_of)s {scope}
 """
 PAIRS_POSTGRESQL = (
     _KEPT_PAIRS  # noqa: S608 - constants
@@ -67,7 +67,7 @@ CROSS JOIN LATERAL (
     WHERE r.enterprise_id = p.enterprise_id AND r.kpi_id = p.kpi_id AND r.period <= %(as_of)s
     ORDER BY r.period DESC LIMIT 1
 ) l
-WHERE p.baseline_period <= %(as_of)s AND p.latest_period > %(as_of)s AND l.period > p.baseline_period
+WHERE p.baseline_period <= %(as_of)s AND p.latest_period > %(as_of)s AND l.period > p.baseline_period {scope}
 """
 )
 PAIRS_SQLITE = (
@@ -84,11 +84,12 @@ SELECT enterprise_id, kpi_id, baseline, latest, po, sub_sector, district FROM (
            e.partner_organization_id AS po, e.sub_sector_id AS sub_sector, e.district_id AS district
     FROM monitoring_outcomepair p
     JOIN enterprises_enterprise e ON e.id = p.enterprise_id AND e.duplicate_of_id IS NULL
-    WHERE p.baseline_period <= %(as_of)s AND p.latest_period > %(as_of)s
+    WHERE p.baseline_period <= %(as_of)s AND p.latest_period > %(as_of)s {scope}
 ) WHERE latest_period > baseline_period
 """
 )
-# Per quantity and finest group (PO, sub-sector, district), in one statement over the pairs: each KPI,
+# Per quantity and finest group (PO, sub-sector, district), in one statement over the signed pairs
+# (`sign`: 1 for a pair counted, -1 for one the live roll-up takes away, monitoring.live): each KPI,
 # and emissions avoided (the KPIs with a documented emission factor, an ME counted once however many of
 # them it tracks). An ME improved when its latest reading is better in the KPI's direction; for
 # emissions, when it emits less on one of them. An ME is in one finest group only, so the groups' MEs
@@ -98,22 +99,28 @@ SELECT k.code AS quantity, k.unit AS unit, k.adds_up AS adds_up,
        CASE WHEN k.direction = %(higher)s THEN 1 ELSE 0 END AS higher,
        g.po, g.sub_sector, g.district, g.mes, g.improved, g.baseline, g.latest
 FROM (
-    -- One pair per ME and KPI: counting rows counts MEs (and lets the groups be hashed, not sorted).
-    SELECT p.kpi_id, p.po, p.sub_sector, p.district, COUNT(*) AS mes,
+    -- One pair per ME and KPI: summing signs counts MEs (and lets the groups be hashed, not sorted).
+    SELECT p.kpi_id, p.po, p.sub_sector, p.district, SUM(p.sign) AS mes,
            SUM(CASE WHEN (k.direction = %(lower)s AND p.latest < p.baseline)
-                      OR (k.direction = %(higher)s AND p.latest > p.baseline) THEN 1 ELSE 0 END) AS improved,
-           SUM(p.baseline) AS baseline, SUM(p.latest) AS latest
+                      OR (k.direction = %(higher)s AND p.latest > p.baseline)
+                    THEN p.sign ELSE 0 END) AS improved,
+           SUM(p.sign * p.baseline) AS baseline, SUM(p.sign * p.latest) AS latest
     FROM pairs p JOIN enterprises_kpi k ON k.id = p.kpi_id
     GROUP BY p.kpi_id, p.po, p.sub_sector, p.district
 ) g JOIN enterprises_kpi k ON k.id = g.kpi_id
 UNION ALL
-SELECT %(emissions)s, %(emissions_unit)s, TRUE, 0, p.po, p.sub_sector, p.district,
-       COUNT(DISTINCT p.enterprise_id),
-       COUNT(DISTINCT CASE WHEN p.latest < p.baseline THEN p.enterprise_id END),
-       SUM(p.baseline * k.co2e_kg_per_unit), SUM(p.latest * k.co2e_kg_per_unit)
-FROM pairs p JOIN enterprises_kpi k ON k.id = p.kpi_id
-WHERE k.co2e_kg_per_unit IS NOT NULL
-GROUP BY p.po, p.sub_sector, p.district
+SELECT %(emissions)s, %(emissions_unit)s, TRUE, 0, e.po, e.sub_sector, e.district,
+       SUM(e.sign), SUM(e.sign * e.improved), SUM(e.sign * e.baseline), SUM(e.sign * e.latest)
+FROM (
+    -- Each ME's emissions, once however many such KPIs it tracks.
+    SELECT p.sign, p.enterprise_id, p.po, p.sub_sector, p.district,
+           MAX(CASE WHEN p.latest < p.baseline THEN 1 ELSE 0 END) AS improved,
+           SUM(p.baseline * k.co2e_kg_per_unit) AS baseline, SUM(p.latest * k.co2e_kg_per_unit) AS latest
+    FROM pairs p JOIN enterprises_kpi k ON k.id = p.kpi_id
+    WHERE k.co2e_kg_per_unit IS NOT NULL
+    GROUP BY p.sign, p.enterprise_id, p.po, p.sub_sector, p.district
+) e
+GROUP BY e.po, e.sub_sector, e.district
 """
 # Each finest group with the natural keys of the groups it rolls up into.
 KEYED_SQL = """
@@ -148,6 +155,10 @@ def _half_even(value: str) -> str:
     )
 
 
+# A group is kept when an ME counts in it or, summing changes, when a figure moved.
+MOVED = "(SUM(mes) <> 0 OR SUM(improved) <> 0 OR SUM(baseline) <> 0 OR SUM(latest) <> 0)"
+
+
 def _rolled() -> str:
     """Every breakdown of the programme and of each PO, one GROUP BY each (a few thousand finest
     groups: no need for GROUPING SETS)."""
@@ -164,7 +175,7 @@ def _rolled() -> str:
                 f"'{dimension}' AS dimension, {column or chr(39) * 2} AS key, SUM(mes) AS mes, "
                 f"SUM(improved) AS improved, "
                 f"SUM(baseline) AS baseline, SUM(latest) AS latest FROM keyed {where}"
-                f"GROUP BY {', '.join(['quantity', 'unit', 'adds_up', 'higher', *keys])}"
+                f"GROUP BY {', '.join(['quantity', 'unit', 'adds_up', 'higher', *keys])} HAVING {MOVED}"
             )
     return " UNION ALL ".join(selects)
 
@@ -186,16 +197,43 @@ COLUMNS = (
 )
 
 
-def write(as_of: date, run_id: int | None) -> int:
-    """Make the date's stored outcome rows the snapshot's (monitoring.rollup.replace_rows, in the
-    caller's transaction): per KPI and for emissions avoided, for the programme and within each PO, in
-    one statement. Returns the rows the date has."""
+def pairs_select(scope: str = "") -> str:
+    """The pairs as of the date (`%(as_of)s`), of every ME or of those `scope` selects (a condition on
+    a pair `p`), each counted once (sign 1)."""
     pairs = PAIRS_POSTGRESQL if connection.vendor == "postgresql" else PAIRS_SQLITE
-    change = "CASE WHEN r.higher = 1 THEN r.latest - r.baseline ELSE r.baseline - r.latest END"
-    sql = f"""WITH pairs AS ({pairs}),
+    return f"SELECT 1 AS sign, x.* FROM ({pairs.format(scope=scope)}) x"  # noqa: S608 - constants
+
+
+# The rolled rows' columns: a group's sums, not rounded and not named.
+ROLLED_COLUMNS = (
+    "quantity",
+    "unit",
+    "adds_up",
+    "higher",
+    "scope_po_id",
+    "dimension",
+    "key",
+    "mes",
+    "improved",
+    "baseline",
+    "latest",
+)
+
+
+def rolled_select(pairs: str) -> str:
+    """Every quantity summed into each breakdown (ROLLED_COLUMNS; the programme's scope is NULL), from
+    the signed pairs `pairs` selects."""
+    return f"""WITH pairs AS ({pairs}),
 finest AS ({FINEST_SQL}),
 keyed AS ({KEYED_SQL}),
 rolled AS ({_rolled()})
+SELECT {", ".join(ROLLED_COLUMNS)} FROM rolled"""  # noqa: S608
+
+
+def values_select(rolled: str) -> str:
+    """The stored rows (COLUMNS) of the rolled rows `rolled` selects: named, rounded."""
+    change = "CASE WHEN r.higher = 1 THEN r.latest - r.baseline ELSE r.baseline - r.latest END"
+    return f"""WITH rolled AS ({rolled})
 SELECT %(as_of)s, r.quantity, r.unit, r.scope_po_id, r.dimension, r.key,
     CASE r.dimension
         WHEN 'business_area' THEN COALESCE(area.name, r.key)
@@ -214,7 +252,10 @@ LEFT JOIN core_businessarea area ON r.dimension = 'business_area' AND area.code 
 LEFT JOIN core_sector sec ON r.dimension = 'sector' AND sec.code = r.key
 LEFT JOIN core_district district ON r.dimension = 'district' AND district.pcode = r.key
 LEFT JOIN core_partnerorganization po ON r.dimension = 'po' AND po.code = r.key"""  # noqa: S608
-    params = {
+
+
+def params(as_of: date, run_id: int | None) -> dict:
+    return {
         "as_of": as_of,
         "run": run_id,
         "lower": KpiDirection.LOWER,
@@ -222,9 +263,25 @@ LEFT JOIN core_partnerorganization po ON r.dimension = 'po' AND po.code = r.key"
         "emissions": EMISSIONS,
         "emissions_unit": EMISSIONS_UNIT,
     }
+
+
+def write(as_of: date, run_id: int | None) -> int:
+    """Make the date's stored outcome rows the snapshot's (monitoring.rollup.replace_rows, in the
+    caller's transaction): per KPI and for emissions avoided, for the programme and within each PO, in
+    one statement. Returns the rows the date has. On PostgreSQL the live roll-up (monitoring.live)
+    does it, from what changed since its last run where it can."""
+    if connection.vendor == "postgresql":
+        from monitoring import live
+
+        return live.write_outcomes(as_of, run_id)
     with connection.cursor() as cursor:
-        tune_for_aggregation(cursor, memoize=False)  # every pair's lookup is another ME and KPI
-        return replace_rows(cursor, OutcomeValue._meta.db_table, COLUMNS, sql, params, as_of)
+        return store(cursor, values_select(rolled_select(pairs_select())), params(as_of, run_id), as_of).given
+
+
+def store(cursor, sql: str, sql_params: dict, as_of: date, restrict: str = "") -> Replaced:
+    """Store the outcome rows `sql` selects (only the stored rows `restrict` names may change)."""
+    tune_for_aggregation(cursor, memoize=False)  # every pair's lookup is another ME and KPI
+    return replace_rows(cursor, OutcomeValue._meta.db_table, COLUMNS, sql, sql_params, as_of, restrict)
 
 
 @dataclass

@@ -7,13 +7,16 @@ indicator is one column of one source. The statement unpivots them into one row 
 group, names each group by the natural keys the rest of the portal filters by (sector codes,
 P-codes, PO codes...) and sums them into every breakdown at once: GROUPING SETS on PostgreSQL, the
 same sets as a UNION ALL of GROUP BYs on SQLite. Shares are recomputed from the summed numerators and
-denominators, never summed. Values are rounded to the 4 places they are stored with.
+denominators, never summed. Values are rounded to the 4 places they are stored with. On PostgreSQL the
+live roll-up (monitoring.live) keeps the sums and, rerun for the same date, runs the same statement
+over what changed only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils.translation import gettext as _
@@ -58,27 +61,35 @@ def grouping_sets() -> list[tuple[bool, str]]:
     ]
 
 
-def _base(as_of: date, indicator_ids: dict[str, int]) -> tuple[str, list]:
-    """The sources as CTEs and one row per indicator and finest group (`base`), with the group's
-    natural keys and names joined (`keyed`)."""
+def _base(
+    as_of: date,
+    indicator_ids: dict[str, int],
+    sources: dict[str, tuple[str, list]] | None = None,
+    signed: frozenset[str] = frozenset(),
+) -> tuple[str, list]:
+    """The sources as CTEs (`sources` replaces some) and one row per indicator and finest group
+    (`base`), with the group's natural keys and names joined (`keyed`). A group is in `base` when
+    something counts in it; for a `signed` source (changes: units added and taken away), when any of
+    its figures moved."""
     ctes, params = [], []
     for name, source in SOURCES.items():
-        grouped = source(as_of)
+        grouped = (sources or {}).get(name) or source(as_of)
         sql, source_params = grouped if isinstance(grouped, tuple) else grouped.query.sql_with_params()
         ctes.append(f"src_{name} AS ({sql})")
         params += source_params
     branches = []
     for definition in DEFINITIONS:
         keys = SOURCE_KEYS[definition.source]
+        denominator = definition.denominator or "0"
         columns = [f"{indicator_ids[definition.code]} AS indicator_id"]
         columns += [f"k_{key} AS {key}" if key in keys else f"{NULL_KEY[key]} AS {key}" for key in KEYS]
-        columns.append(f"{definition.value} AS value")
-        columns.append(
-            f"{definition.denominator} AS denominator" if definition.denominator else "0 AS denominator"
-        )
-        branches.append(
-            f"SELECT {', '.join(columns)} FROM src_{definition.source} WHERE {definition.present} > 0"  # noqa: S608
-        )
+        columns += [f"{definition.value} AS value", f"{denominator} AS denominator"]
+        columns.append(f"{definition.present} AS present")
+        if definition.source in signed:
+            kept = f"({definition.present} <> 0 OR {definition.value} <> 0 OR {denominator} <> 0)"
+        else:
+            kept = f"{definition.present} > 0"
+        branches.append(f"SELECT {', '.join(columns)} FROM src_{definition.source} WHERE {kept}")  # noqa: S608
     ctes.append("base AS (" + " UNION ALL ".join(branches) + ")")
     ctes.append(
         """keyed AS (
@@ -86,7 +97,7 @@ def _base(as_of: date, indicator_ids: dict[str, int]) -> tuple[str, list]:
            ss.code AS sub_sector, division.pcode AS division, district.pcode AS district,
            b.gender AS gender,
            CASE WHEN b.climate THEN 'true' WHEN NOT b.climate THEN 'false' END AS climate,
-           b.value AS value, b.denominator AS denominator
+           b.value AS value, b.denominator AS denominator, b.present AS present
     FROM base b
     LEFT JOIN core_subsector ss ON ss.id = b.sub_sector
     LEFT JOIN core_sector sec ON sec.id = COALESCE(b.sector, ss.sector_id)
@@ -97,6 +108,10 @@ def _base(as_of: date, indicator_ids: dict[str, int]) -> tuple[str, list]:
 )"""
     )
     return "WITH " + ",\n".join(ctes), params
+
+
+# A group is kept when something counts in it or, summing changes, when a figure moved.
+MOVED = "(SUM(present) <> 0 OR SUM(value) <> 0 OR SUM(denominator) <> 0)"
 
 
 def _rolled_postgresql() -> str:
@@ -122,8 +137,8 @@ def _rolled_postgresql() -> str:
     SELECT indicator_id, CASE WHEN GROUPING(po_id) = 0 THEN po_id END AS scope_po_id,
            CASE {which} ELSE '{Dimension.TOTAL}' END AS dimension,
            COALESCE(CASE {key} END, '') AS key,
-           SUM(value) AS value, SUM(denominator) AS denominator
-    FROM keyed GROUP BY GROUPING SETS ({", ".join(sets)}) HAVING {known}"""  # noqa: S608
+           SUM(value) AS value, SUM(denominator) AS denominator, SUM(present) AS present
+    FROM keyed GROUP BY GROUPING SETS ({", ".join(sets)}) HAVING {known} AND {MOVED}"""  # noqa: S608
 
 
 def _rolled_union() -> str:
@@ -138,34 +153,56 @@ def _rolled_union() -> str:
         where = f"WHERE {' AND '.join(known)} " if known else ""
         selects.append(
             f"SELECT indicator_id, {scope} AS scope_po_id, '{dimension}' AS dimension, "  # noqa: S608
-            f"{key} AS key, SUM(value) AS value, SUM(denominator) AS denominator FROM keyed "
-            f"{where}GROUP BY {', '.join(grouped)}"
+            f"{key} AS key, SUM(value) AS value, SUM(denominator) AS denominator, "
+            f"SUM(present) AS present FROM keyed {where}GROUP BY {', '.join(grouped)} HAVING {MOVED}"
         )
     return " UNION ALL ".join(selects)
 
 
-def select_values(as_of: date, run_id: int | None) -> tuple[str, list]:
-    """The SELECT of every value of the snapshot, in IndicatorValue's columns."""
-    indicator_ids = dict(
-        Indicator.objects.filter(code__in=[d.code for d in DEFINITIONS]).values_list("code", "id")
-    )
-    missing = [d.code for d in DEFINITIONS if d.code not in indicator_ids]
+def indicator_ids() -> dict[str, int]:
+    """Each defined indicator's id (the statements name indicators by id)."""
+    ids = dict(Indicator.objects.filter(code__in=[d.code for d in DEFINITIONS]).values_list("code", "id"))
+    missing = [d.code for d in DEFINITIONS if d.code not in ids]
     if missing:
         raise Indicator.DoesNotExist(f"indicators missing: {', '.join(missing)}")
-    base, params = _base(as_of, indicator_ids)
+    return ids
+
+
+# The rolled rows' columns: the sums of one group of one indicator, not rounded and not named.
+ROLLED_COLUMNS = ("indicator_id", "scope_po_id", "dimension", "key", "value", "denominator", "present")
+
+
+def rolled_select(
+    as_of: date,
+    ids: dict[str, int],
+    sources: dict[str, tuple[str, list]] | None = None,
+    signed: frozenset[str] = frozenset(),
+) -> tuple[str, list]:
+    """Every indicator summed into each breakdown it is given by (ROLLED_COLUMNS; the programme's
+    scope is NULL), from the sources (`sources` and `signed`: see `_base`)."""
+    base, params = _base(as_of, ids, sources, signed)
     rolled = _rolled_postgresql() if connection.vendor == "postgresql" else _rolled_union()
     allowed = " UNION ALL ".join(
-        f"SELECT {indicator_ids[d.code]} AS indicator_id, '{dimension}' AS dimension"
+        f"SELECT {ids[d.code]} AS indicator_id, '{dimension}' AS dimension"
         for d in DEFINITIONS
         for dimension in Dimension.values
         if dimension in d.dimensions
     )
-    shares = ", ".join(str(indicator_ids[d.code]) for d in DEFINITIONS if d.is_share) or "NULL"
-    gender_names = " ".join("WHEN %s THEN %s" for _value in Gender.choices)
-    gender_params = [item for value, label in Gender.choices for item in (value, str(label))]
     sql = f"""{base},
 rolled AS ({rolled}),
 allowed AS ({allowed})
+SELECT r.indicator_id, r.scope_po_id, r.dimension, r.key, r.value, r.denominator, r.present
+FROM rolled r JOIN allowed a ON a.indicator_id = r.indicator_id AND a.dimension = r.dimension"""  # noqa: S608
+    return sql, params
+
+
+def values_select(rolled: str, rolled_params: list, as_of: date, run_id: int | None, ids: dict[str, int]):
+    """The stored values (COLUMNS) of the rolled rows `rolled` selects: named, rounded to the 4 places
+    they are stored with, shares computed from their summed numerators and denominators."""
+    shares = ", ".join(str(ids[d.code]) for d in DEFINITIONS if d.is_share) or "NULL"
+    gender_names = " ".join("WHEN %s THEN %s" for _value in Gender.choices)
+    gender_params = [item for value, label in Gender.choices for item in (value, str(label))]
+    sql = f"""WITH rolled AS ({rolled})
 SELECT %s AS as_of, r.indicator_id, r.scope_po_id, r.dimension, r.key,
     CASE r.dimension
         WHEN 'total' THEN ''
@@ -187,7 +224,6 @@ SELECT %s AS as_of, r.indicator_id, r.scope_po_id, r.dimension, r.key,
     CASE WHEN r.indicator_id IN ({shares}) THEN r.denominator END AS denominator,
     CAST(%s AS BIGINT) AS run_id
 FROM rolled r
-JOIN allowed a ON a.indicator_id = r.indicator_id AND a.dimension = r.dimension
 LEFT JOIN core_businessarea area ON r.dimension = 'business_area' AND area.code = r.key
 LEFT JOIN core_sector sec ON r.dimension = 'sector' AND sec.code = r.key
 LEFT JOIN core_subsector ss ON r.dimension = 'sub_sector' AND ss.code = r.key
@@ -195,7 +231,7 @@ LEFT JOIN core_division division ON r.dimension = 'division' AND division.pcode 
 LEFT JOIN core_district district ON r.dimension = 'district' AND district.pcode = r.key
 LEFT JOIN core_partnerorganization po ON r.dimension = 'po' AND po.code = r.key"""  # noqa: S608
     params = [
-        *params,
+        *rolled_params,
         as_of,
         *gender_params,
         _("climate-vulnerable areas"),
@@ -203,6 +239,12 @@ LEFT JOIN core_partnerorganization po ON r.dimension = 'po' AND po.code = r.key"
         run_id,
     ]
     return sql, params
+
+
+def select_values(as_of: date, run_id: int | None) -> tuple[str, list]:
+    """The SELECT of every value of the snapshot, in IndicatorValue's columns."""
+    ids = indicator_ids()
+    return values_select(*rolled_select(as_of, ids), as_of, run_id, ids)
 
 
 COLUMNS = (
@@ -223,13 +265,24 @@ NEVER_NULL = frozenset(
 )
 
 
-def replace_rows(cursor, table: str, columns: Sequence[str], select: str, params, as_of: date) -> int:
+class Replaced(NamedTuple):
+    """What `replace_rows` did: the rows the select gave, the stored ones deleted and inserted."""
+
+    given: int
+    deleted: int
+    inserted: int
+
+
+def replace_rows(
+    cursor, table: str, columns: Sequence[str], select: str, params, as_of: date, restrict: str = ""
+) -> Replaced:
     """Make `table`'s rows of the date those of `select` (in `columns`: the date first, the run last):
     the new rows go to a scratch table, then only the stored rows that differ from every new one are
     deleted and only the new rows not stored yet are inserted. Rows are the same when every column
     but the date (the same) and the run are; the run stays as the write that last changed the row
     left it. A rerun after 1 % of the MEs changed rewrites a fifth of a snapshot, not all of it.
-    Returns the rows the date now has."""
+    `restrict` (a condition on a stored row `o`) limits the stored rows that may go to those the new
+    rows replace."""
     compared = columns[1:-1]
     scratch = f"scratch_{table}"
     names = ", ".join(columns)
@@ -257,24 +310,49 @@ def replace_rows(cursor, table: str, columns: Sequence[str], select: str, params
     with local_settings(cursor, enable_nestloop="off"):
         cursor.execute(
             f"DELETE FROM {table} WHERE id IN (SELECT o.id FROM {table} o WHERE o.as_of = %s "  # noqa: S608
+            f"{'AND ' + restrict if restrict else ''} "
             f"AND NOT EXISTS (SELECT 1 FROM {scratch} n WHERE {matching}))",
             [as_of],
         )
+        deleted = cursor.rowcount
         cursor.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} n "  # noqa: S608
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.as_of = %s AND {matching})",
             [as_of],
         )
-    return count
+        inserted = cursor.rowcount  # before the settings are put back, with a statement of their own
+    return Replaced(count, deleted, inserted)
 
 
 def write(as_of: date, run_id: int | None) -> int:
     """Make the date's stored values the snapshot's (`replace_rows`, in the caller's transaction);
     every indicator has a programme total, zero when nothing counts yet. Returns the values the date
-    has."""
-    sql, params = select_values(as_of, run_id)
+    has. On PostgreSQL the live roll-up (monitoring.live) does it, from what changed since its last
+    run where it can."""
+    if connection.vendor == "postgresql":
+        from monitoring import live
+
+        return live.write(as_of, run_id)
+    with connection.cursor() as cursor:
+        return store(cursor, *select_values(as_of, run_id), as_of, run_id).given
+
+
+def store(cursor, sql: str, params: list, as_of: date, run_id: int | None, touched: str = "") -> Replaced:
+    """Store the values `sql` selects, and the zero totals of the indicators nothing counts for. With
+    `touched` (a table of indicator_id, scope_po_id, 0 for the programme, dimension and key), only
+    the stored values of those groups may change."""
     shares = [d.code for d in DEFINITIONS if d.is_share]
     share_list = ", ".join(["%s"] * len(shares)) or "NULL"
+    restrict, zero_restrict = "", ""
+    if touched:
+        restrict = (
+            "(o.indicator_id, COALESCE(o.scope_po_id, 0), o.dimension, o.key) IN "  # noqa: S608
+            f"(SELECT indicator_id, scope_po_id, dimension, key FROM {touched})"
+        )
+        zero_restrict = (
+            f"AND i.id IN (SELECT indicator_id FROM {touched} "  # noqa: S608
+            f"WHERE scope_po_id = 0 AND dimension = '{Dimension.TOTAL}')"
+        )
     # The snapshot's values, then the totals of the indicators nothing counts for yet.
     select = f"""WITH snapshot AS ({sql})
 SELECT * FROM snapshot
@@ -282,7 +360,7 @@ UNION ALL
 SELECT %s, i.id, NULL, %s, '', '', 0, CASE WHEN i.code IN ({share_list}) THEN 0 END,
        CASE WHEN i.code IN ({share_list}) THEN 0 END, %s
 FROM {Indicator._meta.db_table} i
-WHERE i.code IN ({", ".join(["%s"] * len(DEFINITIONS))}) AND NOT EXISTS (
+WHERE i.code IN ({", ".join(["%s"] * len(DEFINITIONS))}) {zero_restrict} AND NOT EXISTS (
     SELECT 1 FROM snapshot v WHERE v.indicator_id = i.id AND v.scope_po_id IS NULL AND v.dimension = %s)"""  # noqa: S608
     params = [
         *params,
@@ -294,6 +372,5 @@ WHERE i.code IN ({", ".join(["%s"] * len(DEFINITIONS))}) AND NOT EXISTS (
         *[d.code for d in DEFINITIONS],
         Dimension.TOTAL,
     ]
-    with connection.cursor() as cursor:
-        tune_for_aggregation(cursor)
-        return replace_rows(cursor, IndicatorValue._meta.db_table, COLUMNS, select, params, as_of)
+    tune_for_aggregation(cursor)
+    return replace_rows(cursor, IndicatorValue._meta.db_table, COLUMNS, select, params, as_of, restrict)
