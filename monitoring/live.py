@@ -13,13 +13,16 @@ and take from it. Those sums are added to the kept ones, and only the stored row
 moved are rewritten. The indicators read from few records (sub-projects, facilities) are summed
 again in full at every run, and their groups replaced.
 
-A run rolls everything up again, and keeps it, when the kept sums cannot be trusted: another date; a
-change of what keys or names a group (sectors, districts, POs, KPIs), of the exchange rates, of the
-programme start or of the statements themselves (`_fingerprint`); stored rows that are not the last
-run's; or so many MEs changed that a full roll-up costs less. Sums that contradict themselves (a
-group with nothing counted that still has a figure) also start it, so a run never stores figures it
-cannot stand behind. The tables are created by migration 0014_live_rollup, on PostgreSQL only; the
-tests check runs against full recounts after random edits, and both against the independent SQL.
+A run rolls everything up again, and keeps it, when the kept sums cannot be trusted: another date
+(the indicators' copies serve again, the changed MEs' brought up to date; a pair depends on the date,
+so the pairs are copied again); a change of what keys or names a group (sectors, districts, POs,
+KPIs), of the exchange rates, of the programme start or of the statements themselves
+(`_fingerprint`); a snapshot's rows written by anything else (a trigger of migration 0014 then
+forgets the kept sums); or so many MEs changed that a full roll-up costs less. Sums that contradict
+themselves (a group with nothing counted that still has a figure) also start it, from fresh copies,
+so a run never stores figures it cannot stand behind. The tables are created by migration
+0014_live_rollup, on PostgreSQL only; the tests check runs against full recounts after random edits,
+and both against the independent SQL.
 """
 
 from __future__ import annotations
