@@ -316,6 +316,19 @@ def _keep(cursor, kind: Kind, rolled: str, params) -> None:
     )
 
 
+def _current(cursor, table: str, select: str, params) -> str:
+    """The changed MEs' current units (`select`, by index) in a temporary table, read by both the
+    changes' sums and the copies' update. Returns a SELECT of them."""
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} AS SELECT * FROM ({select}) u WHERE 1 = 0",  # noqa: S608
+        params,
+    )
+    cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+    with index_lookups(cursor):
+        cursor.execute(f"INSERT INTO {table} SELECT * FROM ({select}) u", params)  # noqa: S608
+    return f"SELECT * FROM {table}"  # noqa: S608
+
+
 def _signed(columns: tuple[str, ...], current: str, kept: str, in_changed: str) -> str:
     """The changed MEs' units: the current ones (sign 1) and the kept copies (sign -1)."""
     names = ", ".join(columns)
@@ -325,13 +338,30 @@ def _signed(columns: tuple[str, ...], current: str, kept: str, in_changed: str) 
     )
 
 
-def _replace_copies(
-    cursor, kept: str, columns: tuple[str, ...], current: str, params, in_changed: str
+def _sync_copies(
+    cursor, kept: str, key: str, columns: tuple[str, ...], current: str, in_changed: str
 ) -> None:
-    """The changed MEs' copies become their units just counted."""
+    """The changed MEs' copies become their current units (`current`, one row per `key`): only the
+    copies that differ are rewritten (a changed ME's other disbursements are most often as they were:
+    at 800,000 MEs, rewriting them all took 0.4-0.7 s)."""
+    same = " AND ".join(f"c.{column} IS NOT DISTINCT FROM k.{column}" for column in columns)
+    with index_lookups(cursor):
+        cursor.execute(
+            f"DELETE FROM {kept} k WHERE k.enterprise_id {in_changed} "  # noqa: S608
+            f"AND NOT EXISTS (SELECT 1 FROM ({current}) c WHERE c.{key} = k.{key} AND {same})"
+        )
+        cursor.execute(
+            f"INSERT INTO {kept} ({', '.join(columns)}) SELECT {', '.join(f'c.{name}' for name in columns)} "  # noqa: S608
+            f"FROM ({current}) c WHERE NOT EXISTS (SELECT 1 FROM {kept} k WHERE k.{key} = c.{key} AND {same})"
+        )
+
+
+def _replace_copies(cursor, kept: str, columns: tuple[str, ...], current: str, in_changed: str) -> None:
+    """The changed MEs' copies become their current units (`current`), all rewritten."""
     with index_lookups(cursor):
         cursor.execute(f"DELETE FROM {kept} WHERE enterprise_id {in_changed}")  # noqa: S608
-        cursor.execute(f"INSERT INTO {kept} ({', '.join(columns)}) {current}", params)
+        names = ", ".join(columns)
+        cursor.execute(f"INSERT INTO {kept} ({names}) SELECT {names} FROM ({current}) c")  # noqa: S608
 
 
 def _done(cursor, kind: Kind, in_changed: str) -> None:
@@ -343,12 +373,11 @@ def _done(cursor, kind: Kind, in_changed: str) -> None:
 
 def _apply_values(cursor, as_of: date, run_id: int | None, ids: dict[str, int]) -> Replaced | None:
     in_changed = _prepare(cursor, VALUES)
-    me_units = me_units_sql(f"AND e.id {in_changed}")
-    financing, financing_params = financing_units_sql(f"AND s.enterprise_id {in_changed}")
+    me_units, financing = _current_units(cursor, in_changed)
     sources = {
         "me": me_source(as_of, _signed(ME_UNIT_COLUMNS, me_units, LIVE_ME, in_changed)),
         "financing": financing_source(
-            as_of, _signed(FINANCING_UNIT_COLUMNS, financing, LIVE_FINANCING, in_changed), financing_params
+            as_of, _signed(FINANCING_UNIT_COLUMNS, financing, LIVE_FINANCING, in_changed)
         ),
     }
     rolled, params = rollup.rolled_select(as_of, ids, sources, SIGNED)
@@ -362,9 +391,18 @@ def _apply_values(cursor, as_of: date, run_id: int | None, ids: dict[str, int]) 
         run_id,
         VALUES.touched,
     )
-    _update_copies(cursor, in_changed)
+    _update_copies(cursor, in_changed, me_units, financing)
     _done(cursor, VALUES, in_changed)
     return replaced
+
+
+def _current_units(cursor, in_changed: str) -> tuple[str, str]:
+    """The changed MEs' current ME and financing units, each read once."""
+    financing, financing_params = financing_units_sql(f"AND s.enterprise_id {in_changed}")
+    return (
+        _current(cursor, "live_current_me", me_units_sql(f"AND e.id {in_changed}"), []),
+        _current(cursor, "live_current_financing", financing, financing_params),
+    )
 
 
 def _rebuild_values(
@@ -374,7 +412,7 @@ def _rebuild_values(
     afresh, or only the changed MEs' when the others are still good (another date)."""
     if copies_good:
         in_changed = _prepare(cursor, VALUES)
-        _update_copies(cursor, in_changed)
+        _update_copies(cursor, in_changed, *_current_units(cursor, in_changed))
         _done(cursor, VALUES, in_changed)
     else:
         for table in (LIVE_ME, LIVE_FINANCING):
@@ -401,11 +439,10 @@ def _rebuild_values(
     )
 
 
-def _update_copies(cursor, in_changed: str) -> None:
+def _update_copies(cursor, in_changed: str, me_units: str, financing: str) -> None:
     """The changed MEs' copies become their units as they are now."""
-    financing, financing_params = financing_units_sql(f"AND s.enterprise_id {in_changed}")
-    _replace_copies(cursor, LIVE_ME, ME_UNIT_COLUMNS, me_units_sql(f"AND e.id {in_changed}"), [], in_changed)
-    _replace_copies(cursor, LIVE_FINANCING, FINANCING_UNIT_COLUMNS, financing, financing_params, in_changed)
+    _sync_copies(cursor, LIVE_ME, "enterprise_id", ME_UNIT_COLUMNS, me_units, in_changed)
+    _sync_copies(cursor, LIVE_FINANCING, "support_id", FINANCING_UNIT_COLUMNS, financing, in_changed)
 
 
 # --- The environmental outcomes --------------------------------------------------------------------
@@ -413,9 +450,10 @@ def _update_copies(cursor, in_changed: str) -> None:
 
 def _apply_outcomes(cursor, as_of: date, run_id: int | None) -> Replaced | None:
     in_changed = _prepare(cursor, OUTCOMES)
-    current = outcomes.pairs_select(f"AND p.enterprise_id {in_changed}")
-    pairs = f"SELECT * FROM ({current}) c UNION ALL SELECT -1, {', '.join(PAIR_COLUMNS)} FROM {LIVE_PAIRS} WHERE enterprise_id {in_changed}"  # noqa: S608, E501
     params = outcomes.params(as_of, run_id)
+    selected = f"SELECT {', '.join(PAIR_COLUMNS)} FROM ({outcomes.pairs_select(f'AND p.enterprise_id {in_changed}')}) c"  # noqa: S608, E501
+    current = _current(cursor, "live_current_pairs", selected, params)
+    pairs = _signed(PAIR_COLUMNS, current, LIVE_PAIRS, in_changed)
     if not _add(cursor, OUTCOMES, outcomes.rolled_select(pairs), params):
         return None
     restrict = (
@@ -429,8 +467,8 @@ def _apply_outcomes(cursor, as_of: date, run_id: int | None) -> Replaced | None:
         as_of,
         restrict,
     )
-    copy = f"SELECT {', '.join(PAIR_COLUMNS)} FROM ({current}) c"  # noqa: S608
-    _replace_copies(cursor, LIVE_PAIRS, PAIR_COLUMNS, copy, params, in_changed)
+    # Pairs are not unique row by row (two baselines of one KPI may read the same): all rewritten.
+    _replace_copies(cursor, LIVE_PAIRS, PAIR_COLUMNS, current, in_changed)
     _done(cursor, OUTCOMES, in_changed)
     return replaced
 
