@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
-from django.db.models import Model
 
 from core.planner import index_lookups
 from enterprises.models import programme_start
@@ -51,7 +50,6 @@ from monitoring.indicators import (
     me_source,
     me_units_sql,
 )
-from monitoring.models import IndicatorValue, OutcomeValue
 from monitoring.rollup import Replaced
 
 log = logging.getLogger(__name__)
@@ -76,7 +74,6 @@ class Kind:
     """One kind of snapshot rows kept live: where its sums are kept and what a group is."""
 
     name: str
-    stored: type[Model]
     rolled: str
     columns: tuple[str, ...]  # the roll-up's rows (the programme's scope NULL there, 0 here)
     keys: tuple[str, ...]
@@ -98,7 +95,6 @@ class Kind:
 
 VALUES = Kind(
     "values",
-    IndicatorValue,
     "monitoring_live_rolled",
     rollup.ROLLED_COLUMNS,
     ("indicator_id", "scope_po_id", "dimension", "key"),
@@ -107,7 +103,6 @@ VALUES = Kind(
 )
 OUTCOMES = Kind(
     "outcomes",
-    OutcomeValue,
     "monitoring_live_outcome_rolled",
     outcomes.ROLLED_COLUMNS,
     ("quantity", "scope_po_id", "dimension", "key"),
