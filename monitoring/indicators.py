@@ -266,33 +266,24 @@ def _keyed(queryset: QuerySet, keys: dict[str, str]) -> QuerySet:
 # (monitoring.live) keeps a copy of the units it last counted and re-reads only the changed ones, the
 # copies with sign -1 and the current ones with sign 1, so that the same statement gives what the
 # changes add and take away.
+# Each fact of EnterpriseFacts (the first day a rule held for the ME), by column.
+FACT_COLUMNS = tuple(
+    field.column for field in EnterpriseFacts._meta.concrete_fields if field.name != "enterprise"
+)
 ME_UNIT_COLUMNS = (
     "enterprise_id",
-    "po",
-    "sub_sector",
-    "district",
-    "gender",
-    "climate",
+    *ENTERPRISE_KEYS,
     "registered_on",
     "jobs_women",
     "jobs_men",
     "jobs_women_added",
     "jobs_men_added",
-    "financed_on",
-    "climate_trained_on",
-    "recp_verified_two_on",
-    "recp_reported_two_on",
-    "kpi_tracking_on",
-    "profile_validated_on",
+    *FACT_COLUMNS,
 )
 FINANCING_UNIT_COLUMNS = (
     "support_id",
     "enterprise_id",
-    "po",
-    "sub_sector",
-    "district",
-    "gender",
-    "climate",
+    *ENTERPRISE_KEYS,
     "financier",
     "amount",
     "disbursed_on",
@@ -309,8 +300,7 @@ def me_units_sql(scope: str = "") -> str:
        e.registered_on, e.wage_employed_female AS jobs_women, e.wage_employed_male AS jobs_men,
        {added.format(field="wage_employed_female")} AS jobs_women_added,
        {added.format(field="wage_employed_male")} AS jobs_men_added,
-       f.financed_on, f.climate_trained_on, f.recp_verified_two_on, f.recp_reported_two_on,
-       f.kpi_tracking_on, f.profile_validated_on
+       {", ".join(f"f.{column}" for column in FACT_COLUMNS)}
 FROM enterprises_enterprise e LEFT JOIN {EnterpriseFacts._meta.db_table} f ON f.enterprise_id = e.id
 WHERE e.duplicate_of_id IS NULL {scope}"""  # noqa: S608 - names
 

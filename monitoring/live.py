@@ -261,11 +261,7 @@ def _add(cursor, kind: Kind, rolled: str, params, replaced: str = "") -> bool:
     its new sums; the kept groups `replaced` selects (a condition) go first, their new sums being
     among the changes'. False if the sums now contradict themselves."""
     with index_lookups(cursor):
-        cursor.execute(
-            f"INSERT INTO {kind.delta} ({kind.listed()}) SELECT {kind.listed('COALESCE(scope_po_id, 0)')} "  # noqa: S608
-            f"FROM ({rolled}) r",
-            params,
-        )
+        _keep(cursor, kind, rolled, params, kind.delta)
     keys = ", ".join(kind.keys)
     if replaced:
         cursor.execute(
@@ -302,11 +298,11 @@ def _moved(kind: Kind) -> str:
     return _rolled_rows(kind, kind.touched, f"WHERE {kind.presence} > 0")
 
 
-def _keep(cursor, kind: Kind, rolled: str, params) -> None:
-    """Keep every group's sums (`rolled` selects them)."""
+def _keep(cursor, kind: Kind, rolled: str, params, table: str = "") -> None:
+    """Keep the sums `rolled` selects in the kept sums (or in `table`), the programme's scope as 0."""
     cursor.execute(
-        f"INSERT INTO {kind.rolled} ({kind.listed()}) SELECT {kind.listed('COALESCE(scope_po_id, 0)')} "  # noqa: S608
-        f"FROM ({rolled}) r",
+        f"INSERT INTO {table or kind.rolled} ({kind.listed()}) "  # noqa: S608
+        f"SELECT {kind.listed('COALESCE(scope_po_id, 0)')} FROM ({rolled}) r",
         params,
     )
 
