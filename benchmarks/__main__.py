@@ -43,6 +43,19 @@ def machine_load(module: str, when: str) -> None:
     )
 
 
+def server_memory() -> None:
+    """PostgreSQL's shared buffers: the same run reads its records from them or from the operating
+    system's cache, and the figures differ (README "PostgreSQL's memory")."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setting::bigint * pg_size_bytes(unit) FROM pg_settings WHERE name = 'shared_buffers'"
+            )
+            report("postgresql_shared_buffers_mb", cursor.fetchone()[0] // 2**20, "MB")
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -141,6 +154,7 @@ def run_on_database(names: list[str]) -> list[str]:
 
     log("migrating the benchmark database")
     call_command("migrate", verbosity=0)
+    server_memory()
     wanted = int(os.environ.get("BENCH_ENTERPRISES", "80000"))
     existing = synthetic_enterprises().count()
     if existing != wanted:
