@@ -10,7 +10,9 @@ import re
 
 import django_filters
 from django import forms
+from django.db import connections
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -148,6 +150,32 @@ def _search_enterprise(queryset, prefix: str, value: str):
     if len(digits) >= 6 and len(digits) >= len(value.replace(" ", "")) - 2:
         condition |= Q(**{f"{prefix}phone__contains": digits.lstrip("0")})
     return queryset.filter(condition)
+
+
+# Up to this many MEs matching a search of a record list, the records are read by their MEs' ids.
+SEARCH_MES_BY_ID = 1000
+
+
+def _search_records(queryset, value: str):
+    """Records (readings, adoptions, ...) of the MEs a search matches.
+
+    The MEs are found first, by the search's own indexes, then their records by the MEs' ids.
+    Joined to the MEs instead, or given the ids as a list, PostgreSQL expects the matches spread
+    along the list's order and walks it until it has a page. A search finding a few MEs then read
+    most of the list: at 80,000 MEs, the readings of one ME found by its phone took 0.8 s, against
+    2 ms by id; with 1,000 MEs, 24 ms. The ids go as a set the planner does not count (unnest),
+    so it reads them and sorts their records. A search matching more MEs than SEARCH_MES_BY_ID
+    keeps the join: such matches are common enough to be met early along the list."""
+    everyone = Enterprise.objects.all()
+    matching = _search_enterprise(everyone, "", value)
+    if matching is everyone:  # nothing to search for
+        return queryset
+    ids = list(matching.order_by().values_list("pk", flat=True)[: SEARCH_MES_BY_ID + 1])
+    if len(ids) > SEARCH_MES_BY_ID:
+        return _search_enterprise(queryset, "enterprise__", value)
+    if connections[queryset.db].vendor == "postgresql":
+        return queryset.filter(enterprise_id__in=RawSQL("SELECT unnest(%s::bigint[])", (ids,)))
+    return queryset.filter(enterprise_id__in=ids)
 
 
 class EnterpriseFilter(ScopedFilterSet):
@@ -297,7 +325,7 @@ class RecordFilter(ScopedFilterSet):
     enterprise = _by_id(Enterprise, "enterprise", _("Enterprise (id)"))
 
     def search(self, queryset, name, value):
-        return _search_enterprise(queryset, "enterprise__", value)
+        return _search_records(queryset, value)
 
 
 NOT_STATED = "not_stated"
