@@ -1,8 +1,9 @@
-"""The search of the record lists (KPI readings, adoptions, ...): "ME code, name or owner", and the phone.
+"""The search of the ME list and of the record lists (KPI readings, adoptions, ...): code, name, owner
+and phone.
 
-The MEs a search matches are found first and their records read by id, up to
-enterprises.filters.SEARCH_MES_BY_ID of them; beyond, through the join. Both ways give the same
-records, and neither shows a record of another PO."""
+The MEs a search matches are found first and the list then read by their ids, up to
+enterprises.filters.SEARCH_MES_BY_ID of them; beyond, the search is made along the list. Both ways
+give the same rows, and neither shows a row of another PO."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _api_ids(api, path: str, query: str) -> set[int]:
     return {row["id"] for row in response.json()["results"]}
 
 
-@pytest.mark.parametrize("by_id", [True, False], ids=["by id", "joined"])
+@pytest.mark.parametrize("by_id", [True, False], ids=["by id", "along the list"])
 @pytest.mark.parametrize("query", ["ME-0001", "rahima shoe", "01711000001"])
 def test_a_search_of_the_readings_finds_the_matching_mes_readings_and_no_others(
     api, pmu, readings, query, by_id, monkeypatch
@@ -52,7 +53,7 @@ def test_a_search_of_the_readings_finds_the_matching_mes_readings_and_no_others(
     assert found == expected
 
 
-@pytest.mark.parametrize("by_id", [True, False], ids=["by id", "joined"])
+@pytest.mark.parametrize("by_id", [True, False], ids=["by id", "along the list"])
 def test_a_search_matching_several_mes_gives_the_same_records_either_way(
     api, pmu, readings, by_id, monkeypatch
 ):
@@ -63,7 +64,7 @@ def test_a_search_matching_several_mes_gives_the_same_records_either_way(
     assert found == {*readings["tailor 1"], *readings["tailor 2"]}
 
 
-@pytest.mark.parametrize("by_id", [True, False], ids=["by id", "joined"])
+@pytest.mark.parametrize("by_id", [True, False], ids=["by id", "along the list"])
 def test_a_po_searching_another_pos_me_finds_nothing(api, client, po1, me_two, readings, by_id, monkeypatch):
     # me_two is po2's: its phone and name match it, but po1's lists never show its records.
     monkeypatch.setattr(filters, "SEARCH_MES_BY_ID", 1000 if by_id else 0)
@@ -88,3 +89,15 @@ def test_an_empty_search_lists_every_record(api, pmu, readings):
     found = _api_ids(api.as_user(pmu), "/api/v1/kpi-readings/", "  ")
 
     assert found == {pk for pks in readings.values() for pk in pks}
+
+
+@pytest.mark.parametrize("by_id", [True, False], ids=["by id", "along the list"])
+def test_the_me_list_finds_the_same_mes_either_way_and_only_the_users_pos(
+    api, pmu, po1, me_one, me_two, readings, by_id, monkeypatch
+):
+    monkeypatch.setattr(filters, "SEARCH_MES_BY_ID", 1000 if by_id else 0)
+
+    # ME-0001 is both me_one's code (po1) and me_two's (po2).
+    assert _api_ids(api.as_user(pmu), "/api/v1/enterprises/", "ME-0001") == {me_one.pk, me_two.pk}
+    assert _api_ids(api.as_user(po1), "/api/v1/enterprises/", "ME-0001") == {me_one.pk}
+    assert _api_ids(api.as_user(po1), "/api/v1/enterprises/", "01811000002") == set()
