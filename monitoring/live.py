@@ -260,8 +260,8 @@ def _add(cursor, kind: Kind, rolled: str, params, replaced: str = "") -> bool:
     """Add the changes' sums (`rolled` selects them) to the kept ones, noting each group moved with
     its new sums; the kept groups `replaced` selects (a condition) go first, their new sums being
     among the changes'. False if the sums now contradict themselves."""
-    # A group the changes move nothing in (an ME's units as they were, or changes that cancel out)
-    # is left out: its kept sums and stored values stay as they are (at 1 %, most of the groups).
+    # A group the changes move nothing in (an ME's units as they were: a reading of an ME already
+    # tracking its KPIs, an edit undone) is left out: its kept sums and stored values stay as they are.
     moved = " OR ".join(f"{name} IS DISTINCT FROM 0" for name in kind.sums)
     with index_lookups(cursor):
         _keep(cursor, kind, rolled, params, kind.delta, where=moved)
