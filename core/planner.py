@@ -8,8 +8,10 @@ transaction had. On other databases nothing is done.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -38,3 +40,13 @@ def index_lookups(cursor) -> AbstractContextManager[None]:
     not the default 4, which is made for disks), so that PostgreSQL looks the few rows up by index
     rather than reading the tables whole."""
     return local_settings(cursor, random_page_cost="1.1")
+
+
+def id_set(ids: list[int]) -> tuple[str, list[Any]]:
+    """A subquery listing these ids, with one parameter whatever their number (an IN list of 10,000
+    placeholders would be a query per chunk on SQLite). PostgreSQL does not count them when it plans
+    (`unnest` of a parameter): it reads the rows of these ids by index, where given the ids as a list
+    it may expect them spread along another index and walk that one (enterprises.filters)."""
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(CAST(%s AS bigint[]))", [ids]
+    return "SELECT value FROM json_each(%s)", [json.dumps(ids)]

@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from core import lifecycle
 from core.errors import ActionRefused
-from core.planner import local_settings
+from core.planner import id_set, local_settings
 from core.roles import Role
 from enterprises.models import DuplicateStatus, DuplicateSuspect, Enterprise
 
@@ -98,14 +98,6 @@ def _matched_sql(columns: str) -> str:
         flags = ", ".join(f"{int(name == reason)} AS {name}" for name in MATCH_ON)
         joins.append(f"SELECT {columns}, {flags} FROM candidates c {source}")  # noqa: S608 (names)
     return " UNION ALL ".join(joins)
-
-
-def _id_set(ids: list[int]) -> tuple[str, list[Any]]:
-    """A subquery listing these ids, with one parameter whatever their number (an IN list of
-    10,000 placeholders would be a query per chunk on SQLite)."""
-    if connection.vendor == "postgresql":
-        return "SELECT unnest(CAST(%s AS bigint[]))", [ids]
-    return "SELECT value FROM json_each(%s)", [json.dumps(ids)]
 
 
 def _keys_table(candidates: Sequence[MatchKeys]) -> tuple[str, list[Any]]:
@@ -195,7 +187,7 @@ def flag_duplicates(enterprise_ids: Iterable[int]) -> int:
     ids = sorted(set(enterprise_ids))
     if not ids:
         return 0
-    ids_sql, ids_params = _id_set(ids)
+    ids_sql, ids_params = id_set(ids)
     with connection.cursor() as cursor:
         pairs = {
             (later, earlier): DuplicateSuspect(

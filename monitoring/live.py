@@ -260,11 +260,8 @@ def _add(cursor, kind: Kind, rolled: str, params, replaced: str = "") -> bool:
     """Add the changes' sums (`rolled` selects them) to the kept ones, noting each group moved with
     its new sums; the kept groups `replaced` selects (a condition) go first, their new sums being
     among the changes'. False if the sums now contradict themselves."""
-    # A group the changes move nothing in (an ME's units as they were: a reading of an ME already
-    # tracking its KPIs, an edit undone) is left out: its kept sums and stored values stay as they are.
-    moved = " OR ".join(f"{name} IS DISTINCT FROM 0" for name in kind.sums)
     with index_lookups(cursor):
-        _keep(cursor, kind, rolled, params, kind.delta, where=moved)
+        _keep(cursor, kind, rolled, params, kind.delta)
     keys = ", ".join(kind.keys)
     if replaced:
         cursor.execute(
@@ -301,13 +298,13 @@ def _moved(kind: Kind) -> str:
     return _rolled_rows(kind, kind.touched, f"WHERE {kind.presence} > 0")
 
 
-def _keep(cursor, kind: Kind, rolled: str, params, table: str = "", where: str = "") -> None:
-    """Keep the sums `rolled` selects (those `where` selects) in the kept sums (or in `table`), the
-    programme's scope as 0."""
-    condition = f"WHERE {where}" if where else ""
+def _keep(cursor, kind: Kind, rolled: str, params, table: str = "") -> None:
+    """Keep the sums `rolled` selects in the kept sums (or in `table`), the programme's scope as 0.
+    A roll-up of changes selects only the groups they moved (its HAVING: monitoring.rollup.MOVED,
+    monitoring.outcomes.MOVED)."""
     cursor.execute(
         f"INSERT INTO {table or kind.rolled} ({kind.listed()}) "  # noqa: S608
-        f"SELECT {kind.listed('COALESCE(scope_po_id, 0)')} FROM ({rolled}) r {condition}",
+        f"SELECT {kind.listed('COALESCE(scope_po_id, 0)')} FROM ({rolled}) r",
         params,
     )
 
