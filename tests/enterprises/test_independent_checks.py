@@ -18,6 +18,7 @@ from enterprises.models import Adoption, AdoptionVerification, CommonServiceFaci
 from enterprises.validation import today
 from subprojects.models import Transition
 from tests.assertions import assert_refused, field_errors
+from tests.days import FromToday, resolved
 from tests.enterprises.factories import AdoptionFactory, FacilityFactory, practice
 from tests.factories import district, make_user, sub_sector
 from tests.subprojects.test_pages import tiny_png
@@ -84,14 +85,14 @@ def test_a_checker_who_belongs_to_a_po_may_not_verify(me_one, po_one, role):
     ("on", "message"),
     [
         (date(2024, 11, 30), "A practice is verified after it is adopted."),
-        (today() + timedelta(days=1), "The verification date cannot be in the future"),
+        (FromToday(1), "The verification date cannot be in the future"),
     ],
 )
 def test_a_verification_date_before_the_adoption_or_in_the_future_is_refused(verifier, me_one, on, message):
     adoption = AdoptionFactory(enterprise=me_one, adopted_on=date(2024, 12, 1))
 
     with pytest.raises(ActionRefused, match=message):
-        services.verify_adoption(user=verifier, adoption=adoption, verified_on=on)
+        services.verify_adoption(user=verifier, adoption=adoption, verified_on=resolved(on))
 
     adoption.refresh_from_db()
     assert adoption.verified_on is None
@@ -320,7 +321,7 @@ def test_no_po_staff_nor_other_role_confirms_a_facility(request, sp_one, persona
     [
         ({"status": "under_construction", "opened_on": None}, None, "wrong_state", "is under construction"),
         ({"opened_on": date(2025, 1, 20)}, date(2025, 1, 19), "invalid", "on or after its opening date"),
-        ({"opened_on": date(2025, 1, 20)}, today() + timedelta(days=1), "invalid", "cannot be in the future"),
+        ({"opened_on": date(2025, 1, 20)}, FromToday(1), "invalid", "cannot be in the future"),
     ],
 )
 def test_a_facility_not_operational_or_a_date_that_does_not_fit_is_refused(
@@ -329,7 +330,7 @@ def test_a_facility_not_operational_or_a_date_that_does_not_fit_is_refused(
     facility = FacilityFactory(sub_project=sp_one, **facility_data)
 
     with pytest.raises(ActionRefused, match=message) as refused:
-        services.confirm_facility_operational(user=pmu, facility=facility, on=on)
+        services.confirm_facility_operational(user=pmu, facility=facility, on=resolved(on))
 
     assert refused.value.code == code
     facility.refresh_from_db()

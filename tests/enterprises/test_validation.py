@@ -27,8 +27,6 @@ from tests.enterprises.factories import (
 )
 from tests.factories import district, sub_sector
 
-TODAY = timezone.localdate()
-
 
 def errors_of(obj) -> dict[str, list[str]]:
     with pytest.raises(ValidationError) as caught:
@@ -131,8 +129,9 @@ def test_gps_point_must_be_in_bangladesh_and_complete(me_one, latitude, longitud
 
 @pytest.mark.django_db
 def test_year_started_and_joining_date_cannot_be_in_the_future(me_one):
-    me_one.year_started = TODAY.year + 1
-    me_one.registered_on = TODAY + timedelta(days=1)
+    today = timezone.localdate()
+    me_one.year_started = today.year + 1
+    me_one.registered_on = today + timedelta(days=1)
     errors = errors_of(me_one)
     assert "future" in errors["year_started"][0]
     assert "future" in errors["registered_on"][0]
@@ -213,7 +212,8 @@ def test_support_amount_is_positive_and_plausible(me_one, amount):
 
 @pytest.mark.django_db
 def test_support_cannot_be_disbursed_in_the_future(me_one):
-    support = FinancialSupportFactory.build(enterprise=me_one, disbursed_on=TODAY + timedelta(days=3))
+    in_three_days = timezone.localdate() + timedelta(days=3)
+    support = FinancialSupportFactory.build(enterprise=me_one, disbursed_on=in_three_days)
     assert "future" in errors_of(support)["disbursed_on"][0]
 
 
@@ -250,7 +250,7 @@ def test_a_kpi_reading_covers_a_month_that_has_started(me_one):
         "month"
         in errors_of(KpiReadingFactory.build(enterprise=me_one, period=date(2024, 9, 15)))["period"][0]
     )
-    next_month = (TODAY.replace(day=1) + timedelta(days=32)).replace(day=1)
+    next_month = (timezone.localdate().replace(day=1) + timedelta(days=32)).replace(day=1)
     assert (
         "not started" in errors_of(KpiReadingFactory.build(enterprise=me_one, period=next_month))["period"][0]
     )

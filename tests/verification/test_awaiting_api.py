@@ -18,6 +18,7 @@ from django.utils import timezone
 from enterprises.models import Adoption, CommonServiceFacility, Enterprise, FacilityStatus
 from monitoring.indicators import established_facilities
 from subprojects.models import Transition
+from tests.days import FromToday
 from tests.enterprises.factories import AdoptionFactory, FacilityFactory, practice
 from tests.factories import district
 from tests.verification.conftest import bulk_adoptions, tiny_png
@@ -251,13 +252,15 @@ def _before(day: date) -> str:
         "12/03/2025",
         "yesterday",
         "2025-02-30",
-        (timezone.localdate() + timedelta(days=1)).isoformat(),
+        FromToday(1),
         "before",
     ],
 )
 def test_a_bad_verification_date_is_400_naming_the_field(api, adoption_one, verifier, verified_on):
     if verified_on == "before":
         verified_on = _before(adoption_one.adopted_on)
+    elif isinstance(verified_on, FromToday):
+        verified_on = verified_on.day().isoformat()
     response = api.as_user(verifier).post(
         f"{ADOPTIONS}{adoption_one.pk}/verify/", {"verified_on": verified_on, "comment": "x"}, format="json"
     )
@@ -269,12 +272,12 @@ def test_a_bad_verification_date_is_400_naming_the_field(api, adoption_one, veri
     assert _decisions(adoption_one) == []
 
 
-@pytest.mark.parametrize(
-    "on", ["01-02-2025", (timezone.localdate() + timedelta(days=1)).isoformat(), "before"]
-)
+@pytest.mark.parametrize("on", ["01-02-2025", FromToday(1), "before"])
 def test_a_bad_confirmation_date_is_400_naming_the_field(api, facility_one, pmu, on):
     if on == "before":
         on = _before(facility_one.opened_on)
+    elif isinstance(on, FromToday):
+        on = on.day().isoformat()
     response = api.as_user(pmu).post(
         f"{FACILITIES}{facility_one.pk}/confirm-operational/", {"on": on}, format="json"
     )

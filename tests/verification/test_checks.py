@@ -19,6 +19,7 @@ from enterprises import services as enterprise_services
 from subprojects import workflow
 from subprojects.models import Transition
 from tests.assertions import assert_refused
+from tests.days import FromToday, resolved
 from tests.verification.conftest import tiny_png
 from verification import checks, hooks
 from verification.models import CheckStatus, VerificationCheck
@@ -116,15 +117,15 @@ def test_partly_and_not_found_need_the_finding(check_of, adoption_one, verifier,
     ("details", "message"),
     [
         ({}, "date of the visit"),
-        ({"visited_on": timezone.localdate() + timedelta(days=1)}, "cannot be in the future"),
-        ({"visited_on": timezone.localdate() - timedelta(days=30)}, "before the sample was drawn"),
-        ({"visited_on": timezone.localdate(), "latitude": Decimal("24.1")}, "both latitude and longitude"),
+        ({"visited_on": FromToday(1)}, "cannot be in the future"),
+        ({"visited_on": FromToday(-30)}, "before the sample was drawn"),
+        ({"visited_on": FromToday(0), "latitude": Decimal("24.1")}, "both latitude and longitude"),
         (
-            {"visited_on": timezone.localdate(), "latitude": Decimal("48.85"), "longitude": Decimal("2.35")},
+            {"visited_on": FromToday(0), "latitude": Decimal("48.85"), "longitude": Decimal("2.35")},
             "outside Bangladesh",
         ),
         (
-            {"visited_on": timezone.localdate(), "photo": SimpleUploadedFile("site.png", b"not an image")},
+            {"visited_on": FromToday(0), "photo": SimpleUploadedFile("site.png", b"not an image")},
             "does not contain what its name says",
         ),
     ],
@@ -132,7 +133,7 @@ def test_partly_and_not_found_need_the_finding(check_of, adoption_one, verifier,
 def test_a_badly_recorded_visit_is_refused(check_of, adoption_one, verifier, details, message):
     check = check_of(adoption_one)
     with pytest.raises(ActionRefused) as refusal:
-        workflow.apply(check, "confirm", verifier, **details)
+        workflow.apply(check, "confirm", verifier, **resolved(details))
     assert message in refusal.value.message
     check.refresh_from_db()
     adoption_one.refresh_from_db()
