@@ -272,7 +272,11 @@ def _take_marks(cursor) -> int:
 
 
 def _drop_marks(cursor) -> None:
-    cursor.execute(f"DELETE FROM {CHANGES} WHERE id IN (SELECT id FROM facts_marks)")  # noqa: S608
+    # Without a nested loop: the marks' table is most often empty when analysed (each run empties it),
+    # so PostgreSQL expects one mark and compared each of 1,706 with every taken one (at 80,000 MEs,
+    # 1.45 million comparisons, 0.1-0.2 s); hashed, they cost one pass.
+    with local_settings(cursor, enable_nestloop="off"):
+        cursor.execute(f"DELETE FROM {CHANGES} WHERE id IN (SELECT id FROM facts_marks)")  # noqa: S608
     cursor.execute("DELETE FROM facts_marks")
 
 
