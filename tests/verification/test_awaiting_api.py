@@ -18,7 +18,7 @@ from django.utils import timezone
 from enterprises.models import Adoption, CommonServiceFacility, Enterprise, FacilityStatus
 from monitoring.indicators import established_facilities
 from subprojects.models import Transition
-from tests.days import FromToday
+from tests.days import FromToday, resolved
 from tests.enterprises.factories import AdoptionFactory, FacilityFactory, practice
 from tests.factories import district
 from tests.verification.conftest import bulk_adoptions, tiny_png
@@ -259,8 +259,7 @@ def _before(day: date) -> str:
 def test_a_bad_verification_date_is_400_naming_the_field(api, adoption_one, verifier, verified_on):
     if verified_on == "before":
         verified_on = _before(adoption_one.adopted_on)
-    elif isinstance(verified_on, FromToday):
-        verified_on = verified_on.day().isoformat()
+    verified_on = resolved(verified_on)  # the JSON body writes a day as YYYY-MM-DD
     response = api.as_user(verifier).post(
         f"{ADOPTIONS}{adoption_one.pk}/verify/", {"verified_on": verified_on, "comment": "x"}, format="json"
     )
@@ -276,8 +275,7 @@ def test_a_bad_verification_date_is_400_naming_the_field(api, adoption_one, veri
 def test_a_bad_confirmation_date_is_400_naming_the_field(api, facility_one, pmu, on):
     if on == "before":
         on = _before(facility_one.opened_on)
-    elif isinstance(on, FromToday):
-        on = on.day().isoformat()
+    on = resolved(on)
     response = api.as_user(pmu).post(
         f"{FACILITIES}{facility_one.pk}/confirm-operational/", {"on": on}, format="json"
     )
