@@ -247,8 +247,17 @@ class IndicatorValue(models.Model):
     # For shares: the counts behind the percentage.
     numerator = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     denominator = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    # Not indexed: a rerun updates the figures that moved in place, naming its run, and a row whose
+    # indexed columns stay as they were is rewritten on its own page without touching any index
+    # (PostgreSQL's HOT update; the table keeps room on its pages for it, migration 0015). Runs are
+    # never deleted by the portal; deleting one by hand reads the values to unlink them.
     run = models.ForeignKey(
-        AggregationRun, on_delete=models.SET_NULL, null=True, related_name="values", db_constraint=False
+        AggregationRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="values",
+        db_constraint=False,
+        db_index=False,
     )
 
     objects = IndicatorValueQuerySet.as_manager()

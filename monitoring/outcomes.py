@@ -180,6 +180,8 @@ def _rolled() -> str:
     return " UNION ALL ".join(selects)
 
 
+# What names a stored outcome row's group (with the date): one row per group and date.
+GROUP_COLUMNS = ("quantity", "unit", "scope_po_id", "dimension", "key")
 COLUMNS = (
     "as_of",
     "quantity",
@@ -281,7 +283,8 @@ def write(as_of: date, run_id: int | None) -> int:
 def store(cursor, sql: str, sql_params: dict, as_of: date, restrict: str = "") -> Replaced:
     """Store the outcome rows `sql` selects (only the stored rows `restrict` names may change)."""
     tune_for_aggregation(cursor, memoize=False)  # every pair's lookup is another ME and KPI
-    return replace_rows(cursor, OutcomeValue._meta.db_table, COLUMNS, sql, sql_params, as_of, restrict)
+    table = OutcomeValue._meta.db_table
+    return replace_rows(cursor, table, COLUMNS, GROUP_COLUMNS, sql, sql_params, as_of, restrict)
 
 
 @dataclass

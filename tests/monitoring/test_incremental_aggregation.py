@@ -29,12 +29,14 @@ from enterprises.models import (
 from monitoring import aggregation, facts, live
 from monitoring.indicators import QUALIFYING
 from monitoring.models import (
+    AggregationRun,
     Dimension,
     EnterpriseFacts,
     FactChange,
     IndicatorValue,
     OutcomePair,
     OutcomeValue,
+    RunTrigger,
     Snapshot,
 )
 from monitoring.reference_sql import HEADLINE, headline_counts
@@ -391,21 +393,35 @@ def test_outcomes_equal_the_rule_counted_reading_by_reading(programme, seed):  #
 
 def test_a_rerun_rewrites_only_the_values_that_changed(programme):  # noqa: F811
     """The snapshot of a date computed again keeps the rows whose figures did not move (the nightly
-    rerun of a day rewrites a fifth of it, not all of it), and stores what a full recount stores."""
-    aggregation.refresh_snapshot(AS_OF)
-    before = dict(IndicatorValue.objects.filter(as_of=AS_OF).values_list("pk", "value"))
-    aggregation.refresh_snapshot(AS_OF)
-    assert dict(IndicatorValue.objects.filter(as_of=AS_OF).values_list("pk", "value")) == before
+    rerun of a day rewrites a fifth of it, not all of it): they still name the run that wrote them.
+    A value that moved is updated in place (the same row, now naming the run that moved it), and
+    the snapshot equals what a full recount stores."""
+    figures = ("value", "numerator", "denominator", "label")
+
+    def stored_figures() -> dict[int, tuple]:
+        return {pk: rest for pk, *rest in stored.values_list("pk", *figures)}
+
+    stored = IndicatorValue.objects.filter(as_of=AS_OF)
+    first = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.COMMAND)
+    aggregation.refresh_snapshot(AS_OF, first)
+    before = stored_figures()
+    again = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.COMMAND)
+    aggregation.refresh_snapshot(AS_OF, again)
+    assert stored_figures() == before
+    assert set(stored.values_list("run", flat=True)) == {first.pk}  # nothing moved, nothing rewritten
 
     unfinanced = next(
         me for me in programme if not me.financial_supports.exists() and me.duplicate_of_id is None
     )
     FinancialSupportFactory(enterprise=unfinanced, disbursed_on=date(2025, 2, 1))
-    aggregation.refresh_snapshot(AS_OF)
-    after = dict(IndicatorValue.objects.filter(as_of=AS_OF).values_list("pk", "value"))
-    kept = before.keys() & after.keys()
-    assert 0 < len(kept) < len(before)  # the financed counts moved; most other figures did not
-    assert all(after[pk] == before[pk] for pk in kept)
+    moving = AggregationRun.objects.create(as_of=AS_OF, trigger=RunTrigger.COMMAND)
+    aggregation.refresh_snapshot(AS_OF, moving)
+    after = stored_figures()
+    assert before.keys() <= after.keys()  # a financed ME adds to groups; none goes
+    moved = {pk for pk in before if after[pk] != before[pk]}
+    assert 0 < len(moved) < len(before)  # the financed counts moved; most other figures did not
+    rewritten = set(stored.filter(run=moving).values_list("pk", flat=True))
+    assert rewritten == moved | (after.keys() - before.keys())
     assert int(exact_totals()["ME_FINANCED"]) == QUALIFYING["ME_FINANCED"](AS_OF).count()
     incremental = snapshot()
     aggregation.refresh_snapshot(AS_OF, full=True)
