@@ -323,16 +323,39 @@ def replace_rows(
     group = " AND ".join(equal(column) for column in keys)
     figures = [column for column in compared if column not in keys]
     unchanged = " AND ".join(equal(column) for column in figures)
-    assignments = ", ".join(f"{column} = n.{column}" for column in (*figures, run))
+
+    def assignments(alias: str) -> str:  # the figures and the run, from the new row
+        return ", ".join(f"{column} = {alias}.{column}" for column in (*figures, run))
+
     if connection.vendor == "postgresql":
-        # A column of the group never NULL: NULL in a pair when no new row has the stored row's group.
+        # The stored rows of the date and the new ones paired by group once (a hashed full join: it
+        # has no nested loop, and sorting the groups' text keys for a merge cost more than the rest),
+        # then one statement updates, deletes and inserts from the pairs, the rows found by id. A
+        # column of the group never NULL is NULL in a pair when no new row has the stored row's group.
         paired = f"n.{next(column for column in keys if column in NEVER_NULL)} IS NOT NULL"
-        return _replace_at_once(
-            cursor, table, columns, group, unchanged, paired, (*figures, run), as_of, restrict, count
-        )
+        gone = f"NOT {paired}" + (f" AND {restrict}" if restrict else "")
+        with local_settings(cursor, enable_mergejoin="off"):
+            cursor.execute(
+                f"""WITH pairs AS MATERIALIZED (
+    SELECT o.id AS stored_id, n.*, (o.id IS NOT NULL AND {paired} AND NOT ({unchanged})) AS moved,
+           ({gone}) AS gone
+    FROM (SELECT * FROM {table} WHERE as_of = %s) o FULL JOIN {scratch} n ON {group}
+),
+updated AS (
+    UPDATE {table} t SET {assignments("p")} FROM pairs p WHERE p.moved AND t.id = p.stored_id RETURNING 1
+),
+deleted AS (DELETE FROM {table} t USING pairs p WHERE p.gone AND t.id = p.stored_id RETURNING 1),
+inserted AS (
+    INSERT INTO {table} ({names}) SELECT {names} FROM pairs p WHERE p.stored_id IS NULL RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM updated), (SELECT COUNT(*) FROM deleted), (SELECT COUNT(*) FROM inserted)""",  # noqa: S608
+                [as_of],
+            )
+            updated, deleted, inserted = cursor.fetchone()
+        return Replaced(count, deleted, inserted, updated)
     # SQLite (development and tests): the same, one statement each.
     cursor.execute(
-        f"UPDATE {table} AS o SET {assignments} FROM {scratch} n "  # noqa: S608
+        f"UPDATE {table} AS o SET {assignments('n')} FROM {scratch} n "  # noqa: S608
         f"WHERE o.as_of = %s AND {group} AND NOT ({unchanged})",
         [as_of],
     )
@@ -351,46 +374,6 @@ def replace_rows(
     )
     inserted = cursor.rowcount
     return Replaced(count, deleted, inserted, updated)
-
-
-def _replace_at_once(
-    cursor,
-    table: str,
-    columns: Sequence[str],
-    group: str,
-    unchanged: str,
-    paired: str,
-    updated_columns: Sequence[str],
-    as_of: date,
-    restrict: str,
-    given: int,
-) -> Replaced:
-    """`replace_rows` on PostgreSQL: the stored rows of the date and the new ones are paired by group
-    once (a hashed full join), and one statement updates, deletes and inserts from the pairs."""
-    scratch = f"scratch_{table}"
-    names = ", ".join(columns)
-    gone = f"NOT {paired}" + (f" AND {restrict}" if restrict else "")
-    assignments = ", ".join(f"{column} = p.{column}" for column in updated_columns)
-    sql = f"""WITH pairs AS MATERIALIZED (
-    SELECT o.id AS stored_id, n.*, (o.id IS NOT NULL AND {paired} AND NOT ({unchanged})) AS moved,
-           ({gone}) AS gone
-    FROM (SELECT * FROM {table} WHERE as_of = %s) o FULL JOIN {scratch} n ON {group}
-),
-updated AS (
-    UPDATE {table} t SET {assignments} FROM pairs p WHERE p.moved AND t.id = p.stored_id RETURNING 1
-),
-deleted AS (DELETE FROM {table} t USING pairs p WHERE p.gone AND t.id = p.stored_id RETURNING 1),
-inserted AS (
-    INSERT INTO {table} ({names}) SELECT {names} FROM pairs p WHERE p.stored_id IS NULL RETURNING 1
-)
-SELECT (SELECT COUNT(*) FROM updated), (SELECT COUNT(*) FROM deleted), (SELECT COUNT(*) FROM inserted)"""  # noqa: S608
-    # The pairs hashed whatever the statistics say (a full join has no nested loop; sorting the groups'
-    # text keys for a merge cost more than the rest of the statement); the rows to change then looked
-    # up by id.
-    with local_settings(cursor, enable_mergejoin="off"):
-        cursor.execute(sql, [as_of])
-        updated, deleted, inserted = cursor.fetchone()
-    return Replaced(given, deleted, inserted, updated)
 
 
 def write(as_of: date, run_id: int | None) -> int:

@@ -13,7 +13,7 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 
-from core.lists import SortSpec, clear_filters_query, is_filtered, page_size
+from core.lists import SortSpec, clear_filters_query, is_filtered, page_size, rows_by_key
 from core.models import PartnerOrganization
 from tests.factories import PartnerOrganizationFactory
 
@@ -218,3 +218,15 @@ def test_an_empty_list_without_filters_says_there_is_nothing_yet(client, pmu):
     body = client.get("/partner-organizations/").content.decode()
     assert "No Partner Organization has been registered yet." in body
     assert "clear-filters" not in body
+
+
+@pytest.mark.django_db
+def test_a_page_read_by_key_keeps_the_order_and_leaves_out_a_row_gone_meanwhile():
+    """The page's keys come from the ordered slice, its rows from the list: a key the list no longer
+    holds (a row deleted between the two reads) is left out, the others keep the slice's order."""
+    first, second, third = PartnerOrganizationFactory.create_batch(3)
+    window = PartnerOrganization.objects.filter(pk__in=[first.pk, second.pk, third.pk]).order_by("-pk")
+    rows = PartnerOrganization.objects.exclude(pk=second.pk)
+
+    assert rows_by_key(rows, window[:3]) == [third, first]
+    assert rows_by_key(rows, window.none()[:3]) == []

@@ -52,6 +52,21 @@ def test_a_group_with_a_single_allowed_item_is_a_plain_link(registry, po1):
     assert [(type(entry), entry.label) for entry in menu] == [(NavItem, "Docs")]
 
 
+def test_a_links_address_follows_the_script_prefix_it_is_served_under():
+    """Addresses are resolved once per process, but per script prefix: a portal served under a
+    sub-path links there, and at the root again at the root."""
+    from django.urls import get_script_prefix, reverse, set_script_prefix
+
+    at_root = reverse("home")
+    served_at = get_script_prefix()
+    try:
+        set_script_prefix("/portal/")
+        assert NavItem("Home", "home").url == "/portal" + at_root
+    finally:
+        set_script_prefix(served_at)
+    assert NavItem("Home", "home").url == at_root
+
+
 def test_registering_the_same_item_twice_lists_it_once(registry):
     item = NavItem("Home", "home")
 
