@@ -56,6 +56,9 @@ class AdminArea(models.Model):
     latitude = models.DecimalField(_("centre latitude"), max_digits=8, decimal_places=5, null=True)
     longitude = models.DecimalField(_("centre longitude"), max_digits=8, decimal_places=5, null=True)
 
+    # The columns __str__ reads: a drop-down of places fetches only these (core.visibility.scope_filterset).
+    CHOICE_LABEL_FIELDS = ("name",)
+
     class Meta:
         abstract = True
         ordering = ["name"]
@@ -269,6 +272,9 @@ class PartnerOrganization(models.Model):
                 violation_error_message=_("Another PO is registered with this authority and number."),
             )
         ]
+
+    # The columns __str__ reads: a drop-down of POs fetches only these (core.visibility.scope_filterset).
+    CHOICE_LABEL_FIELDS = ("code", "short_name", "name")
 
     def __str__(self) -> str:
         return f"{self.code} · {self.short_name or self.name}"

@@ -623,6 +623,10 @@ class SubProject(WorkflowObject):
             )
         ]
 
+    # The columns __str__ reads: a drop-down of sub-projects fetches only these (a sub-project's row has
+    # some forty columns; core.visibility.scope_filterset).
+    CHOICE_LABEL_FIELDS = ("agreement_number", "title")
+
     def __str__(self) -> str:
         return f"{self.agreement_number} · {self.title}"
 
