@@ -12,8 +12,9 @@ the environmental outcomes' pairs (OutcomePair: each baseline reading with the l
 KPI), kept from the same changes so that a snapshot reads them instead of looking up the latest
 reading of every baseline again. Triggers on the tables the facts are read from (installed by
 migration; `trigger_sql`) record every enterprise record touched by an insert, update or delete in
-FactChange, whatever wrote it (a form, the API, an import's COPY, a raw statement); `catch_up()`
-recomputes the facts of those MEs only, and `recount()` all of them from scratch
+FactChange, whatever wrote it (a form, the API, an import's COPY, a raw statement), with the facts
+read from that table (FACTS_OF_TABLE); `catch_up()` recomputes those facts of those MEs only, keeping
+their others, and `recount()` all of them from scratch
 (`aggregate_indicators --full`). Both run the same SQL (`FACTS_SQL`), restricted or not, so an
 incremental run equals a full one by construction; the tests also check both against the ORM
 definitions and the independent SQL (monitoring.reference_sql). An ME is also marked when it is
@@ -37,48 +38,82 @@ FACTS = EnterpriseFacts._meta.db_table
 CHANGES = FactChange._meta.db_table
 PAIRS = OutcomePair._meta.db_table
 
-# `counted` is every enterprise record with the ME it counts for (ALL_COUNTED), or only the records of
-# the MEs marked changed (a temporary table the catch-up fills), and `me_scope` restricts the MEs
-# written the same way. Each fact is the earliest day its rule holds.
+# Which facts a change can move, by the table it was made in (FactChange.facts, a sum of these bits):
+# a change marks the facts read from its table only, and the catch-up recomputes those (a KPI reading
+# imported leaves the ME's financing, training, practices and profile as they were). A change of the
+# ME itself (it is registered, deleted, or confirmed as a duplicate, which moves its records to
+# another ME) marks them all.
+FINANCED, CLIMATE, PRACTICES, READINGS, PROFILE = (
+    FactChange.FINANCED,
+    FactChange.CLIMATE,
+    FactChange.PRACTICES,
+    FactChange.READINGS,
+    FactChange.PROFILE,
+)
+ALL_FACTS = FactChange.ALL_FACTS
+FACTS_OF_TABLE = {
+    "enterprises_financialsupport": FINANCED,
+    "enterprises_attendance": CLIMATE,
+    "enterprises_trainingsession": CLIMATE,
+    "enterprises_trainingmodule": CLIMATE,
+    "enterprises_adoption": PRACTICES,
+    "core_user": PRACTICES,  # whether a verifier's checks count
+    "enterprises_kpireading": READINGS,  # the KPI tracking date, and the outcome pairs
+    "enterprises_recpprofile": PROFILE,
+    "enterprises_enterprise": ALL_FACTS,
+}
+
+# `counted` is every enterprise record with the ME it counts for and the facts to compute for it
+# (ALL_COUNTED), or only the records of the MEs marked changed (a temporary table the catch-up fills);
+# `me_scope` restricts the MEs written the same way. A fact not to compute is taken as it was from
+# `kept` (the catch-up's facts_kept: the changed MEs' former facts, with the facts marked). The bits
+# are FactChange's: 1 financed, 2 climate, 4 practices, 8 readings, 16 profile. Each fact is the
+# earliest day its rule holds.
 FACTS_SQL = """
 WITH counted AS ({counted}),
 financed AS (
     SELECT c.me, MIN(s.disbursed_on) AS day
     FROM enterprises_financialsupport s JOIN counted c ON c.id = s.enterprise_id
-    WHERE s.disbursed_on >= %(start)s GROUP BY c.me
+    WHERE s.disbursed_on >= %(start)s AND c.facts & 1 <> 0 GROUP BY c.me
+    UNION ALL SELECT enterprise_id, financed_on FROM {kept} kept WHERE facts & 1 = 0
 ),
 climate AS (
     SELECT c.me, MIN(t.held_on) AS day
     FROM enterprises_attendance a JOIN counted c ON c.id = a.enterprise_id
     JOIN enterprises_trainingsession t ON t.id = a.session_id
     JOIN enterprises_trainingmodule m ON m.id = t.module_id
-    WHERE m.climate_vulnerability AND a.post_test_score > a.pre_test_score GROUP BY c.me
+    WHERE m.climate_vulnerability AND a.post_test_score > a.pre_test_score AND c.facts & 2 <> 0
+    GROUP BY c.me
+    UNION ALL SELECT enterprise_id, climate_trained_on FROM {kept} kept WHERE facts & 2 = 0
 ),
 verified_practice AS (
     SELECT c.me, a.practice_id, MIN(a.verified_on) AS day
     FROM enterprises_adoption a JOIN counted c ON c.id = a.enterprise_id
     JOIN core_user u ON u.id = a.verified_by_id
-    WHERE a.verified_on IS NOT NULL AND u.partner_organization_id IS NULL GROUP BY c.me, a.practice_id
+    WHERE a.verified_on IS NOT NULL AND u.partner_organization_id IS NULL AND c.facts & 4 <> 0
+    GROUP BY c.me, a.practice_id
 ),
 verified_two AS (
     SELECT me, day FROM (
         SELECT me, day, ROW_NUMBER() OVER (PARTITION BY me ORDER BY day) AS nth FROM verified_practice
     ) ranked WHERE nth = 2
+    UNION ALL SELECT enterprise_id, recp_verified_two_on FROM {kept} kept WHERE facts & 4 = 0
 ),
 reported_practice AS (
     SELECT c.me, a.practice_id, MIN(a.adopted_on) AS day
     FROM enterprises_adoption a JOIN counted c ON c.id = a.enterprise_id
-    WHERE a.adopted_on IS NOT NULL GROUP BY c.me, a.practice_id
+    WHERE a.adopted_on IS NOT NULL AND c.facts & 4 <> 0 GROUP BY c.me, a.practice_id
 ),
 reported_two AS (
     SELECT me, day FROM (
         SELECT me, day, ROW_NUMBER() OVER (PARTITION BY me ORDER BY day) AS nth FROM reported_practice
     ) ranked WHERE nth = 2
+    UNION ALL SELECT enterprise_id, recp_reported_two_on FROM {kept} kept WHERE facts & 4 = 0
 ),
 first_baseline AS (
     SELECT b.enterprise_id, b.kpi_id, MIN(b.period) AS period
     FROM enterprises_kpireading b JOIN counted c ON c.id = b.enterprise_id
-    WHERE b.is_baseline GROUP BY b.enterprise_id, b.kpi_id
+    WHERE b.is_baseline AND c.facts & 8 <> 0 GROUP BY b.enterprise_id, b.kpi_id
 ),
 next_reading AS (
     -- The first later reading: one step along the (enterprise, kpi, period) index per baseline, not
@@ -92,11 +127,13 @@ next_reading AS (
 tracking AS (
     SELECT c.me, MIN(n.period) AS day
     FROM next_reading n JOIN counted c ON c.id = n.enterprise_id GROUP BY c.me
+    UNION ALL SELECT enterprise_id, kpi_tracking_on FROM {kept} kept WHERE facts & 8 = 0
 ),
 validated AS (
     SELECT c.me, MIN(p.validated_on) AS day
     FROM enterprises_recpprofile p JOIN counted c ON c.id = p.enterprise_id
-    WHERE p.status = 'validated' AND p.validated_on IS NOT NULL GROUP BY c.me
+    WHERE p.status = 'validated' AND p.validated_on IS NOT NULL AND c.facts & 16 <> 0 GROUP BY c.me
+    UNION ALL SELECT enterprise_id, profile_validated_on FROM {kept} kept WHERE facts & 16 = 0
 )
 INSERT INTO {facts} (enterprise_id, financed_on, climate_trained_on, recp_verified_two_on,
                      recp_reported_two_on, kpi_tracking_on, profile_validated_on)
@@ -144,8 +181,9 @@ SELECT * FROM (
 ) WHERE latest_period > baseline_period
 """,
 }
-# Every ME marked, and each record's marked ME is among them (CHANGED_MES).
-CHANGED_SCOPE = "AND b.enterprise_id IN (SELECT me FROM facts_changed_me)"
+# Every ME whose readings were marked (CHANGED_MES: a record's ME is among the changed MEs with the
+# facts its change marked).
+CHANGED_SCOPE = f"AND b.enterprise_id IN (SELECT me FROM facts_changed_me WHERE facts & {READINGS} <> 0)"  # noqa: S608
 
 
 def pairs_sql(vendor: str, scope: str = "") -> str:
@@ -153,16 +191,36 @@ def pairs_sql(vendor: str, scope: str = "") -> str:
     return PAIRS_SQL["postgresql" if vendor == "postgresql" else "sqlite"].format(pairs=PAIRS, scope=scope)
 
 
-ALL_COUNTED = "SELECT e.id, COALESCE(e.duplicate_of_id, e.id) AS me FROM enterprises_enterprise e"
+ALL_COUNTED = (
+    f"SELECT e.id, COALESCE(e.duplicate_of_id, e.id) AS me, {ALL_FACTS} AS facts "  # noqa: S608 - constants
+    "FROM enterprises_enterprise e"
+)
+# A recount computes every fact: nothing is kept.
+NOTHING_KEPT = (
+    "(SELECT enterprise_id, financed_on, climate_trained_on, recp_verified_two_on, recp_reported_two_on, "  # noqa: S608
+    f"kpi_tracking_on, profile_validated_on, {ALL_FACTS} AS facts FROM {FACTS} WHERE 1 = 0)"
+)
 
-# The MEs whose facts may have changed: each record marked, and the ME it counts for now (a
-# record's former ME is marked by the trigger that saw it change).
-CHANGED_MES = """
-SELECT enterprise_id AS me FROM facts_marks
-UNION
-SELECT COALESCE(e.duplicate_of_id, e.id) FROM enterprises_enterprise e
-WHERE e.id IN (SELECT enterprise_id FROM facts_marks)
-"""
+
+def facts_sql(counted: str, me_scope: str = "", kept: str = NOTHING_KEPT) -> str:
+    """The statement writing the facts (FACTS_SQL): of every ME, or of those `counted` and `me_scope`
+    select, the facts not marked taken from `kept`."""
+    return FACTS_SQL.format(facts=FACTS, counted=counted, me_scope=me_scope, kept=kept)
+
+
+# The facts marked of a set of marks or MEs, as the sum of its bits (SQLite has no bitwise aggregate).
+_ANY_OF = " + ".join(f"MAX(facts & {bit})" for bit in (FINANCED, CLIMATE, PRACTICES, READINGS, PROFILE))
+# The MEs whose facts may have changed, with the facts marked: each record marked, and the ME it counts
+# for now (a record's former ME is marked by the trigger that saw it change).
+CHANGED_MES = f"""
+WITH marked AS (SELECT enterprise_id, {_ANY_OF} AS facts FROM facts_marks GROUP BY enterprise_id)
+SELECT me, {_ANY_OF} FROM (
+    SELECT enterprise_id AS me, facts FROM marked
+    UNION ALL
+    SELECT COALESCE(e.duplicate_of_id, e.id), m.facts
+    FROM enterprises_enterprise e JOIN marked m ON m.enterprise_id = e.id
+) changed GROUP BY me
+"""  # noqa: S608 - constants
 
 
 def _params() -> dict:
@@ -187,7 +245,7 @@ def recount() -> int:
         tune_for_aggregation(cursor)
         _take_marks(cursor)
         cursor.execute(f"DELETE FROM {FACTS}")  # noqa: S608
-        cursor.execute(FACTS_SQL.format(facts=FACTS, counted=ALL_COUNTED, me_scope=""), _params())
+        cursor.execute(facts_sql(ALL_COUNTED), _params())
         written = cursor.rowcount
         cursor.execute(f"DELETE FROM {PAIRS}")  # noqa: S608
         _write_pairs(cursor)
@@ -207,13 +265,21 @@ def catch_up() -> int:
         tune_for_aggregation(cursor)
         # The changed MEs and their records in temporary tables the planner knows the size of (a few
         # rows: index lookups into the record tables rather than scans of them).
-        cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS facts_changed_me (me bigint PRIMARY KEY)")
         cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS facts_counted (id bigint PRIMARY KEY, me bigint)"
+            "CREATE TEMPORARY TABLE IF NOT EXISTS facts_changed_me (me bigint PRIMARY KEY, facts integer)"
         )
-        cursor.execute("DELETE FROM facts_changed_me")
-        cursor.execute("DELETE FROM facts_counted")
-        cursor.execute(f"INSERT INTO facts_changed_me (me) {CHANGED_MES}")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS facts_counted "
+            "(id bigint PRIMARY KEY, me bigint, facts integer)"
+        )
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS facts_kept (enterprise_id bigint PRIMARY KEY, "
+            "financed_on date, climate_trained_on date, recp_verified_two_on date, "
+            "recp_reported_two_on date, kpi_tracking_on date, profile_validated_on date, facts integer)"
+        )
+        for table in ("facts_changed_me", "facts_counted", "facts_kept"):
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        cursor.execute(f"INSERT INTO facts_changed_me (me, facts) {CHANGED_MES}")
         changed = cursor.rowcount
         from monitoring import live  # it builds on this module
 
@@ -224,31 +290,41 @@ def catch_up() -> int:
         with index_lookups(cursor):
             # Two index lookups per changed ME (itself, its confirmed duplicates): an OR of the two would
             # read every enterprise.
+            # ...each with the facts its ME has marked.
             cursor.execute(
-                "INSERT INTO facts_counted (id, me) "
-                "SELECT e.id, COALESCE(e.duplicate_of_id, e.id) FROM enterprises_enterprise e "
+                "INSERT INTO facts_counted (id, me, facts) SELECT r.id, r.me, c.facts FROM ("
+                "SELECT e.id, COALESCE(e.duplicate_of_id, e.id) AS me FROM enterprises_enterprise e "
                 "JOIN facts_changed_me c ON c.me = e.id "
                 "UNION SELECT e.id, e.duplicate_of_id FROM enterprises_enterprise e "
                 "JOIN facts_changed_me c ON c.me = e.duplicate_of_id"
+                ") r JOIN facts_changed_me c ON c.me = r.me"
             )
             if connection.vendor == "postgresql":
                 cursor.execute("ANALYZE facts_counted")
+            # The facts not marked stay as they were.
+            cursor.execute(
+                "INSERT INTO facts_kept SELECT f.enterprise_id, f.financed_on, f.climate_trained_on, "  # noqa: S608
+                "f.recp_verified_two_on, f.recp_reported_two_on, f.kpi_tracking_on, f.profile_validated_on, "
+                f"c.facts FROM {FACTS} f JOIN facts_changed_me c ON c.me = f.enterprise_id "
+                f"WHERE c.facts <> {ALL_FACTS}"
+            )
             cursor.execute(f"DELETE FROM {FACTS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)")  # noqa: S608
             cursor.execute(
-                FACTS_SQL.format(
-                    facts=FACTS,
-                    counted="SELECT id, me FROM facts_counted",
-                    me_scope="AND e.id IN (SELECT me FROM facts_changed_me)",
+                facts_sql(
+                    "SELECT id, me, facts FROM facts_counted",
+                    "AND e.id IN (SELECT me FROM facts_changed_me)",
+                    "facts_kept",
                 ),
                 _params(),
             )
             cursor.execute(
-                f"DELETE FROM {PAIRS} WHERE enterprise_id IN (SELECT me FROM facts_changed_me)"  # noqa: S608
+                f"DELETE FROM {PAIRS} WHERE enterprise_id IN "  # noqa: S608
+                f"(SELECT me FROM facts_changed_me WHERE facts & {READINGS} <> 0)"
             )
             _write_pairs(cursor, CHANGED_SCOPE)
         _drop_marks(cursor)
-        cursor.execute("DELETE FROM facts_changed_me")
-        cursor.execute("DELETE FROM facts_counted")
+        for table in ("facts_changed_me", "facts_counted", "facts_kept"):
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
     return changed
 
 
@@ -264,10 +340,13 @@ def _take_marks(cursor) -> int:
     removed at the end (`_drop_marks`): a mark committed meanwhile, even under a lower id, waits for
     the next run, since what it marks may be invisible to this one."""
     cursor.execute(
-        "CREATE TEMPORARY TABLE IF NOT EXISTS facts_marks (id bigint PRIMARY KEY, enterprise_id bigint)"
+        "CREATE TEMPORARY TABLE IF NOT EXISTS facts_marks (id bigint PRIMARY KEY, enterprise_id bigint, "
+        "facts integer)"
     )
     cursor.execute("DELETE FROM facts_marks")
-    cursor.execute(f"INSERT INTO facts_marks (id, enterprise_id) SELECT id, enterprise_id FROM {CHANGES}")  # noqa: S608
+    cursor.execute(
+        f"INSERT INTO facts_marks (id, enterprise_id, facts) SELECT id, enterprise_id, facts FROM {CHANGES}"  # noqa: S608
+    )
     return cursor.rowcount
 
 
@@ -421,17 +500,22 @@ def _name(table: str, operation: str) -> str:
     return f"{table}_facts_{operation.lower()}"[:63]
 
 
-def install_sql(vendor: str) -> list[str]:
-    """The statements installing every trigger that marks changed MEs (idempotent)."""
+def install_sql(vendor: str, *, marking_facts: bool = True) -> list[str]:
+    """The statements installing every trigger that marks changed MEs (idempotent); with
+    `marking_facts=False`, as migrations 0011 and 0014 installed them, before a mark named the facts
+    it may move (migration 0016)."""
     statements = []
     for table in TRIGGER_TABLES:
+        columns, facts = ("enterprise_id", "")
+        if marking_facts:
+            columns, facts = "enterprise_id, facts", f", {FACTS_OF_TABLE[table]}"
         if vendor == "postgresql":
             for operation, selects in _pg_sources(table).items():
                 name = _name(table, operation)
                 union = " UNION ".join(selects)
                 statements += [
                     f'CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger AS $$ BEGIN '  # noqa: S608 - constants
-                    f"INSERT INTO {CHANGES} (enterprise_id) SELECT id FROM ({union}) AS marked "
+                    f"INSERT INTO {CHANGES} ({columns}) SELECT id{facts} FROM ({union}) AS marked "
                     "WHERE id IS NOT NULL; RETURN NULL; END $$ LANGUAGE plpgsql",
                     f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"',
                     f'CREATE TRIGGER "{name}" AFTER {operation} ON "{table}" '
@@ -450,7 +534,7 @@ def install_sql(vendor: str) -> list[str]:
                 statements += [
                     f'DROP TRIGGER IF EXISTS "{name}"',
                     f'CREATE TRIGGER "{name}" AFTER {operation} ON "{table}" FOR EACH ROW {when}BEGIN '  # noqa: S608
-                    f"INSERT INTO {CHANGES} (enterprise_id) SELECT id FROM ({union}) AS marked "
+                    f"INSERT INTO {CHANGES} ({columns}) SELECT id{facts} FROM ({union}) AS marked "
                     "WHERE id IS NOT NULL; END",
                 ]
     return statements

@@ -438,8 +438,14 @@ class FactChange(models.Model):
     insert, update and delete of the rows the facts are read from (monitoring.facts), whatever wrote
     them (a form, the API, an import's COPY, a raw statement), and consumed by the next catch-up."""
 
+    # The facts a change may move, by the table it was made in (monitoring.facts.FACTS_OF_TABLE): a
+    # sum of these bits. The catch-up recomputes only those.
+    FINANCED, CLIMATE, PRACTICES, READINGS, PROFILE = 1, 2, 4, 8, 16
+    ALL_FACTS = 31
+
     id = models.BigAutoField(primary_key=True)
     enterprise_id = models.BigIntegerField()
+    facts = models.PositiveSmallIntegerField(_("facts it may move"), default=ALL_FACTS)
 
     class Meta:
         verbose_name = _("ME facts change")

@@ -3,11 +3,11 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from monitoring.facts import ALL_COUNTED, FACTS_SQL, install_sql, remove_sql
+from monitoring.facts import ALL_COUNTED, facts_sql, install_sql, remove_sql
 
 
 def install_triggers(apps, schema_editor):
-    for statement in install_sql(schema_editor.connection.vendor):
+    for statement in install_sql(schema_editor.connection.vendor, marking_facts=False):
         schema_editor.execute(statement)
 
 
@@ -21,7 +21,7 @@ def count_existing(apps, schema_editor):
     from django.conf import settings
 
     schema_editor.execute(
-        FACTS_SQL.format(facts="monitoring_enterprisefacts", counted=ALL_COUNTED, me_scope=""),
+        facts_sql(ALL_COUNTED),
         {"start": settings.PROGRAMME_START},
     )
 

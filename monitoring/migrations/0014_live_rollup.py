@@ -130,7 +130,7 @@ def drop_tables(apps, schema_editor):
 
 
 def install_triggers(apps, schema_editor):
-    for statement in install_sql(schema_editor.connection.vendor):
+    for statement in install_sql(schema_editor.connection.vendor, marking_facts=False):
         schema_editor.execute(statement)
 
 

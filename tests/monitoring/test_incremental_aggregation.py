@@ -252,6 +252,34 @@ def test_a_run_recomputes_only_the_mes_whose_records_changed(programme):  # noqa
     assert EnterpriseFacts.objects.get(enterprise=programme[3]).financed_on <= date(2025, 2, 1)
 
 
+def test_a_change_recomputes_only_the_facts_read_from_its_table(programme):  # noqa: F811
+    """A KPI reading marks the ME's KPI tracking and outcome pairs, not its financing: the catch-up
+    recomputes those and keeps the rest as stored (seen here by a financing date falsified in the
+    stored facts, which only a change of the ME's disbursements, or a recount, puts right)."""
+    facts.recount()
+    me = next(me for me in programme if me.duplicate_of_id is None and me.financial_supports.exists())
+    true_financed = EnterpriseFacts.objects.get(enterprise=me).financed_on
+    EnterpriseFacts.objects.filter(enterprise=me).update(financed_on=date(2020, 1, 1))
+
+    kpi = Kpi.objects.exclude(pk__in=KpiReading.objects.filter(enterprise=me).values("kpi")).first()
+    KpiReadingFactory(enterprise=me, kpi=kpi, period=date(2025, 1, 1), is_baseline=True)
+    KpiReadingFactory(enterprise=me, kpi=kpi, period=date(2025, 4, 1))
+    assert set(FactChange.objects.values_list("facts", flat=True)) == {FactChange.READINGS}
+    assert facts.catch_up() == 1
+    recomputed = EnterpriseFacts.objects.get(enterprise=me)
+    assert recomputed.financed_on == date(2020, 1, 1)  # kept: no disbursement changed
+    assert recomputed.kpi_tracking_on is not None
+    assert OutcomePair.objects.filter(enterprise=me, baseline_period=date(2025, 1, 1)).exists()
+
+    FinancialSupportFactory(enterprise=me, disbursed_on=date(2026, 1, 5))
+    assert set(FactChange.objects.values_list("facts", flat=True)) == {FactChange.FINANCED}
+    facts.catch_up()
+    assert EnterpriseFacts.objects.get(enterprise=me).financed_on == true_financed
+    caught_up = stored_facts()
+    facts.recount()
+    assert stored_facts() == caught_up
+
+
 def test_an_original_recomputed_keeps_what_its_confirmed_duplicate_brings(programme):  # noqa: F811
     """The catch-up reads the records of a changed ME's confirmed duplicates too: the original's
     facts, recomputed for a change of its own, still count its duplicate's disbursement."""
