@@ -8,9 +8,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory
+from tests.subprojects.factories import SubProjectFactory
 
 LIST = reverse("enterprises:support-list")
 
@@ -120,3 +123,34 @@ def test_the_enterprise_list_sorts_by_its_columns(client, pmu, sp_one):
         r"<td>((?:Alpha|Beta|Gamma) Shoes)", client.get("/enterprises/", {"sort": "-name"}).content.decode()
     )
     assert names == ["Gamma Shoes", "Beta Shoes", "Alpha Shoes"]
+
+
+def test_the_me_lists_drop_downs_name_pos_sub_projects_and_districts_with_one_query_each(
+    client, pmu, me_one, me_two, sp_one
+):
+    """The drop-downs read only the columns their options show: each option still says what it is,
+    and more POs and sub-projects add options, not queries."""
+    client.force_login(pmu)
+    listing = reverse("enterprises:enterprise-list")
+
+    def shown() -> tuple[int, dict[str, list[str]]]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(listing)
+        names = ("partner_organization", "sub_project", "district")
+        return len(queries), {name: _select(response, name) for name in names}
+
+    queries, options = shown()
+    po = me_one.partner_organization
+    assert f"{po.code} · {po.short_name or po.name}" in options["partner_organization"]
+    assert f"{sp_one.agreement_number} · {sp_one.title}" in options["sub_project"]
+    assert me_one.district.name in options["district"]
+
+    for _more in range(3):
+        SubProjectFactory()
+    more_queries, more_options = shown()
+    assert len(more_options["sub_project"]) == len(options["sub_project"]) + 3
+    assert len(more_options["partner_organization"]) == len(options["partner_organization"]) + 3
+    assert more_queries == queries
+    chosen = client.get(listing, {"sub_project": sp_one.pk}).content.decode()
+    assert me_one.name in chosen
+    assert me_two.name not in chosen
