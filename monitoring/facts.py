@@ -43,14 +43,24 @@ PAIRS = OutcomePair._meta.db_table
 # imported leaves the ME's financing, training, practices and profile as they were). A change of the
 # ME itself (it is registered, deleted, or confirmed as a duplicate, which moves its records to
 # another ME) marks them all.
-FINANCED, CLIMATE, PRACTICES, READINGS, PROFILE = (
-    FactChange.FINANCED,
-    FactChange.CLIMATE,
-    FactChange.PRACTICES,
-    FactChange.READINGS,
-    FactChange.PROFILE,
-)
+BITS = {
+    "FINANCED": FactChange.FINANCED,
+    "CLIMATE": FactChange.CLIMATE,
+    "PRACTICES": FactChange.PRACTICES,
+    "READINGS": FactChange.READINGS,
+    "PROFILE": FactChange.PROFILE,
+}
+FINANCED, CLIMATE, PRACTICES, READINGS, PROFILE = BITS.values()
 ALL_FACTS = FactChange.ALL_FACTS
+# The dates of an ME's facts row, in FACTS_SQL's order.
+FACT_COLUMNS = (
+    "financed_on",
+    "climate_trained_on",
+    "recp_verified_two_on",
+    "recp_reported_two_on",
+    "kpi_tracking_on",
+    "profile_validated_on",
+)
 FACTS_OF_TABLE = {
     "enterprises_financialsupport": FINANCED,
     "enterprises_attendance": CLIMATE,
@@ -66,54 +76,53 @@ FACTS_OF_TABLE = {
 # `counted` is every enterprise record with the ME it counts for and the facts to compute for it
 # (ALL_COUNTED), or only the records of the MEs marked changed (a temporary table the catch-up fills);
 # `me_scope` restricts the MEs written the same way. A fact not to compute is taken as it was from
-# `kept` (the catch-up's facts_kept: the changed MEs' former facts, with the facts marked). The bits
-# are FactChange's: 1 financed, 2 climate, 4 practices, 8 readings, 16 profile. Each fact is the
-# earliest day its rule holds.
+# `kept` (the catch-up's facts_kept: the changed MEs' former facts, with the facts marked); the bits
+# are FactChange's (BITS). Each fact is the earliest day its rule holds.
 FACTS_SQL = """
 WITH counted AS ({counted}),
 financed AS (
     SELECT c.me, MIN(s.disbursed_on) AS day
     FROM enterprises_financialsupport s JOIN counted c ON c.id = s.enterprise_id
-    WHERE s.disbursed_on >= %(start)s AND c.facts & 1 <> 0 GROUP BY c.me
-    UNION ALL SELECT enterprise_id, financed_on FROM {kept} kept WHERE facts & 1 = 0
+    WHERE s.disbursed_on >= %(start)s AND c.facts & {FINANCED} <> 0 GROUP BY c.me
+    UNION ALL SELECT enterprise_id, financed_on FROM {kept} kept WHERE facts & {FINANCED} = 0
 ),
 climate AS (
     SELECT c.me, MIN(t.held_on) AS day
     FROM enterprises_attendance a JOIN counted c ON c.id = a.enterprise_id
     JOIN enterprises_trainingsession t ON t.id = a.session_id
     JOIN enterprises_trainingmodule m ON m.id = t.module_id
-    WHERE m.climate_vulnerability AND a.post_test_score > a.pre_test_score AND c.facts & 2 <> 0
+    WHERE m.climate_vulnerability AND a.post_test_score > a.pre_test_score AND c.facts & {CLIMATE} <> 0
     GROUP BY c.me
-    UNION ALL SELECT enterprise_id, climate_trained_on FROM {kept} kept WHERE facts & 2 = 0
+    UNION ALL SELECT enterprise_id, climate_trained_on FROM {kept} kept WHERE facts & {CLIMATE} = 0
 ),
 verified_practice AS (
     SELECT c.me, a.practice_id, MIN(a.verified_on) AS day
     FROM enterprises_adoption a JOIN counted c ON c.id = a.enterprise_id
     JOIN core_user u ON u.id = a.verified_by_id
-    WHERE a.verified_on IS NOT NULL AND u.partner_organization_id IS NULL AND c.facts & 4 <> 0
+    WHERE a.verified_on IS NOT NULL AND u.partner_organization_id IS NULL AND c.facts & {PRACTICES} <> 0
     GROUP BY c.me, a.practice_id
 ),
 verified_two AS (
     SELECT me, day FROM (
         SELECT me, day, ROW_NUMBER() OVER (PARTITION BY me ORDER BY day) AS nth FROM verified_practice
     ) ranked WHERE nth = 2
-    UNION ALL SELECT enterprise_id, recp_verified_two_on FROM {kept} kept WHERE facts & 4 = 0
+    UNION ALL SELECT enterprise_id, recp_verified_two_on FROM {kept} kept WHERE facts & {PRACTICES} = 0
 ),
 reported_practice AS (
     SELECT c.me, a.practice_id, MIN(a.adopted_on) AS day
     FROM enterprises_adoption a JOIN counted c ON c.id = a.enterprise_id
-    WHERE a.adopted_on IS NOT NULL AND c.facts & 4 <> 0 GROUP BY c.me, a.practice_id
+    WHERE a.adopted_on IS NOT NULL AND c.facts & {PRACTICES} <> 0 GROUP BY c.me, a.practice_id
 ),
 reported_two AS (
     SELECT me, day FROM (
         SELECT me, day, ROW_NUMBER() OVER (PARTITION BY me ORDER BY day) AS nth FROM reported_practice
     ) ranked WHERE nth = 2
-    UNION ALL SELECT enterprise_id, recp_reported_two_on FROM {kept} kept WHERE facts & 4 = 0
+    UNION ALL SELECT enterprise_id, recp_reported_two_on FROM {kept} kept WHERE facts & {PRACTICES} = 0
 ),
 first_baseline AS (
     SELECT b.enterprise_id, b.kpi_id, MIN(b.period) AS period
     FROM enterprises_kpireading b JOIN counted c ON c.id = b.enterprise_id
-    WHERE b.is_baseline AND c.facts & 8 <> 0 GROUP BY b.enterprise_id, b.kpi_id
+    WHERE b.is_baseline AND c.facts & {READINGS} <> 0 GROUP BY b.enterprise_id, b.kpi_id
 ),
 next_reading AS (
     -- The first later reading: one step along the (enterprise, kpi, period) index per baseline, not
@@ -127,13 +136,13 @@ next_reading AS (
 tracking AS (
     SELECT c.me, MIN(n.period) AS day
     FROM next_reading n JOIN counted c ON c.id = n.enterprise_id GROUP BY c.me
-    UNION ALL SELECT enterprise_id, kpi_tracking_on FROM {kept} kept WHERE facts & 8 = 0
+    UNION ALL SELECT enterprise_id, kpi_tracking_on FROM {kept} kept WHERE facts & {READINGS} = 0
 ),
 validated AS (
     SELECT c.me, MIN(p.validated_on) AS day
     FROM enterprises_recpprofile p JOIN counted c ON c.id = p.enterprise_id
-    WHERE p.status = 'validated' AND p.validated_on IS NOT NULL AND c.facts & 16 <> 0 GROUP BY c.me
-    UNION ALL SELECT enterprise_id, profile_validated_on FROM {kept} kept WHERE facts & 16 = 0
+    WHERE p.status = 'validated' AND p.validated_on IS NOT NULL AND c.facts & {PROFILE} <> 0 GROUP BY c.me
+    UNION ALL SELECT enterprise_id, profile_validated_on FROM {kept} kept WHERE facts & {PROFILE} = 0
 )
 INSERT INTO {facts} (enterprise_id, financed_on, climate_trained_on, recp_verified_two_on,
                      recp_reported_two_on, kpi_tracking_on, profile_validated_on)
@@ -197,19 +206,20 @@ ALL_COUNTED = (
 )
 # A recount computes every fact: nothing is kept.
 NOTHING_KEPT = (
-    "(SELECT enterprise_id, financed_on, climate_trained_on, recp_verified_two_on, recp_reported_two_on, "  # noqa: S608
-    f"kpi_tracking_on, profile_validated_on, {ALL_FACTS} AS facts FROM {FACTS} WHERE 1 = 0)"
+    f"(SELECT enterprise_id, {', '.join(FACT_COLUMNS)}, {ALL_FACTS} AS facts FROM {FACTS} WHERE 1 = 0)"  # noqa: S608
 )
 
 
 def facts_sql(counted: str, me_scope: str = "", kept: str = NOTHING_KEPT) -> str:
     """The statement writing the facts (FACTS_SQL): of every ME, or of those `counted` and `me_scope`
     select, the facts not marked taken from `kept`."""
-    return FACTS_SQL.format(facts=FACTS, counted=counted, me_scope=me_scope, kept=kept)
+    return FACTS_SQL.format(facts=FACTS, counted=counted, me_scope=me_scope, kept=kept, **BITS)
 
 
 # The facts marked of a set of marks or MEs, as the sum of its bits (SQLite has no bitwise aggregate).
-_ANY_OF = " + ".join(f"MAX(facts & {bit})" for bit in (FINANCED, CLIMATE, PRACTICES, READINGS, PROFILE))
+_ANY_OF = " + ".join(f"MAX(facts & {bit})" for bit in BITS.values())
+# The catch-up's scratch tables besides the marks (emptied before and after each catch-up).
+SCRATCH = ("facts_changed_me", "facts_counted", "facts_kept")
 # The MEs whose facts may have changed, with the facts marked: each record marked, and the ME it counts
 # for now (a record's former ME is marked by the trigger that saw it change).
 CHANGED_MES = f"""
@@ -272,12 +282,12 @@ def catch_up() -> int:
             "CREATE TEMPORARY TABLE IF NOT EXISTS facts_counted "
             "(id bigint PRIMARY KEY, me bigint, facts integer)"
         )
+        dates = ", ".join(f"{column} date" for column in FACT_COLUMNS)
         cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS facts_kept (enterprise_id bigint PRIMARY KEY, "
-            "financed_on date, climate_trained_on date, recp_verified_two_on date, "
-            "recp_reported_two_on date, kpi_tracking_on date, profile_validated_on date, facts integer)"
+            "CREATE TEMPORARY TABLE IF NOT EXISTS facts_kept "
+            f"(enterprise_id bigint PRIMARY KEY, {dates}, facts integer)"
         )
-        for table in ("facts_changed_me", "facts_counted", "facts_kept"):
+        for table in SCRATCH:
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608
         cursor.execute(f"INSERT INTO facts_changed_me (me, facts) {CHANGED_MES}")
         changed = cursor.rowcount
@@ -302,9 +312,9 @@ def catch_up() -> int:
             if connection.vendor == "postgresql":
                 cursor.execute("ANALYZE facts_counted")
             # The facts not marked stay as they were.
+            former = ", ".join(f"f.{column}" for column in FACT_COLUMNS)
             cursor.execute(
-                "INSERT INTO facts_kept SELECT f.enterprise_id, f.financed_on, f.climate_trained_on, "  # noqa: S608
-                "f.recp_verified_two_on, f.recp_reported_two_on, f.kpi_tracking_on, f.profile_validated_on, "
+                f"INSERT INTO facts_kept SELECT f.enterprise_id, {former}, "  # noqa: S608
                 f"c.facts FROM {FACTS} f JOIN facts_changed_me c ON c.me = f.enterprise_id "
                 f"WHERE c.facts <> {ALL_FACTS}"
             )
@@ -323,7 +333,7 @@ def catch_up() -> int:
             )
             _write_pairs(cursor, CHANGED_SCOPE)
         _drop_marks(cursor)
-        for table in ("facts_changed_me", "facts_counted", "facts_kept"):
+        for table in SCRATCH:
             cursor.execute(f"DELETE FROM {table}")  # noqa: S608
     return changed
 

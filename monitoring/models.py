@@ -441,7 +441,7 @@ class FactChange(models.Model):
     # The facts a change may move, by the table it was made in (monitoring.facts.FACTS_OF_TABLE): a
     # sum of these bits. The catch-up recomputes only those.
     FINANCED, CLIMATE, PRACTICES, READINGS, PROFILE = 1, 2, 4, 8, 16
-    ALL_FACTS = 31
+    ALL_FACTS = FINANCED | CLIMATE | PRACTICES | READINGS | PROFILE
 
     id = models.BigAutoField(primary_key=True)
     enterprise_id = models.BigIntegerField()
