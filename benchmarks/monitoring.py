@@ -1,14 +1,16 @@
 """Results monitoring at programme scale.
 
 - `aggregate_indicators --full` (every ME's facts recounted, every indicator, breakdown and PO as of
-  today) against the floor: the hand-written SQL of monitoring.reference_sql computing the six
-  headline counts (`aggregation_sql_floor`, the floor the issue's figures use) and, next to it, the
-  same plus every other programme total (`aggregation_sql_floor_all`). Ratios full / floor.
+  today, and the environmental outcomes) against floors in the hand-written SQL of
+  monitoring.reference_sql: the equal-work floor (`aggregation_sql_floor_equal_work`: every value
+  and outcome the snapshot stores, read from the records, not from the per-ME facts; every stored
+  value is compared with it), the six headline counts (`aggregation_sql_floor`, the floor of the
+  first figures) and every programme total (`aggregation_sql_floor_all`). Ratios full / floor.
 - Incremental: 1 % of the enterprises get new field data (a grant disbursed, an adoption verified, a
   KPI reading, a third each), then `aggregate_indicators` without `--full` is timed; three slices,
   median. Each change is undone afterwards (and caught up, untimed), so the database is left as it was.
-  The stored values after an incremental run are checked equal to those of a full recount, and the
-  programme's headline values equal to the floor's.
+  The stored values after an incremental run are checked equal to those of a full recount, and every
+  stored value and outcome equal to the equal-work floor's.
 - Another date (the nightly run's case, a new day each night): the snapshot of the day before, once,
   checked against the floor.
 - The dashboard page as a PMU officer: median and 95th percentile over repeated requests, and its
@@ -35,7 +37,7 @@ from benchmarks._common import Report, bench_user, report_ratio, request_latency
 from core.roles import Role
 from monitoring import facts, live
 from monitoring.models import Dimension, IndicatorValue, OutcomeValue
-from monitoring.reference_sql import HEADLINE, headline_counts, other_figures
+from monitoring.reference_sql import HEADLINE, every_outcome, every_value, headline_counts, other_figures
 
 REPEATS = 3
 PAGE_REQUESTS = 60
@@ -69,6 +71,45 @@ def _equals_floor(as_of) -> bool:
         )
     )
     return {code: int(stored[code]) for code in HEADLINE} == headline_counts(as_of)
+
+
+def _every_value_floor(as_of) -> tuple[dict, dict]:
+    """The equal-work floor: every value and outcome of the snapshot, in the independent SQL."""
+    return every_value(as_of), every_outcome(as_of)
+
+
+def _differences(as_of, floor: tuple[dict, dict]) -> int:
+    """How many stored values and outcomes of the date differ from the floor's (or only one has)."""
+    values, outcomes = floor
+    stored_values = {
+        row[:4]: row[4:]
+        for row in IndicatorValue.objects.filter(as_of=as_of).values_list(
+            "indicator__code", "scope_po_id", "dimension", "key", "value", "numerator", "denominator"
+        )
+    }
+    stored_outcomes = {
+        row[:5]: row[5:]
+        for row in OutcomeValue.objects.filter(as_of=as_of).values_list(
+            "quantity",
+            "unit",
+            "scope_po_id",
+            "dimension",
+            "key",
+            "mes",
+            "mes_improved",
+            "baseline_total",
+            "latest_total",
+            "improvement",
+        )
+    }
+    differ = 0
+    for stored, computed in ((stored_values, values), (stored_outcomes, outcomes)):
+        keys = stored.keys() | computed.keys()
+        wrong = [key for key in keys if stored.get(key) != computed.get(key)]
+        if wrong:
+            _log(f"  {len(wrong)} stored values differ from the floor, e.g. {sorted(wrong, key=repr)[:3]}")
+        differ += len(wrong)
+    return differ
 
 
 def _stored_values(as_of) -> dict[tuple, tuple]:
@@ -276,7 +317,14 @@ def run(report: Report) -> None:
     full = _median_seconds(lambda: _aggregate("--full"))
     floor = _median_seconds(lambda: headline_counts(as_of))
     floor_all = _median_seconds(lambda: (headline_counts(as_of), other_figures(as_of)))
+    equal_work: list[tuple[dict, dict]] = []
+    floor_every = _median_seconds(lambda: equal_work.append(_every_value_floor(as_of)))
     report("aggregation_full_seconds", full, "s")
+    report("aggregation_sql_floor_equal_work_seconds", floor_every, "s")
+    report_ratio(report, "aggregation_full_ratio_to_equal_work_floor", full, floor_every)
+    values, outcomes = equal_work[-1]
+    report("aggregation_floor_values_compared", len(values) + len(outcomes), "values")
+    report("aggregation_every_value_equals_floor", int(_differences(as_of, equal_work[-1]) == 0), "bool")
     report("aggregation_sql_floor_seconds", floor, "s")
     report_ratio(report, "aggregation_full_ratio_to_floor", full, floor)
     report("aggregation_sql_floor_all_seconds", floor_all, "s")
@@ -286,6 +334,8 @@ def run(report: Report) -> None:
     _vacuum_written_tables()  # after the recounts above, as after any full recount
     incremental(report, as_of)
     report("aggregation_incremental_equals_floor_counts", int(_equals_floor(as_of)), "bool")
+    differ = _differences(as_of, _every_value_floor(as_of))
+    report("aggregation_incremental_every_value_equals_floor", int(differ == 0), "bool")
     another_date(report, as_of)
 
     client = Client()
