@@ -37,7 +37,15 @@ from benchmarks._common import Report, bench_user, report_ratio, request_latency
 from core.roles import Role
 from monitoring import facts, live
 from monitoring.models import Dimension, IndicatorValue, OutcomeValue
-from monitoring.reference_sql import HEADLINE, every_outcome, every_value, headline_counts, other_figures
+from monitoring.reference_sql import (
+    HEADLINE,
+    every_outcome,
+    every_value,
+    headline_counts,
+    other_figures,
+    stored_outcomes,
+    stored_values,
+)
 
 REPEATS = 3
 PAGE_REQUESTS = 60
@@ -81,29 +89,8 @@ def _every_value_floor(as_of) -> tuple[dict, dict]:
 def _differences(as_of, floor: tuple[dict, dict]) -> int:
     """How many stored values and outcomes of the date differ from the floor's (or only one has)."""
     values, outcomes = floor
-    stored_values = {
-        row[:4]: row[4:]
-        for row in IndicatorValue.objects.filter(as_of=as_of).values_list(
-            "indicator__code", "scope_po_id", "dimension", "key", "value", "numerator", "denominator"
-        )
-    }
-    stored_outcomes = {
-        row[:5]: row[5:]
-        for row in OutcomeValue.objects.filter(as_of=as_of).values_list(
-            "quantity",
-            "unit",
-            "scope_po_id",
-            "dimension",
-            "key",
-            "mes",
-            "mes_improved",
-            "baseline_total",
-            "latest_total",
-            "improvement",
-        )
-    }
     differ = 0
-    for stored, computed in ((stored_values, values), (stored_outcomes, outcomes)):
+    for stored, computed in ((stored_values(as_of), values), (stored_outcomes(as_of), outcomes)):
         keys = stored.keys() | computed.keys()
         wrong = [key for key in keys if stored.get(key) != computed.get(key)]
         if wrong:

@@ -538,3 +538,26 @@ def every_outcome(as_of: date) -> dict[tuple, tuple]:
                 figures = (rounded(baseline), rounded(latest), rounded(change))
             values[(quantity, unit, scope, breakdown, key)] = (int(mes), int(improved), *figures)
     return values
+
+
+# --- What is stored, in the same shape -------------------------------------------------------------
+
+
+def stored_values(as_of: date) -> dict[tuple, tuple]:
+    """The date's stored indicator values, keyed and valued as `every_value` gives them."""
+    from monitoring.models import IndicatorValue
+
+    rows = IndicatorValue.objects.filter(as_of=as_of).values_list(
+        "indicator__code", "scope_po_id", "dimension", "key", "value", "numerator", "denominator"
+    )
+    return {row[:4]: row[4:] for row in rows}
+
+
+def stored_outcomes(as_of: date) -> dict[tuple, tuple]:
+    """The date's stored environmental outcomes, keyed and valued as `every_outcome` gives them."""
+    from monitoring.models import OutcomeValue
+
+    keys = ("quantity", "unit", "scope_po_id", "dimension", "key")
+    figures = ("mes", "mes_improved", "baseline_total", "latest_total", "improvement")
+    rows = OutcomeValue.objects.filter(as_of=as_of).values_list(*keys, *figures)
+    return {row[: len(keys)]: row[len(keys) :] for row in rows}

@@ -26,7 +26,7 @@ from enterprises.models import (
     TrainingModule,
     TrainingSession,
 )
-from monitoring import aggregation, facts, live
+from monitoring import aggregation, facts, live, reference_sql
 from monitoring.indicators import QUALIFYING
 from monitoring.models import (
     AggregationRun,
@@ -39,7 +39,7 @@ from monitoring.models import (
     RunTrigger,
     Snapshot,
 )
-from monitoring.reference_sql import HEADLINE, every_outcome, every_value, headline_counts
+from monitoring.reference_sql import HEADLINE, headline_counts
 from tests.enterprises.factories import EnterpriseFactory, FinancialSupportFactory, KpiReadingFactory
 from tests.monitoring.test_runs import AS_OF, exact_totals, programme  # noqa: F401 - the fixture
 
@@ -57,31 +57,6 @@ SNAPSHOT_FIELDS = [
 
 def snapshot(as_of: date = AS_OF) -> list[tuple]:
     return sorted(IndicatorValue.objects.filter(as_of=as_of).values_list(*SNAPSHOT_FIELDS), key=repr)
-
-
-def values_by_group(as_of: date = AS_OF) -> dict[tuple, tuple]:
-    """Every stored value of the date, as the independent SQL gives them (reference_sql.every_value)."""
-    rows = IndicatorValue.objects.filter(as_of=as_of).values_list(
-        "indicator__code", "scope_po_id", "dimension", "key", "value", "numerator", "denominator"
-    )
-    return {row[:4]: row[4:] for row in rows}
-
-
-def outcomes_by_group(as_of: date = AS_OF) -> dict[tuple, tuple]:
-    """Every stored outcome of the date, as reference_sql.every_outcome gives them."""
-    rows = OutcomeValue.objects.filter(as_of=as_of).values_list(
-        "quantity",
-        "unit",
-        "scope_po_id",
-        "dimension",
-        "key",
-        "mes",
-        "mes_improved",
-        "baseline_total",
-        "latest_total",
-        "improvement",
-    )
-    return {row[:5]: row[5:] for row in rows}
 
 
 def stored_facts() -> list[tuple]:
@@ -263,8 +238,8 @@ def test_incremental_runs_store_what_a_full_recount_stores_after_random_edits(pr
             totals = exact_totals()
             assert {code: int(totals[code]) for code in HEADLINE} == headline_counts(AS_OF), (round_, done)
             # every value of every breakdown, for the programme and each PO, and every outcome
-            assert values_by_group() == every_value(AS_OF), (round_, done)
-            assert outcomes_by_group() == every_outcome(AS_OF), (round_, done)
+            assert reference_sql.stored_values(AS_OF) == reference_sql.every_value(AS_OF), (round_, done)
+            assert reference_sql.stored_outcomes(AS_OF) == reference_sql.every_outcome(AS_OF), (round_, done)
             for code, rule in QUALIFYING.items():
                 assert int(totals[code]) == rule(AS_OF).count(), (code, round_, done)
             transaction.set_rollback(True)
