@@ -21,8 +21,9 @@ KPIs), of the exchange rates, of the programme start or of the statements themse
 forgets the kept sums); or so many MEs changed that a full roll-up costs less. Sums that contradict
 themselves (a group with nothing counted that still has a figure) also start it, from fresh copies,
 so a run never stores figures it cannot stand behind. The tables are created by migration
-0014_live_rollup, on PostgreSQL only; the tests check runs against full recounts after random edits,
-and both against the independent SQL.
+0014_live_rollup, on PostgreSQL only, and are UNLOGGED (migration 0017): a cache of the facts and
+records, emptied with the live state by crash recovery, after which a run rolls everything up.
+The tests check runs against full recounts after random edits, and both against the independent SQL.
 """
 
 from __future__ import annotations
