@@ -99,16 +99,6 @@ def _differences(as_of, floor: tuple[dict, dict]) -> int:
     return differ
 
 
-def _stored_values(as_of) -> dict[tuple, tuple]:
-    """Every value stored for the date (value, numerator, denominator) by indicator, scope and group."""
-    return {
-        row[:4]: row[4:]
-        for row in IndicatorValue.objects.filter(as_of=as_of).values_list(
-            "indicator__code", "scope_po_id", "dimension", "key", "value", "numerator", "denominator"
-        )
-    }
-
-
 # --- 1 % of the enterprises changed, in SQL (whatever writes, the aggregation must see it) ----------
 # Each slice: the synthetic MEs whose id falls in it (id % 100 = slice), split in three by id.
 
@@ -249,9 +239,9 @@ def incremental(report: Report, as_of) -> None:
         timings.append(time.perf_counter() - started)
         _log(f"  slice {slice_}: {mes:,} records changed, incremental run {timings[-1]:.2f} s")
         if slice_ == 0:  # the incremental values equal a full recount's (then the floor's, below)
-            after_incremental = _stored_values(as_of)
+            after_incremental = stored_values(as_of)
             _aggregate("--full")
-            after_full = _stored_values(as_of)
+            after_full = stored_values(as_of)
             _vacuum_written_tables()  # the recount rewrote every ME's rows (see WRITTEN_TABLES)
             agrees = after_incremental == after_full
             if not agrees:
