@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from core.history_admin import HistoryAdmin
+from monitoring.facts import FACT_COLUMNS
 from monitoring.models import (
     AggregationLock,
     AggregationRun,
@@ -102,15 +103,7 @@ class ReportJobAdmin(ComputedAdmin):
 class EnterpriseFactsAdmin(ComputedAdmin):
     """Kept by the aggregation (monitoring.facts); shown to explain a count, never edited."""
 
-    list_display = (
-        "enterprise_id",
-        "financed_on",
-        "climate_trained_on",
-        "recp_verified_two_on",
-        "recp_reported_two_on",
-        "kpi_tracking_on",
-        "profile_validated_on",
-    )
+    list_display = ("enterprise_id", *FACT_COLUMNS)
     search_fields = ("=enterprise__id",)
 
 

@@ -52,14 +52,9 @@ BITS = {
 }
 FINANCED, CLIMATE, PRACTICES, READINGS, PROFILE = BITS.values()
 ALL_FACTS = FactChange.ALL_FACTS
-# The dates of an ME's facts row, in FACTS_SQL's order.
-FACT_COLUMNS = (
-    "financed_on",
-    "climate_trained_on",
-    "recp_verified_two_on",
-    "recp_reported_two_on",
-    "kpi_tracking_on",
-    "profile_validated_on",
+# The dates of an ME's facts row (the model's fields but the ME), in FACTS_SQL's order.
+FACT_COLUMNS = tuple(
+    field.column for field in EnterpriseFacts._meta.concrete_fields if field.name != "enterprise"
 )
 FACTS_OF_TABLE = {
     "enterprises_financialsupport": FINANCED,

@@ -35,6 +35,7 @@ from enterprises.models import (
     programme_start,
 )
 from finance.rates import in_usd, in_usd_sql, rate_on_sql
+from monitoring.facts import FACT_COLUMNS
 from monitoring.models import Dimension, EnterpriseFacts
 from subprojects.models import Financier, SubProject, SubProjectStatus, Transition
 
@@ -266,10 +267,6 @@ def _keyed(queryset: QuerySet, keys: dict[str, str]) -> QuerySet:
 # (monitoring.live) keeps a copy of the units it last counted and re-reads only the changed ones, the
 # copies with sign -1 and the current ones with sign 1, so that the same statement gives what the
 # changes add and take away.
-# Each fact of EnterpriseFacts (the first day a rule held for the ME), by column.
-FACT_COLUMNS = tuple(
-    field.column for field in EnterpriseFacts._meta.concrete_fields if field.name != "enterprise"
-)
 ME_UNIT_COLUMNS = (
     "enterprise_id",
     *ENTERPRISE_KEYS,

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 
+from monitoring.facts import tune_for_aggregation
+
 # The MEs that count, and which ME each enterprise record counts as.
 _COMMON = """
 WITH me AS (SELECT id, owner_gender, registered_on, wage_employed_female, wage_employed_male,
@@ -446,13 +448,6 @@ def _grouped(rows: str, figures: list[str], by: tuple[str, ...] = ()) -> str:
     return " UNION ALL ".join(selects)
 
 
-def _tune(cursor) -> None:
-    """As the aggregation runs (in a transaction): no JIT, room to hash the groups in memory."""
-    if connection.vendor == "postgresql":
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-
-
 def every_value_sql() -> str:
     """One statement: (indicator code, scope PO, breakdown, key, value, numerator, denominator) of every
     group the snapshot stores a value for."""
@@ -492,7 +487,7 @@ def every_value(as_of: date) -> dict[tuple, tuple]:
         return None if figure is None else Decimal(str(figure)).quantize(places)
 
     with transaction.atomic(), connection.cursor() as cursor:
-        _tune(cursor)
+        tune_for_aggregation(cursor)  # the settings the aggregation runs with
         cursor.execute(every_value_sql(), {**_params(as_of), **OUTCOME_NAMES})
         values = {tuple(row[:4]): tuple(stored(figure) for figure in row[4:]) for row in cursor.fetchall()}
     # Every indicator has a programme total: zero (of zero, for a share) while nothing counts.
@@ -529,7 +524,7 @@ def every_outcome(as_of: date) -> dict[tuple, tuple]:
 
     values = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        _tune(cursor)
+        tune_for_aggregation(cursor)  # the settings the aggregation runs with
         cursor.execute(every_outcome_sql(), {**_params(as_of), **OUTCOME_NAMES})
         for quantity, unit, adds_up, higher, scope, breakdown, key, mes, improved, baseline, latest in cursor:
             figures = (None, None, None)
